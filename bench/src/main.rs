@@ -1,0 +1,166 @@
+//! capstan's benchmarks. Every figure is printed with a baseline measured in the same run, as
+//! medians and ratios; nothing here asserts a time. `--quick` runs a few iterations of
+//! everything (the test suite runs it so the harness cannot rot).
+//!
+//! Measured:
+//! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
+//!   `ping` on the same session (the protocol and HTTP cost without a plugin);
+//! - the sandbox share of a call: a fresh store, instantiation and the `noop` export, in process;
+//! - process start to ready (`/readyz` 200) with a cold and a warm compile cache.
+
+mod stats;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use capstan_tests::capstan::{Capstan, Options, PluginDir};
+use capstan_tests::client::Client;
+use clap::Parser;
+use serde_json::json;
+use stats::Sample;
+
+/// Benchmarks of capstan's call path and start-up.
+#[derive(Parser)]
+struct Args {
+    /// A few iterations of everything, for smoke-testing the harness.
+    #[arg(long)]
+    quick: bool,
+    /// Calls per measurement.
+    #[arg(long, default_value_t = 5000)]
+    calls: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let calls = if args.quick { 50 } else { args.calls };
+    let starts = if args.quick { 1 } else { 5 };
+    println!(
+        "# capstan benchmarks ({} calls per row{})\n",
+        calls,
+        if args.quick { ", quick mode" } else { "" }
+    );
+    let (mcp_noop, mcp_ping) = mcp_calls(calls).await?;
+    let sandbox = sandbox_calls(calls).await?;
+    let (cold, warm) = start_to_ready(starts)?;
+    println!("| measurement | median | p99 | vs. baseline |");
+    println!("|---|---|---|---|");
+    row(
+        "MCP `ping` over HTTP (baseline: no plugin)",
+        &mcp_ping,
+        None,
+    );
+    row("no-op tool call over HTTP", &mcp_noop, Some(&mcp_ping));
+    row(
+        "sandbox share: fresh store + instantiate + call (in process)",
+        &sandbox,
+        Some(&mcp_noop),
+    );
+    row("start to ready, cold compile cache", &cold, None);
+    row("start to ready, warm compile cache", &warm, Some(&cold));
+    println!(
+        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; warm / cold)."
+    );
+    Ok(())
+}
+
+fn row(name: &str, sample: &Sample, baseline: Option<&Sample>) {
+    let ratio = baseline
+        .map(|b| {
+            format!(
+                "{:.2}×",
+                sample.median().as_secs_f64() / b.median().as_secs_f64()
+            )
+        })
+        .unwrap_or_else(|| "—".into());
+    println!(
+        "| {name} | {} | {} | {ratio} |",
+        stats::show(sample.median()),
+        stats::show(sample.p99())
+    );
+}
+
+async fn mcp_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
+    let plugins = PluginDir::new();
+    plugins.manifest("probe", "probe", "[limits]\nmax_concurrency = 64");
+    let capstan = Capstan::start(&plugins);
+    let client = Client::connect(&capstan.url()).await?;
+    for _ in 0..calls.min(200) {
+        client.call("probe_noop", json!({})).await?;
+    }
+    let mut noop = Sample::default();
+    let mut ping = Sample::default();
+    for _ in 0..calls {
+        let started = Instant::now();
+        client.call("probe_noop", json!({})).await?;
+        noop.push(started.elapsed());
+        let started = Instant::now();
+        client
+            .service()
+            .send_request(rmcp::model::ClientRequest::PingRequest(Default::default()))
+            .await?;
+        ping.push(started.elapsed());
+    }
+    client.close().await;
+    Ok((noop, ping))
+}
+
+async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
+    let cache = tempdir()?;
+    let runtime = capstan::runtime::Runtime::new(Default::default(), &cache)?;
+    let plugins = PluginDir::new();
+    let path = plugins.manifest("probe", "probe", "");
+    let manifest = capstan::manifest::Manifest::load(&path, runtime.limits().max_memory_bytes)?;
+    let instance = capstan::registry::Instance::load(&runtime, manifest, Default::default())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let noop = instance
+        .tools()
+        .iter()
+        .position(|t| t.name == "noop")
+        .context("probe has a noop tool")?;
+    let arguments = json!({});
+    for _ in 0..calls.min(200) {
+        instance.call_tool(noop, &arguments, None).await?;
+    }
+    let mut sample = Sample::default();
+    for _ in 0..calls {
+        let started = Instant::now();
+        instance.call_tool(noop, &arguments, None).await?;
+        sample.push(started.elapsed());
+    }
+    let _ = std::fs::remove_dir_all(cache);
+    Ok(sample)
+}
+
+fn start_to_ready(runs: usize) -> anyhow::Result<(Sample, Sample)> {
+    let plugins = PluginDir::new();
+    for plugin in ["argocd", "rollouts", "flux"] {
+        plugins.manifest(plugin, plugin, "");
+    }
+    let mut cold = Sample::default();
+    let mut warm = Sample::default();
+    for _ in 0..runs {
+        let cache = tempdir()?;
+        for sample in [&mut cold, &mut warm] {
+            let started = Instant::now();
+            let capstan = Capstan::spawn(
+                plugins.path(),
+                Options {
+                    cache_dir: Some(cache.clone()),
+                    ..Default::default()
+                },
+            );
+            capstan.wait_ready(Duration::from_secs(300));
+            sample.push(started.elapsed());
+        }
+        let _ = std::fs::remove_dir_all(cache);
+    }
+    Ok((cold, warm))
+}
+
+/// A fresh, empty folder (a cold compile cache) that outlives this call; the caller removes it.
+fn tempdir() -> anyhow::Result<PathBuf> {
+    Ok(tempfile::tempdir()?.keep())
+}

@@ -1,0 +1,84 @@
+//! The command line: `capstan serve`, `capstan check`, `capstan tools`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::{inspect, serve, telemetry};
+
+/// capstan: GitOps tools for AI agents, run as sandboxed WebAssembly plugins and served over MCP.
+#[derive(Debug, Parser)]
+#[command(name = "capstan", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugins in the plugin folders over MCP (HTTP by default, or stdio).
+    Serve {
+        #[command(flatten)]
+        settings: Overrides,
+        /// Serve one MCP client over stdin/stdout instead of HTTP.
+        #[arg(long)]
+        stdio: bool,
+    },
+    /// Validate the manifests and components in DIR, list their tools; exit 1 on any problem.
+    Check {
+        /// Plugin folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where compiled plugins are cached.
+        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Print the table of tools the plugins in DIR would serve.
+    Tools {
+        /// Plugin folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where compiled plugins are cached.
+        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::anyhow!("cannot start the async runtime: {error}")),
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { settings, stdio } => {
+                let settings = Settings::resolve(settings)?;
+                telemetry::init(settings.log_format);
+                serve::run(settings, stdio)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Check { dirs, cache_dir } => {
+                telemetry::init_quiet();
+                inspect::check(dirs, cache_dir).await
+            }
+            Command::Tools { dirs, cache_dir } => {
+                telemetry::init_quiet();
+                inspect::tools(dirs, cache_dir).await
+            }
+        }
+    });
+    outcome.unwrap_or_else(|error| fail(&error))
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("capstan: {error:#}");
+    ExitCode::from(2)
+}

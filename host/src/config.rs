@@ -1,0 +1,313 @@
+//! Settings of a `capstan serve`, layered: the config file, then `CAPSTAN_*` environment
+//! variables, then command-line flags (each later layer wins), then built-in defaults.
+//!
+//! ```toml
+//! # capstan.toml
+//! listen = "127.0.0.1:8931"
+//! plugins = ["/etc/capstan/plugins"]   # relative paths are relative to this file
+//! cache_dir = "/var/cache/capstan"
+//! stateless = false
+//! auth_token_file = "/etc/capstan/token"
+//! allow_unauthenticated = false
+//! allowed_hosts = ["capstan.tools.svc"]
+//! allowed_origins = []
+//! result_cap = "256KiB"
+//! log_format = "text"                   # or "json"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// The default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
+
+/// The config file's contents; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<SocketAddr>,
+    plugins: Option<Vec<PathBuf>>,
+    cache_dir: Option<PathBuf>,
+    stateless: Option<bool>,
+    auth_token_file: Option<PathBuf>,
+    allow_unauthenticated: Option<bool>,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    result_cap: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// How log lines are written (always to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings given on the command line or through `CAPSTAN_*` variables (clap reads both).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Config file (TOML).
+    #[arg(long, env = "CAPSTAN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder of plugin manifests; repeat for several.
+    #[arg(
+        long = "plugins",
+        env = "CAPSTAN_PLUGINS",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
+    pub plugins: Vec<PathBuf>,
+    /// Address to serve MCP over HTTP on.
+    #[arg(long, env = "CAPSTAN_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Where compiled plugins are cached.
+    #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Serve only stateless (2026-07-28) requests: no legacy MCP sessions.
+    #[arg(long, env = "CAPSTAN_STATELESS")]
+    pub stateless: bool,
+    /// File holding the bearer token MCP clients must send (or set CAPSTAN_AUTH_TOKEN).
+    #[arg(long, env = "CAPSTAN_AUTH_TOKEN_FILE", value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Allow binding a non-loopback address without an inbound token.
+    #[arg(long, env = "CAPSTAN_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    /// A `Host` header value to accept besides loopback names; repeatable.
+    #[arg(
+        long = "allowed-host",
+        env = "CAPSTAN_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// An `Origin` to accept besides loopback origins; repeatable.
+    #[arg(
+        long = "allowed-origin",
+        env = "CAPSTAN_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Largest tool result sent to a client, e.g. 256KiB.
+    #[arg(long, env = "CAPSTAN_RESULT_CAP", value_name = "SIZE")]
+    pub result_cap: Option<String>,
+    /// Log format.
+    #[arg(long, env = "CAPSTAN_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Manifest folders.
+    pub plugins: Vec<PathBuf>,
+    /// Compile cache folder.
+    pub cache_dir: PathBuf,
+    /// Stateless mode.
+    pub stateless: bool,
+    /// Inbound bearer token.
+    pub auth_token: Option<String>,
+    /// Serve a non-loopback address without a token.
+    pub allow_unauthenticated: bool,
+    /// Extra accepted `Host` values.
+    pub allowed_hosts: Vec<String>,
+    /// Extra accepted `Origin` values.
+    pub allowed_origins: Vec<String>,
+    /// Tool result cap in bytes.
+    pub result_cap: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Resolves the layers; errors name the setting and what to write.
+    pub fn resolve(overrides: Overrides) -> anyhow::Result<Self> {
+        let (file, base) = match &overrides.config {
+            Some(path) => (
+                read_file(path)?,
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
+            None => (FileConfig::default(), PathBuf::new()),
+        };
+        let relative = |path: PathBuf| {
+            if path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            }
+        };
+        let plugins = if overrides.plugins.is_empty() {
+            file.plugins
+                .unwrap_or_else(|| vec![PathBuf::from("plugins")])
+                .into_iter()
+                .map(relative)
+                .collect()
+        } else {
+            overrides.plugins
+        };
+        let auth_token = auth_token(
+            overrides
+                .auth_token_file
+                .or(file.auth_token_file.map(relative)),
+        )?;
+        let result_cap = overrides
+            .result_cap
+            .or(file.result_cap)
+            .unwrap_or_else(|| "256KiB".into());
+        let settings = Self {
+            listen: overrides
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            plugins,
+            cache_dir: overrides
+                .cache_dir
+                .or(file.cache_dir)
+                .unwrap_or_else(default_cache_dir),
+            stateless: overrides.stateless || file.stateless.unwrap_or(false),
+            auth_token,
+            allow_unauthenticated: overrides.allow_unauthenticated
+                || file.allow_unauthenticated.unwrap_or(false),
+            allowed_hosts: if overrides.allowed_hosts.is_empty() {
+                file.allowed_hosts.unwrap_or_default()
+            } else {
+                overrides.allowed_hosts
+            },
+            allowed_origins: if overrides.allowed_origins.is_empty() {
+                file.allowed_origins.unwrap_or_default()
+            } else {
+                overrides.allowed_origins
+            },
+            result_cap: parse_size("result_cap", &result_cap)?,
+            log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+        };
+        settings.check_exposure()?;
+        Ok(settings)
+    }
+
+    /// Binding beyond loopback needs an inbound token or an explicit opt-out.
+    fn check_exposure(&self) -> anyhow::Result<()> {
+        if self.listen.ip().is_loopback() || self.auth_token.is_some() || self.allow_unauthenticated
+        {
+            return Ok(());
+        }
+        bail!(
+            "refusing to serve {} without authentication: anyone who can reach it could run your GitOps tools. Set a token with --auth-token-file (or CAPSTAN_AUTH_TOKEN), or pass --allow-unauthenticated if something in front of capstan authenticates clients",
+            self.listen
+        )
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.to_string().trim_end()))
+}
+
+fn auth_token(file: Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    let token = match file {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the auth token file {}", path.display()))?,
+        None => match std::env::var("CAPSTAN_AUTH_TOKEN") {
+            Ok(token) => token,
+            Err(_) => return Ok(None),
+        },
+    };
+    let token = token.trim().to_owned();
+    if token.len() < 16 {
+        bail!(
+            "the inbound auth token is too short; use at least 16 random characters (e.g. `openssl rand -hex 32`)"
+        );
+    }
+    Ok(Some(token))
+}
+
+/// Parses a size such as `256KiB` for setting `name`.
+pub fn parse_size(name: &str, text: &str) -> anyhow::Result<usize> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{name}`: `{text}` is not a size; write e.g. \"256KiB\""))?;
+    Ok(size.as_u64() as usize)
+}
+
+/// `$XDG_CACHE_HOME/capstan`, else `$HOME/.cache/capstan`, else `.capstan-cache`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("capstan");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".cache").join("capstan");
+    }
+    PathBuf::from(".capstan-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_file_paths_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("capstan.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nplugins = [\"p\"]\nresult_cap = \"1KiB\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::resolve(Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(from_file.listen.port(), 9000);
+        assert_eq!(from_file.plugins, vec![dir.path().join("p")]);
+        assert_eq!(from_file.result_cap, 1024);
+        let flagged = Settings::resolve(Overrides {
+            config: Some(file),
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(flagged.listen.port(), 9001);
+    }
+
+    #[test]
+    fn exposed_listen_requires_a_token_or_explicit_opt_out() {
+        let exposed = Overrides {
+            listen: Some("0.0.0.0:8931".parse().unwrap()),
+            ..Default::default()
+        };
+        let error = Settings::resolve(exposed.clone()).unwrap_err().to_string();
+        assert!(error.contains("--auth-token-file"), "{error}");
+        assert!(
+            Settings::resolve(Overrides {
+                allow_unauthenticated: true,
+                ..exposed
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("capstan.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let error = Settings::resolve(Overrides {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("lisen"), "{error}");
+    }
+}

@@ -1,0 +1,117 @@
+//! `capstan check` and `capstan tools`: load plugin folders without serving them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::default_cache_dir;
+use crate::registry::{LoadOptions, Snapshot, load_snapshot};
+use crate::runtime::{EngineLimits, Runtime};
+
+async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<Snapshot> {
+    let runtime = Runtime::new(
+        EngineLimits::default(),
+        &cache_dir.unwrap_or_else(default_cache_dir),
+    )?;
+    Ok(load_snapshot(
+        &runtime,
+        &LoadOptions {
+            plugin_dirs: dirs,
+            egress: Default::default(),
+        },
+    )
+    .await)
+}
+
+/// Validates every manifest and component; prints one line per instance and per problem.
+pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let snapshot = load(dirs, cache_dir).await?;
+    for instance in snapshot.instances() {
+        let names: Vec<&str> = instance
+            .tools()
+            .iter()
+            .map(|t| t.exposed.as_str())
+            .collect();
+        println!(
+            "ok    {} ({}): {} tools: {}",
+            instance.name(),
+            instance.manifest().path.display(),
+            names.len(),
+            names.join(", ")
+        );
+    }
+    for failure in snapshot.failures() {
+        println!("error {}: {}", failure.manifest.display(), failure.error);
+    }
+    if snapshot.instances().is_empty() && snapshot.failures().is_empty() {
+        println!("error: no manifests (*.toml) found");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if snapshot.failures().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints the tool table: name, instance, behaviour hints, description's first line.
+pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let snapshot = load(dirs, cache_dir).await?;
+    let rows: Vec<[String; 4]> = snapshot
+        .tools()
+        .map(|(name, entry)| {
+            let tool = &entry.instance.tools()[entry.index].tool;
+            let hints = tool.annotations.as_ref();
+            let kind = match hints {
+                Some(h) if h.read_only_hint == Some(true) => "read-only",
+                Some(h) if h.destructive_hint == Some(false) => "writes",
+                _ => "destructive",
+            };
+            let description = tool
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            [
+                name.clone(),
+                entry.instance.name().to_owned(),
+                kind.to_owned(),
+                description,
+            ]
+        })
+        .collect();
+    let widths = [0, 1, 2].map(|column| {
+        rows.iter()
+            .map(|row| row[column].len())
+            .max()
+            .unwrap_or(0)
+            .max(8)
+    });
+    println!(
+        "{:w0$}  {:w1$}  {:w2$}  DESCRIPTION",
+        "TOOL",
+        "INSTANCE",
+        "KIND",
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2]
+    );
+    for [name, instance, kind, description] in &rows {
+        println!(
+            "{name:w0$}  {instance:w1$}  {kind:w2$}  {description}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    for failure in snapshot.failures() {
+        eprintln!("error {}: {}", failure.manifest.display(), failure.error);
+    }
+    Ok(if snapshot.failures().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,535 @@
+//! Plugin manifests: one TOML file per running plugin instance.
+//!
+//! ```toml
+//! component = "argocd.wasm"      # path relative to this file
+//! prefix    = "argocd"           # tool names become argocd_<tool>; "" keeps the plugin's names
+//! read_only = true               # tools not annotated read-only are neither listed nor run
+//!
+//! [config]                       # non-secret settings, visible to the plugin via wasi:config
+//! default_target = "prod"
+//!
+//! [[targets]]                    # the only endpoints the plugin may call
+//! name = "prod"
+//! url  = "https://argocd.example.com/argocd"
+//! auth = { bearer_env = "ARGOCD_TOKEN" }
+//!
+//! [limits]
+//! memory = "64MiB"
+//! timeout = "30s"
+//! max_concurrency = 32
+//! max_queue = 64
+//! ```
+//!
+//! Parsing is strict: unknown fields are errors, and every error names the file, the field and
+//! what to write instead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::egress::{Credentials, Target};
+
+/// The largest `max_concurrency` a manifest may ask for.
+pub const MAX_CONCURRENCY: u32 = 256;
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The instance's name: the file name without `.toml`.
+    pub name: String,
+    /// The component file, resolved against the manifest's folder.
+    pub component: PathBuf,
+    /// Prefix of the instance's tool and prompt names (may be empty).
+    pub prefix: String,
+    /// Whether only read-only tools are listed and run.
+    pub read_only: bool,
+    /// The `[config]` table, flattened to `key.sub = value` strings.
+    pub config: BTreeMap<String, String>,
+    /// The endpoints the plugin may call.
+    pub targets: Vec<Target>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Per-instance resource limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Cap on linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock limit of one call.
+    pub timeout: Duration,
+    /// Calls running at once; more wait in the queue.
+    pub max_concurrency: u32,
+    /// Calls waiting for a slot; more are refused with a "busy" error.
+    pub max_queue: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(30),
+            max_concurrency: 32,
+            max_queue: 64,
+        }
+    }
+}
+
+/// A manifest problem: the file, the field (when one is at fault) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}{message}", path.display(), field.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default())]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ManifestError {
+    /// The message without the file name, for reports that show the file separately.
+    pub fn message_without_path(&self) -> String {
+        match &self.field {
+            Some(field) => format!("`{field}`: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    component: PathBuf,
+    prefix: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    config: toml::Table,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: String,
+    url: String,
+    auth: Option<RawAuth>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bearer_env: Option<String>,
+    bearer_file: Option<PathBuf>,
+    header: Option<String>,
+    value_env: Option<String>,
+    value_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    timeout: Option<String>,
+    max_concurrency: Option<u32>,
+    max_queue: Option<u32>,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`; `max_memory` is the engine's ceiling.
+    pub fn load(path: &Path, max_memory: u64) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| problem(path, None, format!("cannot be read: {error}")))?;
+        Self::parse(path, &text, max_memory)
+    }
+
+    /// Validates manifest text as if read from `path`.
+    pub fn parse(path: &Path, text: &str, max_memory: u64) -> Result<Self, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|error| {
+            problem(
+                path,
+                None,
+                format!("is not a valid manifest: {}", error.to_string().trim_end()),
+            )
+        })?;
+        let name = instance_name(path)?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        Ok(Self {
+            component: component_path(path, folder, &raw.component)?,
+            prefix: prefix(path, raw.prefix, &name)?,
+            read_only: raw.read_only,
+            config: flatten_config(&raw.config),
+            targets: targets(path, folder, raw.targets)?,
+            limits: limits(path, raw.limits, max_memory)?,
+            path: path.to_path_buf(),
+            name,
+        })
+    }
+
+    /// The exposed name of a plugin tool or prompt: `<prefix>_<name>`, or `<name>`.
+    pub fn exposed_name(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}_{name}", self.prefix)
+        }
+    }
+}
+
+fn problem(path: &Path, field: Option<&str>, message: impl Into<String>) -> ManifestError {
+    ManifestError {
+        path: path.to_path_buf(),
+        field: field.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+fn instance_name(path: &Path) -> Result<String, ManifestError> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    if stem.is_empty()
+        || !stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(problem(
+            path,
+            None,
+            "rename the file: instance names (the file name without .toml) use only letters, digits, `-` and `_`",
+        ));
+    }
+    Ok(stem.to_owned())
+}
+
+fn component_path(path: &Path, folder: &Path, component: &Path) -> Result<PathBuf, ManifestError> {
+    if component.extension().and_then(|e| e.to_str()) != Some("wasm") {
+        return Err(problem(
+            path,
+            Some("component"),
+            "must name a WebAssembly component file ending in .wasm",
+        ));
+    }
+    let resolved = folder.join(component);
+    if !resolved.is_file() {
+        return Err(problem(
+            path,
+            Some("component"),
+            format!(
+                "{} does not exist; build the plugin or fix the path (it is relative to the manifest's folder)",
+                resolved.display()
+            ),
+        ));
+    }
+    Ok(resolved)
+}
+
+fn prefix(path: &Path, prefix: Option<String>, name: &str) -> Result<String, ManifestError> {
+    let prefix = prefix.unwrap_or_else(|| name.replace('-', "_").to_ascii_lowercase());
+    let valid = prefix.len() <= 32
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !prefix.ends_with('_')
+        && !prefix.starts_with('_');
+    if !valid {
+        return Err(problem(
+            path,
+            Some("prefix"),
+            format!(
+                "`{prefix}` is not a valid prefix; use up to 32 of a-z, 0-9 and _ (not at either end), or \"\" for none"
+            ),
+        ));
+    }
+    Ok(prefix)
+}
+
+fn flatten_config(table: &toml::Table) -> BTreeMap<String, String> {
+    let mut flat = BTreeMap::new();
+    flatten_into(&mut flat, "", table);
+    flat
+}
+
+fn flatten_into(flat: &mut BTreeMap<String, String>, prefix: &str, table: &toml::Table) {
+    for (key, value) in table {
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten_into(flat, &key, inner),
+            toml::Value::String(text) => {
+                flat.insert(key, text.clone());
+            }
+            other => {
+                flat.insert(key, other.to_string());
+            }
+        }
+    }
+}
+
+fn targets(path: &Path, folder: &Path, raw: Vec<RawTarget>) -> Result<Vec<Target>, ManifestError> {
+    let mut targets: Vec<Target> = Vec::with_capacity(raw.len());
+    for (index, entry) in raw.into_iter().enumerate() {
+        let field = format!("targets[{index}]");
+        if entry.name.is_empty()
+            || !entry
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(problem(
+                path,
+                Some(&format!("{field}.name")),
+                "use only letters, digits, `-` and `_`",
+            ));
+        }
+        if targets.iter().any(|t| t.name() == entry.name) {
+            return Err(problem(
+                path,
+                Some(&format!("{field}.name")),
+                format!(
+                    "`{}` is used by an earlier target; names must be unique",
+                    entry.name
+                ),
+            ));
+        }
+        let credentials = credentials(path, &field, folder, entry.auth)?;
+        let target = Target::parse(&entry.name, &entry.url, credentials)
+            .map_err(|error| problem(path, Some(&format!("{field}.url")), error.to_string()))?;
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+fn credentials(
+    path: &Path,
+    field: &str,
+    folder: &Path,
+    auth: Option<RawAuth>,
+) -> Result<Credentials, ManifestError> {
+    let Some(auth) = auth else {
+        return Ok(Credentials::None);
+    };
+    let field = format!("{field}.auth");
+    let header = |name: &str| {
+        http::HeaderName::try_from(name).map_err(|_| {
+            problem(
+                path,
+                Some(&field),
+                format!("`{name}` is not a valid header name"),
+            )
+        })
+    };
+    let resolve = |file: PathBuf| folder.join(file);
+    let credentials = match auth {
+        RawAuth {
+            bearer_env: Some(var),
+            bearer_file: None,
+            header: None,
+            value_env: None,
+            value_file: None,
+        } => Credentials::BearerEnv(var),
+        RawAuth {
+            bearer_env: None,
+            bearer_file: Some(file),
+            header: None,
+            value_env: None,
+            value_file: None,
+        } => Credentials::BearerFile(resolve(file)),
+        RawAuth {
+            bearer_env: None,
+            bearer_file: None,
+            header: Some(name),
+            value_env: Some(var),
+            value_file: None,
+        } => Credentials::HeaderEnv(header(&name)?, var),
+        RawAuth {
+            bearer_env: None,
+            bearer_file: None,
+            header: Some(name),
+            value_env: None,
+            value_file: Some(file),
+        } => Credentials::HeaderFile(header(&name)?, resolve(file)),
+        _ => {
+            return Err(problem(
+                path,
+                Some(&field),
+                "give exactly one of: { bearer_env = \"VAR\" }, { bearer_file = \"path\" }, { header = \"Name\", value_env = \"VAR\" }, { header = \"Name\", value_file = \"path\" }",
+            ));
+        }
+    };
+    Ok(credentials)
+}
+
+fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, ManifestError> {
+    let defaults = Limits::default();
+    let memory_bytes = match raw.memory {
+        None => defaults.memory_bytes,
+        Some(text) => {
+            let size: bytesize::ByteSize = text.parse().map_err(|_| {
+                problem(
+                    path,
+                    Some("limits.memory"),
+                    format!("`{text}` is not a size; write e.g. \"64MiB\""),
+                )
+            })?;
+            if size.as_u64() < 1 << 20 || size.as_u64() > max_memory {
+                return Err(problem(
+                    path,
+                    Some("limits.memory"),
+                    format!(
+                        "must be between 1MiB and {} (the engine's ceiling)",
+                        bytesize::ByteSize::b(max_memory).display().iec()
+                    ),
+                ));
+            }
+            size.as_u64() as usize
+        }
+    };
+    let timeout = match raw.timeout {
+        None => defaults.timeout,
+        Some(text) => {
+            let timeout = humantime::parse_duration(&text).map_err(|_| {
+                problem(
+                    path,
+                    Some("limits.timeout"),
+                    format!("`{text}` is not a duration; write e.g. \"30s\" or \"500ms\""),
+                )
+            })?;
+            if timeout < Duration::from_millis(10) || timeout > Duration::from_secs(3600) {
+                return Err(problem(
+                    path,
+                    Some("limits.timeout"),
+                    "must be between 10ms and 1h",
+                ));
+            }
+            timeout
+        }
+    };
+    let max_concurrency = raw.max_concurrency.unwrap_or(defaults.max_concurrency);
+    if max_concurrency == 0 || max_concurrency > MAX_CONCURRENCY {
+        return Err(problem(
+            path,
+            Some("limits.max_concurrency"),
+            format!("must be between 1 and {MAX_CONCURRENCY}"),
+        ));
+    }
+    let max_queue = raw.max_queue.unwrap_or(defaults.max_queue);
+    if max_queue > 10_000 {
+        return Err(problem(
+            path,
+            Some("limits.max_queue"),
+            "must be at most 10000",
+        ));
+    }
+    Ok(Limits {
+        memory_bytes,
+        timeout,
+        max_concurrency,
+        max_queue,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.wasm"), b"\0asm").unwrap();
+        Manifest::parse(&dir.path().join("demo-one.toml"), text, 256 << 20)
+    }
+
+    #[test]
+    fn minimal_manifest_takes_defaults_from_the_file_name() {
+        let manifest = parse("component = \"p.wasm\"").unwrap();
+        assert_eq!(manifest.name, "demo-one");
+        assert_eq!(manifest.prefix, "demo_one");
+        assert!(!manifest.read_only);
+        assert_eq!(manifest.limits, Limits::default());
+        assert!(manifest.targets.is_empty());
+    }
+
+    #[test]
+    fn full_manifest_parses() {
+        let manifest = parse(
+            r#"
+            component = "p.wasm"
+            prefix = ""
+            read_only = true
+            [config]
+            default_target = "prod"
+            nested = { depth = 2 }
+            [[targets]]
+            name = "prod"
+            url = "https://argocd.example.com/argocd"
+            auth = { bearer_env = "TOKEN" }
+            [limits]
+            memory = "32MiB"
+            timeout = "5s"
+            max_concurrency = 4
+            "#,
+        )
+        .unwrap();
+        assert_eq!(manifest.prefix, "");
+        assert_eq!(manifest.config["nested.depth"], "2");
+        assert_eq!(
+            manifest.targets[0].credentials(),
+            &Credentials::BearerEnv("TOKEN".into())
+        );
+        assert_eq!(manifest.limits.memory_bytes, 32 << 20);
+        assert_eq!(manifest.exposed_name("x"), "x");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_fix() {
+        let cases = [
+            ("component = \"p.wasm\"\nprefx = \"a\"", "prefx"),
+            ("component = \"missing.wasm\"", "does not exist"),
+            (
+                "component = \"p.wasm\"\nprefix = \"Bad-Prefix\"",
+                "`prefix`",
+            ),
+            (
+                "component = \"p.wasm\"\n[limits]\nmemory = \"lots\"",
+                "limits.memory",
+            ),
+            (
+                "component = \"p.wasm\"\n[limits]\nmemory = \"1GiB\"",
+                "limits.memory",
+            ),
+            (
+                "component = \"p.wasm\"\n[limits]\ntimeout = \"forever\"",
+                "limits.timeout",
+            ),
+            (
+                "component = \"p.wasm\"\n[[targets]]\nname = \"a\"\nurl = \"argocd\"",
+                "targets[0].url",
+            ),
+            (
+                "component = \"p.wasm\"\n[[targets]]\nname = \"a\"\nurl = \"http://a\"\nauth = { bearer_env = \"A\", bearer_file = \"b\" }",
+                "targets[0].auth",
+            ),
+            (
+                "component = \"p.wasm\"\n[[targets]]\nname = \"a\"\nurl = \"http://a\"\n[[targets]]\nname = \"a\"\nurl = \"http://b\"",
+                "targets[1].name",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error}");
+            assert!(error.contains("demo-one.toml"), "{error}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Change notifications: every connected client learns when the tool or prompt set changes.
+//!
+//! Legacy (2025-11-25) clients get `notifications/*/list_changed` on their MCP session's GET
+//! stream: their peers are kept from `initialized` on and pruned when their transport closes.
+//! 2026-07-28 clients get them on `subscriptions/listen` streams, tagged with their
+//! subscription id.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmcp::service::{Peer, RoleServer, SubscriptionSink};
+use tokio::sync::Mutex;
+
+/// Everyone to tell about changes.
+#[derive(Default)]
+pub struct Broadcaster {
+    peers: Mutex<Vec<Peer<RoleServer>>>,
+    subscriptions: Mutex<HashMap<u64, SubscriptionSink>>,
+    next_subscription: AtomicU64,
+}
+
+/// Which lists changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    /// The tool list.
+    pub tools: bool,
+    /// The prompt list.
+    pub prompts: bool,
+}
+
+impl Broadcaster {
+    /// Remembers a legacy session's peer.
+    pub async fn add_peer(&self, peer: Peer<RoleServer>) {
+        let mut peers = self.peers.lock().await;
+        peers.retain(|peer| !peer.is_transport_closed());
+        peers.push(peer);
+    }
+
+    /// Registers a subscription stream; returns its key for [`Self::remove_subscription`].
+    pub async fn add_subscription(&self, sink: SubscriptionSink) -> u64 {
+        let key = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        self.subscriptions.lock().await.insert(key, sink);
+        key
+    }
+
+    /// Forgets a subscription stream.
+    pub async fn remove_subscription(&self, key: u64) {
+        self.subscriptions.lock().await.remove(&key);
+    }
+
+    /// Tells every connected client about `changes`; returns how many were told.
+    pub async fn announce(&self, changes: Changes) -> usize {
+        let mut told = 0;
+        let peers: Vec<_> = {
+            let mut peers = self.peers.lock().await;
+            peers.retain(|peer| !peer.is_transport_closed());
+            peers.clone()
+        };
+        for peer in peers {
+            let tools = !changes.tools || peer.notify_tool_list_changed().await.is_ok();
+            let prompts = !changes.prompts || peer.notify_prompt_list_changed().await.is_ok();
+            told += usize::from(tools && prompts);
+        }
+        let sinks: Vec<_> = self.subscriptions.lock().await.values().cloned().collect();
+        for sink in sinks {
+            let tools = !changes.tools || sink.notify_tool_list_changed().await.is_ok();
+            let prompts = !changes.prompts || sink.notify_prompt_list_changed().await.is_ok();
+            told += usize::from(tools && prompts);
+        }
+        told
+    }
+}

@@ -1,0 +1,84 @@
+//! Shaping tool results for the agent: the size cap, and notes about refused requests.
+
+use rmcp::model::{CallToolResult, ContentBlock};
+
+/// Caps `result` at `cap` bytes of JSON. An oversized result keeps the start of its text and
+/// gains a marker saying how to narrow the request; its structured content is dropped (it
+/// cannot be cut and stay valid), which makes it an error when the tool promised structured
+/// output.
+pub fn cap_size(result: CallToolResult, cap: usize, has_output_schema: bool) -> CallToolResult {
+    let size = serde_json::to_vec(&result)
+        .map(|bytes| bytes.len())
+        .unwrap_or(usize::MAX);
+    if size <= cap {
+        return result;
+    }
+    let text = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let keep = floor_char_boundary(&text, cap.saturating_sub(1024));
+    let marker = format!(
+        "\n\n[capstan: result truncated: {size} bytes exceed the {cap}-byte limit. Narrow the request (filters, a smaller `limit`, fewer fields) to get the whole answer.]"
+    );
+    let content = vec![ContentBlock::text(format!("{}{marker}", &text[..keep]))];
+    let is_error = result.is_error.unwrap_or(false) || has_output_schema;
+    if is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    }
+}
+
+/// Adds a note for each request the egress gate refused during the call, so the agent learns
+/// which URL was refused and which targets exist.
+pub fn note_denials(mut result: CallToolResult, denials: &[(String, String)]) -> CallToolResult {
+    for (url, reason) in denials {
+        result.content.push(ContentBlock::text(format!(
+            "capstan refused a request to {url}: {reason}"
+        )));
+    }
+    result
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_results_pass_unchanged() {
+        let result = CallToolResult::success(vec![ContentBlock::text("hello")]);
+        assert_eq!(cap_size(result.clone(), 1024, false), result);
+    }
+
+    #[test]
+    fn oversized_results_are_cut_with_a_marker() {
+        let result = CallToolResult::success(vec![ContentBlock::text("é".repeat(10_000))]);
+        let capped = cap_size(result, 4096, false);
+        let text = &capped.content[0].as_text().unwrap().text;
+        assert!(serde_json::to_vec(&capped).unwrap().len() <= 4096);
+        assert!(text.contains("result truncated"));
+        assert_eq!(capped.is_error, Some(false));
+    }
+
+    #[test]
+    fn cutting_structured_output_is_an_error() {
+        let mut result = CallToolResult::success(vec![ContentBlock::text("x".repeat(5000))]);
+        result.structured_content = Some(serde_json::json!({"big": "x".repeat(5000)}));
+        let capped = cap_size(result, 4096, true);
+        assert_eq!(capped.is_error, Some(true));
+        assert!(capped.structured_content.is_none());
+    }
+}

@@ -1,0 +1,312 @@
+//! The MCP server handler: tools and prompts from the registry, run in the sandbox.
+
+use std::sync::Arc;
+
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ServerConfig, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, SubscriptionContext};
+use rmcp::{ErrorData, ServerHandler};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc};
+
+use super::logging::{self, Threshold};
+use super::notify::Broadcaster;
+use super::{convert, result};
+use crate::registry::{Entry, Instance, Registry};
+use crate::runtime::{GuestEvent, LogLevel};
+
+/// Settings of the MCP front that shape results.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Largest tool result, in bytes of JSON.
+    pub result_cap: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            result_cap: 256 << 10,
+        }
+    }
+}
+
+/// State shared by every MCP session.
+pub struct Shared {
+    /// The plugin registry.
+    pub registry: Arc<Registry>,
+    /// Who to tell about changes.
+    pub broadcaster: Arc<Broadcaster>,
+    /// Result shaping.
+    pub options: ServeOptions,
+}
+
+/// The handler of one MCP session (or of one stateless request).
+#[derive(Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+    log_threshold: Arc<Mutex<Option<Threshold>>>,
+}
+
+impl McpServer {
+    /// A handler for a new session.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            log_threshold: Arc::default(),
+        }
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(logging::capabilities())
+            .with_server_info(Implementation::new("capstan", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "GitOps tools (Argo CD, Argo Rollouts, Flux and others) run by capstan in sandboxed plugins. Tool names start with the plugin instance's prefix.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let snapshot = self.shared.registry.snapshot();
+        let tools = snapshot
+            .tools()
+            .map(|(_, entry)| entry.instance.tools()[entry.index].tool.clone())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        let snapshot = self.shared.registry.snapshot();
+        snapshot
+            .tool(name)
+            .map(|entry| entry.instance.tools()[entry.index].tool.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let snapshot = self.shared.registry.snapshot();
+        let entry = snapshot.tool(&request.name).cloned().ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "unknown tool `{}`; call tools/list to see the tools this server offers",
+                    request.name
+                ),
+                None,
+            )
+        })?;
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let result = match invalid_arguments(&entry, &arguments) {
+            Some(problems) => CallToolResult::error(vec![ContentBlock::text(problems)]),
+            None => self.run_tool(&entry, &arguments, &context).await?,
+        };
+        Ok(result.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let snapshot = self.shared.registry.snapshot();
+        let prompts = snapshot
+            .prompts()
+            .map(|(_, entry)| entry.instance.prompts()[entry.index].prompt.clone())
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let snapshot = self.shared.registry.snapshot();
+        let entry = snapshot.prompt(&request.name).cloned().ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "unknown prompt `{}`; call prompts/list to see the prompts this server offers",
+                    request.name
+                ),
+                None,
+            )
+        })?;
+        let arguments =
+            serde_json::to_value(request.arguments.unwrap_or_default()).unwrap_or_default();
+        match entry.instance.get_prompt(entry.index, &arguments).await {
+            Ok(Ok(rendered)) => Ok(convert::prompt_result(rendered).into()),
+            Ok(Err(message)) => Err(ErrorData::invalid_params(message, None)),
+            Err(error) => Err(ErrorData::internal_error(
+                format!(
+                    "prompt `{}` of plugin instance `{}` {error}",
+                    request.name,
+                    entry.instance.name()
+                ),
+                None,
+            )),
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        *self.log_threshold.lock().await = Some(Threshold::from_request(&request));
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.shared.broadcaster.add_peer(context.peer).await;
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.supported_by(&self.get_info().capabilities))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let key = self
+            .shared
+            .broadcaster
+            .add_subscription(context.sink().clone())
+            .await;
+        context.cancelled().await;
+        self.shared.broadcaster.remove_subscription(key).await;
+        Ok(())
+    }
+}
+
+impl McpServer {
+    async fn run_tool(
+        &self,
+        entry: &Entry,
+        arguments: &Value,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let tool = &entry.instance.tools()[entry.index];
+        let (events, receiver) = mpsc::channel(256);
+        let relay = tokio::spawn(relay_events(
+            receiver,
+            context.peer.clone(),
+            context.meta.get_progress_token(),
+            Threshold::for_call(context, *self.log_threshold.lock().await),
+            Arc::from(format!("{}/{}", entry.instance.name(), tool.name)),
+        ));
+        let outcome = tokio::select! {
+            outcome = entry.instance.call_tool(entry.index, arguments, Some(events)) => outcome,
+            () = context.ct.cancelled() => {
+                relay.abort();
+                return Err(ErrorData::internal_error("the client cancelled the call", None));
+            }
+        };
+        let denials = relay.await.unwrap_or_default();
+        let result = match outcome {
+            Ok(result) => convert::call_result(result),
+            Err(error) => failed_call(&entry.instance, &tool.name, &error.to_string()),
+        };
+        let result = result::note_denials(result, &denials);
+        Ok(result::cap_size(
+            result,
+            self.shared.options.result_cap,
+            tool.tool.output_schema.is_some(),
+        ))
+    }
+}
+
+/// Why the arguments do not satisfy the tool's input schema, naming each field; `None` if they do.
+fn invalid_arguments(entry: &Entry, arguments: &Value) -> Option<String> {
+    let tool = &entry.instance.tools()[entry.index];
+    let problems: Vec<String> = tool
+        .validator
+        .iter_errors(arguments)
+        .take(8)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            let field = if path.is_empty() {
+                "arguments".to_owned()
+            } else {
+                format!(
+                    "argument `{}`",
+                    path.trim_start_matches('/').replace('/', ".")
+                )
+            };
+            format!("{field}: {error}")
+        })
+        .collect();
+    if problems.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "invalid arguments for tool `{}`, nothing was run:\n- {}\nSee the tool's inputSchema in tools/list.",
+        tool.exposed,
+        problems.join("\n- ")
+    ))
+}
+
+fn failed_call(instance: &Instance, tool: &str, cause: &str) -> CallToolResult {
+    tracing::warn!(instance = instance.name(), tool, "call failed: {cause}");
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "tool `{tool}` of plugin instance `{}` {cause}. capstan and its other tools are unaffected.",
+        instance.name()
+    ))])
+}
+
+/// Forwards a call's progress and log events to the client until the call ends; returns the
+/// egress refusals seen.
+async fn relay_events(
+    mut events: mpsc::Receiver<GuestEvent>,
+    peer: Peer<RoleServer>,
+    progress_token: Option<ProgressToken>,
+    log_threshold: Option<Threshold>,
+    source: Arc<str>,
+) -> Vec<(String, String)> {
+    let mut denials = Vec::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            GuestEvent::Progress {
+                done,
+                total,
+                message,
+            } => {
+                let Some(token) = &progress_token else {
+                    continue;
+                };
+                let mut param = ProgressNotificationParam::new(token.clone(), done);
+                param.total = total;
+                param.message = message;
+                let _ = peer.notify_progress(param).await;
+            }
+            GuestEvent::Log { level, message } => {
+                log_locally(&source, level, &message);
+                logging::forward(&peer, log_threshold, &source, level, message).await;
+            }
+            GuestEvent::Denied { url, reason } => denials.push((url, reason)),
+        }
+    }
+    denials
+}
+
+fn log_locally(source: &str, level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Trace => tracing::trace!(plugin = source, "{message}"),
+        LogLevel::Debug => tracing::debug!(plugin = source, "{message}"),
+        LogLevel::Info => tracing::info!(plugin = source, "{message}"),
+        LogLevel::Warn => tracing::warn!(plugin = source, "{message}"),
+        LogLevel::Error => tracing::error!(plugin = source, "{message}"),
+    }
+}

@@ -1,0 +1,294 @@
+//! Running one export of a plugin in a fresh, limited store.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi_config::WasiConfigVariables;
+
+use super::bindings::{Plugin, PluginPre, types};
+use super::engine::EPOCH_TICK;
+use super::state::{CallState, GuestEvent};
+use crate::egress::EgressPolicy;
+
+/// The limits and context one plugin instance runs under, shared by all its calls.
+#[derive(Clone)]
+pub struct Sandbox {
+    /// Cap on the instance's total linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock limit of one call, guest code and host I/O together.
+    pub timeout: Duration,
+    /// The manifest's `[config]` and target URLs, visible through `wasi:config`.
+    pub config: Arc<WasiConfigVariables>,
+    /// The egress gate for this instance's outgoing requests.
+    pub egress: Arc<EgressPolicy>,
+}
+
+/// Why a call produced no result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The call ran past its wall-clock limit.
+    Timeout(Duration),
+    /// The guest tried to grow its memory past the limit and then trapped.
+    OutOfMemory {
+        /// The memory the guest asked for.
+        requested: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The guest overflowed its stack (usually unbounded recursion).
+    StackOverflow,
+    /// The guest trapped (a Rust panic, `unreachable`, a bad memory access, ...).
+    Trap {
+        /// The trap.
+        trap: String,
+        /// The last line the guest wrote to stderr, e.g. its panic message.
+        stderr: Option<String>,
+    },
+    /// The component misbehaved at the boundary or the host failed to run it.
+    Failed(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Timeout(limit) => write!(
+                f,
+                "timed out after {} (the instance's [limits].timeout); narrow the request or raise the limit",
+                humantime::format_duration(*limit)
+            ),
+            CallError::OutOfMemory { requested, limit } => write!(
+                f,
+                "ran out of memory: needed {} but the instance's [limits].memory is {}",
+                bytesize::ByteSize::b(*requested as u64).display().iec(),
+                bytesize::ByteSize::b(*limit as u64).display().iec()
+            ),
+            CallError::StackOverflow => f.write_str("overflowed its stack (unbounded recursion?)"),
+            CallError::Trap { trap, stderr } => match stderr {
+                Some(line) => write!(f, "crashed ({trap}): {line}"),
+                None => write!(f, "crashed ({trap})"),
+            },
+            CallError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A loaded, pre-instantiated plugin component.
+#[derive(Clone)]
+pub struct Component {
+    engine: Engine,
+    pre: PluginPre<CallState>,
+    sha256: Arc<str>,
+    from_cache: bool,
+    slots: Arc<Semaphore>,
+}
+
+enum Export<'a> {
+    ListTools,
+    ListPrompts,
+    CallTool(&'a str, &'a str),
+    GetPrompt(&'a str, &'a str),
+}
+
+enum Answer {
+    Tools(Vec<types::Tool>),
+    Prompts(Vec<types::Prompt>),
+    Call(types::CallResult),
+    Prompt(Result<types::PromptResult, String>),
+}
+
+impl Component {
+    pub(super) fn new(
+        engine: Engine,
+        pre: PluginPre<CallState>,
+        sha256: String,
+        from_cache: bool,
+        slots: Arc<Semaphore>,
+    ) -> Self {
+        Self {
+            engine,
+            pre,
+            sha256: sha256.into(),
+            from_cache,
+            slots,
+        }
+    }
+
+    /// Hex sha256 of the component's `.wasm` bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// True when the compiled code came from the compile cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// Calls `tools.list-tools`.
+    pub async fn list_tools(&self, sandbox: &Sandbox) -> Result<Vec<types::Tool>, CallError> {
+        match self.run(sandbox, None, Export::ListTools).await? {
+            Answer::Tools(tools) => Ok(tools),
+            _ => unreachable!("list-tools answers with tools"),
+        }
+    }
+
+    /// Calls `prompts.list-prompts`.
+    pub async fn list_prompts(&self, sandbox: &Sandbox) -> Result<Vec<types::Prompt>, CallError> {
+        match self.run(sandbox, None, Export::ListPrompts).await? {
+            Answer::Prompts(prompts) => Ok(prompts),
+            _ => unreachable!("list-prompts answers with prompts"),
+        }
+    }
+
+    /// Calls `tools.call-tool`; progress and log events go to `events`.
+    pub async fn call_tool(
+        &self,
+        sandbox: &Sandbox,
+        events: Option<mpsc::Sender<GuestEvent>>,
+        name: &str,
+        arguments: &str,
+    ) -> Result<types::CallResult, CallError> {
+        match self
+            .run(sandbox, events, Export::CallTool(name, arguments))
+            .await?
+        {
+            Answer::Call(result) => Ok(result),
+            _ => unreachable!("call-tool answers with a call result"),
+        }
+    }
+
+    /// Calls `prompts.get-prompt`.
+    pub async fn get_prompt(
+        &self,
+        sandbox: &Sandbox,
+        name: &str,
+        arguments: &str,
+    ) -> Result<Result<types::PromptResult, String>, CallError> {
+        match self
+            .run(sandbox, None, Export::GetPrompt(name, arguments))
+            .await?
+        {
+            Answer::Prompt(result) => Ok(result),
+            _ => unreachable!("get-prompt answers with a prompt"),
+        }
+    }
+
+    async fn run(
+        &self,
+        sandbox: &Sandbox,
+        events: Option<mpsc::Sender<GuestEvent>>,
+        export: Export<'_>,
+    ) -> Result<Answer, CallError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
+        let mut store = self.new_store(sandbox, events);
+        let outcome = tokio::time::timeout(
+            sandbox.timeout + 2 * EPOCH_TICK,
+            invoke(&self.pre, &mut store, export),
+        )
+        .await;
+        match outcome {
+            Err(_) => Err(CallError::Timeout(sandbox.timeout)),
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(classify(error, &store, sandbox.timeout)),
+        }
+    }
+
+    fn new_store(
+        &self,
+        sandbox: &Sandbox,
+        events: Option<mpsc::Sender<GuestEvent>>,
+    ) -> Store<CallState> {
+        let ticks = (sandbox.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let state = CallState::new(
+            sandbox.egress.hooks(events.clone()),
+            sandbox.config.clone(),
+            sandbox.memory_bytes,
+            ticks,
+            events,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut context| Ok(context.data_mut().deadline.tick()));
+        store
+    }
+}
+
+async fn invoke(
+    pre: &PluginPre<CallState>,
+    store: &mut Store<CallState>,
+    export: Export<'_>,
+) -> wasmtime::Result<Answer> {
+    let plugin: Plugin = pre.instantiate_async(&mut *store).await?;
+    Ok(match export {
+        Export::ListTools => Answer::Tools(
+            plugin
+                .capstan_plugin_tools()
+                .call_list_tools(&mut *store)
+                .await?,
+        ),
+        Export::ListPrompts => Answer::Prompts(
+            plugin
+                .capstan_plugin_prompts()
+                .call_list_prompts(&mut *store)
+                .await?,
+        ),
+        Export::CallTool(name, arguments) => Answer::Call(
+            plugin
+                .capstan_plugin_tools()
+                .call_call_tool(&mut *store, name, arguments)
+                .await?,
+        ),
+        Export::GetPrompt(name, arguments) => Answer::Prompt(
+            plugin
+                .capstan_plugin_prompts()
+                .call_get_prompt(&mut *store, name, arguments)
+                .await?,
+        ),
+    })
+}
+
+fn classify(error: wasmtime::Error, store: &Store<CallState>, timeout: Duration) -> CallError {
+    let state = store.data();
+    let Some(trap) = error.downcast_ref::<Trap>() else {
+        return CallError::Failed(format!("{error:#}"));
+    };
+    match trap {
+        Trap::Interrupt => CallError::Timeout(timeout),
+        Trap::StackOverflow => CallError::StackOverflow,
+        _ if state.limiter.refused.is_some() => CallError::OutOfMemory {
+            requested: state.limiter.refused.unwrap_or_default(),
+            limit: state.limiter.limit(),
+        },
+        _ => CallError::Trap {
+            trap: trap.to_string(),
+            stderr: panic_message(&state.stderr.contents()),
+        },
+    }
+}
+
+/// The most telling line of a guest's stderr: a Rust panic's message (the line after
+/// `panicked at`), else the last line that is not a `note:`.
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let after_panic = lines
+        .iter()
+        .position(|line| line.contains("panicked at"))
+        .and_then(|at| lines.get(at + 1));
+    after_panic
+        .or_else(|| lines.iter().rev().find(|line| !line.starts_with("note:")))
+        .map(|line| line.chars().take(500).collect())
+}

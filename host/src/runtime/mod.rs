@@ -1,0 +1,24 @@
+//! The WebAssembly sandbox: one wasmtime [`Engine`](wasmtime::Engine) for the process, compiled
+//! components cached on disk, and a fresh, limited store for every call.
+//!
+//! Lifecycle:
+//! 1. [`Runtime::new`] builds the engine (pooling allocator, epoch interruption) and starts the
+//!    epoch ticker.
+//! 2. [`Runtime::load`] turns a `.wasm` file into a [`Component`]: it checks that the file is a
+//!    component (never a precompiled artifact), compiles it or takes it from the compile cache,
+//!    checks its imports against what capstan links, and pre-instantiates it.
+//! 3. [`Component::call_tool`] and friends instantiate the component in a fresh store with the
+//!    caller's [`Sandbox`] limits, run one export, and tear the store down.
+
+mod bindings;
+mod cache;
+mod call;
+mod engine;
+mod imports;
+mod state;
+
+pub use bindings::types;
+pub use cache::CompileCache;
+pub use call::{CallError, Component, Sandbox};
+pub use engine::{EngineLimits, Runtime};
+pub use state::{GuestEvent, LogLevel};

@@ -1,0 +1,231 @@
+//! HTTP requests to the instance's targets, the only way a plugin reaches the outside.
+//!
+//! The host checks every request against the manifest's `[[targets]]` and adds credentials
+//! itself; plugins never set or see tokens. A request outside the targets fails with
+//! [`HttpError::Denied`].
+//!
+//! The helpers here are blocking: call them from [`crate::Plugin::call`]. For concurrent
+//! requests use [`wstd::http::Client`] inside [`block_on`] (it may not be nested).
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wstd::http::{Body, Client, ErrorCode, Method, Request as WstdRequest};
+
+pub use wstd::runtime::block_on;
+pub use wstd::{self};
+
+/// Why a request did not produce a response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpError {
+    /// The host refused the request: the URL is not one of the instance's targets.
+    Denied {
+        /// The URL that was refused.
+        url: String,
+    },
+    /// The request could not be built (bad URL, header or method).
+    Invalid {
+        /// What was wrong.
+        message: String,
+    },
+    /// The request was sent but failed on the way (connection, timeout, body).
+    Transport {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Denied { url } => write!(
+                f,
+                "capstan denied the request to {url}: it is not one of this instance's targets"
+            ),
+            HttpError::Invalid { message } => write!(f, "invalid request: {message}"),
+            HttpError::Transport { url, message } => {
+                write!(f, "request to {url} failed: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl From<HttpError> for crate::ToolError {
+    fn from(error: HttpError) -> Self {
+        crate::ToolError::new(error.to_string())
+    }
+}
+
+/// A response with its body read in full.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Response headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// True for 2xx statuses.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A request being built; send it with [`Request::send`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// A request with `method` to `url`.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A GET request.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new(Method::POST, url)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body and its content type.
+    pub fn json(self, body: &Value) -> Self {
+        let mut request = self.header("content-type", "application/json");
+        request.body = body.to_string().into_bytes();
+        request
+    }
+
+    /// Sets a raw body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the request and reads the whole response.
+    pub fn send(self) -> Result<Response, HttpError> {
+        block_on(self.send_async())
+    }
+
+    /// Sends the request from async code (inside [`block_on`]).
+    pub async fn send_async(self) -> Result<Response, HttpError> {
+        let url = self.url.clone();
+        let request = self.build()?;
+        let response = Client::new()
+            .send(request)
+            .await
+            .map_err(|error| classify(&url, error))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        let mut body = response.into_body();
+        let body = body
+            .contents()
+            .await
+            .map_err(|error| classify(&url, error))?
+            .to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn build(self) -> Result<WstdRequest<Body>, HttpError> {
+        let mut builder = WstdRequest::builder().method(self.method).uri(&self.url);
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder
+            .body(Body::from(self.body))
+            .map_err(|error| HttpError::Invalid {
+                message: error.to_string(),
+            })
+    }
+}
+
+/// GETs `url` with `accept: application/json` and parses a 2xx body; a non-2xx status becomes
+/// an error that quotes the status and the start of the body.
+pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, crate::ToolError> {
+    let response = Request::get(url)
+        .header("accept", "application/json")
+        .send()?;
+    if !response.is_success() {
+        return Err(crate::ToolError::new(format!(
+            "GET {url} answered HTTP {}: {}",
+            response.status,
+            excerpt(&response.text(), 500)
+        )));
+    }
+    Ok(response.json()?)
+}
+
+/// At most `limit` characters of `text`, with `…` when cut.
+pub fn excerpt(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn classify(url: &str, error: wstd::http::Error) -> HttpError {
+    match error.downcast_ref::<ErrorCode>() {
+        Some(ErrorCode::HttpRequestDenied) => HttpError::Denied {
+            url: url.to_owned(),
+        },
+        _ => HttpError::Transport {
+            url: url.to_owned(),
+            message: format!("{error:#}"),
+        },
+    }
+}

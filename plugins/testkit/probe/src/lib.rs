@@ -1,0 +1,195 @@
+//! A scriptable test plugin: each tool exercises one behaviour of the host's sandbox, so the
+//! end-to-end tests can pair an obeyed limit with a violated one (echo vs. spin, a small
+//! allocation vs. a memory bomb, an allowed fetch vs. a denied one).
+
+use capstan_sdk::http::{self, Request};
+use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value, args, config, host, json};
+
+struct Probe;
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+impl Plugin for Probe {
+    fn tools() -> Vec<Tool> {
+        vec![
+            Tool::new("noop", "Does nothing and answers `ok`.").read_only().open_world(false),
+            Tool::new("echo", "Returns `text`, repeated `times` times (default 1), with structured output.")
+                .input(object(
+                    json!({"text": {"type": "string", "maxLength": 1000},
+                           "times": {"type": "integer", "minimum": 1, "maximum": 10}}),
+                    &["text"],
+                ))
+                .output(object(json!({"echo": {"type": "string"}}), &["echo"]))
+                .read_only()
+                .open_world(false),
+            Tool::new("config", "Returns the value of a `[config]` key of this instance.")
+                .input(object(json!({"key": {"type": "string"}}), &["key"]))
+                .read_only()
+                .open_world(false),
+            Tool::new("fetch", "Sends an HTTP request and returns the status and body.")
+                .input(object(
+                    json!({"url": {"type": "string"}, "method": {"type": "string"},
+                           "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                           "body": {"type": "string"}}),
+                    &["url"],
+                ))
+                .read_only(),
+            Tool::new("spin", "Loops forever; the host must interrupt it.").read_only(),
+            Tool::new("alloc", "Allocates `mib` MiB; with `fallible`, reports failure instead of aborting.")
+                .input(object(
+                    json!({"mib": {"type": "integer", "minimum": 0}, "fallible": {"type": "boolean"}}),
+                    &["mib"],
+                ))
+                .read_only(),
+            Tool::new("trap", "Executes `unreachable`.").read_only(),
+            Tool::new("panic", "Panics with a message.").read_only(),
+            Tool::new("sleep", "Sleeps `ms` milliseconds in a host call, then answers.")
+                .input(object(json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]))
+                .read_only(),
+            Tool::new("progress", "Reports `steps` progress updates `delay_ms` apart, then answers.")
+                .input(object(
+                    json!({"steps": {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "delay_ms": {"type": "integer", "minimum": 0}}),
+                    &["steps"],
+                ))
+                .read_only(),
+            Tool::new("big_output", "Returns a text of `bytes` bytes.")
+                .input(object(json!({"bytes": {"type": "integer", "minimum": 0}}), &["bytes"]))
+                .read_only(),
+            Tool::new("log", "Writes `message` to the host log at `level`.")
+                .input(object(
+                    json!({"message": {"type": "string"},
+                           "level": {"enum": ["trace", "debug", "info", "warn", "error"]}}),
+                    &["message"],
+                ))
+                .read_only(),
+            Tool::new("mutate", "Pretends to change something; not read-only.")
+                .destructive(true)
+                .open_world(false),
+        ]
+    }
+
+    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
+        match tool {
+            "noop" => Ok(ToolResult::text("ok")),
+            "echo" => echo(&arguments),
+            "config" => {
+                let key = args::required_str(&arguments, "key")?;
+                Ok(ToolResult::text(
+                    config::get(key).unwrap_or_else(|| "<unset>".into()),
+                ))
+            }
+            "fetch" => fetch(&arguments),
+            "spin" => spin(),
+            "alloc" => alloc(&arguments),
+            "trap" => trap(),
+            "panic" => panic!("the probe panicked on purpose"),
+            "sleep" => {
+                sleep_ms(args::u64_or(&arguments, "ms", 0));
+                Ok(ToolResult::text("slept"))
+            }
+            "progress" => progress(&arguments),
+            "big_output" => Ok(ToolResult::text(
+                "x".repeat(args::u64_or(&arguments, "bytes", 0) as usize),
+            )),
+            "log" => {
+                let level = match args::str(&arguments, "level").unwrap_or("info") {
+                    "trace" => host::Level::Trace,
+                    "debug" => host::Level::Debug,
+                    "warn" => host::Level::Warn,
+                    "error" => host::Level::Error,
+                    _ => host::Level::Info,
+                };
+                host::log(level, args::required_str(&arguments, "message")?);
+                Ok(ToolResult::text("logged"))
+            }
+            "mutate" => Ok(ToolResult::text("mutated")),
+            other => Err(ToolError::new(format!("unknown tool `{other}`"))),
+        }
+    }
+}
+
+fn echo(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let text = args::required_str(arguments, "text")?;
+    let echo = text.repeat(args::u64_or(arguments, "times", 1) as usize);
+    Ok(ToolResult::structured(json!({ "echo": echo })))
+}
+
+fn fetch(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let url = args::required_str(arguments, "url")?;
+    let method = args::str(arguments, "method").unwrap_or("GET");
+    let method = method
+        .parse()
+        .map_err(|_| ToolError::new(format!("bad method `{method}`")))?;
+    let mut request = Request::new(method, url);
+    if let Some(headers) = arguments.get("headers").and_then(Value::as_object) {
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str().unwrap_or_default());
+        }
+    }
+    if let Some(body) = args::str(arguments, "body") {
+        request = request.body(body.as_bytes().to_vec());
+    }
+    let response = request.send()?;
+    Ok(ToolResult::structured(json!({
+        "status": response.status,
+        "body": http::excerpt(&response.text(), 4096),
+    })))
+}
+
+fn spin() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+fn alloc(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let bytes = args::u64_or(arguments, "mib", 0) as usize * 1024 * 1024;
+    let fallible = arguments
+        .get("fallible")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut buffer: Vec<u8> = Vec::new();
+    if fallible {
+        buffer
+            .try_reserve_exact(bytes)
+            .map_err(|_| ToolError::new(format!("could not allocate {bytes} bytes")))?;
+    } else {
+        buffer.reserve_exact(bytes);
+    }
+    buffer.resize(bytes, 1);
+    Ok(ToolResult::text(format!(
+        "allocated {} bytes",
+        std::hint::black_box(&buffer).len()
+    )))
+}
+
+fn trap() -> Result<ToolResult, ToolError> {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    unreachable!("trap")
+}
+
+fn progress(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let steps = args::u64_or(arguments, "steps", 1);
+    let delay = args::u64_or(arguments, "delay_ms", 0);
+    for step in 1..=steps {
+        sleep_ms(delay);
+        host::progress(
+            step as f64,
+            Some(steps as f64),
+            Some(&format!("step {step} of {steps}")),
+        );
+    }
+    Ok(ToolResult::text(format!("done after {steps} steps")))
+}
+
+fn sleep_ms(ms: u64) {
+    host::sleep(std::time::Duration::from_millis(ms));
+}
+
+capstan_sdk::export_plugin!(Probe);

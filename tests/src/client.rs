@@ -1,0 +1,196 @@
+//! An rmcp MCP client that records every notification it receives, for assertions.
+//!
+//! MCP logging is deprecated in 2026-07-28 but still what 2025-11-25 sessions use; the recorder
+//! keeps log messages so tests can check capstan forwards plugin logs.
+#![allow(deprecated)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, LoggingMessageNotificationParam,
+    ProgressNotificationParam, ProtocolVersion, RequestMetaObject, Tool,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+/// What the server sent besides responses.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    /// `notifications/progress`, in arrival order.
+    pub progress: Vec<ProgressNotificationParam>,
+    /// `notifications/message`, in arrival order.
+    pub logs: Vec<LoggingMessageNotificationParam>,
+    /// How many `notifications/tools/list_changed` arrived.
+    pub tools_changed: usize,
+    /// How many `notifications/prompts/list_changed` arrived.
+    pub prompts_changed: usize,
+}
+
+/// The client handler: records notifications and wakes waiters.
+#[derive(Clone)]
+pub struct Recorder {
+    recorded: Arc<Mutex<Recorded>>,
+    changed: Arc<Notify>,
+    info: ClientConfig,
+}
+
+impl Recorder {
+    fn new(version: ProtocolVersion) -> Self {
+        let mut info = ClientConfig::default();
+        info.protocol_version = version;
+        Self {
+            recorded: Arc::default(),
+            changed: Arc::new(Notify::new()),
+            info,
+        }
+    }
+
+    fn record(&self, update: impl FnOnce(&mut Recorded)) {
+        update(&mut self.recorded.lock().expect("recorder lock"));
+        self.changed.notify_waiters();
+    }
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.record(|r| r.progress.push(params));
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.record(|r| r.logs.push(params));
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.record(|r| r.tools_changed += 1);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.record(|r| r.prompts_changed += 1);
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+}
+
+/// A connected MCP client.
+pub struct Client {
+    service: RunningService<RoleClient, Recorder>,
+    recorder: Recorder,
+}
+
+impl Client {
+    /// Connects to `url` with the 2025-11-25 handshake (an MCP session).
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_version(url, ProtocolVersion::V_2025_11_25).await
+    }
+
+    /// Connects to `url` asking for protocol `version`.
+    pub async fn connect_version(url: &str, version: ProtocolVersion) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        let recorder = Recorder::new(version);
+        let transport = StreamableHttpClientTransport::from_uri(url);
+        let service = recorder.clone().serve(transport).await?;
+        Ok(Self { service, recorder })
+    }
+
+    /// The negotiated protocol version.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.service
+            .peer_info()
+            .map(|info| info.protocol_version.clone())
+    }
+
+    /// `tools/list`.
+    pub async fn tools(&self) -> anyhow::Result<Vec<Tool>> {
+        Ok(self.service.list_all_tools().await?)
+    }
+
+    /// `tools/call` with `arguments` (a JSON object).
+    pub async fn call(&self, tool: &str, arguments: Value) -> anyhow::Result<CallToolResult> {
+        Ok(self.service.call_tool(params(tool, arguments)).await?)
+    }
+
+    /// `tools/call` with a progress token.
+    pub async fn call_with_progress(
+        &self,
+        tool: &str,
+        arguments: Value,
+        token: &str,
+    ) -> anyhow::Result<CallToolResult> {
+        let mut request = params(tool, arguments);
+        request.meta = Some(RequestMetaObject::with_progress_token(
+            rmcp::model::ProgressToken(rmcp::model::NumberOrString::String(token.into())),
+        ));
+        Ok(self.service.call_tool(request).await?)
+    }
+
+    /// The underlying rmcp service, for requests this wrapper does not cover.
+    pub fn service(&self) -> &RunningService<RoleClient, Recorder> {
+        &self.service
+    }
+
+    /// A copy of what was recorded so far.
+    pub fn recorded(&self) -> Recorded {
+        self.recorder
+            .recorded
+            .lock()
+            .expect("recorder lock")
+            .clone()
+    }
+
+    /// Waits up to `limit` for `condition` to hold on the recorded notifications.
+    pub async fn wait_for(&self, limit: Duration, condition: impl Fn(&Recorded) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.recorder.changed.notified();
+            if condition(&self.recorded()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return condition(&self.recorded());
+            }
+        }
+    }
+
+    /// Closes the session.
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let arguments = match arguments {
+        Value::Object(map) => map,
+        Value::Null => Default::default(),
+        other => panic!("tool arguments must be a JSON object, not {other}"),
+    };
+    CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)
+}
+
+/// The concatenated text blocks of a result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether the result is an error result.
+pub fn is_error(result: &CallToolResult) -> bool {
+    result.is_error == Some(true)
+}

@@ -1,0 +1,28 @@
+//! Test support for capstan's end-to-end tests and benchmarks: start real `capstan` processes
+//! on loopback with real compiled plugins, connect real MCP clients to them, and run fake
+//! upstream APIs that validate requests against the real API contracts.
+//!
+//! - [`capstan`]: a running `capstan serve` process and the plugin folder it serves.
+//! - [`client`]: an rmcp MCP client that records the notifications it receives.
+//! - [`fakes`]: fake Argo CD and Kubernetes API servers.
+//! - [`paths`]: where the built binary, plugins and shared caches are.
+
+pub mod capstan;
+pub mod client;
+pub mod fakes;
+pub mod paths;
+
+/// Installs rustls' ring provider once; reqwest (built without a default provider, like the
+/// host) needs one before any client exists.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A plain HTTP client for tests that speak raw HTTP to capstan or the fakes.
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
