@@ -2,6 +2,8 @@
 //! The filter comes from `CAPSTAN_LOG` (or `RUST_LOG`), default `info`. Egress decisions are
 //! logged under the `capstan::audit` target.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -15,7 +17,8 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

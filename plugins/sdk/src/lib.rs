@@ -36,6 +36,7 @@ mod error;
 pub mod glue;
 pub mod host;
 pub mod http;
+pub mod kube;
 mod prompt;
 mod result;
 mod tool;

@@ -1,11 +1,14 @@
 //! End-to-end tests: each starts a real `capstan serve` on 127.0.0.1 with real compiled plugins
 //! and talks to it with a real MCP client (rmcp's), or runs the real CLI.
 
+mod cache;
 mod cli;
 mod egress;
+mod gitops;
 mod manifests;
 mod protocol;
 mod sandbox;
+mod stdio;
 
 use capstan_tests::capstan::{Capstan, PluginDir};
 use capstan_tests::client::Client;

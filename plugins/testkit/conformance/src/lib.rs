@@ -1,0 +1,299 @@
+//! The fixtures the official MCP conformance suite (`@modelcontextprotocol/conformance@0.1.16`)
+//! expects from a server, as far as the capstan plugin contract can express them.
+//!
+//! Loaded by the host with an empty prefix, so the tool and prompt names below are exactly the
+//! names the suite calls. Texts, MIME types, URIs and timings follow the scenario descriptions
+//! of the suite and its reference server (`examples/servers/typescript/everything-server.ts`).
+//!
+//! Not here, because the contract cannot express them: `test_sampling` and the
+//! `test_elicitation*` tools (a plugin cannot send requests to the client) and the `test://`
+//! resources (the contract has no resources). The conformance baseline lists those scenarios.
+
+use capstan_sdk::{
+    Content, Map, Plugin, Prompt, PromptMessage, PromptResult, Tool, ToolError, ToolResult, Value,
+    host, json,
+};
+
+/// The JSON Schema dialect every input schema here declares.
+const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// A 1×1 red PNG (RGBA), the same bytes as the suite's reference server uses.
+const TEST_IMAGE_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+
+/// A complete 52-byte WAV: PCM, mono, 8 kHz, 8 bit, eight samples of silence.
+const TEST_AUDIO_WAV: &str =
+    "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA==";
+
+/// The pause between the log lines of `test_tool_with_logging` and the progress reports of
+/// `test_tool_with_progress` ("~50 ms" in the suite).
+const STEP_DELAY_MS: u64 = 50;
+
+/// How long `test_reconnection` works before it answers (the reference server's 100 ms).
+const RECONNECTION_DELAY_MS: u64 = 100;
+
+struct Conformance;
+
+/// An object schema (2020-12) with these properties that accepts nothing else.
+fn object(properties: Value) -> Value {
+    json!({
+        "$schema": DIALECT,
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// An object schema that takes no arguments.
+fn no_arguments() -> Value {
+    object(json!({}))
+}
+
+/// A read-only, closed-world tool without arguments.
+fn fixture(name: &str, title: &str, description: &str) -> Tool {
+    Tool::new(name, description)
+        .title(title)
+        .input(no_arguments())
+        .read_only()
+        .open_world(false)
+}
+
+/// The input schema of `json_schema_2020_12_tool`, verbatim from the json-schema-2020-12
+/// scenario: the host must list `$schema`, `$defs` and `additionalProperties` unchanged.
+fn json_schema_2020_12() -> Value {
+    json!({
+        "$schema": DIALECT,
+        "type": "object",
+        "$defs": {
+            "address": {
+                "type": "object",
+                "properties": {
+                    "street": {"type": "string"},
+                    "city": {"type": "string"}
+                }
+            }
+        },
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"}
+        },
+        "additionalProperties": false
+    })
+}
+
+impl Plugin for Conformance {
+    fn tools() -> Vec<Tool> {
+        vec![
+            fixture(
+                "test_simple_text",
+                "Simple text",
+                "Conformance fixture: answers with one fixed text block.",
+            ),
+            fixture(
+                "test_image_content",
+                "Image content",
+                "Conformance fixture: answers with a 1x1 PNG image block.",
+            ),
+            fixture(
+                "test_audio_content",
+                "Audio content",
+                "Conformance fixture: answers with a short WAV audio block.",
+            ),
+            fixture(
+                "test_embedded_resource",
+                "Embedded resource",
+                "Conformance fixture: answers with an embedded text resource \
+                 (test://embedded-resource).",
+            ),
+            fixture(
+                "test_multiple_content_types",
+                "Multiple content types",
+                "Conformance fixture: answers with a text, an image and an embedded JSON resource.",
+            ),
+            fixture(
+                "test_tool_with_logging",
+                "Tool with logging",
+                "Conformance fixture: writes three info log lines 50 ms apart, then answers.",
+            ),
+            fixture(
+                "test_error_handling",
+                "Error handling",
+                "Conformance fixture: always fails with an error result (isError).",
+            ),
+            fixture(
+                "test_tool_with_progress",
+                "Tool with progress",
+                "Conformance fixture: reports progress 0, 50 and 100 of 100, 50 ms apart, \
+                 then answers.",
+            ),
+            fixture(
+                "test_reconnection",
+                "Reconnection",
+                "Conformance fixture for SSE polling (SEP-1699): works for 100 ms, then answers.",
+            ),
+            Tool::new(
+                "json_schema_2020_12_tool",
+                "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613): \
+                 echoes its arguments.",
+            )
+            .title("JSON Schema 2020-12")
+            .input(json_schema_2020_12())
+            .read_only()
+            .open_world(false),
+        ]
+    }
+
+    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
+        Ok(match tool {
+            "test_simple_text" => ToolResult::text("This is a simple text response for testing."),
+            "test_image_content" => ToolResult::from_content(vec![image()]),
+            "test_audio_content" => ToolResult::from_content(vec![Content::Audio {
+                data: TEST_AUDIO_WAV.into(),
+                mime_type: "audio/wav".into(),
+            }]),
+            "test_embedded_resource" => ToolResult::from_content(vec![Content::Resource {
+                uri: "test://embedded-resource".into(),
+                mime_type: Some("text/plain".into()),
+                text: "This is an embedded resource content.".into(),
+            }]),
+            "test_multiple_content_types" => ToolResult::text("Multiple content types test:")
+                .with(image())
+                .with(Content::Resource {
+                    uri: "test://mixed-content-resource".into(),
+                    mime_type: Some("application/json".into()),
+                    text: json!({"test": "data", "value": 123}).to_string(),
+                }),
+            "test_tool_with_logging" => {
+                host::info("Tool execution started");
+                sleep_ms(STEP_DELAY_MS);
+                host::info("Tool processing data");
+                sleep_ms(STEP_DELAY_MS);
+                host::info("Tool execution completed");
+                ToolResult::text("Tool with logging executed successfully")
+            }
+            "test_error_handling" => {
+                ToolResult::error("This tool intentionally returns an error for testing")
+            }
+            "test_tool_with_progress" => {
+                for (step, done) in [0.0, 50.0, 100.0].into_iter().enumerate() {
+                    if step > 0 {
+                        sleep_ms(STEP_DELAY_MS);
+                    }
+                    let message = format!("Completed step {done} of 100");
+                    host::progress(done, Some(100.0), Some(&message));
+                }
+                ToolResult::text("Progress reported: 0, 50 and 100 of 100")
+            }
+            "test_reconnection" => {
+                sleep_ms(RECONNECTION_DELAY_MS);
+                ToolResult::text(
+                    "Reconnection test completed successfully. If you received this, the client \
+                     properly reconnected after stream closure.",
+                )
+            }
+            "json_schema_2020_12_tool" => {
+                ToolResult::text(format!("JSON Schema 2020-12 tool called with: {arguments}"))
+            }
+            other => return Err(ToolError::new(format!("unknown tool `{other}`"))),
+        })
+    }
+
+    fn prompts() -> Vec<Prompt> {
+        vec![
+            titled(
+                Prompt::new("test_simple_prompt", "A simple prompt without arguments"),
+                "Simple Test Prompt",
+            ),
+            titled(
+                Prompt::new(
+                    "test_prompt_with_arguments",
+                    "A prompt with required arguments",
+                )
+                .argument("arg1", "First test argument", true)
+                .argument("arg2", "Second test argument", true),
+                "Prompt With Arguments",
+            ),
+            titled(
+                Prompt::new(
+                    "test_prompt_with_embedded_resource",
+                    "A prompt that includes an embedded resource",
+                )
+                .argument("resourceUri", "URI of the resource to embed", true),
+                "Prompt With Embedded Resource",
+            ),
+            titled(
+                Prompt::new(
+                    "test_prompt_with_image",
+                    "A prompt that includes image content",
+                ),
+                "Prompt With Image",
+            ),
+        ]
+    }
+
+    fn get_prompt(prompt: &str, arguments: Map<String, Value>) -> Result<PromptResult, String> {
+        let messages = match prompt {
+            "test_simple_prompt" => vec![user_text("This is a simple prompt for testing.")],
+            "test_prompt_with_arguments" => {
+                let arg1 = argument(&arguments, "arg1")?;
+                let arg2 = argument(&arguments, "arg2")?;
+                vec![user_text(&format!(
+                    "Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+                ))]
+            }
+            "test_prompt_with_embedded_resource" => {
+                let uri = argument(&arguments, "resourceUri")?;
+                vec![
+                    PromptMessage::user(Content::Resource {
+                        uri: uri.into(),
+                        mime_type: Some("text/plain".into()),
+                        text: "Embedded resource content for testing.".into(),
+                    }),
+                    user_text("Please process the embedded resource above."),
+                ]
+            }
+            "test_prompt_with_image" => vec![
+                PromptMessage::user(image()),
+                user_text("Please analyze the image above."),
+            ],
+            other => return Err(format!("this plugin has no prompt named `{other}`")),
+        };
+        Ok(PromptResult {
+            description: None,
+            messages,
+        })
+    }
+}
+
+/// The test image as a content block.
+fn image() -> Content {
+    Content::Image {
+        data: TEST_IMAGE_PNG.into(),
+        mime_type: "image/png".into(),
+    }
+}
+
+/// A user message with one text block.
+fn user_text(text: &str) -> PromptMessage {
+    PromptMessage::user(Content::Text(text.into()))
+}
+
+/// `prompt` with a human-readable title.
+fn titled(mut prompt: Prompt, title: &str) -> Prompt {
+    prompt.title = Some(title.into());
+    prompt
+}
+
+/// The string argument `name` of a prompt, or a message saying it is missing.
+fn argument<'a>(arguments: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+    arguments
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("the argument `{name}` (a string) is required"))
+}
+
+/// Pauses the call for `ms` milliseconds.
+fn sleep_ms(ms: u64) {
+    host::sleep(std::time::Duration::from_millis(ms));
+}
+
+capstan_sdk::export_plugin!(Conformance);

@@ -1,0 +1,526 @@
+//! The demo data set: a small, realistic estate for `capstan-fakes` and for tests that want
+//! "a cluster that looks real". Argo CD manages ten applications (guestbook, payments, checkout,
+//! search, recommendations, platform add-ons) in mixed sync and health states; the cluster runs
+//! Argo Rollouts for the services (one paused mid-canary, one aborted) and Flux for the platform
+//! (a failing Kustomization, a suspended one, a HelmRelease whose install failed, a Git source
+//! that cannot authenticate, a static OCI Helm repository).
+
+use serde_json::{Value, json};
+
+use crate::fakes::argocd::{Application, ArgoCd, IN_CLUSTER};
+use crate::fakes::ids::fake_sha;
+use crate::fakes::kube::Cluster;
+
+const PROD: &str = "https://prod-eu-west-1.k8s.example.com";
+const NOW: &str = "2026-08-20T11:42:31Z";
+const EARLIER: &str = "2026-08-19T16:05:12Z";
+
+/// The demo Argo CD: ten applications in projects `default`, `payments`, `checkout`, `search`,
+/// `data` and `platform`.
+pub fn argocd() -> ArgoCd {
+    demo_applications()
+        .into_iter()
+        .fold(ArgoCd::new(), ArgoCd::with_app)
+}
+
+fn demo_applications() -> Vec<Application> {
+    let team_repo = |team: &str| format!("https://github.com/example-org/{team}-deploy.git");
+    vec![
+        Application::new("guestbook")
+            .label("env", "dev")
+            .image("gcr.io/heptio-images/ks-guestbook-demo:0.2"),
+        Application::new("helm-guestbook")
+            .automated(false)
+            .sync("OutOfSync")
+            .label("env", "dev")
+            .image("gcr.io/heptio-images/ks-guestbook-demo:0.1"),
+        service("payments-api", "payments", &team_repo("payments"))
+            .health(
+                "Suspended",
+                Some("Rollout is paused at step 1 of 4 (canary 20%)"),
+            )
+            .image("ghcr.io/example-org/payments-api:2.14.0"),
+        service("payments-worker", "payments", &team_repo("payments"))
+            .image("ghcr.io/example-org/payments-worker:2.13.4"),
+        service("checkout-web", "checkout", &team_repo("checkout"))
+            .sync("OutOfSync")
+            .health(
+                "Progressing",
+                Some("Waiting for the preview ReplicaSet to become available"),
+            )
+            .image("ghcr.io/example-org/checkout-web:5.2.0"),
+        service("search-api", "search", &team_repo("search"))
+            .image("ghcr.io/example-org/search-api:3.8.1"),
+        service("recommendations", "data", &team_repo("data"))
+            .health(
+                "Degraded",
+                Some("RolloutAborted: metric \"error-rate\" assessed Failed"),
+            )
+            .image("ghcr.io/example-org/recommendations:1.31.0"),
+        platform(
+            "ingress-nginx",
+            "https://kubernetes.github.io/ingress-nginx",
+            "4.11.2",
+        )
+        .image("registry.k8s.io/ingress-nginx/controller:v1.11.2"),
+        platform("cert-manager", "https://charts.jetstack.io", "v1.16.1")
+            .image("quay.io/jetstack/cert-manager-controller:v1.16.1"),
+        platform(
+            "kube-prometheus-stack",
+            "https://prometheus-community.github.io/helm-charts",
+            "65.1.1",
+        )
+        .sync("OutOfSync")
+        .health(
+            "Degraded",
+            Some("StatefulSet prometheus-main has 0 of 2 ready replicas"),
+        )
+        .image("quay.io/prometheus/prometheus:v2.54.1"),
+    ]
+}
+
+/// A team's production service, deployed from its `-deploy` repository.
+fn service(name: &str, team: &str, repo: &str) -> Application {
+    Application::new(name)
+        .project(team)
+        .label("team", team)
+        .label("env", "prod")
+        .git(repo, &format!("apps/{name}/overlays/prod"), "release")
+        .destination(PROD, team)
+}
+
+/// A platform add-on installed from a Helm repository.
+fn platform(chart: &str, repo: &str, version: &str) -> Application {
+    Application::new(chart)
+        .project("platform")
+        .label("team", "platform")
+        .label("env", "prod")
+        .helm(repo, chart, version)
+        .destination(IN_CLUSTER, chart)
+}
+
+/// The demo cluster: five Rollouts and eleven Flux objects.
+pub fn cluster() -> Cluster {
+    let objects = rollouts()
+        .into_iter()
+        .chain(flux_sources())
+        .chain(flux_appliers());
+    objects.fold(Cluster::new(), |cluster, object| {
+        cluster
+            .with(object)
+            .unwrap_or_else(|error| panic!("the demo data set is invalid: {error:#}"))
+    })
+}
+
+fn rollouts() -> Vec<Value> {
+    vec![
+        canary(
+            "payments",
+            "payments-api",
+            "ghcr.io/example-org/payments-api:2.14.0",
+            5,
+            paused_at_step_one(),
+        ),
+        canary(
+            "payments",
+            "payments-worker",
+            "ghcr.io/example-org/payments-worker:2.13.4",
+            2,
+            healthy(2),
+        ),
+        blue_green(
+            "checkout",
+            "checkout-web",
+            "ghcr.io/example-org/checkout-web:5.2.0",
+            4,
+        ),
+        canary(
+            "search",
+            "search-api",
+            "ghcr.io/example-org/search-api:3.8.1",
+            3,
+            healthy(3),
+        ),
+        canary(
+            "data",
+            "recommendations",
+            "ghcr.io/example-org/recommendations:1.31.0",
+            3,
+            aborted(),
+        ),
+    ]
+}
+
+fn pod_template(name: &str, image: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app.kubernetes.io/name": name}},
+        "spec": {"containers": [{
+            "name": name,
+            "image": image,
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        }]},
+    })
+}
+
+fn canary(namespace: &str, name: &str, image: &str, replicas: u32, status: Value) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": namespace, "generation": 7,
+                     "labels": {"app.kubernetes.io/name": name, "team": namespace}},
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": pod_template(name, image),
+            "strategy": {"canary": {
+                "canaryService": format!("{name}-canary"),
+                "stableService": format!("{name}-stable"),
+                "maxSurge": "25%",
+                "maxUnavailable": 0,
+                "steps": [
+                    {"setWeight": 20}, {"pause": {}},
+                    {"setWeight": 50}, {"pause": {"duration": "10m"}},
+                ],
+            }},
+        },
+        "status": status,
+    })
+}
+
+fn blue_green(namespace: &str, name: &str, image: &str, replicas: u32) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": namespace, "generation": 12,
+                     "labels": {"app.kubernetes.io/name": name, "team": namespace}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": pod_template(name, image),
+            "strategy": {"blueGreen": {
+                "activeService": format!("{name}-active"),
+                "previewService": format!("{name}-preview"),
+                "autoPromotionEnabled": false,
+            }},
+        },
+        "status": {
+            "phase": "Paused", "message": "BlueGreenPause",
+            "observedGeneration": "12",
+            "replicas": replicas * 2, "updatedReplicas": replicas,
+            "readyReplicas": replicas * 2 - 1, "availableReplicas": replicas * 2 - 1,
+            "currentPodHash": "7d9f8c6b5", "stableRS": "5c4b8d7f9",
+            "pauseConditions": [{"reason": "BlueGreenPause", "startTime": EARLIER}],
+            "blueGreen": {"activeSelector": "5c4b8d7f9", "previewSelector": "7d9f8c6b5"},
+            "selector": format!("app.kubernetes.io/name={name}"),
+            "conditions": [condition("Available", "True", "AvailableReason", "Rollout has minimum availability")],
+        },
+    })
+}
+
+fn healthy(replicas: u32) -> Value {
+    json!({
+        "phase": "Healthy", "observedGeneration": "7",
+        "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas,
+        "availableReplicas": replicas, "currentPodHash": "6f7d9b8c4", "stableRS": "6f7d9b8c4",
+        "currentStepIndex": 4,
+        "conditions": [
+            condition("Available", "True", "AvailableReason", "Rollout has minimum availability"),
+            condition("Healthy", "True", "RolloutHealthy", "Rollout is healthy"),
+        ],
+    })
+}
+
+fn paused_at_step_one() -> Value {
+    json!({
+        "phase": "Paused", "message": "CanaryPauseStep", "observedGeneration": "7",
+        "replicas": 6, "updatedReplicas": 1, "readyReplicas": 6, "availableReplicas": 6,
+        "currentPodHash": "84c9d7f6b", "stableRS": "6f7d9b8c4", "currentStepIndex": 1,
+        "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": EARLIER}],
+        "controllerPause": true,
+        "conditions": [
+            condition("Paused", "True", "RolloutPaused", "Rollout is paused"),
+            condition("Available", "True", "AvailableReason", "Rollout has minimum availability"),
+        ],
+    })
+}
+
+fn aborted() -> Value {
+    let message = "Rollout aborted update to revision 7: Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)";
+    json!({
+        "phase": "Degraded", "message": format!("RolloutAborted: {message}"),
+        "observedGeneration": "7", "abort": true, "abortedAt": NOW,
+        "replicas": 3, "updatedReplicas": 0, "readyReplicas": 3, "availableReplicas": 3,
+        "currentPodHash": "9b6c5d4f8", "stableRS": "6f7d9b8c4", "currentStepIndex": 0,
+        "canary": {"currentBackgroundAnalysisRunStatus": {
+            "name": "recommendations-9b6c5d4f8-7", "status": "Failed",
+            "message": "Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)",
+        }},
+        "conditions": [condition("Progressing", "False", "RolloutAborted", message)],
+    })
+}
+
+/// A Rollout condition (all six fields are required by the CRD).
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message,
+           "lastTransitionTime": EARLIER, "lastUpdateTime": NOW})
+}
+
+/// A Flux (metav1) `Ready` condition.
+fn ready(status: &str, reason: &str, message: &str) -> Value {
+    json!([{"type": "Ready", "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": NOW, "observedGeneration": 1}])
+}
+
+fn flux_object(
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+    status: Value,
+) -> Value {
+    json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {"kustomize.toolkit.fluxcd.io/name": "flux-system",
+                                "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+        "spec": spec,
+        "status": status,
+    })
+}
+
+fn artifact(kind: &str, namespace: &str, name: &str, revision: &str) -> Value {
+    json!({
+        "path": format!("{kind}/{namespace}/{name}/{}.tar.gz", &fake_sha(revision)[..12]),
+        "url": format!("http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"),
+        "revision": revision,
+        "digest": format!("sha256:{}", fake_sha(revision).repeat(2)[..64].to_owned()),
+        "lastUpdateTime": NOW,
+        "size": 48213,
+    })
+}
+
+fn git_repository(namespace: &str, name: &str, url: &str, branch: &str, status: Value) -> Value {
+    let spec = json!({"interval": "1m0s", "url": url, "ref": {"branch": branch}, "timeout": "60s"});
+    flux_object(
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+        namespace,
+        name,
+        spec,
+        status,
+    )
+}
+
+fn ready_git_status(namespace: &str, name: &str, revision: &str) -> Value {
+    json!({
+        "observedGeneration": 1,
+        "conditions": ready("True", "Succeeded", &format!("stored artifact for revision '{revision}'")),
+        "artifact": artifact("gitrepository", namespace, name, revision),
+    })
+}
+
+/// The fleet repository's newest commit, and the one before it.
+fn fleet_revisions() -> (String, String) {
+    let head = format!("main@sha1:{}", fake_sha("fleet-infra head"));
+    let previous = format!("main@sha1:{}", fake_sha("fleet-infra previous"));
+    (head, previous)
+}
+
+fn flux_sources() -> Vec<Value> {
+    let fleet = "ssh://git@github.com/example-org/fleet-infra";
+    let legacy = "https://github.com/example-org/legacy-config";
+    let auth_failed = format!(
+        "failed to checkout and determine revision: unable to clone '{legacy}': authentication required"
+    );
+    vec![
+        git_repository(
+            "flux-system",
+            "flux-system",
+            fleet,
+            "main",
+            ready_git_status("flux-system", "flux-system", &fleet_revisions().0),
+        ),
+        git_repository(
+            "flux-system",
+            "podinfo",
+            "https://github.com/stefanprodan/podinfo",
+            "master",
+            ready_git_status(
+                "flux-system",
+                "podinfo",
+                &format!("master@sha1:{}", fake_sha("podinfo")),
+            ),
+        ),
+        git_repository(
+            "flux-system",
+            "legacy-config",
+            legacy,
+            "main",
+            json!({
+                "observedGeneration": 1,
+                "conditions": ready("False", "GitOperationFailed", &auth_failed),
+            }),
+        ),
+        flux_object(
+            "source.toolkit.fluxcd.io/v1",
+            "HelmRepository",
+            "flux-system",
+            "bitnami",
+            json!({"interval": "1h0m0s", "url": "https://charts.bitnami.com/bitnami"}),
+            json!({
+                "observedGeneration": 1,
+                "url": "http://source-controller.flux-system.svc.cluster.local./helmrepository/flux-system/bitnami/index.yaml",
+                "conditions": ready("True", "Succeeded", "stored artifact: revision 'sha256:4f0b7a1c'"),
+                "artifact": artifact("helmrepository", "flux-system", "bitnami", "sha256:4f0b7a1c9e2d"),
+            }),
+        ),
+        // An OCI Helm repository is static: the controller never sets conditions on it.
+        flux_object(
+            "source.toolkit.fluxcd.io/v1",
+            "HelmRepository",
+            "flux-system",
+            "podinfo-oci",
+            json!({"interval": "5m0s", "type": "oci", "url": "oci://ghcr.io/stefanprodan/charts"}),
+            json!({}),
+        ),
+    ]
+}
+
+fn kustomization(name: &str, path: &str, suspend: bool, status: Value) -> Value {
+    let spec = json!({
+        "interval": "10m0s", "path": path, "prune": true, "suspend": suspend, "wait": true,
+        "timeout": "5m0s", "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+    });
+    flux_object(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        name,
+        spec,
+        status,
+    )
+}
+
+fn applied(revision: &str) -> Value {
+    json!({
+        "observedGeneration": 1,
+        "lastAppliedRevision": revision,
+        "lastAttemptedRevision": revision,
+        "conditions": ready("True", "ReconciliationSucceeded", &format!("Applied revision: {revision}")),
+        "inventory": {"entries": [{"id": "flux-system_podinfo_apps_Deployment", "v": "v1"}]},
+    })
+}
+
+fn helm_release(namespace: &str, name: &str, chart: &str, version: &str, status: Value) -> Value {
+    let spec = json!({
+        "interval": "30m0s", "releaseName": name, "targetNamespace": namespace,
+        "chart": {"spec": {"chart": chart, "version": version,
+                           "sourceRef": {"kind": "HelmRepository", "name": "bitnami", "namespace": "flux-system"}}},
+        "install": {"remediation": {"retries": 3}},
+        "values": {"replicaCount": 2},
+    });
+    flux_object(
+        "helm.toolkit.fluxcd.io/v2",
+        "HelmRelease",
+        namespace,
+        name,
+        spec,
+        status,
+    )
+}
+
+fn released(namespace: &str, name: &str, chart: &str, version: &str) -> Value {
+    json!({
+        "observedGeneration": 1,
+        "lastAttemptedRevision": version,
+        "storageNamespace": namespace,
+        "conditions": ready("True", "UpgradeSucceeded",
+            &format!("Helm upgrade succeeded for release {namespace}/{name}.v3 with chart {chart}@{version}")),
+        "history": [{
+            "name": name, "namespace": namespace, "version": 3, "status": "deployed",
+            "chartName": chart, "chartVersion": version, "appVersion": version,
+            "configDigest": format!("sha256:{}", &fake_sha(name).repeat(2)[..64]),
+            "digest": format!("sha256:{}", &fake_sha(chart).repeat(2)[..64]),
+            "firstDeployed": EARLIER, "lastDeployed": NOW,
+        }],
+    })
+}
+
+fn flux_appliers() -> Vec<Value> {
+    let (head, previous) = fleet_revisions();
+    let build_failed = "kustomize build failed: accumulating resources: accumulation err='accumulating resources from './podinfo': missing Resource metadata'";
+    let install_failed = "Helm install failed for release data/redis with chart redis@20.6.1: context deadline exceeded";
+    vec![
+        kustomization(
+            "flux-system",
+            "./clusters/production",
+            false,
+            applied(&head),
+        ),
+        kustomization(
+            "infrastructure",
+            "./infrastructure/production",
+            false,
+            applied(&head),
+        ),
+        kustomization(
+            "apps",
+            "./apps/production",
+            false,
+            json!({
+                "observedGeneration": 1,
+                "lastAppliedRevision": previous,
+                "lastAttemptedRevision": head,
+                "conditions": ready("False", "BuildFailed", build_failed),
+            }),
+        ),
+        kustomization("staging-apps", "./apps/staging", true, applied(&previous)),
+        helm_release(
+            "podinfo",
+            "podinfo",
+            "podinfo",
+            "6.9.2",
+            released("podinfo", "podinfo", "podinfo", "6.9.2"),
+        ),
+        helm_release(
+            "data",
+            "redis",
+            "redis",
+            "20.6.1",
+            json!({
+                "observedGeneration": 1,
+                "lastAttemptedRevision": "20.6.1",
+                "installFailures": 3,
+                "failures": 3,
+                "conditions": ready("False", "InstallFailed", install_failed),
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_data_set_is_valid() {
+        assert_eq!(argocd().applications().len(), 10);
+        let cluster = cluster();
+        let kinds: Vec<&str> = cluster
+            .objects()
+            .filter_map(|object| object["kind"].as_str())
+            .collect();
+        assert_eq!(kinds.iter().filter(|kind| **kind == "Rollout").count(), 5);
+        assert_eq!(kinds.len(), 16);
+    }
+
+    #[test]
+    fn demo_applications_match_the_contract() {
+        for app in demo_applications() {
+            ArgoCd::new().with_raw_app(app.to_json()).unwrap();
+        }
+    }
+}
