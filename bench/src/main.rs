@@ -29,6 +29,9 @@ struct Args {
     /// Calls per measurement.
     #[arg(long, default_value_t = 5000)]
     calls: usize,
+    /// Run only the in-process sandbox measurement (for profiling it).
+    #[arg(long)]
+    sandbox_only: bool,
 }
 
 #[tokio::main]
@@ -36,6 +39,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let calls = if args.quick { 50 } else { args.calls };
     let starts = if args.quick { 1 } else { 5 };
+    if args.sandbox_only {
+        let sandbox = sandbox_calls(calls).await?;
+        let (median, p99) = (stats::show(sandbox.median()), stats::show(sandbox.p99()));
+        println!("sandbox share: median {median}, p99 {p99}");
+        return Ok(());
+    }
     println!(
         "# capstan benchmarks ({} calls per row{})\n",
         calls,

@@ -107,6 +107,7 @@ async fn progress_reaches_a_client_that_asked_for_it() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // MCP logging is deprecated in 2026-07-28 but is how sessions get plugin logs.
 async fn plugin_logs_reach_the_client_and_the_host_log() {
     let (_plugins, capstan, client) = probe_server("").await;
     client

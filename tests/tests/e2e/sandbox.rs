@@ -118,7 +118,7 @@ async fn calls_beyond_concurrency_queue_instead_of_failing() {
 async fn a_full_queue_answers_busy_with_what_to_do() {
     let limits = "[limits]\nmax_concurrency = 1\nmax_queue = 1\ntimeout = \"10s\"";
     let (_plugins, _capstan, client) = probe_server(limits).await;
-    let calls = (0..4).map(|_| client.call("probe_sleep", json!({"ms": 300})));
+    let calls = (0..4).map(|_| client.call("probe_sleep", json!({"ms": 1000})));
     let results: Vec<_> = futures::future::join_all(calls)
         .await
         .into_iter()
