@@ -126,7 +126,8 @@ fn parse_url(written: &str) -> Result<(String, HostPattern, u16, String), Target
     let url = Url::parse(&parseable).map_err(|error| {
         TargetError(format!("`{written}` is not a valid URL ({error}); {FORM}"))
     })?;
-    if rest.starts_with('*') && !wildcard {
+    let stray_star = url.host_str().is_some_and(|host| host.contains('*'));
+    if (rest.starts_with('*') && !wildcard) || stray_star {
         return Err(TargetError(format!(
             "`{written}`: a wildcard must be a whole leading label, like *.example.com"
         )));

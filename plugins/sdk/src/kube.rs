@@ -1,9 +1,7 @@
 //! A minimal Kubernetes API client for custom resources: picks the target, lists a resource
 //! (in one namespace or all, by label selector, page by page), percent-encodes every path
 //! segment and query value, and reads `Status` error bodies.
-//!
-//! The Rollouts and Flux plugins carry identical copies of this file; it belongs in the SDK
-//! (`crate::kube`) once the SDK grows Kubernetes helpers.
+//! The host adds the target's credentials; plugins never handle a token.
 
 use crate::http::{Request, Response, excerpt};
 use crate::{ToolError, Value, config};

@@ -27,48 +27,6 @@ pub use server::{FakeServer, RecordedRequest, Violation};
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    /// The vendored contracts are byte-for-byte the project's shared copies (when those are
-    /// next to the repository, as in CI).
-    #[test]
-    fn contracts_match_shared_copies() {
-        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fakes/contracts");
-        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/contracts");
-        if !shared.is_dir() {
-            eprintln!("skipped: {} is not there", shared.display());
-            return;
-        }
-        let pairs = [
-            ("argocd-swagger.json", "argocd/swagger.json"),
-            ("argoproj.io_rollouts.yaml", "rollouts/rollout-crd.yaml"),
-            (
-                "kustomize.toolkit.fluxcd.io_kustomizations.yaml",
-                "flux/kustomize.toolkit.fluxcd.io_kustomizations.yaml",
-            ),
-            (
-                "helm.toolkit.fluxcd.io_helmreleases.yaml",
-                "flux/helm.toolkit.fluxcd.io_helmreleases.yaml",
-            ),
-            (
-                "source.toolkit.fluxcd.io_gitrepositories.yaml",
-                "flux/source.toolkit.fluxcd.io_gitrepositories.yaml",
-            ),
-            (
-                "source.toolkit.fluxcd.io_helmrepositories.yaml",
-                "flux/source.toolkit.fluxcd.io_helmrepositories.yaml",
-            ),
-        ];
-        for (vendored, original) in pairs {
-            let vendored_bytes = std::fs::read(here.join(vendored)).unwrap();
-            let original_bytes = std::fs::read(shared.join(original)).unwrap();
-            assert!(
-                vendored_bytes == original_bytes,
-                "tests/src/fakes/contracts/{vendored} differs from shared/contracts/{original}; copy it again"
-            );
-        }
-    }
-
     /// An HTTP client for the fakes' own tests.
     pub(crate) fn client() -> reqwest::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
