@@ -14,4 +14,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use capstan::plugin::types;
+pub use self::capstan::plugin::types;
