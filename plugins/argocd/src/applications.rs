@@ -5,8 +5,9 @@ use capstan_sdk::serde_json::Map;
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 use serde::Deserialize;
 
-use crate::client::{Client, Query, segment};
+use crate::client::{Client, Query};
 use crate::schema::{object, target_property};
+use capstan_sdk::url::segment;
 
 /// Rows returned when the call does not say.
 const DEFAULT_LIMIT: usize = 50;

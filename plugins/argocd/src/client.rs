@@ -2,6 +2,7 @@
 //! value percent-encoded, and turns Argo CD's error answers into messages for the agent.
 
 use capstan_sdk::http::{Request, Response, excerpt};
+use capstan_sdk::url::encode;
 use capstan_sdk::{ToolError, Value, config};
 
 /// A connection to one Argo CD target of this instance.
@@ -127,48 +128,9 @@ impl Query {
     }
 }
 
-/// `text` as one path segment: percent-encoded, with `.` and `..` spelled `%2E` so that they
-/// cannot climb the path either.
-pub(crate) fn segment(text: &str) -> String {
-    match text {
-        "." | ".." => text.replace('.', "%2E"),
-        _ => encode(text),
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so a value can never add a
-/// path segment, a query parameter or a fragment.
-pub(crate) fn encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                encoded.push(byte as char)
-            }
-            _ => encoded.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    encoded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_cannot_escape_their_segment() {
-        assert_eq!(
-            encode("../projects/x?y=1#z"),
-            "..%2Fprojects%2Fx%3Fy%3D1%23z"
-        );
-        assert_eq!(
-            encode("env=prod,team in (a)"),
-            "env%3Dprod%2Cteam%20in%20%28a%29"
-        );
-        assert_eq!(encode("grüße"), "gr%C3%BC%C3%9Fe");
-        assert_eq!(segment(".."), "%2E%2E");
-        assert_eq!(segment("a.b"), "a.b");
-    }
 
     #[test]
     fn queries_render_in_order() {

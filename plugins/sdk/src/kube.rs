@@ -4,6 +4,7 @@
 //! The host adds the target's credentials; plugins never handle a token.
 
 use crate::http::{Request, Response, excerpt};
+use crate::url::{encode, segment};
 use crate::{ToolError, Value, config};
 
 /// Objects asked for per page.
@@ -179,28 +180,6 @@ fn status_message(response: &Response) -> String {
         .ok()
         .and_then(|status| status["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| excerpt(response.text().trim(), 300))
-}
-
-/// `text` as one path segment: percent-encoded, `.` and `..` spelled with `%2E`.
-pub fn segment(text: &str) -> String {
-    match text {
-        "." | ".." => text.replace('.', "%2E"),
-        _ => encode(text),
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                encoded.push(byte as char)
-            }
-            _ => encoded.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]

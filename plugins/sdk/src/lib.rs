@@ -40,6 +40,7 @@ pub mod kube;
 mod prompt;
 mod result;
 mod tool;
+pub mod url;
 
 pub use error::ToolError;
 pub use prompt::{Prompt, PromptArgument, PromptMessage, PromptResult};
