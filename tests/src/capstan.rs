@@ -157,6 +157,23 @@ impl Capstan {
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The manifests `/readyz` reports as failed: (file name, error), in report order.
+    pub fn load_failures(&self) -> Vec<(String, String)> {
+        let report = self.readiness();
+        let failures = report["failures"].as_array().cloned().unwrap_or_default();
+        failures
+            .iter()
+            .map(|failure| {
+                let manifest = failure["manifest"].as_str().unwrap_or_default();
+                let file = manifest.rsplit('/').next().unwrap_or_default().to_owned();
+                (
+                    file,
+                    failure["error"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

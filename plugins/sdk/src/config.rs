@@ -50,6 +50,17 @@ pub fn default_target() -> Result<String, String> {
     }
 }
 
+/// The target a call addresses — `name` when given, else [`default_target`] — and its base URL
+/// without a trailing `/`.
+pub fn resolve_target(name: Option<&str>) -> Result<(String, String), String> {
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => default_target()?,
+    };
+    let base = target_url(&name)?.trim_end_matches('/').to_owned();
+    Ok((name, base))
+}
+
 fn list_or_none(names: &[String]) -> String {
     if names.is_empty() {
         "none".into()

@@ -49,15 +49,8 @@ pub struct Client {
 impl Client {
     /// The client for `target`, or for the instance's default target when `None`.
     pub fn for_target(target: Option<&str>) -> Result<Self, ToolError> {
-        let target = match target {
-            Some(target) => target.to_owned(),
-            None => config::default_target()?,
-        };
-        let base = config::target_url(&target)?;
-        Ok(Self {
-            target,
-            base: base.trim_end_matches('/').to_owned(),
-        })
+        let (target, base) = config::resolve_target(target)?;
+        Ok(Self { target, base })
     }
 
     /// The target's name.

@@ -108,12 +108,12 @@ async fn a_precompiled_artifact_in_a_plugin_folder_is_refused() {
     std::fs::copy(artifact, plugins.path().join("sneaky.wasm")).unwrap();
     plugins.raw_manifest("sneaky", "component = \"sneaky.wasm\"\n");
     let capstan = start_with_cache(&plugins, cache.path());
-    let report = capstan.readiness();
-    let error = report["failures"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(error.contains("precompiled wasmtime artifact"), "{report}");
+    let failures = capstan.load_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].1.contains("precompiled wasmtime artifact"),
+        "{failures:?}"
+    );
 }
 
 #[tokio::test]
@@ -122,10 +122,9 @@ async fn a_component_importing_the_filesystem_or_sockets_is_refused_at_load() {
     plugins.manifest("forbidden", "forbidden", "");
     plugins.manifest("probe", "probe", "");
     let capstan = Capstan::start(&plugins);
-    let report = capstan.readiness();
-    let failures = report["failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{report}");
-    let error = failures[0]["error"].as_str().unwrap();
+    let failures = capstan.load_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let error = &failures[0].1;
     assert!(
         error.contains("wasi:filesystem/") && error.contains("wasi:sockets/"),
         "{error}"

@@ -86,16 +86,10 @@ async fn a_name_collision_refuses_the_later_instance_naming_both() {
     plugins.manifest("first", "probe", "prefix = \"same\"");
     plugins.manifest("second", "probe", "prefix = \"same\"");
     let capstan = Capstan::start(&plugins);
-    let report = capstan.readiness();
-    let failures = report["failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{report}");
-    let error = failures[0]["error"].as_str().unwrap();
-    assert!(
-        failures[0]["manifest"]
-            .as_str()
-            .unwrap()
-            .ends_with("second.toml")
-    );
+    let failures = capstan.load_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let (manifest, error) = &failures[0];
+    assert_eq!(manifest, "second.toml");
     assert!(
         error.contains("instance `first`")
             && error.contains("already served")
@@ -123,24 +117,7 @@ async fn bad_manifests_and_components_are_reported_and_the_rest_still_load() {
     std::fs::write(plugins.path().join("junk.wasm"), b"not wasm at all").unwrap();
     plugins.raw_manifest("junk", "component = \"junk.wasm\"\n");
     let capstan = Capstan::start(&plugins);
-    let report = capstan.readiness();
-    let failures: Vec<(String, String)> = report["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["manifest"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-                f["error"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let failures = capstan.load_failures();
     assert_eq!(failures.len(), 3, "{failures:?}");
     assert!(
         failures
