@@ -131,12 +131,16 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
         .context("probe has a noop tool")?;
     let arguments = json!({});
     for _ in 0..calls.min(200) {
-        instance.call_tool(noop, &arguments, None).await?;
+        instance
+            .call_tool(noop, &arguments, None, Default::default())
+            .await?;
     }
     let mut sample = Sample::default();
     for _ in 0..calls {
         let started = Instant::now();
-        instance.call_tool(noop, &arguments, None).await?;
+        instance
+            .call_tool(noop, &arguments, None, Default::default())
+            .await?;
         sample.push(started.elapsed());
     }
     let _ = std::fs::remove_dir_all(cache);

@@ -13,6 +13,7 @@
 //! allowed_origins = []
 //! result_cap = "256KiB"
 //! log_format = "text"                   # or "json"
+//! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
 //! ```
 
 use std::net::SocketAddr;
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
+
+use crate::egress::ResolveOverrides;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
@@ -38,6 +41,7 @@ pub struct FileConfig {
     allowed_origins: Option<Vec<String>>,
     result_cap: Option<String>,
     log_format: Option<LogFormat>,
+    resolve: Option<Vec<String>>,
 }
 
 /// How log lines are written (always to stderr).
@@ -100,6 +104,15 @@ pub struct Overrides {
     /// Log format.
     #[arg(long, env = "CAPSTAN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Pin a host name to addresses for plugin traffic, like curl's --resolve but without a
+    /// port: HOST=ADDR[,ADDR]; repeatable. The address policy still applies.
+    #[arg(
+        long = "resolve",
+        env = "CAPSTAN_RESOLVE",
+        value_name = "HOST=ADDR",
+        value_delimiter = ';'
+    )]
+    pub resolve: Vec<String>,
 }
 
 /// The resolved settings.
@@ -125,6 +138,8 @@ pub struct Settings {
     pub result_cap: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// Name → address pins for plugin traffic.
+    pub resolve: ResolveOverrides,
 }
 
 impl Settings {
@@ -188,6 +203,7 @@ impl Settings {
             },
             result_cap: parse_size("result_cap", &result_cap)?,
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+            resolve: resolve_overrides(overrides.resolve, file.resolve)?,
         };
         settings.check_exposure()?;
         Ok(settings)
@@ -229,6 +245,19 @@ fn auth_token(file: Option<PathBuf>) -> anyhow::Result<Option<String>> {
         );
     }
     Ok(Some(token))
+}
+
+fn resolve_overrides(
+    flags: Vec<String>,
+    file: Option<Vec<String>>,
+) -> anyhow::Result<ResolveOverrides> {
+    let entries = if flags.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        flags
+    };
+    ResolveOverrides::parse(entries.iter().map(String::as_str))
+        .map_err(|error| anyhow::anyhow!("`resolve`: {error}"))
 }
 
 /// Parses a size such as `256KiB` for setting `name`.

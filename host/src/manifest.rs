@@ -18,7 +18,10 @@
 //! timeout = "30s"
 //! max_concurrency = 32
 //! max_queue = 64
+//! max_outbound = 16             # outgoing HTTP requests in flight at once
 //! ```
+//!
+//! Targets (URL grammar, credentials, TLS, per-target limits) are described in [`targets`].
 //!
 //! Parsing is strict: unknown fields are errors, and every error names the file, the field and
 //! what to write instead.
@@ -29,7 +32,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::egress::{Credentials, Target};
+use crate::egress::Target;
+
+mod targets;
 
 /// The largest `max_concurrency` a manifest may ask for.
 pub const MAX_CONCURRENCY: u32 = 256;
@@ -66,6 +71,8 @@ pub struct Limits {
     pub max_concurrency: u32,
     /// Calls waiting for a slot; more are refused with a "busy" error.
     pub max_queue: u32,
+    /// Outgoing HTTP requests in flight at once, across all calls; more wait.
+    pub max_outbound: u32,
 }
 
 impl Default for Limits {
@@ -75,6 +82,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             max_concurrency: 32,
             max_queue: 64,
+            max_outbound: 16,
         }
     }
 }
@@ -111,27 +119,9 @@ struct RawManifest {
     #[serde(default)]
     config: toml::Table,
     #[serde(default)]
-    targets: Vec<RawTarget>,
+    targets: Vec<targets::RawTarget>,
     #[serde(default)]
     limits: RawLimits,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    name: String,
-    url: String,
-    auth: Option<RawAuth>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawAuth {
-    bearer_env: Option<String>,
-    bearer_file: Option<PathBuf>,
-    header: Option<String>,
-    value_env: Option<String>,
-    value_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +131,7 @@ struct RawLimits {
     timeout: Option<String>,
     max_concurrency: Option<u32>,
     max_queue: Option<u32>,
+    max_outbound: Option<u32>,
 }
 
 impl Manifest {
@@ -167,7 +158,7 @@ impl Manifest {
             prefix: prefix(path, raw.prefix, &name)?,
             read_only: raw.read_only,
             config: flatten_config(&raw.config),
-            targets: targets(path, folder, raw.targets)?,
+            targets: targets::targets(path, folder, raw.targets)?,
             limits: limits(path, raw.limits, max_memory)?,
             path: path.to_path_buf(),
             name,
@@ -278,100 +269,6 @@ fn flatten_into(flat: &mut BTreeMap<String, String>, prefix: &str, table: &toml:
     }
 }
 
-fn targets(path: &Path, folder: &Path, raw: Vec<RawTarget>) -> Result<Vec<Target>, ManifestError> {
-    let mut targets: Vec<Target> = Vec::with_capacity(raw.len());
-    for (index, entry) in raw.into_iter().enumerate() {
-        let field = format!("targets[{index}]");
-        if entry.name.is_empty()
-            || !entry
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(problem(
-                path,
-                Some(&format!("{field}.name")),
-                "use only letters, digits, `-` and `_`",
-            ));
-        }
-        if targets.iter().any(|t| t.name() == entry.name) {
-            return Err(problem(
-                path,
-                Some(&format!("{field}.name")),
-                format!(
-                    "`{}` is used by an earlier target; names must be unique",
-                    entry.name
-                ),
-            ));
-        }
-        let credentials = credentials(path, &field, folder, entry.auth)?;
-        let target = Target::parse(&entry.name, &entry.url, credentials)
-            .map_err(|error| problem(path, Some(&format!("{field}.url")), error.to_string()))?;
-        targets.push(target);
-    }
-    Ok(targets)
-}
-
-fn credentials(
-    path: &Path,
-    field: &str,
-    folder: &Path,
-    auth: Option<RawAuth>,
-) -> Result<Credentials, ManifestError> {
-    let Some(auth) = auth else {
-        return Ok(Credentials::None);
-    };
-    let field = format!("{field}.auth");
-    let header = |name: &str| {
-        http::HeaderName::try_from(name).map_err(|_| {
-            problem(
-                path,
-                Some(&field),
-                format!("`{name}` is not a valid header name"),
-            )
-        })
-    };
-    let resolve = |file: PathBuf| folder.join(file);
-    let credentials = match auth {
-        RawAuth {
-            bearer_env: Some(var),
-            bearer_file: None,
-            header: None,
-            value_env: None,
-            value_file: None,
-        } => Credentials::BearerEnv(var),
-        RawAuth {
-            bearer_env: None,
-            bearer_file: Some(file),
-            header: None,
-            value_env: None,
-            value_file: None,
-        } => Credentials::BearerFile(resolve(file)),
-        RawAuth {
-            bearer_env: None,
-            bearer_file: None,
-            header: Some(name),
-            value_env: Some(var),
-            value_file: None,
-        } => Credentials::HeaderEnv(header(&name)?, var),
-        RawAuth {
-            bearer_env: None,
-            bearer_file: None,
-            header: Some(name),
-            value_env: None,
-            value_file: Some(file),
-        } => Credentials::HeaderFile(header(&name)?, resolve(file)),
-        _ => {
-            return Err(problem(
-                path,
-                Some(&field),
-                "give exactly one of: { bearer_env = \"VAR\" }, { bearer_file = \"path\" }, { header = \"Name\", value_env = \"VAR\" }, { header = \"Name\", value_file = \"path\" }",
-            ));
-        }
-    };
-    Ok(credentials)
-}
-
 fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, ManifestError> {
     let defaults = Limits::default();
     let memory_bytes = match raw.memory {
@@ -433,11 +330,20 @@ fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, Manife
             "must be at most 10000",
         ));
     }
+    let max_outbound = raw.max_outbound.unwrap_or(defaults.max_outbound);
+    if max_outbound == 0 || max_outbound > 1024 {
+        return Err(problem(
+            path,
+            Some("limits.max_outbound"),
+            "must be between 1 and 1024",
+        ));
+    }
     Ok(Limits {
         memory_bytes,
         timeout,
         max_concurrency,
         max_queue,
+        max_outbound,
     })
 }
 
@@ -486,7 +392,7 @@ mod tests {
         assert_eq!(manifest.config["nested.depth"], "2");
         assert_eq!(
             manifest.targets[0].credentials(),
-            &Credentials::BearerEnv("TOKEN".into())
+            &crate::egress::Credentials::Bearer(crate::egress::Secret::Env("TOKEN".into()))
         );
         assert_eq!(manifest.limits.memory_bytes, 32 << 20);
         assert_eq!(manifest.exposed_name("x"), "x");

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::egress::EgressSettings;
 use crate::mcp::http::{self, HttpOptions, Readiness};
 use crate::mcp::notify::{Broadcaster, Changes};
 use crate::mcp::server::{McpServer, ServeOptions, Shared};
@@ -28,7 +29,10 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     });
     let load_options = LoadOptions {
         plugin_dirs: settings.plugins.clone(),
-        egress: Default::default(),
+        egress: EgressSettings {
+            overrides: Arc::new(settings.resolve.clone()),
+            ..EgressSettings::default()
+        },
     };
     if stdio {
         install(

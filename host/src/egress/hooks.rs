@@ -1,14 +1,17 @@
-//! The `wasi:http` send hook: normalise, match, inject credentials, send, cap the response.
+//! The `wasi:http` send hook: normalise, match, inject credentials, send, follow redirects
+//! hop by hop, cap the response.
 
-use std::sync::{Arc, Once};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use http::HeaderMap;
+use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
-use tokio::sync::mpsc;
-use url::Url;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::audit::{self, AuditedBody, Caller, Exchange};
+use super::normalise::NormalUrl;
+use super::resolve::{AddressRefused, GuardedResolver, ResolveOverrides};
 use super::target::Target;
 use crate::runtime::GuestEvent;
 
@@ -16,54 +19,71 @@ type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
-/// Size and time limits on outgoing requests.
+/// Host-wide egress settings, shared by every instance.
 #[derive(Debug, Clone)]
-pub struct EgressLimits {
+pub struct EgressSettings {
     /// Largest request body a plugin may send.
     pub request_body_bytes: usize,
-    /// Largest response body a plugin may read.
-    pub response_body_bytes: usize,
-    /// Time to establish a connection.
-    pub connect_timeout: Duration,
-    /// Time for a whole request, response body included.
-    pub request_timeout: Duration,
+    /// Redirects followed for one request, each hop checked against the targets.
+    pub max_redirects: usize,
+    /// Name → address pins applied before DNS.
+    pub overrides: Arc<ResolveOverrides>,
 }
 
-impl Default for EgressLimits {
+impl Default for EgressSettings {
     fn default() -> Self {
         Self {
             request_body_bytes: 8 << 20,
-            response_body_bytes: 32 << 20,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
+            max_redirects: 5,
+            overrides: Arc::default(),
         }
     }
 }
 
-/// The egress rules of one plugin instance: its targets and the client that reaches them.
+/// The egress rules of one plugin instance: its targets and the clients that reach them.
 pub struct EgressPolicy {
     instance: String,
-    targets: Vec<Target>,
-    limits: EgressLimits,
-    client: reqwest::Client,
+    targets: Arc<[Target]>,
+    clients: Vec<reqwest::Client>,
+    settings: EgressSettings,
+    outbound: Arc<Semaphore>,
+}
+
+/// What a call adds to the policy: who is calling, and the MCP request's headers (for
+/// targets that forward one of them).
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The tool being called (empty while listing).
+    pub tool: String,
+    /// Headers of the MCP client's HTTP request.
+    pub client_headers: HeaderMap,
 }
 
 impl EgressPolicy {
-    /// The policy of instance `instance`, allowing only `targets`.
-    pub fn new(instance: &str, targets: Vec<Target>, limits: EgressLimits) -> anyhow::Result<Self> {
+    /// The policy of instance `instance`, allowing only `targets`, with at most
+    /// `max_outbound` requests in flight at once.
+    pub fn new(
+        instance: &str,
+        targets: Vec<Target>,
+        max_outbound: usize,
+        settings: &EgressSettings,
+    ) -> Result<Self, String> {
         install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+        let targets: Arc<[Target]> = targets.into();
+        let resolver = Arc::new(GuardedResolver::new(
+            settings.overrides.clone(),
+            targets.clone(),
+        ));
+        let clients = targets
+            .iter()
+            .map(|target| client_for(target, resolver.clone()))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             instance: instance.to_owned(),
             targets,
-            limits,
-            client,
+            clients,
+            settings: settings.clone(),
+            outbound: Arc::new(Semaphore::new(max_outbound.max(1))),
         })
     }
 
@@ -73,10 +93,19 @@ impl EgressPolicy {
     }
 
     /// Hooks for one call; refusals are reported on `events`.
-    pub fn hooks(self: &Arc<Self>, events: Option<mpsc::Sender<GuestEvent>>) -> EgressHooks {
+    pub fn hooks(
+        self: &Arc<Self>,
+        events: Option<mpsc::Sender<GuestEvent>>,
+        context: CallContext,
+    ) -> EgressHooks {
         EgressHooks {
             policy: self.clone(),
             events,
+            caller: Caller {
+                instance: self.instance.clone(),
+                tool: context.tool,
+            },
+            client_headers: Arc::new(context.client_headers),
         }
     }
 
@@ -90,35 +119,71 @@ impl EgressPolicy {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The normalised URL and the index of the target it falls in; `Err` says why not.
+    fn check(&self, raw: &str) -> Result<(NormalUrl, usize), (String, String)> {
+        let url = NormalUrl::parse(raw).map_err(|reason| (shown_raw(raw), reason))?;
+        self.locate(url)
+    }
+
+    fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), (String, String)> {
+        match self.targets.iter().position(|target| target.matches(&url)) {
+            Some(index) => Ok((url, index)),
+            None => Err((
+                url.shown(),
+                format!(
+                    "{} is not inside any target of plugin instance `{}`",
+                    url.shown(),
+                    self.instance
+                ),
+            )),
+        }
+    }
+}
+
+fn client_for(target: &Target, resolver: Arc<GuardedResolver>) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(resolver)
+        .connect_timeout(target.limits().connect_timeout)
+        .timeout(target.limits().timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(60));
+    let builder = target
+        .tls()
+        .apply(builder)
+        .map_err(|error| format!("target `{}`: {error}", target.name()))?;
+    builder.build().map_err(|error| {
+        format!(
+            "target `{}`: cannot build its HTTP client: {error}",
+            target.name()
+        )
+    })
+}
+
+/// Keeps only scheme, authority and path of a URL that did not parse, for messages.
+fn shown_raw(raw: &str) -> String {
+    raw.split(['?', '#']).next().unwrap_or(raw).to_owned()
 }
 
 /// The per-call face of an [`EgressPolicy`], installed as the store's `wasi:http` hooks.
 pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     events: Option<mpsc::Sender<GuestEvent>>,
+    caller: Caller,
+    client_headers: Arc<HeaderMap>,
 }
 
-impl EgressHooks {
-    fn deny(&self, url: &str, reason: String, method: &http::Method) {
-        tracing::warn!(
-            target: "capstan::audit",
-            instance = %self.policy.instance,
-            decision = "denied",
-            %method,
-            url,
-            reason = %reason,
-            "egress denied"
-        );
-        if let Some(events) = &self.events {
-            let _ = events.try_send(GuestEvent::Denied {
-                url: url.to_owned(),
-                reason: format!(
-                    "{reason}; allowed targets: {}",
-                    self.policy.allowed_targets()
-                ),
-            });
-        }
-    }
+/// One request on its way out, shared by its redirect hops.
+struct Outgoing {
+    policy: Arc<EgressPolicy>,
+    events: Option<mpsc::Sender<GuestEvent>>,
+    caller: Caller,
+    client_headers: Arc<HeaderMap>,
+    method: Method,
+    guest_headers: HeaderMap,
+    body: bytes::Bytes,
+    first_byte_timeout: Option<std::time::Duration>,
 }
 
 impl WasiHttpHooks for EgressHooks {
@@ -130,50 +195,269 @@ impl WasiHttpHooks for EgressHooks {
     ) -> SendFuture {
         drop(fut);
         let method = request.method().clone();
-        let decision = check(&self.policy, request.uri());
-        let (url, target) = match decision {
+        let (url, target) = match self.policy.check(&request.uri().to_string()) {
             Ok(allowed) => allowed,
             Err((shown, reason)) => {
-                self.deny(&shown, reason, &method);
+                report_denial(
+                    &self.events,
+                    &self.caller,
+                    &self.policy,
+                    &method,
+                    &shown,
+                    reason,
+                );
                 return Box::new(drain_then_deny(request.into_body()));
             }
         };
         let policy = self.policy.clone();
-        Box::new(async move { send(policy, target, url, request, options).await })
+        let events = self.events.clone();
+        let caller = self.caller.clone();
+        let client_headers = self.client_headers.clone();
+        Box::new(async move {
+            let (parts, body) = request.into_parts();
+            let body = buffer_body(body, policy.settings.request_body_bytes).await?;
+            let outgoing = Outgoing {
+                policy,
+                events,
+                caller,
+                client_headers,
+                method: parts.method,
+                guest_headers: guest_headers(parts.headers),
+                body,
+                first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
+            };
+            outgoing.send(url, target).await
+        })
     }
 }
 
-/// Matches the request URI against the targets; `Err` carries the URL to show and the reason.
-fn check(policy: &EgressPolicy, uri: &http::Uri) -> Result<(Url, usize), (String, String)> {
-    let raw = uri.to_string();
-    let url = Url::parse(&raw)
-        .map_err(|error| (raw.clone(), format!("the URL does not parse ({error})")))?;
-    let shown = without_query(&url);
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err((shown, "URLs with user info are refused".into()));
+fn report_denial(
+    events: &Option<mpsc::Sender<GuestEvent>>,
+    caller: &Caller,
+    policy: &EgressPolicy,
+    method: &Method,
+    url: &str,
+    reason: String,
+) {
+    audit::denied(caller, method, url, &reason);
+    if let Some(events) = events {
+        let _ = events.try_send(GuestEvent::Denied {
+            url: url.to_owned(),
+            reason: format!("{reason}; allowed targets: {}", policy.allowed_targets()),
+        });
     }
-    match policy
-        .targets
-        .iter()
-        .position(|target| target.matches(&url))
-    {
-        Some(index) => Ok((url, index)),
-        None => Err((
+}
+
+impl Outgoing {
+    async fn send(
+        mut self,
+        mut url: NormalUrl,
+        mut target: usize,
+    ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+        let permit = self
+            .policy
+            .outbound
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| HttpError::InternalError(Some("capstan is shutting down".into())))?;
+        let started = Instant::now();
+        let mut hops = 0;
+        loop {
+            let response = self.hop(&url, target).await?;
+            let Some(location) = redirect_location(&response) else {
+                return Ok(self.deliver(response, target, &url, started, permit));
+            };
+            hops += 1;
+            if hops > self.policy.settings.max_redirects {
+                return Err(self.refuse(
+                    &url,
+                    format!("more than {} redirects", self.policy.settings.max_redirects),
+                ));
+            }
+            let next = url
+                .join(&location)
+                .map_err(|reason| self.refuse(&url, reason))?;
+            let from = url.shown();
+            (url, target) = self.policy.locate(next).map_err(|(shown, reason)| {
+                self.refuse_shown(&shown, format!("redirected from {from}: {reason}"))
+            })?;
+            self.follow(response.status());
+        }
+    }
+
+    /// Sends one hop to `url` with `target`'s credentials.
+    async fn hop(&self, url: &NormalUrl, index: usize) -> Result<reqwest::Response, HttpError> {
+        let target = &self.policy.targets[index];
+        let headers = self.headers_for(target, url)?;
+        let mut request = reqwest::Request::new(self.method.clone(), url.url().clone());
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(reqwest::Body::from(self.body.clone()));
+        if let Some(timeout) = self.first_byte_timeout {
+            *request.timeout_mut() = Some(timeout.min(target.limits().timeout));
+        }
+        self.policy.clients[index]
+            .execute(request)
+            .await
+            .map_err(|error| self.send_failed(target, url, &error))
+    }
+
+    /// The guest's headers with `target`'s credential set over any header of the same name.
+    fn headers_for(&self, target: &Target, url: &NormalUrl) -> Result<HeaderMap, HttpError> {
+        let mut headers = self.guest_headers.clone();
+        match target.credentials().header(&self.client_headers) {
+            Ok(Some((name, value))) => {
+                headers.insert(name, value);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                let reason = format!(
+                    "capstan could not add the credentials of target `{}`: {error}",
+                    target.name()
+                );
+                return Err(self.refuse_shown(&url.shown(), reason));
+            }
+        }
+        Ok(headers)
+    }
+
+    /// Rewrites method and body for the next hop as browsers and curl do.
+    fn follow(&mut self, status: StatusCode) {
+        let keeps_method = matches!(status.as_u16(), 307 | 308);
+        let to_get = status == StatusCode::SEE_OTHER && self.method != Method::HEAD
+            || matches!(status.as_u16(), 301 | 302) && self.method == Method::POST;
+        if !keeps_method && to_get {
+            self.method = Method::GET;
+            self.body = bytes::Bytes::new();
+            self.guest_headers.remove(http::header::CONTENT_TYPE);
+            self.guest_headers.remove(http::header::CONTENT_LENGTH);
+        }
+    }
+
+    fn send_failed(&self, target: &Target, url: &NormalUrl, error: &reqwest::Error) -> HttpError {
+        if let Some(refused) = find_source::<AddressRefused>(error) {
+            return self.refuse_shown(&url.shown(), refused.to_string());
+        }
+        audit::failed(
+            &self.caller,
+            target.name(),
+            &self.method,
+            &url.shown(),
+            &error.to_string(),
+        );
+        if error.is_timeout() {
+            HttpError::ConnectionTimeout
+        } else if error.is_connect() {
+            HttpError::ConnectionRefused
+        } else {
+            HttpError::InternalError(Some(format!(
+                "request to target `{}` failed",
+                target.name()
+            )))
+        }
+    }
+
+    fn refuse(&self, url: &NormalUrl, reason: String) -> HttpError {
+        self.refuse_shown(&url.shown(), reason)
+    }
+
+    fn refuse_shown(&self, shown: &str, reason: String) -> HttpError {
+        report_denial(
+            &self.events,
+            &self.caller,
+            &self.policy,
+            &self.method,
             shown,
-            format!(
-                "{} is not inside any target of instance `{}`",
-                without_query(&url),
-                policy.instance
-            ),
-        )),
+            reason,
+        );
+        HttpError::HttpRequestDenied
+    }
+
+    fn deliver(
+        &self,
+        response: reqwest::Response,
+        target: usize,
+        url: &NormalUrl,
+        started: Instant,
+        permit: OwnedSemaphorePermit,
+    ) -> (http::Response<WasiBody>, IoFuture) {
+        let target = &self.policy.targets[target];
+        let exchange = Exchange::new(
+            self.caller.clone(),
+            target.name(),
+            self.method.clone(),
+            url.shown(),
+            response.status().as_u16(),
+            started,
+        );
+        let cap = target.limits().response_bytes;
+        let response: http::Response<reqwest::Body> = response.into();
+        let response = response.map(|body| {
+            AuditedBody::new(body, exchange)
+                .map_err(move |error| {
+                    let _held_until_the_body_ends = &permit;
+                    map_body_error(error)
+                })
+                .boxed_unsync()
+        });
+        let response = response.map(|body| {
+            Limited::new(body, cap)
+                .map_err(move |error| match error.downcast::<HttpError>() {
+                    Ok(error) => *error,
+                    Err(_) => HttpError::HttpResponseBodySize(Some(cap as u64)),
+                })
+                .boxed_unsync()
+        });
+        (response, Box::new(async { Ok(()) }))
     }
 }
 
-fn without_query(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
+fn map_body_error(error: reqwest::Error) -> HttpError {
+    if error.is_timeout() {
+        HttpError::ConnectionReadTimeout
+    } else {
+        HttpError::HttpProtocolError
+    }
+}
+
+fn redirect_location(response: &reqwest::Response) -> Option<String> {
+    if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED {
+        return None;
+    }
+    response
+        .headers()
+        .get(http::header::LOCATION)?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+/// The guest's headers minus those the host owns: `Host` (the URL decides where a request
+/// goes), hop-by-hop headers and proxy credentials.
+fn guest_headers(mut headers: HeaderMap) -> HeaderMap {
+    for name in [
+        http::header::HOST,
+        http::header::CONNECTION,
+        http::header::TRANSFER_ENCODING,
+        http::header::UPGRADE,
+        http::header::TE,
+        http::header::TRAILER,
+        http::header::PROXY_AUTHORIZATION,
+        http::header::CONTENT_LENGTH,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    headers
+}
+
+async fn buffer_body(body: WasiBody, cap: usize) -> Result<bytes::Bytes, HttpError> {
+    Limited::new(body, cap)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|_| HttpError::HttpRequestBodySize(Some(cap as u64)))
 }
 
 /// Reads (a capped amount of) the guest's request body before refusing, so a guest that is
@@ -185,98 +469,21 @@ async fn drain_then_deny(
     Err(HttpError::HttpRequestDenied)
 }
 
-async fn send(
-    policy: Arc<EgressPolicy>,
-    target: usize,
-    url: Url,
-    request: http::Request<WasiBody>,
-    options: Option<RequestOptions>,
-) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
-    let started = Instant::now();
-    let target = &policy.targets[target];
-    let (parts, body) = request.into_parts();
-    let body = Limited::new(body, policy.limits.request_body_bytes)
-        .collect()
-        .await
-        .map_err(|_| HttpError::HttpRequestBodySize(Some(policy.limits.request_body_bytes as u64)))?
-        .to_bytes();
-    let headers = outgoing_headers(parts.headers, target)?;
-    let mut outgoing = reqwest::Request::new(parts.method.clone(), url.clone());
-    *outgoing.headers_mut() = headers;
-    *outgoing.body_mut() = Some(reqwest::Body::from(body));
-    if let Some(timeout) = options.and_then(|o| o.first_byte_timeout) {
-        *outgoing.timeout_mut() = Some(timeout.min(policy.limits.request_timeout));
-    }
-    let result = policy.client.execute(outgoing).await;
-    let audit_url = without_query(&url);
-    let response = result.map_err(|error| {
-        tracing::info!(target: "capstan::audit", instance = %policy.instance, target = target.name(), decision = "allowed", method = %parts.method, url = audit_url, error = %error, "egress failed");
-        map_reqwest_error(&error)
-    })?;
-    tracing::info!(
-        target: "capstan::audit",
-        instance = %policy.instance,
-        target = target.name(),
-        decision = "allowed",
-        method = %parts.method,
-        url = audit_url,
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_millis() as u64,
-        "egress"
-    );
-    Ok((
-        capped_response(response, policy.limits.response_body_bytes),
-        Box::new(async { Ok(()) }),
-    ))
-}
-
-/// The guest's headers minus hop-by-hop and host headers, with the target's credential set
-/// over anything the guest put in the same header.
-fn outgoing_headers(mut headers: HeaderMap, target: &Target) -> Result<HeaderMap, HttpError> {
-    headers.remove(http::header::HOST);
-    match target.credentials().header() {
-        Ok(Some((name, value))) => {
-            headers.insert(name, value);
+fn find_source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
         }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(target = target.name(), "{error}");
-            return Err(HttpError::InternalError(Some(format!(
-                "capstan could not add the credentials of target `{}`: {error}",
-                target.name()
-            ))));
-        }
+        current = error.source();
     }
-    Ok(headers)
-}
-
-fn capped_response(response: reqwest::Response, cap: usize) -> http::Response<WasiBody> {
-    let response: http::Response<reqwest::Body> = response.into();
-    response.map(|body| {
-        Limited::new(body, cap)
-            .map_err(move |error| {
-                if error.is::<http_body_util::LengthLimitError>() {
-                    HttpError::HttpResponseBodySize(Some(cap as u64))
-                } else {
-                    HttpError::InternalError(Some(error.to_string()))
-                }
-            })
-            .boxed_unsync()
-    })
-}
-
-fn map_reqwest_error(error: &reqwest::Error) -> HttpError {
-    if error.is_timeout() {
-        HttpError::ConnectionTimeout
-    } else if error.is_connect() {
-        HttpError::ConnectionRefused
-    } else {
-        HttpError::InternalError(Some(error.to_string()))
-    }
+    None
 }
 
 fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
+    static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });

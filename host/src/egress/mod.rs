@@ -1,17 +1,28 @@
 //! The egress gate: the only way out of the sandbox.
 //!
-//! Every `wasi:http` request a plugin sends lands in [`EgressHooks::send_request`], which
-//! normalises the URL, matches it against the instance's [`Target`]s (scheme, host, port and a
-//! path prefix on segment boundaries), replaces whatever credentials the guest set with the
-//! target's own, and sends it with capstan's HTTP client (no proxies, no redirects followed: a
-//! redirect goes back to the guest, whose next request is checked like any other). Anything else
-//! is refused with `HttpRequestDenied`, and the refusal is reported to the call so the agent
-//! learns which URL was refused and which targets exist.
+//! Every `wasi:http` request a plugin sends lands in [`EgressHooks`]' send hook, which
+//! normalises the URL ([`normalise`]), matches it against the instance's [`Target`]s (scheme,
+//! host or address range, port, and a path prefix on segment boundaries), replaces whatever
+//! credentials the guest set with the target's own ([`credentials`], [`kube`]), and sends it
+//! with the target's own HTTP client ([`tls`]; no proxies). Names are resolved by capstan's
+//! resolver, which refuses loopback, link-local and metadata addresses unless a target names
+//! them ([`resolve`], [`address`]). Redirects are followed hop by hop, each hop checked like a
+//! new request and given only its own target's credentials. Anything else is refused with
+//! `HttpRequestDenied`, reported to the call so the agent learns which URL was refused and
+//! which targets exist, and written to the audit log ([`audit`]).
 
-mod credentials;
+pub mod address;
+pub mod audit;
+pub mod credentials;
 mod hooks;
+pub mod kube;
+pub mod normalise;
+pub mod resolve;
 mod target;
+pub mod tls;
 
-pub use credentials::Credentials;
-pub use hooks::{EgressHooks, EgressLimits, EgressPolicy};
-pub use target::{Target, TargetError};
+pub use credentials::{Credentials, Secret};
+pub use hooks::{CallContext, EgressHooks, EgressPolicy, EgressSettings};
+pub use resolve::ResolveOverrides;
+pub use target::{Target, TargetError, TargetLimits};
+pub use tls::TlsSettings;

@@ -34,10 +34,29 @@ pub fn cap_size(result: CallToolResult, cap: usize, has_output_schema: bool) -> 
 
 /// Adds a note for each request the egress gate refused during the call, so the agent learns
 /// which URL was refused and which targets exist.
+/// Distinct refusals reported in full; more are counted in the last note.
+const MAX_DENIAL_NOTES: usize = 5;
+
+/// Adds a refusal to `denials`, once per distinct URL and reason, so a guest that retries in a
+/// loop cannot flood the result.
+pub fn collect_denial(denials: &mut Vec<(String, String)>, url: String, reason: String) {
+    if denials.iter().any(|(u, r)| *u == url && *r == reason) {
+        return;
+    }
+    denials.push((url, reason));
+}
+
+/// Appends a note per refused request (the first few in full) to the result.
 pub fn note_denials(mut result: CallToolResult, denials: &[(String, String)]) -> CallToolResult {
-    for (url, reason) in denials {
+    for (url, reason) in denials.iter().take(MAX_DENIAL_NOTES) {
         result.content.push(ContentBlock::text(format!(
             "capstan refused a request to {url}: {reason}"
+        )));
+    }
+    if denials.len() > MAX_DENIAL_NOTES {
+        result.content.push(ContentBlock::text(format!(
+            "capstan refused {} more distinct requests; see its audit log",
+            denials.len() - MAX_DENIAL_NOTES
         )));
     }
     result

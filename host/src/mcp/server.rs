@@ -208,7 +208,7 @@ impl McpServer {
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name)),
         ));
         let outcome = tokio::select! {
-            outcome = entry.instance.call_tool(entry.index, arguments, Some(events)) => outcome,
+            outcome = entry.instance.call_tool(entry.index, arguments, Some(events), client_headers(context)) => outcome,
             () = context.ct.cancelled() => {
                 relay.abort();
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
@@ -226,6 +226,15 @@ impl McpServer {
             tool.tool.output_schema.is_some(),
         ))
     }
+}
+
+/// The HTTP headers of the MCP request (empty over stdio), for targets that forward one.
+fn client_headers(context: &RequestContext<RoleServer>) -> http::HeaderMap {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .map(|parts| parts.headers.clone())
+        .unwrap_or_default()
 }
 
 /// Why the arguments do not satisfy the tool's input schema, naming each field; `None` if they do.
@@ -295,7 +304,7 @@ async fn relay_events(
                 log_locally(&source, level, &message);
                 logging::forward(&peer, log_threshold, &source, level, message).await;
             }
-            GuestEvent::Denied { url, reason } => denials.push((url, reason)),
+            GuestEvent::Denied { url, reason } => result::collect_denial(&mut denials, url, reason),
         }
     }
     denials

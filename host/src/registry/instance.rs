@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::gate::{Busy, Gate};
-use crate::egress::{EgressLimits, EgressPolicy};
+use crate::egress::{CallContext, EgressPolicy, EgressSettings};
 use crate::manifest::Manifest;
 use crate::mcp::convert;
 use crate::runtime::{CallError, Component, GuestEvent, Runtime, Sandbox, types};
@@ -63,7 +63,7 @@ impl Instance {
     pub async fn load(
         runtime: &Runtime,
         manifest: Manifest,
-        egress: EgressLimits,
+        egress: EgressSettings,
     ) -> Result<Self, String> {
         let component = compile(runtime, &manifest).await?;
         let sandbox = sandbox(&manifest, egress)?;
@@ -116,13 +116,18 @@ impl Instance {
         index: usize,
         arguments: &Value,
         events: Option<mpsc::Sender<GuestEvent>>,
+        client_headers: http::HeaderMap,
     ) -> Result<types::CallResult, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = &self.tools[index].name;
+        let context = CallContext {
+            tool: name.clone(),
+            client_headers,
+        };
         Ok(self
             .component
-            .call_tool(&self.sandbox, events, name, &arguments)
+            .call_tool(&self.sandbox, events, context, name, &arguments)
             .await?)
     }
 
@@ -151,7 +156,7 @@ async fn compile(runtime: &Runtime, manifest: &Manifest) -> Result<Component, St
         .map_err(|error| format!("{}: {error:#}", manifest.component.display()))
 }
 
-fn sandbox(manifest: &Manifest, egress: EgressLimits) -> Result<Sandbox, String> {
+fn sandbox(manifest: &Manifest, egress: EgressSettings) -> Result<Sandbox, String> {
     let mut config: WasiConfigVariables = manifest
         .config
         .iter()
@@ -165,8 +170,12 @@ fn sandbox(manifest: &Manifest, egress: EgressLimits) -> Result<Sandbox, String>
             target.base_url(),
         );
     }
-    let policy = EgressPolicy::new(&manifest.name, manifest.targets.clone(), egress)
-        .map_err(|error| format!("could not build the HTTP client: {error:#}"))?;
+    let policy = EgressPolicy::new(
+        &manifest.name,
+        manifest.targets.clone(),
+        manifest.limits.max_outbound as usize,
+        &egress,
+    )?;
     Ok(Sandbox {
         memory_bytes: manifest.limits.memory_bytes,
         timeout: manifest.limits.timeout,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 
 use super::{Instance, LoadFailure, Snapshot};
-use crate::egress::EgressLimits;
+use crate::egress::EgressSettings;
 use crate::manifest::Manifest;
 use crate::runtime::Runtime;
 
@@ -16,8 +16,8 @@ use crate::runtime::Runtime;
 pub struct LoadOptions {
     /// Folders holding manifests.
     pub plugin_dirs: Vec<PathBuf>,
-    /// Limits on plugins' outgoing requests.
-    pub egress: EgressLimits,
+    /// Host-wide settings of plugins' outgoing requests.
+    pub egress: EgressSettings,
 }
 
 /// Loads every manifest in the plugin folders (in name order, folders in the order given).
@@ -52,7 +52,7 @@ pub async fn load_snapshot(runtime: &Runtime, options: &LoadOptions) -> Snapshot
 async fn load_one(
     runtime: &Runtime,
     path: &Path,
-    egress: EgressLimits,
+    egress: EgressSettings,
 ) -> Result<Instance, String> {
     let manifest = Manifest::load(path, runtime.limits().max_memory_bytes)
         .map_err(|error| error.message_without_path())?;

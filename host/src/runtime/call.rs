@@ -11,7 +11,7 @@ use wasmtime_wasi_config::WasiConfigVariables;
 use super::bindings::{Plugin, PluginPre, types};
 use super::engine::EPOCH_TICK;
 use super::state::{CallState, GuestEvent};
-use crate::egress::EgressPolicy;
+use crate::egress::{CallContext, EgressPolicy};
 
 /// The limits and context one plugin instance runs under, shared by all its calls.
 #[derive(Clone)]
@@ -130,7 +130,10 @@ impl Component {
 
     /// Calls `tools.list-tools`.
     pub async fn list_tools(&self, sandbox: &Sandbox) -> Result<Vec<types::Tool>, CallError> {
-        match self.run(sandbox, None, Export::ListTools).await? {
+        match self
+            .run(sandbox, None, CallContext::default(), Export::ListTools)
+            .await?
+        {
             Answer::Tools(tools) => Ok(tools),
             _ => unreachable!("list-tools answers with tools"),
         }
@@ -138,7 +141,10 @@ impl Component {
 
     /// Calls `prompts.list-prompts`.
     pub async fn list_prompts(&self, sandbox: &Sandbox) -> Result<Vec<types::Prompt>, CallError> {
-        match self.run(sandbox, None, Export::ListPrompts).await? {
+        match self
+            .run(sandbox, None, CallContext::default(), Export::ListPrompts)
+            .await?
+        {
             Answer::Prompts(prompts) => Ok(prompts),
             _ => unreachable!("list-prompts answers with prompts"),
         }
@@ -149,11 +155,12 @@ impl Component {
         &self,
         sandbox: &Sandbox,
         events: Option<mpsc::Sender<GuestEvent>>,
+        context: CallContext,
         name: &str,
         arguments: &str,
     ) -> Result<types::CallResult, CallError> {
         match self
-            .run(sandbox, events, Export::CallTool(name, arguments))
+            .run(sandbox, events, context, Export::CallTool(name, arguments))
             .await?
         {
             Answer::Call(result) => Ok(result),
@@ -169,7 +176,12 @@ impl Component {
         arguments: &str,
     ) -> Result<Result<types::PromptResult, String>, CallError> {
         match self
-            .run(sandbox, None, Export::GetPrompt(name, arguments))
+            .run(
+                sandbox,
+                None,
+                CallContext::default(),
+                Export::GetPrompt(name, arguments),
+            )
             .await?
         {
             Answer::Prompt(result) => Ok(result),
@@ -181,6 +193,7 @@ impl Component {
         &self,
         sandbox: &Sandbox,
         events: Option<mpsc::Sender<GuestEvent>>,
+        context: CallContext,
         export: Export<'_>,
     ) -> Result<Answer, CallError> {
         let _slot = self
@@ -188,7 +201,7 @@ impl Component {
             .acquire()
             .await
             .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
-        let mut store = self.new_store(sandbox, events);
+        let mut store = self.new_store(sandbox, events, context);
         let outcome = tokio::time::timeout(
             sandbox.timeout + 2 * EPOCH_TICK,
             invoke(&self.pre, &mut store, export),
@@ -205,10 +218,11 @@ impl Component {
         &self,
         sandbox: &Sandbox,
         events: Option<mpsc::Sender<GuestEvent>>,
+        context: CallContext,
     ) -> Store<CallState> {
         let ticks = (sandbox.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         let state = CallState::new(
-            sandbox.egress.hooks(events.clone()),
+            sandbox.egress.hooks(events.clone(), context),
             sandbox.config.clone(),
             sandbox.memory_bytes,
             ticks,

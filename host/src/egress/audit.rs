@@ -1,0 +1,152 @@
+//! The audit trail of the egress gate: one record per decision, written to the
+//! `capstan::audit` log target. Records carry who asked (instance and tool), where to
+//! (target, method, host, path without query), the outcome (status, bytes, duration) and never
+//! a header value or a body. This is also the one place egress metrics are taken from.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+/// Who made a request: the instance and the tool being called.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The plugin instance.
+    pub instance: String,
+    /// The tool whose call sent it (empty while listing tools).
+    pub tool: String,
+}
+
+/// Records a refused request.
+pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
+    tracing::warn!(
+        target: "capstan::audit",
+        decision = "denied",
+        instance = %caller.instance,
+        tool = %caller.tool,
+        %method,
+        url,
+        reason,
+        "egress denied"
+    );
+}
+
+/// Records an allowed request that failed before a response arrived.
+pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, error: &str) {
+    tracing::warn!(
+        target: "capstan::audit",
+        decision = "allowed",
+        instance = %caller.instance,
+        tool = %caller.tool,
+        target,
+        %method,
+        url,
+        error,
+        "egress failed"
+    );
+}
+
+/// An allowed request whose response is being read; recorded once when the body ends or is
+/// dropped, with the bytes the guest actually read.
+#[derive(Debug)]
+pub struct Exchange {
+    caller: Caller,
+    target: String,
+    method: http::Method,
+    url: String,
+    status: u16,
+    started: Instant,
+    bytes: u64,
+    outcome: &'static str,
+}
+
+impl Exchange {
+    /// Starts the record of a response with `status`.
+    pub fn new(
+        caller: Caller,
+        target: &str,
+        method: http::Method,
+        url: String,
+        status: u16,
+        started: Instant,
+    ) -> Self {
+        Self {
+            caller,
+            target: target.to_owned(),
+            method,
+            url,
+            status,
+            started,
+            bytes: 0,
+            outcome: "dropped before the end",
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        tracing::info!(
+            target: "capstan::audit",
+            decision = "allowed",
+            instance = %self.caller.instance,
+            tool = %self.caller.tool,
+            target = %self.target,
+            method = %self.method,
+            url = %self.url,
+            status = self.status,
+            bytes = self.bytes,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            body = self.outcome,
+            "egress"
+        );
+    }
+}
+
+/// A response body that keeps its [`Exchange`] up to date and records it at the end.
+pub struct AuditedBody<B> {
+    inner: B,
+    exchange: Exchange,
+}
+
+impl<B> AuditedBody<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, exchange: Exchange) -> Self {
+        Self { inner, exchange }
+    }
+}
+
+impl<B, E> Body for AuditedBody<B>
+where
+    B: Body<Data = Bytes, Error = E> + Unpin,
+{
+    type Data = Bytes;
+    type Error = E;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, E>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.exchange.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.exchange.outcome = "failed",
+            Poll::Ready(None) => self.exchange.outcome = "complete",
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,527 @@
+//! The `[[targets]]` of a manifest: URL, credentials, TLS and limits of each endpoint.
+//!
+//! ```toml
+//! [[targets]]
+//! name = "prod"
+//! url  = "https://argocd.example.com/argocd"   # optional with kubeconfig / in_cluster
+//! auth = { bearer_env = "ARGOCD_TOKEN" }
+//! #    { bearer_file = "/var/run/secrets/argocd/token" }
+//! #    { header = "Cf-Access-Token", value_env = "CF_TOKEN" }     (or value_file)
+//! #    { username = "admin", password_env = "ARGOCD_PASSWORD" }  (or password_file)
+//! #    { kubeconfig = "/etc/capstan/kubeconfig", context = "prod" }
+//! #    { in_cluster = true }
+//! #    { passthrough = "X-Argocd-Token" }   forwards the MCP client's header (opt-in)
+//! tls = { ca_file = "ca.pem", client_cert = "tls.crt", client_key = "tls.key" }
+//! #     insecure_skip_verify = true   (never in production; logged at every load)
+//! connect_timeout = "5s"
+//! timeout = "30s"
+//! max_response = "32MiB"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::HeaderName;
+use serde::Deserialize;
+
+use super::{ManifestError, problem};
+use crate::egress::kube::{self, KubeAccess};
+use crate::egress::{Credentials, Secret, Target, TargetLimits, TlsSettings};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTarget {
+    name: String,
+    url: Option<String>,
+    auth: Option<RawAuth>,
+    tls: Option<RawTls>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    max_response: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bearer_env: Option<String>,
+    bearer_file: Option<PathBuf>,
+    header: Option<String>,
+    value_env: Option<String>,
+    value_file: Option<PathBuf>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    in_cluster: Option<bool>,
+    passthrough: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+const AUTH_FORMS: &str = "give exactly one of: { bearer_env = \"VAR\" }, { bearer_file = \"path\" }, \
+{ header = \"Name\", value_env = \"VAR\" } (or value_file), { username = \"user\", password_env = \"VAR\" } \
+(or password_file), { kubeconfig = \"path\", context = \"name\" }, { in_cluster = true }, \
+{ passthrough = \"Header-Name\" }";
+
+/// Where one target's fields are, for error messages.
+struct Site<'a> {
+    path: &'a Path,
+    folder: &'a Path,
+    field: String,
+}
+
+impl Site<'_> {
+    fn error(&self, sub: &str, message: impl Into<String>) -> ManifestError {
+        problem(self.path, Some(&format!("{}.{sub}", self.field)), message)
+    }
+
+    fn file(&self, file: &Path) -> PathBuf {
+        self.folder.join(file)
+    }
+}
+
+/// Validates every target; names must be unique.
+pub(super) fn targets(
+    path: &Path,
+    folder: &Path,
+    raw: Vec<RawTarget>,
+) -> Result<Vec<Target>, ManifestError> {
+    let mut targets: Vec<Target> = Vec::with_capacity(raw.len());
+    for (index, entry) in raw.into_iter().enumerate() {
+        let site = Site {
+            path,
+            folder,
+            field: format!("targets[{index}]"),
+        };
+        check_name(&site, &entry.name, &targets)?;
+        let target = target(&site, entry)?;
+        if target.tls().insecure_skip_verify {
+            tracing::warn!(
+                manifest = %path.display(),
+                target = target.name(),
+                "TLS verification is OFF for this target: anyone on the network path can read and change its traffic, credentials included"
+            );
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+fn check_name(site: &Site<'_>, name: &str, earlier: &[Target]) -> Result<(), ManifestError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(site.error("name", "use only letters, digits, `-` and `_`"));
+    }
+    if earlier.iter().any(|t| t.name() == name) {
+        return Err(site.error(
+            "name",
+            format!("`{name}` is used by an earlier target; names must be unique"),
+        ));
+    }
+    Ok(())
+}
+
+fn target(site: &Site<'_>, entry: RawTarget) -> Result<Target, ManifestError> {
+    let auth = entry.auth.unwrap_or_default();
+    let kube = kube_access(site, &auth)?;
+    let (credentials, kube_tls, server) = match kube {
+        Some(access) => (access.credentials, Some(access.tls), Some(access.server)),
+        None => (credentials(site, auth)?, None, None),
+    };
+    let url = entry.url.or(server).ok_or_else(|| {
+        site.error(
+            "url",
+            "is missing; write the endpoint as scheme://host[:port][/path-prefix]",
+        )
+    })?;
+    let tls = match (kube_tls, entry.tls) {
+        (Some(_), Some(_)) => {
+            return Err(site.error(
+                "tls",
+                "the kubeconfig or service account already sets TLS for this target; remove `tls`",
+            ));
+        }
+        (Some(tls), None) => tls,
+        (None, raw) => tls(site, raw.unwrap_or_default())?,
+    };
+    let limits = limits(
+        site,
+        entry.connect_timeout,
+        entry.timeout,
+        entry.max_response,
+    )?;
+    let target =
+        Target::parse(&entry.name, &url).map_err(|error| site.error("url", error.to_string()))?;
+    Ok(target
+        .with_credentials(credentials)
+        .with_tls(tls)
+        .with_limits(limits))
+}
+
+fn kube_access(site: &Site<'_>, auth: &RawAuth) -> Result<Option<KubeAccess>, ManifestError> {
+    let kubeconfig = auth.kubeconfig.as_ref();
+    let in_cluster = auth.in_cluster == Some(true);
+    if kubeconfig.is_none() && !in_cluster {
+        if auth.context.is_some() {
+            return Err(site.error("auth.context", "only goes with `kubeconfig`"));
+        }
+        return Ok(None);
+    }
+    let others = RawAuth {
+        kubeconfig: None,
+        context: None,
+        in_cluster: None,
+        ..auth.clone()
+    };
+    if (kubeconfig.is_some() && in_cluster) || kinds(&others) > 0 {
+        return Err(site.error("auth", AUTH_FORMS));
+    }
+    let access = match kubeconfig {
+        Some(file) => kube::from_kubeconfig(&site.file(file), auth.context.as_deref()),
+        None => kube::in_cluster(),
+    };
+    access.map(Some).map_err(|error| site.error("auth", error))
+}
+
+/// How many of the mutually exclusive kinds of credential are given.
+fn kinds(auth: &RawAuth) -> usize {
+    [
+        auth.bearer_env.is_some(),
+        auth.bearer_file.is_some(),
+        auth.header.is_some(),
+        auth.username.is_some(),
+        auth.kubeconfig.is_some(),
+        auth.in_cluster.is_some(),
+        auth.passthrough.is_some(),
+    ]
+    .into_iter()
+    .filter(|set| *set)
+    .count()
+}
+
+fn credentials(site: &Site<'_>, auth: RawAuth) -> Result<Credentials, ManifestError> {
+    let forms = || site.error("auth", AUTH_FORMS);
+    let secret = |env: Option<String>, file: Option<PathBuf>| match (env, file) {
+        (Some(var), None) => Ok(Secret::Env(var)),
+        (None, Some(file)) => Ok(Secret::File(site.file(&file))),
+        _ => Err(forms()),
+    };
+    if kinds(&auth) > 1 || auth.in_cluster == Some(false) {
+        return Err(forms());
+    }
+    let strays = |a: bool, b: bool| if a || b { Err(forms()) } else { Ok(()) };
+    if let Some(name) = auth.header {
+        strays(auth.password_env.is_some(), auth.password_file.is_some())?;
+        return Ok(Credentials::Header(
+            header_name(site, &name)?,
+            secret(auth.value_env, auth.value_file)?,
+        ));
+    }
+    strays(auth.value_env.is_some(), auth.value_file.is_some())?;
+    if let Some(username) = auth.username {
+        return Ok(Credentials::Basic {
+            username,
+            password: secret(auth.password_env, auth.password_file)?,
+        });
+    }
+    strays(auth.password_env.is_some(), auth.password_file.is_some())?;
+    Ok(
+        match (auth.bearer_env, auth.bearer_file, auth.passthrough) {
+            (Some(var), None, None) => Credentials::Bearer(Secret::Env(var)),
+            (None, Some(file), None) => Credentials::Bearer(Secret::File(site.file(&file))),
+            (None, None, Some(name)) => Credentials::Passthrough(header_name(site, &name)?),
+            (None, None, None) => Credentials::None,
+            _ => return Err(forms()),
+        },
+    )
+}
+
+fn header_name(site: &Site<'_>, name: &str) -> Result<HeaderName, ManifestError> {
+    let parsed = HeaderName::try_from(name)
+        .map_err(|_| site.error("auth", format!("`{name}` is not a valid header name")))?;
+    let owned_by_http = [
+        http::header::HOST,
+        http::header::CONTENT_LENGTH,
+        http::header::TRANSFER_ENCODING,
+        http::header::CONNECTION,
+    ];
+    if owned_by_http.contains(&parsed) {
+        return Err(site.error(
+            "auth",
+            format!("`{name}` cannot carry a credential; use Authorization or a custom header"),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn tls(site: &Site<'_>, raw: RawTls) -> Result<TlsSettings, ManifestError> {
+    let read = |file: &Path, what: &str| {
+        TlsSettings::read_pem(&site.file(file), what).map_err(|error| site.error("tls", error))
+    };
+    let ca_pem = raw
+        .ca_file
+        .as_deref()
+        .map(|file| read(file, "CA file"))
+        .transpose()?;
+    let identity_pem = match (&raw.client_cert, &raw.client_key) {
+        (Some(cert), Some(key)) => {
+            let mut pem = read(cert, "client certificate")?;
+            pem.push(b'\n');
+            pem.extend(read(key, "client key")?);
+            Some(pem)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(site.error(
+                "tls",
+                "give both `client_cert` and `client_key`, or neither",
+            ));
+        }
+    };
+    let settings = TlsSettings {
+        ca_pem,
+        ca_only: false,
+        identity_pem,
+        insecure_skip_verify: raw.insecure_skip_verify,
+    };
+    let _checked_now_not_at_the_first_call = settings
+        .apply(reqwest::Client::builder())
+        .map_err(|error| site.error("tls", error))?;
+    Ok(settings)
+}
+
+fn limits(
+    site: &Site<'_>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    max_response: Option<String>,
+) -> Result<TargetLimits, ManifestError> {
+    let defaults = TargetLimits::default();
+    let duration = |field: &str, text: Option<String>, default: Duration| match text {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(&text)
+            .ok()
+            .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(3600))
+            .ok_or_else(|| {
+                site.error(
+                    field,
+                    format!("`{text}` is not a duration between 1ms and 1h; write e.g. \"10s\""),
+                )
+            }),
+    };
+    let response_bytes = match max_response {
+        None => defaults.response_bytes,
+        Some(text) => text
+            .parse::<bytesize::ByteSize>()
+            .ok()
+            .filter(|size| size.as_u64() >= 1 && size.as_u64() <= 1 << 30)
+            .ok_or_else(|| {
+                site.error(
+                    "max_response",
+                    format!("`{text}` is not a size up to 1GiB; write e.g. \"32MiB\""),
+                )
+            })?
+            .as_u64() as usize,
+    };
+    Ok(TargetLimits {
+        connect_timeout: duration("connect_timeout", connect_timeout, defaults.connect_timeout)?,
+        timeout: duration("timeout", timeout, defaults.timeout)?,
+        response_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Manifest;
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.wasm"), b"\0asm").unwrap();
+        dir
+    }
+
+    fn parse_in(dir: &Path, targets: &str) -> Result<Vec<Target>, ManifestError> {
+        let text = format!("component = \"p.wasm\"\n{targets}");
+        Manifest::parse(&dir.join("demo.toml"), &text, 256 << 20).map(|m| m.targets)
+    }
+
+    fn parse(targets: &str) -> Result<Vec<Target>, ManifestError> {
+        parse_in(folder().path(), targets)
+    }
+
+    #[test]
+    fn every_credential_kind_parses() {
+        let dir = folder();
+        let cases = [
+            (
+                "{ bearer_env = \"T\" }",
+                Credentials::Bearer(Secret::Env("T".into())),
+            ),
+            (
+                "{ bearer_file = \"token\" }",
+                Credentials::Bearer(Secret::File(dir.path().join("token"))),
+            ),
+            (
+                "{ header = \"Cf-Access-Token\", value_env = \"CF\" }",
+                Credentials::Header(
+                    HeaderName::from_static("cf-access-token"),
+                    Secret::Env("CF".into()),
+                ),
+            ),
+            (
+                "{ username = \"admin\", password_file = \"pw\" }",
+                Credentials::Basic {
+                    username: "admin".into(),
+                    password: Secret::File(dir.path().join("pw")),
+                },
+            ),
+            (
+                "{ passthrough = \"X-User-Token\" }",
+                Credentials::Passthrough(HeaderName::from_static("x-user-token")),
+            ),
+        ];
+        for (auth, expected) in cases {
+            let targets = parse_in(
+                dir.path(),
+                &format!("[[targets]]\nname = \"a\"\nurl = \"https://a.example\"\nauth = {auth}"),
+            )
+            .unwrap();
+            assert_eq!(targets[0].credentials(), &expected, "{auth}");
+        }
+    }
+
+    #[test]
+    fn a_kubeconfig_supplies_url_tls_and_token() {
+        let dir = folder();
+        std::fs::write(dir.path().join("ca.crt"), PEM).unwrap();
+        std::fs::write(
+            dir.path().join("kubeconfig"),
+            "current-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://10.0.0.1:6443\n    certificate-authority: ca.crt\n\
+             contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    tokenFile: token\n",
+        )
+        .unwrap();
+        let targets = parse_in(
+            dir.path(),
+            "[[targets]]\nname = \"cluster\"\nauth = { kubeconfig = \"kubeconfig\" }",
+        )
+        .unwrap();
+        assert_eq!(targets[0].url(), "https://10.0.0.1:6443");
+        assert!(targets[0].tls().ca_only);
+        assert_eq!(
+            targets[0].credentials(),
+            &Credentials::Bearer(Secret::File(dir.path().join("token")))
+        );
+    }
+
+    #[test]
+    fn tls_files_and_limits_are_read_at_load() {
+        let dir = folder();
+        std::fs::write(dir.path().join("ca.pem"), PEM).unwrap();
+        let targets = parse_in(
+            dir.path(),
+            "[[targets]]\nname = \"a\"\nurl = \"https://a.example\"\ntls = { ca_file = \"ca.pem\" }\n\
+             connect_timeout = \"2s\"\ntimeout = \"9s\"\nmax_response = \"1MiB\"",
+        )
+        .unwrap();
+        assert_eq!(targets[0].tls().ca_pem.as_deref(), Some(PEM.as_bytes()));
+        assert_eq!(targets[0].limits().timeout, Duration::from_secs(9));
+        assert_eq!(targets[0].limits().connect_timeout, Duration::from_secs(2));
+        assert_eq!(targets[0].limits().response_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn mistakes_name_the_field_and_the_fix() {
+        let cases = [
+            (
+                "url = \"https://a\"\nauth = { bearer_env = \"A\", bearer_file = \"b\" }",
+                "targets[0].auth",
+                "exactly one",
+            ),
+            (
+                "url = \"https://a\"\nauth = { header = \"X-A\" }",
+                "targets[0].auth",
+                "exactly one",
+            ),
+            (
+                "url = \"https://a\"\nauth = { value_env = \"A\" }",
+                "targets[0].auth",
+                "exactly one",
+            ),
+            (
+                "url = \"https://a\"\nauth = { username = \"u\" }",
+                "targets[0].auth",
+                "exactly one",
+            ),
+            (
+                "url = \"https://a\"\nauth = { header = \"Host\", value_env = \"A\" }",
+                "targets[0].auth",
+                "cannot carry",
+            ),
+            (
+                "url = \"https://a\"\nauth = { context = \"c\" }",
+                "targets[0].auth.context",
+                "kubeconfig",
+            ),
+            (
+                "auth = { bearer_env = \"A\" }",
+                "targets[0].url",
+                "is missing",
+            ),
+            (
+                "url = \"https://a\"\nauth = { kubeconfig = \"nope\" }",
+                "targets[0].auth",
+                "cannot read the kubeconfig",
+            ),
+            (
+                "url = \"https://a\"\ntls = { ca_file = \"missing.pem\" }",
+                "targets[0].tls",
+                "cannot read the CA file",
+            ),
+            (
+                "url = \"https://a\"\ntls = { client_cert = \"c.pem\" }",
+                "targets[0].tls",
+                "both",
+            ),
+            (
+                "url = \"https://a\"\ntimeout = \"soon\"",
+                "targets[0].timeout",
+                "not a duration",
+            ),
+            (
+                "url = \"https://a\"\nmax_response = \"2GiB\"",
+                "targets[0].max_response",
+                "up to 1GiB",
+            ),
+            (
+                "url = \"https://a\"\nproxy = true",
+                "unknown field",
+                "proxy",
+            ),
+        ];
+        for (body, field, hint) in cases {
+            let error = parse(&format!("[[targets]]\nname = \"a\"\n{body}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(field) && error.contains(hint),
+                "{body}: {error}"
+            );
+            assert!(error.contains("demo.toml"), "{error}");
+        }
+    }
+}
