@@ -31,6 +31,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         plugin_dirs: settings.plugins.clone(),
         egress: EgressSettings {
             overrides: Arc::new(settings.resolve.clone()),
+            inbound_authorization: settings.auth_token.is_some(),
             ..EgressSettings::default()
         },
     };

@@ -4,15 +4,18 @@
 //! keeps log messages so tests can check capstan forwards plugin logs.
 #![allow(deprecated)]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, LoggingMessageNotificationParam,
     ProgressNotificationParam, ProtocolVersion, RequestMetaObject, Tool,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -99,9 +102,27 @@ impl Client {
 
     /// Connects to `url` asking for protocol `version`.
     pub async fn connect_version(url: &str, version: ProtocolVersion) -> anyhow::Result<Self> {
+        Self::connect_config(StreamableHttpClientTransportConfig::with_uri(url), version).await
+    }
+
+    /// Connects to `url` (2025-11-25) sending `headers` with every HTTP request, as a client
+    /// that presents its own upstream credential would.
+    pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| Ok((HeaderName::try_from(*name)?, HeaderValue::try_from(*value)?)))
+            .collect::<anyhow::Result<HashMap<_, _>>>()?;
+        let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+        Self::connect_config(config, ProtocolVersion::V_2025_11_25).await
+    }
+
+    async fn connect_config(
+        config: StreamableHttpClientTransportConfig,
+        version: ProtocolVersion,
+    ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
         let recorder = Recorder::new(version);
-        let transport = StreamableHttpClientTransport::from_uri(url);
+        let transport = StreamableHttpClientTransport::from_config(config);
         let service = recorder.clone().serve(transport).await?;
         Ok(Self { service, recorder })
     }

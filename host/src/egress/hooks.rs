@@ -10,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::audit::{self, AuditedBody, Caller, Exchange};
+use super::credentials::Credentials;
 use super::normalise::NormalUrl;
 use super::resolve::{AddressRefused, GuardedResolver, ResolveOverrides};
 use super::target::Target;
@@ -28,6 +29,9 @@ pub struct EgressSettings {
     pub max_redirects: usize,
     /// Name → address pins applied before DNS.
     pub overrides: Arc<ResolveOverrides>,
+    /// MCP clients authenticate to capstan with `Authorization`, so that header carries
+    /// capstan's own token and must never be passed through.
+    pub inbound_authorization: bool,
 }
 
 impl Default for EgressSettings {
@@ -36,6 +40,7 @@ impl Default for EgressSettings {
             request_body_bytes: 8 << 20,
             max_redirects: 5,
             overrides: Arc::default(),
+            inbound_authorization: false,
         }
     }
 }
@@ -69,6 +74,7 @@ impl EgressPolicy {
         settings: &EgressSettings,
     ) -> Result<Self, String> {
         install_crypto_provider();
+        refuse_forwarding_capstans_token(&targets, settings)?;
         let targets: Arc<[Target]> = targets.into();
         let resolver = Arc::new(GuardedResolver::new(
             settings.overrides.clone(),
@@ -138,6 +144,20 @@ impl EgressPolicy {
                 ),
             )),
         }
+    }
+}
+
+fn refuse_forwarding_capstans_token(
+    targets: &[Target],
+    settings: &EgressSettings,
+) -> Result<(), String> {
+    let forwards_authorization = |target: &&Target| matches!(target.credentials(), Credentials::Passthrough(name) if name == http::header::AUTHORIZATION);
+    match targets.iter().find(forwards_authorization) {
+        Some(target) if settings.inbound_authorization => Err(format!(
+            "target `{}` passes through the MCP client's Authorization header, which carries capstan's own inbound token; have clients send their upstream credential in another header and pass that one through",
+            target.name()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -338,14 +358,22 @@ impl Outgoing {
         if let Some(refused) = find_source::<AddressRefused>(error) {
             return self.refuse_shown(&url.shown(), refused.to_string());
         }
+        // reqwest's message is only "error sending request"; the TLS reason is buried.
+        let tls = find_source::<rustls::Error>(error);
+        let detail = match tls {
+            Some(tls) => format!("{error}: {tls}"),
+            None => error.to_string(),
+        };
         audit::failed(
             &self.caller,
             target.name(),
             &self.method,
             &url.shown(),
-            &error.to_string(),
+            &detail,
         );
-        if error.is_timeout() {
+        if let Some(tls) = tls {
+            tls_error(tls)
+        } else if error.is_timeout() {
             HttpError::ConnectionTimeout
         } else if error.is_connect() {
             HttpError::ConnectionRefused
@@ -469,6 +497,19 @@ async fn drain_then_deny(
     Err(HttpError::HttpRequestDenied)
 }
 
+/// A TLS failure as the `wasi:http` error the guest sees: an untrusted or invalid server
+/// certificate is not a refused connection.
+fn tls_error(error: &rustls::Error) -> HttpError {
+    match error {
+        rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+        rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+            alert_id: Some(u8::from(*alert)),
+            alert_message: Some(format!("{alert:?}")),
+        },
+        _ => HttpError::TlsProtocolError,
+    }
+}
+
 fn find_source<'a, E: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a E> {
@@ -477,7 +518,13 @@ fn find_source<'a, E: std::error::Error + 'static>(
         if let Some(found) = error.downcast_ref::<E>() {
             return Some(found);
         }
-        current = error.source();
+        // `io::Error::source` skips the error it wraps (rustls' errors arrive that way).
+        current = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
     }
     None
 }
@@ -487,4 +534,44 @@ fn install_crypto_provider() {
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_wrapped_in_io_errors_are_found_and_named() {
+        let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            untrusted,
+        ));
+        let found = find_source::<rustls::Error>(&wrapped).expect("the TLS error");
+        assert!(matches!(tls_error(found), HttpError::TlsCertificateError));
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        assert!(matches!(
+            tls_error(&alert),
+            HttpError::TlsAlertReceived {
+                alert_id: Some(116),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn capstans_own_token_is_never_passed_through() {
+        let forward = Target::parse("t", "https://a.example")
+            .unwrap()
+            .with_credentials(Credentials::Passthrough(http::header::AUTHORIZATION));
+        let guarded = EgressSettings {
+            inbound_authorization: true,
+            ..EgressSettings::default()
+        };
+        let error = EgressPolicy::new("i", vec![forward.clone()], 1, &guarded)
+            .err()
+            .expect("refused");
+        assert!(error.contains("capstan's own inbound token"), "{error}");
+        assert!(EgressPolicy::new("i", vec![forward], 1, &EgressSettings::default()).is_ok());
+    }
 }

@@ -43,7 +43,7 @@ impl fmt::Display for HttpError {
         match self {
             HttpError::Denied { url } => write!(
                 f,
-                "capstan denied the request to {url}: it is not one of this instance's targets"
+                "capstan refused the request to {url}; its note in this result says why and which targets are allowed"
             ),
             HttpError::Invalid { message } => write!(f, "invalid request: {message}"),
             HttpError::Transport { url, message } => {

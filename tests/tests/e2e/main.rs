@@ -3,8 +3,10 @@
 
 mod cache;
 mod cli;
+mod credentials;
 mod egress;
 mod gitops;
+mod hostile;
 mod manifests;
 mod protocol;
 mod sandbox;

@@ -46,6 +46,7 @@ fn network_tools() -> Vec<Tool> {
                        "headers": {"type": "array", "items": {"type": "array",
                            "items": {"type": "string"}, "minItems": 2, "maxItems": 2}},
                        "body": {"type": "string"},
+                       "body_repeat": {"type": "integer", "minimum": 1, "maximum": 100000000},
                        "read_limit": {"type": "integer", "minimum": 0}}),
                 &[],
             ),

@@ -44,6 +44,9 @@ pub struct Spec {
     #[serde(default)]
     headers: Vec<(String, String)>,
     body: Option<String>,
+    /// Sends `body` this many times over (default once), for bodies too big to pass as
+    /// an argument.
+    body_repeat: Option<u64>,
     read_limit: Option<u64>,
 }
 
@@ -64,6 +67,7 @@ impl Spec {
             method: None,
             headers: Vec::new(),
             body: None,
+            body_repeat: None,
             read_limit: None,
         })
     }
@@ -174,9 +178,13 @@ fn exchange(spec: &Spec, read_limit: u64, keep: usize) -> Outcome {
         Ok(future) => future,
         Err(code) => return outcome.failed("send", describe(code)),
     };
-    let payload = spec.body.as_deref().unwrap_or_default().as_bytes();
+    let payload = spec
+        .body
+        .as_deref()
+        .unwrap_or_default()
+        .repeat(spec.body_repeat.unwrap_or(1) as usize);
     let outcome = Outcome {
-        request_body_error: write_body(body, payload).err(),
+        request_body_error: write_body(body, payload.as_bytes()).err(),
         ..outcome
     };
     match wait(&future) {

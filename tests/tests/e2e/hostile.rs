@@ -1,0 +1,569 @@
+//! The hostile-plugin corpus: one test per attack, each through a real capstan serving the
+//! `hostile` component next to a well-behaved `probe` instance.
+//!
+//! Every test checks four things: the attack failed in the way the table below says; nothing
+//! reached a listener it must not reach (the canaries on another loopback address and on
+//! another port, paths under `/never` on the allowed upstream); the target's token appears
+//! nowhere the guest or the client can read, nor in capstan's log; and well-behaved calls made
+//! at the same time (a probe echo, an authorised request of the hostile instance itself) still
+//! succeeded. The table is `docs/security.md`'s corpus section; a test keeps the two equal
+//! (run with `CAPSTAN_BLESS=1` to rewrite the document after changing the table).
+
+use capstan_tests::capstan::{Capstan, Options, PluginDir};
+use capstan_tests::client::{Client, is_error, text};
+use capstan_tests::paths;
+use capstan_tests::upstream::Upstream;
+use rmcp::model::CallToolResult;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "hostile-corpus-token-7f3a9c1e";
+
+macro_rules! corpus {
+    ($($id:ident: $attack:literal => $outcome:literal;)*) => {
+        /// (test, attack, outcome) rows of the corpus table.
+        const CORPUS: &[(&str, &str, &str)] = &[$((stringify!($id), $attack, $outcome)),*];
+        $(
+            #[tokio::test]
+            async fn $id() {
+                run(stringify!($id)).await;
+            }
+        )*
+    };
+}
+
+corpus! {
+    busy_loop: "Loops forever without calling the host" => "Interrupted at the instance's timeout by epoch interruption; the call reports `timed out`.";
+    deep_recursion: "Recurses without bound" => "Stack overflow trap; the call reports the crash.";
+    memory_bomb: "Allocates 1 GiB" => "Growth past `[limits].memory` is refused; the call reports `ran out of memory`.";
+    holding_memory_at_the_cap: "Holds most of its memory cap while sleeping" => "Allowed within its own cap; other calls and instances are unaffected.";
+    huge_output: "Returns 100 MiB of text" => "Cut to the result cap with a truncation marker.";
+    many_content_blocks: "Returns 200,000 content blocks" => "Cut to the result cap with a truncation marker.";
+    panic: "Panics" => "The call reports the crash with the panic message.";
+    trap: "Executes `unreachable`" => "The call reports the crash.";
+    sleep_past_deadline: "Sleeps in a host call past the call's deadline" => "Host time counts: the call reports `timed out`.";
+    endless_host_calls: "Keeps calling `sleep` in a loop" => "The call reports `timed out`.";
+    forbidden_imports: "A component importing wasi:filesystem and wasi:sockets" => "Refused at load, naming the imports; other instances serve.";
+    reads_its_configuration: "Reads every `wasi:config` key, the environment and arguments" => "Sees `[config]` and target URLs only; no credential.";
+    host_not_allowlisted: "Requests a host that is not a target" => "`HttpRequestDenied`; the result names the URL, the instance and the allowed targets.";
+    ip_literal_of_allowed_name: "Requests the address an allowed name resolves to" => "Denied: a name target does not allow its address.";
+    decimal_loopback: "Requests `2130706433` (127.0.0.1 in decimal)" => "Canonicalised to 127.0.0.1, then denied.";
+    octal_loopback: "Requests `0177.0.0.1`" => "Canonicalised to 127.0.0.1, then denied.";
+    hex_loopback: "Requests `0x7f.0.0.1`" => "Canonicalised to 127.0.0.1, then denied.";
+    ipv6_mapped_loopback: "Requests `[::ffff:127.0.0.1]`" => "Canonicalised to 127.0.0.1, then denied.";
+    loopback_names: "Requests `localhost.` and `LOCALHOST`" => "Denied: not a target name.";
+    userinfo_trick: "Requests `http://allowed.test@evil.test/`" => "Denied: URLs with user info are refused.";
+    wrong_port: "Requests an allowed host on another port" => "Denied: the port is part of the target.";
+    wrong_scheme: "Requests an http target over https, and an `ftp` URL" => "Denied: the scheme is part of the target.";
+    path_outside_prefix: "Requests a path outside the target's prefix" => "Denied.";
+    dot_dot_path: "Requests `/api/../never`" => "Dot segments resolved first, then denied.";
+    encoded_dot_dot_path: "Requests `/api/%2e%2e/never` and `/api/..%2fnever`" => "Denied on the decoded path too.";
+    redirect_to_other_host: "Gets redirected by the upstream to a canary host" => "The hop is checked like a new request and denied; the canary gets nothing.";
+    redirect_scheme_change: "Gets redirected from http to https on the same host" => "The hop is denied: the scheme is part of the target.";
+    redirect_outside_prefix: "Gets redirected to a path outside the prefix" => "The hop is denied.";
+    redirect_keeps_no_token: "Gets redirected from the token's target to a target without auth" => "The hop is followed without the token.";
+    crlf_in_header: "Sets a header value containing CR/LF" => "Refused when the guest sets it; nothing is injected upstream.";
+    forged_host_header: "Sets `Host: evil.test`" => "The URL decides where a request goes; the upstream sees its own host.";
+    token_sent_elsewhere: "Sends its own `Authorization` to a target without auth, hoping for the real token" => "The other target gets only what the guest wrote; the token goes only to its own target.";
+    name_resolving_to_metadata: "Requests a target whose name resolves to 169.254.169.254" => "Refused after DNS: link-local addresses need a target of their own.";
+    slow_upstream: "Requests an upstream that answers after the target's timeout" => "The request times out at the target's `timeout`; the call ends.";
+    endless_response_body: "Reads a response body that never ends" => "Cut at the target's `max_response`.";
+    oversized_request_body: "Sends a 9 MiB request body" => "Refused at the 8 MiB request-body cap.";
+    thousand_outbound_requests: "Starts 1,000 requests at once" => "At most `[limits].max_outbound` are in flight; the rest wait.";
+}
+
+/// The upstreams of one test: the allowed API and the listeners nothing may reach.
+struct World {
+    /// `allowed.test`: the `api` target (127.0.0.1), token required on `/api/ok`.
+    api: Upstream,
+    /// Another port on 127.0.0.1, not a target.
+    wrong_port: Upstream,
+    /// `evil.test` on 127.0.0.2, not a target.
+    evil: Upstream,
+    /// `sink.test` on 127.0.0.3: the `sink` target, without auth.
+    sink: Upstream,
+    _plugins: PluginDir,
+    capstan: Capstan,
+    client: Client,
+}
+
+impl World {
+    async fn start() -> Self {
+        let api = Upstream::start("127.0.0.1", Some(TOKEN)).await;
+        let wrong_port = Upstream::start("127.0.0.1", None).await;
+        let evil = Upstream::start("127.0.0.2", None).await;
+        let sink = Upstream::start("127.0.0.3", None).await;
+        let plugins = PluginDir::new();
+        plugins.manifest("hostile", "hostile", &hostile_manifest(&api, &sink));
+        plugins.manifest("good", "probe", "");
+        plugins.manifest("forbidden", "forbidden", "");
+        let resolve = "allowed.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254".to_owned();
+        let capstan = Capstan::start_with(
+            &plugins,
+            Options {
+                args: vec!["--resolve".into(), resolve],
+                env: vec![("HOSTILE_TOKEN".into(), TOKEN.into())],
+                ..Options::default()
+            },
+        );
+        let client = Client::connect(&capstan.url()).await.expect("connecting");
+        Self {
+            api,
+            wrong_port,
+            evil,
+            sink,
+            _plugins: plugins,
+            capstan,
+            client,
+        }
+    }
+
+    fn api_authority(&self) -> String {
+        format!("allowed.test:{}", self.api.port())
+    }
+
+    async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        self.client
+            .call(&format!("hostile_{tool}"), arguments)
+            .await
+            .unwrap_or_else(|error| panic!("calling hostile_{tool}: {error}"))
+    }
+
+    /// A raw request through the hostile instance to `authority` and `path`.
+    async fn request(&self, scheme: &str, authority: &str, path: &str) -> CallToolResult {
+        self.call(
+            "request",
+            json!({"scheme": scheme, "authority": authority, "path_with_query": path}),
+        )
+        .await
+    }
+
+    /// The well-behaved calls that must keep working during an attack.
+    async fn well_behaved(&self) {
+        let echo = self
+            .client
+            .call("good_echo", json!({"text": "still here"}))
+            .await
+            .expect("calling the well-behaved probe");
+        assert!(!is_error(&echo), "{}", text(&echo));
+        assert!(text(&echo).contains("still here"));
+        let own = self.request("http", &self.api_authority(), "/api/ok").await;
+        let report = structured(&own);
+        assert_eq!(report["status"], 200, "authorised request failed: {report}");
+        assert_eq!(report["body"], "fine");
+    }
+
+    /// Runs `attack` while the well-behaved calls run, then checks the invariants.
+    async fn attack(&self, attack: impl Future<Output = CallToolResult>) -> CallToolResult {
+        let (result, ()) = tokio::join!(attack, self.well_behaved());
+        self.well_behaved().await;
+        self.assert_contained(&result);
+        result
+    }
+
+    fn assert_contained(&self, result: &CallToolResult) {
+        for (name, canary) in [("wrong port", &self.wrong_port), ("evil.test", &self.evil)] {
+            assert!(
+                canary.seen().is_empty(),
+                "the {name} canary was reached: {:?}",
+                canary.seen()
+            );
+        }
+        assert!(
+            self.api.seen_with("/never").is_empty(),
+            "{:?}",
+            self.api.seen()
+        );
+        let shown = serde_json::to_string(result).expect("a serialisable result");
+        assert!(
+            !shown.contains(TOKEN),
+            "the token reached the client: {shown}"
+        );
+        assert!(
+            !self.capstan.log_text().contains(TOKEN),
+            "the token is in the log"
+        );
+        for seen in self.sink.seen() {
+            assert!(
+                !seen.headers.join("\n").contains(TOKEN),
+                "the token reached the sink"
+            );
+        }
+    }
+}
+
+fn hostile_manifest(api: &Upstream, sink: &Upstream) -> String {
+    format!(
+        r#"prefix = "hostile"
+[[targets]]
+name = "api"
+url = "http://allowed.test:{api}/api"
+auth = {{ bearer_env = "HOSTILE_TOKEN" }}
+timeout = "1s"
+max_response = "1MiB"
+[[targets]]
+name = "sink"
+url = "http://sink.test:{sink}/"
+[[targets]]
+name = "metadata"
+url = "http://metadata.test:{api}/api"
+# Lets the pinned test names resolve to loopback; nothing listens on port 9.
+[[targets]]
+name = "loopback"
+url = "http://127.0.0.0/8:9/unused"
+[limits]
+memory = "128MiB"
+timeout = "6s"
+max_outbound = 8
+"#,
+        api = api.port(),
+        sink = sink.port()
+    )
+}
+
+fn structured(result: &CallToolResult) -> Value {
+    result
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("no structured content: {}", text(result)))
+}
+
+/// The result of a refused raw request: the guest saw `HttpRequestDenied`, the agent sees
+/// why, with the allowed targets.
+fn assert_denied(result: &CallToolResult) {
+    let report = structured(result);
+    assert_eq!(report["error"], "HttpRequestDenied", "{report}");
+    let notes = text(result);
+    assert!(notes.contains("capstan refused a request to"), "{notes}");
+    assert!(
+        notes.contains("allowed targets: api (http://allowed.test:"),
+        "{notes}"
+    );
+}
+
+fn assert_failed_with(result: &CallToolResult, expected: &str) {
+    assert!(is_error(result), "expected a failure: {}", text(result));
+    assert!(
+        text(result).contains(expected),
+        "expected `{expected}` in: {}",
+        text(result)
+    );
+}
+
+fn assert_truncated(result: &CallToolResult) {
+    let shown = text(result);
+    assert!(
+        shown.len() < 300 << 10,
+        "{} bytes reached the client",
+        shown.len()
+    );
+    assert!(shown.contains("[capstan: result truncated"), "no marker");
+}
+
+async fn run(id: &str) {
+    let world = World::start().await;
+    let w = &world;
+    let api = w.api_authority();
+    match id {
+        "busy_loop" => assert_failed_with(&w.attack(w.call("spin", json!({}))).await, "timed out"),
+        "deep_recursion" => {
+            let result = w.attack(w.call("recurse", json!({}))).await;
+            assert!(
+                is_error(&result) && text(&result).contains("hostile"),
+                "{}",
+                text(&result)
+            );
+        }
+        "memory_bomb" => assert_failed_with(
+            &w.attack(w.call("alloc", json!({"mib": 1024}))).await,
+            "ran out of memory",
+        ),
+        "holding_memory_at_the_cap" => {
+            let result = w
+                .attack(w.call("hold", json!({"mib": 100, "ms": 500})))
+                .await;
+            assert!(text(&result).contains("held"), "{}", text(&result));
+        }
+        "huge_output" => assert_truncated(&w.attack(w.call("output", json!({"mib": 100}))).await),
+        "many_content_blocks" => {
+            assert_truncated(&w.attack(w.call("blocks", json!({"n": 200_000}))).await)
+        }
+        "panic" => assert_failed_with(&w.attack(w.call("panic", json!({}))).await, "hostile panic"),
+        "trap" => assert_failed_with(&w.attack(w.call("trap", json!({}))).await, "crashed"),
+        "sleep_past_deadline" => assert_failed_with(
+            &w.attack(w.call("sleep", json!({"ms": 30_000}))).await,
+            "timed out",
+        ),
+        "endless_host_calls" => {
+            assert_failed_with(&w.attack(w.call("nap_loop", json!({}))).await, "timed out")
+        }
+        "forbidden_imports" => try_forbidden_imports(w).await,
+        "reads_its_configuration" => {
+            let result = w.attack(w.call("guess_secrets", json!({}))).await;
+            assert!(
+                text(&result).contains("capstan.target.api.url"),
+                "{}",
+                text(&result)
+            );
+        }
+        "host_not_allowlisted" => {
+            let evil = format!("evil.test:{}", w.evil.port());
+            let result = w.attack(w.request("http", &evil, "/never")).await;
+            assert_denied(&result);
+            assert!(
+                text(&result).contains("instance `hostile`"),
+                "{}",
+                text(&result)
+            );
+        }
+        "ip_literal_of_allowed_name" => {
+            let literal = format!("127.0.0.1:{}", w.api.port());
+            assert_denied(&w.attack(w.request("http", &literal, "/api/never")).await);
+        }
+        "decimal_loopback" => spelled_loopback(w, "2130706433").await,
+        "octal_loopback" => spelled_loopback(w, "0177.0.0.1").await,
+        "hex_loopback" => spelled_loopback(w, "0x7f.0.0.1").await,
+        "ipv6_mapped_loopback" => spelled_loopback(w, "[::ffff:127.0.0.1]").await,
+        "loopback_names" => {
+            spelled_loopback(w, "localhost.").await;
+            spelled_loopback(w, "LOCALHOST").await;
+        }
+        "userinfo_trick" => {
+            let trick = format!("allowed.test@evil.test:{}", w.evil.port());
+            let result = w.attack(w.request("http", &trick, "/never")).await;
+            assert_eq!(structured(&result)["error"], "HttpRequestDenied");
+        }
+        "wrong_port" => {
+            let other = format!("allowed.test:{}", w.wrong_port.port());
+            assert_denied(&w.attack(w.request("http", &other, "/api/never")).await);
+        }
+        "wrong_scheme" => {
+            assert_denied(&w.attack(w.request("https", &api, "/api/never")).await);
+            let result = w.attack(w.request("ftp", &api, "/api/never")).await;
+            let report = structured(&result);
+            assert!(
+                report["status"].is_null() && report["error"].is_string(),
+                "{report}"
+            );
+        }
+        "path_outside_prefix" => assert_denied(&w.attack(w.request("http", &api, "/never")).await),
+        "dot_dot_path" => assert_denied(&w.attack(w.request("http", &api, "/api/../never")).await),
+        "encoded_dot_dot_path" => {
+            assert_denied(&w.attack(w.request("http", &api, "/api/%2e%2e/never")).await);
+            assert_denied(&w.attack(w.request("http", &api, "/api/..%2fnever")).await);
+        }
+        "redirect_to_other_host" => {
+            let to = format!("http://evil.test:{}/never", w.evil.port());
+            redirected(w, &to, "307").await;
+        }
+        "redirect_scheme_change" => {
+            let to = format!("https://{api}/api/never");
+            redirected(w, &to, "302").await;
+        }
+        "redirect_outside_prefix" => redirected(w, "/never", "301").await,
+        "redirect_keeps_no_token" => try_redirect_keeps_no_token(w).await,
+        "crlf_in_header" => {
+            let result = w
+                .attack(w.call(
+                    "request",
+                    json!({"scheme": "http", "authority": api, "path_with_query": "/api/crlf",
+                           "headers": [["x-note", "a\r\nX-Injected: 1"]]}),
+                ))
+                .await;
+            assert_eq!(structured(&result)["stage"], "header", "{}", text(&result));
+            let injected = w
+                .api
+                .seen()
+                .iter()
+                .any(|s| s.headers.join("\n").contains("x-injected"));
+            assert!(!injected);
+        }
+        "forged_host_header" => try_forged_host_header(w).await,
+        "token_sent_elsewhere" => try_token_sent_elsewhere(w).await,
+        "name_resolving_to_metadata" => {
+            let metadata = format!("metadata.test:{}", w.api.port());
+            let result = w.attack(w.request("http", &metadata, "/api/never")).await;
+            assert_eq!(structured(&result)["error"], "HttpRequestDenied");
+            let notes = text(&result);
+            assert!(notes.contains("169.254.169.254: link-local"), "{notes}");
+        }
+        "slow_upstream" => {
+            let result = w.attack(w.request("http", &api, "/api/slow")).await;
+            assert!(
+                !is_error(&result),
+                "the call itself must end normally: {}",
+                text(&result)
+            );
+            let report = structured(&result);
+            assert!(
+                report["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("Timeout")),
+                "{report}"
+            );
+        }
+        "endless_response_body" => {
+            let url = format!("http://{api}/api/endless");
+            let result = w.attack(w.call("read_endless", json!({"url": url}))).await;
+            let report = structured(&result);
+            let bytes = report["bytes"].as_u64().expect("a byte count");
+            assert!(bytes <= 1 << 20, "read {bytes} bytes past the 1 MiB cap");
+            assert!(report["error"].is_string(), "{report}");
+        }
+        "oversized_request_body" => {
+            let result = w
+                .attack(w.call(
+                    "request",
+                    json!({"scheme": "http", "authority": api, "path_with_query": "/api/never",
+                           "method": "POST", "body": "x".repeat(1024), "body_repeat": 9 * 1024}),
+                ))
+                .await;
+            let report = structured(&result);
+            assert!(
+                report["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("BodySize")),
+                "{report}"
+            );
+        }
+        "thousand_outbound_requests" => {
+            let url = format!("http://{api}/api/slow?ms=5");
+            let result = w
+                .attack(w.call("flood", json!({"url": url, "n": 1000})))
+                .await;
+            assert!(!is_error(&result), "{}", text(&result));
+            let peak = w.api.peak_concurrency();
+            assert!(
+                peak <= 8 + 2,
+                "{peak} requests in flight at once (max_outbound = 8)"
+            );
+        }
+        other => panic!("no attack named {other}"),
+    }
+}
+
+async fn spelled_loopback(w: &World, host: &str) {
+    let authority = format!("{host}:{}", w.api.port());
+    let result = w.attack(w.request("http", &authority, "/api/never")).await;
+    assert_denied(&result);
+}
+
+async fn redirected(w: &World, to: &str, status: &str) {
+    let path = format!(
+        "/api/redirect?status={status}&to={}",
+        percent_encoding::utf8_percent_encode(to, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let result = w.attack(w.request("http", &w.api_authority(), &path)).await;
+    assert_eq!(
+        structured(&result)["error"],
+        "HttpRequestDenied",
+        "{}",
+        text(&result)
+    );
+    assert!(
+        text(&result).contains("redirected from"),
+        "{}",
+        text(&result)
+    );
+}
+
+async fn try_redirect_keeps_no_token(w: &World) {
+    let to = format!("http://sink.test:{}/landing", w.sink.port());
+    let path = format!(
+        "/api/redirect?to={}",
+        percent_encoding::utf8_percent_encode(&to, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let result = w.attack(w.request("http", &w.api_authority(), &path)).await;
+    assert_eq!(structured(&result)["status"], 200, "{}", text(&result));
+    let landed = w.sink.seen_with("/landing");
+    assert_eq!(landed.len(), 1);
+    assert!(
+        !landed[0]
+            .headers
+            .iter()
+            .any(|h| h.starts_with("authorization")),
+        "{:?}",
+        landed[0].headers
+    );
+}
+
+async fn try_forged_host_header(w: &World) {
+    let result = w
+        .attack(w.call(
+            "request",
+            json!({"scheme": "http", "authority": w.api_authority(), "path_with_query": "/api/host",
+                   "headers": [["host", "evil.test"]]}),
+        ))
+        .await;
+    let report = structured(&result);
+    let arrived = w.api.seen_with("/api/host");
+    match report["stage"].as_str() {
+        Some("header") => assert!(arrived.is_empty()),
+        _ => {
+            let host = format!("host: {}", w.api_authority());
+            assert!(
+                arrived.iter().all(|s| s.headers.contains(&host)),
+                "{arrived:?}"
+            );
+        }
+    }
+    assert!(w.evil.seen().is_empty());
+}
+
+async fn try_token_sent_elsewhere(w: &World) {
+    let sink = format!("sink.test:{}", w.sink.port());
+    let result = w
+        .attack(w.call(
+            "request",
+            json!({"scheme": "http", "authority": sink, "path_with_query": "/collect",
+                   "headers": [["authorization", "Bearer guess"]]}),
+        ))
+        .await;
+    assert_eq!(structured(&result)["status"], 200, "{}", text(&result));
+    let collected = w.sink.seen_with("/collect");
+    assert_eq!(collected.len(), 1);
+    assert!(
+        collected[0]
+            .headers
+            .contains(&"authorization: Bearer guess".to_owned())
+    );
+}
+
+async fn try_forbidden_imports(w: &World) {
+    let failures = w.capstan.load_failures();
+    let (_, error) = failures
+        .iter()
+        .find(|(manifest, _)| manifest.contains("forbidden"))
+        .expect("the forbidden component is refused");
+    assert!(
+        error.contains("wasi:filesystem") || error.contains("wasi:sockets"),
+        "{error}"
+    );
+    w.attack(async { w.request("http", &w.api_authority(), "/api/ok").await })
+        .await;
+    let tools = w.client.tools().await.expect("listing tools");
+    assert!(tools.iter().all(|tool| !tool.name.starts_with("forbidden")));
+}
+
+#[test]
+fn security_doc_lists_the_corpus() {
+    let mut table = String::from("| Test | Attack | Outcome |\n|---|---|---|\n");
+    for (id, attack, outcome) in CORPUS {
+        table.push_str(&format!("| `{id}` | {attack} | {outcome} |\n"));
+    }
+    let doc_path = paths::repo_root().join("docs/security.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/security.md exists");
+    let (begin, end) = ("<!-- corpus:begin -->\n", "<!-- corpus:end -->");
+    let start = doc.find(begin).expect("a corpus:begin marker") + begin.len();
+    let stop = doc.find(end).expect("a corpus:end marker");
+    if doc[start..stop] == table {
+        return;
+    }
+    if std::env::var_os("CAPSTAN_BLESS").is_some() {
+        let updated = format!("{}{table}{}", &doc[..start], &doc[stop..]);
+        std::fs::write(&doc_path, updated).expect("rewriting docs/security.md");
+        return;
+    }
+    panic!(
+        "docs/security.md's corpus table differs from tests/tests/e2e/hostile.rs; run the test with CAPSTAN_BLESS=1 to update it"
+    );
+}
