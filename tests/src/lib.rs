@@ -6,12 +6,14 @@
 //! - [`client`]: an rmcp MCP client that records the notifications it receives.
 //! - [`fakes`]: fake Argo CD and Kubernetes API servers.
 //! - [`paths`]: where the built binary, plugins and shared caches are.
-//! - [`upstream`]: a recording HTTP upstream for tests of the egress gate.
+//! - [`pki`]: a throwaway test CA for HTTPS upstreams and mutual TLS.
+//! - [`upstream`]: a recording HTTP or HTTPS upstream for tests of the egress gate.
 
 pub mod capstan;
 pub mod client;
 pub mod fakes;
 pub mod paths;
+pub mod pki;
 pub mod upstream;
 
 /// Installs rustls' ring provider once; reqwest (built without a default provider, like the

@@ -2,15 +2,13 @@
 //! header, replaces whatever the plugin set, follows rotation without a reload, stays with its
 //! own target across redirects, and never shows up in a tool result or capstan's log.
 
-mod upstreams;
-
 use base64::Engine as _;
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};
+use capstan_tests::pki::Pki;
+use capstan_tests::upstream::Upstream;
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
-
-use upstreams::{Pki, Upstream};
 
 /// A capstan serving the probe as instance `probe` with `targets`, with `env` set.
 async fn serve(targets: &str, env: &[(&str, &str)]) -> (PluginDir, Capstan, Client) {
@@ -80,16 +78,16 @@ async fn a_rotated_bearer_file_is_used_from_the_next_request_without_a_reload() 
     let (_plugins, capstan, client) = serve(
         &format!(
             "[[targets]]\nname = \"api\"\nurl = \"{}\"\nauth = {{ bearer_file = {} }}",
-            upstream.url,
+            upstream.url(),
             toml_path(&token)
         ),
         &[],
     )
     .await;
 
-    let first = fetch(&client, &format!("{}/v1/first", upstream.url), json!({})).await;
+    let first = fetch(&client, &format!("{}/v1/first", upstream.url()), json!({})).await;
     std::fs::write(&token, format!("{second_token}\n")).unwrap();
-    let second = fetch(&client, &format!("{}/v1/second", upstream.url), json!({})).await;
+    let second = fetch(&client, &format!("{}/v1/second", upstream.url()), json!({})).await;
 
     assert_ok(&first);
     assert_ok(&second);
@@ -122,7 +120,7 @@ async fn a_header_credential_replaces_every_value_the_plugin_set() {
              [[targets]]\nname = \"by-env\"\nurl = \"{url}/env\"\n\
              auth = {{ header = \"Cf-Access-Token\", value_env = \"CF_TOKEN\" }}",
             toml_path(&value_file),
-            url = upstream.url,
+            url = upstream.url(),
         ),
         &[("CF_TOKEN", from_env)],
     )
@@ -130,8 +128,13 @@ async fn a_header_credential_replaces_every_value_the_plugin_set() {
 
     // Two spellings make the guest send two values; both must go.
     let forged = json!({"Cf-Access-Token": "guest-forged", "cf-access-token": "guest-again"});
-    let by_file = fetch(&client, &format!("{}/file/x", upstream.url), forged.clone()).await;
-    let by_env = fetch(&client, &format!("{}/env/x", upstream.url), forged).await;
+    let by_file = fetch(
+        &client,
+        &format!("{}/file/x", upstream.url()),
+        forged.clone(),
+    )
+    .await;
+    let by_env = fetch(&client, &format!("{}/env/x", upstream.url()), forged).await;
 
     assert_ok(&by_file);
     assert_ok(&by_env);
@@ -158,7 +161,7 @@ async fn basic_credentials_reach_the_upstream_encoded() {
         &format!(
             "[[targets]]\nname = \"api\"\nurl = \"{}\"\n\
              auth = {{ username = \"admin\", password_env = \"API_PASSWORD\" }}",
-            upstream.url
+            upstream.url()
         ),
         &[("API_PASSWORD", password)],
     )
@@ -166,7 +169,7 @@ async fn basic_credentials_reach_the_upstream_encoded() {
 
     let result = fetch(
         &client,
-        &format!("{}/v1", upstream.url),
+        &format!("{}/v1", upstream.url()),
         json!({"authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="}),
     )
     .await;
@@ -189,7 +192,7 @@ async fn passthrough_forwards_the_mcp_clients_header_to_its_target_only() {
         &format!(
             "[[targets]]\nname = \"user\"\nurl = \"{}\"\nauth = {{ passthrough = \"X-User-Token\" }}\n\
              [[targets]]\nname = \"plain\"\nurl = \"{}\"",
-            forwarding.url, plain.url
+            forwarding.url(), plain.url()
         ),
         &[],
     )
@@ -198,8 +201,8 @@ async fn passthrough_forwards_the_mcp_clients_header_to_its_target_only() {
         .await
         .expect("connecting with a user token");
 
-    let forwarded = fetch(&client, &format!("{}/v1", forwarding.url), json!({})).await;
-    let not_forwarded = fetch(&client, &format!("{}/v1", plain.url), json!({})).await;
+    let forwarded = fetch(&client, &format!("{}/v1", forwarding.url()), json!({})).await;
+    let not_forwarded = fetch(&client, &format!("{}/v1", plain.url()), json!({})).await;
 
     assert_ok(&forwarded);
     assert_ok(&not_forwarded);
@@ -213,7 +216,7 @@ async fn passthrough_forwards_the_mcp_clients_header_to_its_target_only() {
     );
 
     let anonymous = Client::connect(&capstan.url()).await.unwrap();
-    let missing = fetch(&anonymous, &format!("{}/v1", forwarding.url), json!({})).await;
+    let missing = fetch(&anonymous, &format!("{}/v1", forwarding.url()), json!({})).await;
     assert!(is_error(&missing), "{}", text(&missing));
     assert!(
         text(&missing).to_ascii_lowercase().contains("x-user-token"),
@@ -231,7 +234,7 @@ async fn passthrough_forwards_the_mcp_clients_header_to_its_target_only() {
 #[tokio::test]
 async fn a_private_ca_is_trusted_only_by_the_target_that_names_it() {
     let pki = Pki::new();
-    let upstream = Upstream::https(&pki, false).await;
+    let upstream = Upstream::https(&pki).await;
     let token = "tls-token-0d8c31";
     let (_plugins, capstan, client) = serve(
         &format!(
@@ -239,13 +242,18 @@ async fn a_private_ca_is_trusted_only_by_the_target_that_names_it() {
              [[targets]]\nname = \"trusted\"\nurl = \"{url}/trusted\"\nauth = {{ bearer_env = \"API_TOKEN\" }}\n\
              tls = {{ ca_file = {} }}",
             toml_path(&pki.file("ca.pem")),
-            url = upstream.url,
+            url = upstream.url(),
         ),
         &[("API_TOKEN", token)],
     )
     .await;
 
-    let refused = fetch(&client, &format!("{}/untrusted/x", upstream.url), json!({})).await;
+    let refused = fetch(
+        &client,
+        &format!("{}/untrusted/x", upstream.url()),
+        json!({}),
+    )
+    .await;
     assert!(is_error(&refused), "{}", text(&refused));
     let message = text(&refused).to_ascii_lowercase();
     assert!(
@@ -259,7 +267,7 @@ async fn a_private_ca_is_trusted_only_by_the_target_that_names_it() {
         "the audit log should give the reason:\n{log}"
     );
 
-    let trusted = fetch(&client, &format!("{}/trusted/x", upstream.url), json!({})).await;
+    let trusted = fetch(&client, &format!("{}/trusted/x", upstream.url()), json!({})).await;
     assert_ok(&trusted);
     let seen = upstream.only_request();
     assert_eq!(seen.path, "/trusted/x");
@@ -270,7 +278,7 @@ async fn a_private_ca_is_trusted_only_by_the_target_that_names_it() {
 #[tokio::test]
 async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
     let pki = Pki::new();
-    let upstream = Upstream::https(&pki, true).await;
+    let upstream = Upstream::builder().mutual_tls(&pki).start().await;
     let (_plugins, capstan, client) = serve(
         &format!(
             "[[targets]]\nname = \"with-cert\"\nurl = \"{url}/with-cert\"\n\
@@ -280,7 +288,7 @@ async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
             toml_path(&pki.file("client.pem")),
             toml_path(&pki.file("client.key")),
             ca = toml_path(&pki.file("ca.pem")),
-            url = upstream.url,
+            url = upstream.url(),
         ),
         &[],
     )
@@ -288,7 +296,7 @@ async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
 
     let refused = fetch(
         &client,
-        &format!("{}/without-cert/x", upstream.url),
+        &format!("{}/without-cert/x", upstream.url()),
         json!({}),
     )
     .await;
@@ -303,7 +311,12 @@ async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
         "a request without a client certificate got through"
     );
 
-    let accepted = fetch(&client, &format!("{}/with-cert/x", upstream.url), json!({})).await;
+    let accepted = fetch(
+        &client,
+        &format!("{}/with-cert/x", upstream.url()),
+        json!({}),
+    )
+    .await;
     assert_ok(&accepted);
     assert_eq!(upstream.only_request().path, "/with-cert/x");
 
@@ -315,19 +328,19 @@ async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
 #[tokio::test]
 async fn skipping_verification_works_and_is_logged_loudly() {
     let pki = Pki::new();
-    let upstream = Upstream::https(&pki, false).await;
+    let upstream = Upstream::https(&pki).await;
     let token = "insecure-token-e61a05";
     let (_plugins, capstan, client) = serve(
         &format!(
             "[[targets]]\nname = \"lab\"\nurl = \"{}\"\nauth = {{ bearer_env = \"API_TOKEN\" }}\n\
              tls = {{ insecure_skip_verify = true }}",
-            upstream.url
+            upstream.url()
         ),
         &[("API_TOKEN", token)],
     )
     .await;
 
-    let result = fetch(&client, &format!("{}/v1", upstream.url), json!({})).await;
+    let result = fetch(&client, &format!("{}/v1", upstream.url()), json!({})).await;
 
     assert_ok(&result);
     assert_eq!(
@@ -365,14 +378,14 @@ fn kubeconfig(server: &str, ca_pem: &str, user: &str) -> String {
 #[tokio::test]
 async fn a_kubeconfig_context_gives_the_server_its_ca_and_token() {
     let pki = Pki::new();
-    let upstream = Upstream::https(&pki, false).await;
+    let upstream = Upstream::https(&pki).await;
     let token = "kube-token-72c1aa";
     let kube = tempfile::tempdir().unwrap();
     std::fs::write(kube.path().join("token"), format!("{token}\n")).unwrap();
     let config = kube.path().join("config");
     std::fs::write(
         &config,
-        kubeconfig(&upstream.url, &pki.ca_pem(), "    tokenFile: token"),
+        kubeconfig(upstream.url(), &pki.ca_pem(), "    tokenFile: token"),
     )
     .unwrap();
     let (_plugins, capstan, client) = serve(
@@ -386,7 +399,7 @@ async fn a_kubeconfig_context_gives_the_server_its_ca_and_token() {
 
     let result = fetch(
         &client,
-        &format!("{}/api/v1/namespaces", upstream.url),
+        &format!("{}/api/v1/namespaces", upstream.url()),
         json!({}),
     )
     .await;
@@ -428,8 +441,8 @@ async fn a_kubeconfig_user_that_runs_an_exec_plugin_fails_the_load_and_says_so()
 #[tokio::test]
 async fn in_cluster_uses_the_pods_service_account() {
     let pki = Pki::new();
-    let upstream = Upstream::https(&pki, false).await;
-    let port = upstream.url.rsplit(':').next().unwrap().to_owned();
+    let upstream = Upstream::https(&pki).await;
+    let port = upstream.port().to_string();
     let token = "sa-token-90b3fe";
     let account = tempfile::tempdir().unwrap();
     std::fs::write(account.path().join("token"), format!("{token}\n")).unwrap();
@@ -447,7 +460,7 @@ async fn in_cluster_uses_the_pods_service_account() {
 
     let result = fetch(
         &client,
-        &format!("{}/api/v1/namespaces", upstream.url),
+        &format!("{}/api/v1/namespaces", upstream.url()),
         json!({}),
     )
     .await;
@@ -463,31 +476,31 @@ async fn in_cluster_uses_the_pods_service_account() {
 async fn a_redirect_carries_no_credential_to_another_target_and_none_outside_the_targets() {
     let other_target = Upstream::http().await;
     let canary = Upstream::http().await;
-    let origin = Upstream::redirecting(&[
-        ("/to-target", format!("{}/landing", other_target.url)),
-        ("/to-outside", format!("{}/landing", canary.url)),
-    ])
-    .await;
+    let origin = Upstream::builder()
+        .redirect("/to-target", format!("{}/landing", other_target.url()))
+        .redirect("/to-outside", format!("{}/landing", canary.url()))
+        .start()
+        .await;
     let token = "origin-token-5e27c8";
     let (_plugins, capstan, client) = serve(
         &format!(
             "[[targets]]\nname = \"origin\"\nurl = \"{}\"\nauth = {{ bearer_env = \"ORIGIN_TOKEN\" }}\n\
              [[targets]]\nname = \"other\"\nurl = \"{}\"",
-            origin.url, other_target.url
+            origin.url(), other_target.url()
         ),
         &[("ORIGIN_TOKEN", token)],
     )
     .await;
 
-    let followed = fetch(&client, &format!("{}/to-target", origin.url), json!({})).await;
+    let followed = fetch(&client, &format!("{}/to-target", origin.url()), json!({})).await;
     assert_ok(&followed);
     let landed = other_target.only_request();
     assert_eq!(landed.path, "/landing");
     assert_eq!(landed.values("authorization"), Vec::<String>::new());
 
-    let refused = fetch(&client, &format!("{}/to-outside", origin.url), json!({})).await;
+    let refused = fetch(&client, &format!("{}/to-outside", origin.url()), json!({})).await;
     assert!(is_error(&refused), "{}", text(&refused));
-    let refused_url = format!("{}/landing", canary.url);
+    let refused_url = format!("{}/landing", canary.url());
     assert!(
         text(&refused).contains(&refused_url),
         "the error should name {refused_url}: {}",

@@ -3,15 +3,17 @@
 //!
 //! Every test checks four things: the attack failed in the way the table below says; nothing
 //! reached a listener it must not reach (the canaries on another loopback address and on
-//! another port, paths under `/never` on the allowed upstream); the target's token appears
-//! nowhere the guest or the client can read, nor in capstan's log; and well-behaved calls made
-//! at the same time (a probe echo, an authorised request of the hostile instance itself) still
-//! succeeded. The table is `docs/security.md`'s corpus section; a test keeps the two equal
-//! (run with `CAPSTAN_BLESS=1` to rewrite the document after changing the table).
+//! another port, paths under `/never` on the allowed upstreams, plain HTTP on the HTTPS
+//! target's port); the target's token appears nowhere the guest or the client can read, nor
+//! in capstan's log; and well-behaved calls made at the same time (a probe echo, an
+//! authorised request of the hostile instance itself) still succeeded. The table is
+//! `docs/security.md`'s corpus section; a test keeps the two equal (run with
+//! `CAPSTAN_BLESS=1` to rewrite the document after changing the table).
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};
 use capstan_tests::paths;
+use capstan_tests::pki::Pki;
 use capstan_tests::upstream::Upstream;
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
@@ -59,6 +61,7 @@ corpus! {
     encoded_dot_dot_path: "Requests `/api/%2e%2e/never` and `/api/..%2fnever`" => "Denied on the decoded path too.";
     redirect_to_other_host: "Gets redirected by the upstream to a canary host" => "The hop is checked like a new request and denied; the canary gets nothing.";
     redirect_scheme_change: "Gets redirected from http to https on the same host" => "The hop is denied: the scheme is part of the target.";
+    redirect_https_to_http: "Gets redirected from an https target to http on the same host and port" => "The hop is denied: the scheme is part of the target; the token is not sent in clear.";
     redirect_outside_prefix: "Gets redirected to a path outside the prefix" => "The hop is denied.";
     redirect_keeps_no_token: "Gets redirected from the token's target to a target without auth" => "The hop is followed without the token.";
     crlf_in_header: "Sets a header value containing CR/LF" => "Refused when the guest sets it; nothing is injected upstream.";
@@ -81,6 +84,10 @@ struct World {
     evil: Upstream,
     /// `sink.test` on 127.0.0.3: the `sink` target, without auth.
     sink: Upstream,
+    /// `secure.test` (127.0.0.1): the `secure` target over HTTPS, with the token; plain HTTP
+    /// on its port is a canary.
+    secure: Upstream,
+    _pki: Pki,
     _plugins: PluginDir,
     capstan: Capstan,
     client: Client,
@@ -88,15 +95,18 @@ struct World {
 
 impl World {
     async fn start() -> Self {
-        let api = Upstream::start("127.0.0.1", Some(TOKEN)).await;
-        let wrong_port = Upstream::start("127.0.0.1", None).await;
-        let evil = Upstream::start("127.0.0.2", None).await;
-        let sink = Upstream::start("127.0.0.3", None).await;
+        let api = Upstream::builder().token(TOKEN).start().await;
+        let wrong_port = Upstream::http().await;
+        let evil = Upstream::builder().ip("127.0.0.2").start().await;
+        let sink = Upstream::builder().ip("127.0.0.3").start().await;
+        let pki = Pki::for_server(&["secure.test"]);
+        let secure = Upstream::builder().tls(&pki).token(TOKEN).start().await;
         let plugins = PluginDir::new();
-        plugins.manifest("hostile", "hostile", &hostile_manifest(&api, &sink));
+        let manifest = hostile_manifest(&api, &sink, &secure, &pki);
+        plugins.manifest("hostile", "hostile", &manifest);
         plugins.manifest("good", "probe", "");
         plugins.manifest("forbidden", "forbidden", "");
-        let resolve = "allowed.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254".to_owned();
+        let resolve = "allowed.test=127.0.0.1;secure.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254".to_owned();
         let capstan = Capstan::start_with(
             &plugins,
             Options {
@@ -111,6 +121,8 @@ impl World {
             wrong_port,
             evil,
             sink,
+            secure,
+            _pki: pki,
             _plugins: plugins,
             capstan,
             client,
@@ -168,10 +180,22 @@ impl World {
                 canary.seen()
             );
         }
+        for allowed in [&self.api, &self.secure] {
+            assert!(
+                allowed.seen_with("/never").is_empty(),
+                "{:?}",
+                allowed.seen()
+            );
+        }
+        let in_clear: Vec<_> = self
+            .secure
+            .seen()
+            .into_iter()
+            .filter(|seen| seen.scheme != "https")
+            .collect();
         assert!(
-            self.api.seen_with("/never").is_empty(),
-            "{:?}",
-            self.api.seen()
+            in_clear.is_empty(),
+            "plain HTTP reached the https target: {in_clear:?}"
         );
         let shown = serde_json::to_string(result).expect("a serialisable result");
         assert!(
@@ -183,15 +207,12 @@ impl World {
             "the token is in the log"
         );
         for seen in self.sink.seen() {
-            assert!(
-                !seen.headers.join("\n").contains(TOKEN),
-                "the token reached the sink"
-            );
+            assert!(!seen.mentions(TOKEN), "the token reached the sink");
         }
     }
 }
 
-fn hostile_manifest(api: &Upstream, sink: &Upstream) -> String {
+fn hostile_manifest(api: &Upstream, sink: &Upstream, secure: &Upstream, pki: &Pki) -> String {
     format!(
         r#"prefix = "hostile"
 [[targets]]
@@ -206,6 +227,11 @@ url = "http://sink.test:{sink}/"
 [[targets]]
 name = "metadata"
 url = "http://metadata.test:{api}/api"
+[[targets]]
+name = "secure"
+url = "https://secure.test:{secure}/api"
+auth = {{ bearer_env = "HOSTILE_TOKEN" }}
+tls = {{ ca_file = {ca:?} }}
 # Lets the pinned test names resolve to loopback; nothing listens on port 9.
 [[targets]]
 name = "loopback"
@@ -216,7 +242,9 @@ timeout = "6s"
 max_outbound = 8
 "#,
         api = api.port(),
-        sink = sink.port()
+        sink = sink.port(),
+        secure = secure.port(),
+        ca = pki.file("ca.pem").display().to_string(),
     )
 }
 
@@ -359,6 +387,7 @@ async fn run(id: &str) {
             let to = format!("https://{api}/api/never");
             redirected(w, &to, "302").await;
         }
+        "redirect_https_to_http" => try_redirect_https_to_http(w).await,
         "redirect_outside_prefix" => redirected(w, "/never", "301").await,
         "redirect_keeps_no_token" => try_redirect_keeps_no_token(w).await,
         "crlf_in_header" => {
@@ -374,7 +403,7 @@ async fn run(id: &str) {
                 .api
                 .seen()
                 .iter()
-                .any(|s| s.headers.join("\n").contains("x-injected"));
+                .any(|s| s.headers.contains_key("x-injected"));
             assert!(!injected);
         }
         "forged_host_header" => try_forged_host_header(w).await,
@@ -447,12 +476,19 @@ async fn spelled_loopback(w: &World, host: &str) {
     assert_denied(&result);
 }
 
+/// Asks the `api` target to redirect to `to` with `status`; the hop must be denied.
 async fn redirected(w: &World, to: &str, status: &str) {
+    redirected_from(w, "http", &w.api_authority(), to, status).await;
+}
+
+/// Asks the target at `scheme://authority` to redirect to `to` with `status`; the hop must
+/// be denied.
+async fn redirected_from(w: &World, scheme: &str, authority: &str, to: &str, status: &str) {
     let path = format!(
         "/api/redirect?status={status}&to={}",
         percent_encoding::utf8_percent_encode(to, percent_encoding::NON_ALPHANUMERIC)
     );
-    let result = w.attack(w.request("http", &w.api_authority(), &path)).await;
+    let result = w.attack(w.request(scheme, authority, &path)).await;
     assert_eq!(
         structured(&result)["error"],
         "HttpRequestDenied",
@@ -466,6 +502,25 @@ async fn redirected(w: &World, to: &str, status: &str) {
     );
 }
 
+/// The downgrade keeps host, port and path prefix, so only the scheme can refuse it; had it
+/// been followed, the token would have reached the same listener in clear (the upstream
+/// answers plain HTTP on its TLS port, and `assert_contained` fails on that).
+async fn try_redirect_https_to_http(w: &World) {
+    let secure = format!("secure.test:{}", w.secure.port());
+    redirected_from(
+        w,
+        "https",
+        &secure,
+        &format!("http://{secure}/api/never"),
+        "302",
+    )
+    .await;
+    let hops = w.secure.seen_with("/api/redirect");
+    assert_eq!(hops.len(), 1, "{hops:?}");
+    assert_eq!(hops[0].scheme, "https");
+    assert_eq!(hops[0].values("authorization"), [format!("Bearer {TOKEN}")]);
+}
+
 async fn try_redirect_keeps_no_token(w: &World) {
     let to = format!("http://sink.test:{}/landing", w.sink.port());
     let path = format!(
@@ -476,11 +531,9 @@ async fn try_redirect_keeps_no_token(w: &World) {
     assert_eq!(structured(&result)["status"], 200, "{}", text(&result));
     let landed = w.sink.seen_with("/landing");
     assert_eq!(landed.len(), 1);
-    assert!(
-        !landed[0]
-            .headers
-            .iter()
-            .any(|h| h.starts_with("authorization")),
+    assert_eq!(
+        landed[0].values("authorization"),
+        Vec::<String>::new(),
         "{:?}",
         landed[0].headers
     );
@@ -499,9 +552,9 @@ async fn try_forged_host_header(w: &World) {
     match report["stage"].as_str() {
         Some("header") => assert!(arrived.is_empty()),
         _ => {
-            let host = format!("host: {}", w.api_authority());
+            let host = [w.api_authority()];
             assert!(
-                arrived.iter().all(|s| s.headers.contains(&host)),
+                arrived.iter().all(|s| s.values("host") == host),
                 "{arrived:?}"
             );
         }
@@ -521,11 +574,7 @@ async fn try_token_sent_elsewhere(w: &World) {
     assert_eq!(structured(&result)["status"], 200, "{}", text(&result));
     let collected = w.sink.seen_with("/collect");
     assert_eq!(collected.len(), 1);
-    assert!(
-        collected[0]
-            .headers
-            .contains(&"authorization: Bearer guess".to_owned())
-    );
+    assert_eq!(collected[0].values("authorization"), ["Bearer guess"]);
 }
 
 async fn try_forbidden_imports(w: &World) {
