@@ -13,6 +13,10 @@
 //! allowed_origins = []
 //! result_cap = "256KiB"
 //! log_format = "text"                   # or "json"
+//!
+//! [reload]                              # see `reload::ReloadSettings`
+//! watch = true
+//! poll_interval = "2s"
 //! ```
 
 use std::net::SocketAddr;
@@ -20,6 +24,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
+
+use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
@@ -38,6 +44,7 @@ pub struct FileConfig {
     allowed_origins: Option<Vec<String>>,
     result_cap: Option<String>,
     log_format: Option<LogFormat>,
+    reload: Option<ReloadFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -100,6 +107,9 @@ pub struct Overrides {
     /// Log format.
     #[arg(long, env = "CAPSTAN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Hot reload.
+    #[command(flatten)]
+    pub reload: ReloadOverrides,
 }
 
 /// The resolved settings.
@@ -125,6 +135,8 @@ pub struct Settings {
     pub result_cap: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// Watching the plugin folders.
+    pub reload: ReloadSettings,
 }
 
 impl Settings {
@@ -188,6 +200,7 @@ impl Settings {
             },
             result_cap: parse_size("result_cap", &result_cap)?,
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+            reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
         };
         settings.check_exposure()?;
         Ok(settings)
