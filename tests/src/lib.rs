@@ -6,11 +6,13 @@
 //! - [`client`]: an rmcp MCP client that records the notifications it receives.
 //! - [`fakes`]: fake Argo CD and Kubernetes API servers.
 //! - [`paths`]: where the built binary, plugins and shared caches are.
+//! - [`wasm`]: distinct versions of a compiled plugin, for reload tests.
 
 pub mod capstan;
 pub mod client;
 pub mod fakes;
 pub mod paths;
+pub mod wasm;
 
 /// Installs rustls' ring provider once; reqwest (built without a default provider, like the
 /// host) needs one before any client exists.

@@ -7,6 +7,7 @@ mod egress;
 mod gitops;
 mod manifests;
 mod protocol;
+mod reload;
 mod sandbox;
 mod stdio;
 
