@@ -2,7 +2,7 @@
 //!
 //! | metric | type | meaning |
 //! |---|---|---|
-//! | `capstan_reloads_total{result="ok"\|"failed"}` | counter | plugin folder (re)loads; `failed` when any manifest failed to load |
+//! | `capstan_reloads_total{result="ok"\|"failed"}` | counter | plugin folder loads and reloads that changed something (rescans that found nothing new are not counted); `failed` when a manifest is failing afterwards |
 //! | `capstan_plugin_load_failures` | gauge | manifests failing now (their previous version, if any, keeps serving) |
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
 

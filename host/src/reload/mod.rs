@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::mcp::server::Shared;
-use crate::registry::{LoadOptions, Snapshot, reload_snapshot};
+use crate::registry::{LoadFailure, LoadOptions, Snapshot, reload_snapshot};
 use crate::runtime::Runtime;
 pub use settings::{ReloadFile, ReloadOverrides, ReloadSettings};
 pub use status::LoadStatus;
@@ -115,16 +115,16 @@ impl Reloader {
         let started = Instant::now();
         let previous = self.shared.registry.snapshot();
         let next = reload_snapshot(&self.runtime, &self.options, &previous).await;
-        self.reloads += 1;
-        log_outcome(&previous, &next, started.elapsed());
+        let counted = log_outcome(&previous, &next, started.elapsed()) || self.reloads == 0;
         let changes = next.changes_since(&previous);
         self.shared.registry.replace(next);
         let current = self.shared.registry.snapshot();
+        if counted {
+            self.reloads += 1;
+            let (instances, failures) = (current.instances().len(), current.failures().len());
+            self.shared.metrics.record_reload(instances, failures);
+        }
         self.status.record(&current, self.reloads);
-        let failures = current.failures().len();
-        self.shared
-            .metrics
-            .record_reload(current.instances().len(), failures);
         if changes.tools || changes.prompts {
             let broadcaster = self.shared.broadcaster.clone();
             tokio::spawn(async move {
@@ -193,36 +193,50 @@ fn folders_of(file: &Path) -> impl Iterator<Item = PathBuf> {
     named.into_iter().chain(resolved)
 }
 
-/// Logs what a reload changed, and each failure that is new or changed since `previous`.
-fn log_outcome(previous: &Snapshot, next: &Snapshot, elapsed: Duration) {
-    for failure in next.failures() {
-        let known = previous
-            .failures()
-            .iter()
-            .any(|f| f.manifest == failure.manifest && f.error == failure.error);
-        let manifest = failure.manifest.display();
-        match (known, failure.serving_previous) {
-            (true, _) => tracing::debug!(%manifest, "still failing: {}", failure.error),
-            (false, true) => {
-                tracing::error!(%manifest, "plugin not reloaded, the previous version keeps serving: {}", failure.error)
-            }
-            (false, false) => tracing::error!(%manifest, "plugin not loaded: {}", failure.error),
-        }
-    }
+/// Logs what a reload changed; returns false if it changed nothing (the same instances and the
+/// same failures as `previous`), which is not worth counting.
+fn log_outcome(previous: &Snapshot, next: &Snapshot, elapsed: Duration) -> bool {
+    let new_failures = log_failures(previous, next);
+    let cleared = previous.failures().iter();
+    let cleared = cleared.filter(|f| !next.failures().iter().any(|n| same_failure(n, f)));
     let summary = Summary::between(previous, next);
     let elapsed_ms = elapsed.as_millis() as u64;
-    if summary.is_empty() {
+    if summary.is_empty() && new_failures == 0 && cleared.count() == 0 {
         tracing::debug!(elapsed_ms, "rescanned the plugin folders: nothing changed");
-    } else {
-        tracing::info!(
-            added = summary.added,
-            replaced = summary.replaced,
-            removed = summary.removed,
-            failed = next.failures().len(),
-            elapsed_ms,
-            "reloaded plugins"
-        );
+        return false;
     }
+    tracing::info!(
+        added = summary.added,
+        replaced = summary.replaced,
+        removed = summary.removed,
+        failed = next.failures().len(),
+        elapsed_ms,
+        "reloaded plugins"
+    );
+    true
+}
+
+/// Logs each failure of `next` that is new since `previous`; returns how many there were.
+fn log_failures(previous: &Snapshot, next: &Snapshot) -> usize {
+    let mut new = 0;
+    for failure in next.failures() {
+        let manifest = failure.manifest.display();
+        if previous.failures().iter().any(|f| same_failure(f, failure)) {
+            tracing::debug!(%manifest, "still failing: {}", failure.error);
+            continue;
+        }
+        new += 1;
+        if failure.serving_previous {
+            tracing::error!(%manifest, "plugin not reloaded, the previous version keeps serving: {}", failure.error);
+        } else {
+            tracing::error!(%manifest, "plugin not loaded: {}", failure.error);
+        }
+    }
+    new
+}
+
+fn same_failure(a: &LoadFailure, b: &LoadFailure) -> bool {
+    a.manifest == b.manifest && a.error == b.error
 }
 
 /// How the instances of two snapshots differ.

@@ -16,8 +16,8 @@ pub struct LoadStatus {
 }
 
 impl LoadStatus {
-    /// Records the snapshot a (re)load produced; `reloads` counts loads so far, the first
-    /// included.
+    /// Records the snapshot a (re)load produced; `reloads` counts the loads so far that changed
+    /// something, the first included.
     pub fn record(&self, snapshot: &Snapshot, reloads: u64) {
         let instances: Vec<Value> = snapshot
             .instances()

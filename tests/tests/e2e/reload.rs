@@ -385,6 +385,31 @@ async fn a_removed_plugin_is_retired_and_clients_are_told() {
 }
 
 #[tokio::test]
+async fn a_call_running_when_its_plugin_is_removed_finishes_on_it() {
+    let plugins = probe_folder();
+    let capstan = Capstan::start(&plugins);
+    let client = Arc::new(Client::connect(&capstan.url()).await.unwrap());
+    let caller = client.clone();
+    let arguments = json!({"steps": 5, "delay_ms": 1000});
+    let call = tokio::spawn(async move {
+        let call = caller.call_with_progress("probe_progress", arguments, "removed");
+        call.await.unwrap()
+    });
+    let started = client.wait_for(LIMIT, |r| !r.progress.is_empty());
+    assert!(started.await, "the call never reported progress");
+    plugins.remove("probe.toml");
+    assert!(client.wait_for(LIMIT, |r| r.tools_changed >= 1).await);
+    // The last progress report comes just before the result: fewer than 5 means the call was
+    // still running in the removed instance when the reload finished.
+    assert!(
+        client.recorded().progress.len() < 5,
+        "the call ended before the reload"
+    );
+    assert_eq!(text(&call.await.unwrap()), "done after 5 steps");
+    assert!(tool_names(&client).await.is_empty());
+}
+
+#[tokio::test]
 async fn sighup_rescans_when_not_watching() {
     let plugins = probe_folder();
     let options = Options {
