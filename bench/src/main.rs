@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn reload_table(steps: usize) -> anyhow::Result<()> {
     let results = reload::measure(steps).await?;
-    println!("| file change → tools/list_changed received ({steps} runs) | median | max |");
+    println!("| file change → tools/list_changed received | median of {steps} | max |");
     println!("|---|---|---|");
     for result in &results {
         for (cache, sample) in [("warm cache", &result.warm), ("cold compile", &result.cold)] {
