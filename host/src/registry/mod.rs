@@ -2,6 +2,8 @@
 //!
 //! A [`Snapshot`] is immutable; the [`Registry`] swaps whole snapshots atomically, so a call
 //! holds the snapshot (and instance) it started with while a reload installs the next one.
+//! [`reload_snapshot`] builds the next snapshot against the serving one: instances whose
+//! [`Fingerprint`] is unchanged are shared, and a new version that fails leaves the old one in.
 
 mod gate;
 mod instance;
