@@ -6,8 +6,11 @@
 //! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
 //!   `ping` on the same session (the protocol and HTTP cost without a plugin);
 //! - the sandbox share of a call: a fresh store, instantiation and the `noop` export, in process;
-//! - process start to ready (`/readyz` 200) with a cold and a warm compile cache.
+//! - process start to ready (`/readyz` 200) with a cold and a warm compile cache;
+//! - hot reload: a changed file to `notifications/tools/list_changed` at the client, for each
+//!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this).
 
+mod reload;
 mod stats;
 
 use std::path::PathBuf;
@@ -32,6 +35,9 @@ struct Args {
     /// Run only the in-process sandbox measurement (for profiling it).
     #[arg(long)]
     sandbox_only: bool,
+    /// Run only the hot reload measurement.
+    #[arg(long)]
+    reload: bool,
 }
 
 #[tokio::main]
@@ -44,6 +50,9 @@ async fn main() -> anyhow::Result<()> {
         let (median, p99) = (stats::show(sandbox.median()), stats::show(sandbox.p99()));
         println!("sandbox share: median {median}, p99 {p99}");
         return Ok(());
+    }
+    if args.reload {
+        return reload_table(starts).await;
     }
     println!(
         "# capstan benchmarks ({} calls per row{})\n",
@@ -69,7 +78,28 @@ async fn main() -> anyhow::Result<()> {
     row("start to ready, cold compile cache", &cold, None);
     row("start to ready, warm compile cache", &warm, Some(&cold));
     println!(
-        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; warm / cold)."
+        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; warm / cold).\n"
+    );
+    reload_table(starts).await
+}
+
+async fn reload_table(steps: usize) -> anyhow::Result<()> {
+    let results = reload::measure(steps).await?;
+    println!("| file change → tools/list_changed received | median of {steps} | max |");
+    println!("|---|---|---|");
+    for result in &results {
+        for (cache, sample) in [("warm cache", &result.warm), ("cold compile", &result.cold)] {
+            println!(
+                "| {}, {cache} | {} | {} |",
+                result.plugin,
+                stats::show(sample.median()),
+                stats::show(sample.max())
+            );
+        }
+    }
+    println!(
+        "\nIncludes the {} ms debounce: a reload starts once the plugin folder was quiet that long.",
+        capstan::reload::DEBOUNCE.as_millis()
     );
     Ok(())
 }
@@ -120,8 +150,9 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     let runtime = capstan::runtime::Runtime::new(Default::default(), &cache)?;
     let plugins = PluginDir::new();
     let path = plugins.manifest("probe", "probe", "");
-    let manifest = capstan::manifest::Manifest::load(&path, runtime.limits().max_memory_bytes)?;
-    let instance = capstan::registry::Instance::load(&runtime, manifest, Default::default())
+    let source = capstan::registry::Source::read(&path, runtime.limits().max_memory_bytes)
+        .map_err(anyhow::Error::msg)?;
+    let instance = capstan::registry::Instance::load(&runtime, source, Default::default())
         .await
         .map_err(anyhow::Error::msg)?;
     let noop = instance

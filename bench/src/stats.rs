@@ -19,6 +19,11 @@ impl Sample {
         self.percentile(50.0)
     }
 
+    /// The largest.
+    pub fn max(&self) -> Duration {
+        self.percentile(100.0)
+    }
+
     /// The 99th percentile.
     pub fn p99(&self) -> Duration {
         self.percentile(99.0)

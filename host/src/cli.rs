@@ -21,7 +21,7 @@ enum Command {
     /// Serve the plugins in the plugin folders over MCP (HTTP by default, or stdio).
     Serve {
         #[command(flatten)]
-        settings: Overrides,
+        settings: Box<Overrides>,
         /// Serve one MCP client over stdin/stdout instead of HTTP.
         #[arg(long)]
         stdio: bool,
@@ -59,7 +59,7 @@ pub fn run() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve { settings, stdio } => {
-                let settings = Settings::resolve(settings)?;
+                let settings = Settings::resolve(*settings)?;
                 telemetry::init(settings.log_format);
                 serve::run(settings, stdio)
                     .await

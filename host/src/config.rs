@@ -14,6 +14,10 @@
 //! result_cap = "256KiB"
 //! log_format = "text"                   # or "json"
 //! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
+//!
+//! [reload]                              # see `reload::ReloadSettings`
+//! watch = true
+//! poll_interval = "2s"
 //! ```
 
 use std::net::SocketAddr;
@@ -23,6 +27,7 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use crate::egress::ResolveOverrides;
+use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
@@ -42,6 +47,7 @@ pub struct FileConfig {
     result_cap: Option<String>,
     log_format: Option<LogFormat>,
     resolve: Option<Vec<String>>,
+    reload: Option<ReloadFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -113,6 +119,9 @@ pub struct Overrides {
         value_delimiter = ';'
     )]
     pub resolve: Vec<String>,
+    /// Hot reload.
+    #[command(flatten)]
+    pub reload: ReloadOverrides,
 }
 
 /// The resolved settings.
@@ -140,6 +149,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Name → address pins for plugin traffic.
     pub resolve: ResolveOverrides,
+    /// Watching the plugin folders.
+    pub reload: ReloadSettings,
 }
 
 impl Settings {
@@ -204,6 +215,7 @@ impl Settings {
             result_cap: parse_size("result_cap", &result_cap)?,
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
+            reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
         };
         settings.check_exposure()?;
         Ok(settings)

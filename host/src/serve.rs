@@ -1,19 +1,21 @@
-//! `capstan serve`: build the runtime, load the plugins, serve MCP until a shutdown signal.
+//! `capstan serve`: build the runtime, load the plugins, serve MCP until a shutdown signal, and
+//! reload the plugins when their folders change.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use rmcp::ServiceExt as _;
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::egress::EgressSettings;
-use crate::mcp::http::{self, HttpOptions, Readiness};
-use crate::mcp::notify::{Broadcaster, Changes};
+use crate::mcp::http::{self, HttpOptions};
+use crate::mcp::notify::Broadcaster;
 use crate::mcp::server::{McpServer, ServeOptions, Shared};
-use crate::registry::{LoadOptions, Registry, Snapshot, load_snapshot};
+use crate::metrics::Metrics;
+use crate::registry::{LoadOptions, Registry};
+use crate::reload::{LoadStatus, Reloader};
 use crate::runtime::{EngineLimits, Runtime};
 
 /// Runs a server with `settings`, over stdio when `stdio` is set, else over HTTP.
@@ -23,6 +25,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         registry: Arc::new(Registry::default()),
         broadcaster: Arc::new(Broadcaster::default()),
+        metrics: Arc::new(Metrics::default()),
         options: ServeOptions {
             result_cap: settings.result_cap,
         },
@@ -35,15 +38,37 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
             ..EgressSettings::default()
         },
     };
+    let status = Arc::new(LoadStatus::default());
+    let mut reloader = Reloader::new(runtime, load_options, shared.clone(), status.clone())?;
+    let watch = settings.reload.watch_mode(!stdio);
+    let shutdown = CancellationToken::new();
     if stdio {
-        install(
-            &shared,
-            load_snapshot(&runtime, &load_options).await,
-            started,
-        );
+        reloader.reload().await;
+        log_ready(&shared, started);
+        tokio::spawn(reloader.run(watch, shutdown.clone()));
         return serve_stdio(shared).await;
     }
-    serve_http(settings, runtime, shared, load_options, started).await
+    let app = http::app(
+        shared.clone(),
+        status,
+        &http_options(&settings),
+        shutdown.clone(),
+    );
+    let reload_shutdown = shutdown.clone();
+    let listener = bind(&settings).await?;
+    tokio::spawn(async move {
+        reloader.reload().await;
+        log_ready(&shared, started);
+        reloader.run(watch, reload_shutdown).await;
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        })
+        .await
+        .context("the HTTP server failed")
 }
 
 async fn serve_stdio(shared: Arc<Shared>) -> anyhow::Result<()> {
@@ -58,13 +83,16 @@ async fn serve_stdio(shared: Arc<Shared>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_http(
-    settings: Settings,
-    runtime: Runtime,
-    shared: Arc<Shared>,
-    load_options: LoadOptions,
-    started: Instant,
-) -> anyhow::Result<()> {
+fn http_options(settings: &Settings) -> HttpOptions {
+    HttpOptions {
+        stateless: settings.stateless,
+        bearer_token: settings.auth_token.clone(),
+        allowed_hosts: settings.allowed_hosts.clone(),
+        allowed_origins: settings.allowed_origins.clone(),
+    }
+}
+
+async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| {
@@ -74,59 +102,18 @@ async fn serve_http(
             )
         })?;
     let address = listener.local_addr()?;
-    let readiness = Arc::new(LoadState::default());
-    let shutdown = CancellationToken::new();
-    let options = HttpOptions {
-        stateless: settings.stateless,
-        bearer_token: settings.auth_token.clone(),
-        allowed_hosts: settings.allowed_hosts.clone(),
-        allowed_origins: settings.allowed_origins.clone(),
-    };
-    let app = http::app(
-        shared.clone(),
-        readiness.clone(),
-        &options,
-        shutdown.clone(),
-    );
     tracing::info!(%address, stateless = settings.stateless, auth = settings.auth_token.is_some(), "serving MCP at http://{address}/mcp");
-    tokio::spawn(async move {
-        let snapshot = load_snapshot(&runtime, &load_options).await;
-        readiness.record(&snapshot);
-        install(&shared, snapshot, started);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        })
-        .await
-        .context("the HTTP server failed")
+    Ok(listener)
 }
 
-/// Installs a freshly loaded snapshot and tells connected clients.
-fn install(shared: &Arc<Shared>, snapshot: Snapshot, started: Instant) {
-    for failure in snapshot.failures() {
-        tracing::error!(manifest = %failure.manifest.display(), "plugin not loaded: {}", failure.error);
-    }
-    let tools = snapshot.tools().count();
-    let instances = snapshot.instances().len();
-    shared.registry.replace(snapshot);
+fn log_ready(shared: &Shared, started: Instant) {
+    let snapshot = shared.registry.snapshot();
     tracing::info!(
-        instances,
-        tools,
+        instances = snapshot.instances().len(),
+        tools = snapshot.tools().count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    let broadcaster = shared.broadcaster.clone();
-    tokio::spawn(async move {
-        broadcaster
-            .announce(Changes {
-                tools: true,
-                prompts: true,
-            })
-            .await
-    });
 }
 
 async fn shutdown_signal() {
@@ -143,33 +130,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-}
-
-/// The `/readyz` report: empty until the first load finished.
-#[derive(Default)]
-struct LoadState {
-    report: Mutex<Option<Value>>,
-}
-
-impl LoadState {
-    fn record(&self, snapshot: &Snapshot) {
-        let instances: Vec<Value> = snapshot
-            .instances()
-            .iter()
-            .map(|instance| json!({"name": instance.name(), "tools": instance.tools().len(), "prompts": instance.prompts().len(), "sha256": instance.component().sha256()}))
-            .collect();
-        let failures: Vec<Value> = snapshot
-            .failures()
-            .iter()
-            .map(|failure| json!({"manifest": failure.manifest.display().to_string(), "error": failure.error}))
-            .collect();
-        *self.report.lock().expect("readiness lock") =
-            Some(json!({"ready": true, "instances": instances, "failures": failures}));
-    }
-}
-
-impl Readiness for LoadState {
-    fn report(&self) -> Option<Value> {
-        self.report.lock().expect("readiness lock").clone()
-    }
 }

@@ -49,6 +49,21 @@ impl PluginDir {
         std::fs::write(&path, text).expect("writing a manifest");
         path
     }
+
+    /// Replaces the file `name` in the folder the way deployment tools do: writes a hidden
+    /// temporary file next to it, then renames it over `name`.
+    pub fn swap_in(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let temporary = self.dir.path().join(format!(".{name}.tmp"));
+        std::fs::write(&temporary, bytes).expect("writing a temporary file");
+        std::fs::rename(&temporary, &path).expect("renaming a file into place");
+        path
+    }
+
+    /// Removes the file `name` from the folder.
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.dir.path().join(name)).expect("removing a file");
+    }
 }
 
 /// How to start capstan.
@@ -172,6 +187,25 @@ impl Capstan {
                 )
             })
             .collect()
+    }
+
+    /// The `/metrics` text.
+    pub fn metrics(&self) -> String {
+        let response = http_get(self.address, "/metrics").expect("GET /metrics");
+        response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Sends SIGHUP (capstan rescans its plugin folders).
+    pub fn hang_up(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -HUP failed");
     }
 
     /// The process id.

@@ -13,7 +13,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, LoggingMessageNotificationParam,
     ProgressNotificationParam, ProtocolVersion, RequestMetaObject, Tool,
 };
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RunningService,
+};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
@@ -124,6 +126,22 @@ impl Client {
         let recorder = Recorder::new(version);
         let transport = StreamableHttpClientTransport::from_config(config);
         let service = recorder.clone().serve(transport).await?;
+        Ok(Self { service, recorder })
+    }
+
+    /// Connects to `url` the 2026-07-28 way: `server/discover`, no session, every request
+    /// self-contained.
+    pub async fn connect_discover(url: &str) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        let recorder = Recorder::new(ProtocolVersion::V_2026_07_28);
+        let transport = StreamableHttpClientTransport::from_uri(url);
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        let service = recorder
+            .clone()
+            .serve_with_lifecycle(transport, lifecycle)
+            .await?;
         Ok(Self { service, recorder })
     }
 

@@ -8,6 +8,7 @@
 //! - [`paths`]: where the built binary, plugins and shared caches are.
 //! - [`pki`]: a throwaway test CA for HTTPS upstreams and mutual TLS.
 //! - [`upstream`]: a recording HTTP or HTTPS upstream for tests of the egress gate.
+//! - [`wasm`]: distinct versions of a compiled plugin, for reload tests.
 
 pub mod capstan;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod fakes;
 pub mod paths;
 pub mod pki;
 pub mod upstream;
+pub mod wasm;
 
 /// Installs rustls' ring provider once; reqwest (built without a default provider, like the
 /// host) needs one before any client exists.

@@ -1,4 +1,4 @@
-//! The HTTP face: `/mcp` (Streamable HTTP), `/healthz` and `/readyz`.
+//! The HTTP face: `/mcp` (Streamable HTTP), `/healthz`, `/readyz` and `/metrics`.
 //!
 //! Order of checks on `/mcp`: inbound bearer auth (when configured) runs first, then rmcp's
 //! Host and Origin allowlists, then the MCP session or stateless handling.
@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::server::{McpServer, Shared};
+use crate::metrics::Metrics;
 
 /// How the HTTP face is exposed.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +46,7 @@ pub fn app(
     shutdown: CancellationToken,
 ) -> Router {
     let config = mcp_config(options, shutdown);
+    let metrics = shared.metrics.clone();
     let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(McpServer::new(factory_shared.clone())),
@@ -61,6 +63,7 @@ pub fn app(
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz).with_state(readiness))
+        .route("/metrics", get(metrics_text).with_state(metrics))
         .merge(mcp_routes)
 }
 
@@ -91,6 +94,11 @@ async fn readyz(State(readiness): State<Arc<dyn Readiness>>) -> Response {
             .into_response(),
         Some(report) => (StatusCode::OK, Json(report)).into_response(),
     }
+}
+
+async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], metrics.render()).into_response()
 }
 
 async fn require_bearer(

@@ -4,7 +4,7 @@
 //! - [`server`]: the `ServerHandler`, which looks tools up in the current registry snapshot,
 //!   validates arguments, runs the call in the sandbox and shapes the result.
 //! - [`http`]: the axum app: `/mcp` (Streamable HTTP, both protocol generations), `/healthz`,
-//!   `/readyz`, with Host/Origin checks and inbound bearer auth.
+//!   `/readyz`, `/metrics`, with Host/Origin checks and inbound bearer auth on `/mcp`.
 //! - [`notify`]: `tools/list_changed` and `prompts/list_changed` fan-out to every connected
 //!   client (legacy GET streams and 2026-07-28 subscriptions).
 

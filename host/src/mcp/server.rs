@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::{convert, result};
+use crate::metrics::Metrics;
 use crate::registry::{Entry, Instance, Registry};
 use crate::runtime::{GuestEvent, LogLevel};
 
@@ -41,6 +42,8 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// Who to tell about changes.
     pub broadcaster: Arc<Broadcaster>,
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
     /// Result shaping.
     pub options: ServeOptions,
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::gate::{Busy, Gate};
+use super::source::{Fingerprint, Source};
 use crate::egress::{CallContext, EgressPolicy, EgressSettings};
 use crate::manifest::Manifest;
 use crate::mcp::convert;
@@ -50,6 +51,7 @@ pub enum InstanceError {
 /// A loaded plugin instance.
 pub struct Instance {
     manifest: Manifest,
+    fingerprint: Fingerprint,
     component: Component,
     sandbox: Sandbox,
     tools: Vec<PluginTool>,
@@ -58,14 +60,20 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Loads the component of `manifest` and asks it for its tools and prompts. The error is a
-    /// message for the operator.
+    /// Loads the component of `source` (compiling it off the async runtime, or taking it from the
+    /// compile cache) and asks it for its tools and prompts. The error is a message for the
+    /// operator.
     pub async fn load(
         runtime: &Runtime,
-        manifest: Manifest,
+        source: Source,
         egress: EgressSettings,
     ) -> Result<Self, String> {
-        let component = compile(runtime, &manifest).await?;
+        let Source {
+            manifest,
+            wasm,
+            fingerprint,
+        } = source;
+        let component = compile(runtime, &manifest, wasm).await?;
         let sandbox = sandbox(&manifest, egress)?;
         let tools = component
             .list_tools(&sandbox)
@@ -80,9 +88,15 @@ impl Instance {
             prompts: serve_prompts(&manifest, prompts)?,
             gate: Gate::new(manifest.limits.max_concurrency, manifest.limits.max_queue),
             manifest,
+            fingerprint,
             component,
             sandbox,
         })
+    }
+
+    /// What the manifest and component it was loaded from hash to.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
     /// The instance's name (its manifest's file name without `.toml`).
@@ -147,10 +161,13 @@ impl Instance {
     }
 }
 
-async fn compile(runtime: &Runtime, manifest: &Manifest) -> Result<Component, String> {
+async fn compile(
+    runtime: &Runtime,
+    manifest: &Manifest,
+    wasm: Vec<u8>,
+) -> Result<Component, String> {
     let runtime = runtime.clone();
-    let path = manifest.component.clone();
-    tokio::task::spawn_blocking(move || runtime.load(&path))
+    tokio::task::spawn_blocking(move || runtime.load(&wasm))
         .await
         .map_err(|error| format!("loading the component panicked: {error}"))?
         .map_err(|error| format!("{}: {error:#}", manifest.component.display()))

@@ -1,14 +1,20 @@
 //! Building a snapshot from plugin folders: every `*.toml` manifest becomes an instance, or a
 //! recorded failure that names the file and the fix; one bad plugin never stops the others.
+//!
+//! A reload is the same walk against the snapshot serving now ([`reload_snapshot`]): each
+//! manifest is read with its component and fingerprinted ([`Source`]); an unchanged one keeps
+//! its instance, a new or changed one is loaded (validated, compiled off the async runtime or
+//! taken from the compile cache, import-checked, pre-instantiated, asked for its tools), and one
+//! that fails at any step leaves its previous version serving. Manifests that are gone retire
+//! their instances. Nothing is installed here: the caller swaps the finished snapshot in.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::future::join_all;
 
-use super::{Instance, LoadFailure, Snapshot};
+use super::{Instance, LoadFailure, Snapshot, Source};
 use crate::egress::EgressSettings;
-use crate::manifest::Manifest;
 use crate::runtime::Runtime;
 
 /// What loading needs besides the runtime.
@@ -20,43 +26,109 @@ pub struct LoadOptions {
     pub egress: EgressSettings,
 }
 
+/// How one manifest came out of a load.
+pub enum Staged {
+    /// Unchanged since the previous snapshot: the same instance keeps serving.
+    Unchanged(Arc<Instance>),
+    /// Loaded from a new or changed manifest or component.
+    Loaded {
+        /// The new instance.
+        instance: Arc<Instance>,
+        /// The version it replaces, if any.
+        previous: Option<Arc<Instance>>,
+    },
+    /// The manifest or its component could not be loaded.
+    Failed {
+        /// What went wrong.
+        failure: LoadFailure,
+        /// The version loaded before from this manifest, which keeps serving.
+        previous: Option<Arc<Instance>>,
+    },
+}
+
 /// Loads every manifest in the plugin folders (in name order, folders in the order given).
 pub async fn load_snapshot(runtime: &Runtime, options: &LoadOptions) -> Snapshot {
+    reload_snapshot(runtime, options, &Snapshot::default()).await
+}
+
+/// Loads the plugin folders again against `previous`, reusing its unchanged instances and
+/// keeping its instances serving where their new version fails.
+pub async fn reload_snapshot(
+    runtime: &Runtime,
+    options: &LoadOptions,
+    previous: &Snapshot,
+) -> Snapshot {
     let mut failures = Vec::new();
     let mut manifests = Vec::new();
+    let mut kept = Vec::new();
     for dir in &options.plugin_dirs {
         match manifest_files(dir) {
             Ok(files) => manifests.extend(files),
-            Err(error) => failures.push(LoadFailure {
-                manifest: dir.clone(),
-                error,
-            }),
+            Err(error) => {
+                // A folder that cannot be read (being replaced, a mount problem) is not a
+                // request to remove its plugins: what it served keeps serving.
+                let serving = previous.instances().iter();
+                let serving = serving.filter(|i| i.manifest().path.parent() == Some(dir));
+                let before = kept.len();
+                kept.extend(serving.cloned().map(Staged::Unchanged));
+                let mut failure = LoadFailure::new(dir.clone(), error);
+                failure.serving_previous = kept.len() > before;
+                failures.push(failure);
+            }
         }
     }
-    let loads = manifests
-        .iter()
-        .map(|path| load_one(runtime, path, options.egress.clone()));
-    let mut instances = Vec::new();
-    for (path, outcome) in manifests.iter().zip(join_all(loads).await) {
-        match outcome {
-            Ok(instance) => instances.push(Arc::new(instance)),
-            Err(error) => failures.push(LoadFailure {
-                manifest: path.clone(),
-                error,
-            }),
+    let staged = manifests.into_iter().map(|path| {
+        let previous = previous.instance_from(&path).cloned();
+        stage(runtime, path, previous, options.egress.clone())
+    });
+    kept.extend(join_all(staged).await);
+    Snapshot::assemble(kept, failures)
+}
+
+async fn stage(
+    runtime: &Runtime,
+    path: PathBuf,
+    previous: Option<Arc<Instance>>,
+    egress: EgressSettings,
+) -> Staged {
+    let source = match read_source(&path, runtime.limits().max_memory_bytes).await {
+        Ok(source) => source,
+        Err(error) => {
+            let failure = LoadFailure::new(path, error);
+            return Staged::Failed { failure, previous };
         }
+    };
+    if let Some(unchanged) = previous
+        .as_ref()
+        .filter(|p| *p.fingerprint() == source.fingerprint)
+    {
+        return Staged::Unchanged(unchanged.clone());
     }
-    Snapshot::assemble(instances, failures)
+    match load_one(runtime, source, egress).await {
+        Ok(instance) => Staged::Loaded {
+            instance: Arc::new(instance),
+            previous,
+        },
+        Err(error) => Staged::Failed {
+            failure: LoadFailure::new(path, error),
+            previous,
+        },
+    }
+}
+
+async fn read_source(path: &Path, max_memory: u64) -> Result<Source, String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || Source::read(&path, max_memory))
+        .await
+        .unwrap_or_else(|error| Err(format!("reading the manifest panicked: {error}")))
 }
 
 async fn load_one(
     runtime: &Runtime,
-    path: &Path,
+    source: Source,
     egress: EgressSettings,
 ) -> Result<Instance, String> {
-    let manifest = Manifest::load(path, runtime.limits().max_memory_bytes)
-        .map_err(|error| error.message_without_path())?;
-    let instance = Instance::load(runtime, manifest, egress).await?;
+    let instance = Instance::load(runtime, source, egress).await?;
     tracing::info!(
         instance = instance.name(),
         tools = instance.tools().len(),

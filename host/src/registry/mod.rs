@@ -2,20 +2,25 @@
 //!
 //! A [`Snapshot`] is immutable; the [`Registry`] swaps whole snapshots atomically, so a call
 //! holds the snapshot (and instance) it started with while a reload installs the next one.
+//! [`reload_snapshot`] builds the next snapshot against the serving one: instances whose
+//! [`Fingerprint`] is unchanged are shared, and a new version that fails leaves the old one in.
 
 mod gate;
 mod instance;
 mod load;
+mod source;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::mcp::notify::Changes;
 pub use gate::Busy;
 pub use instance::{Instance, InstanceError, PluginPrompt, PluginTool};
-pub use load::{LoadOptions, load_snapshot};
+pub use load::{LoadOptions, Staged, load_snapshot, reload_snapshot};
+pub use source::{Fingerprint, Source};
 
 /// A manifest that could not be loaded, and why.
 #[derive(Debug, Clone)]
@@ -24,6 +29,19 @@ pub struct LoadFailure {
     pub manifest: PathBuf,
     /// What went wrong and what to do, for the operator.
     pub error: String,
+    /// Whether the version loaded before from this manifest is still serving.
+    pub serving_previous: bool,
+}
+
+impl LoadFailure {
+    /// A failure of `manifest` with nothing serving in its place (yet).
+    pub fn new(manifest: PathBuf, error: String) -> Self {
+        Self {
+            manifest,
+            error,
+            serving_previous: false,
+        }
+    }
 }
 
 /// Where an exposed name leads: the instance and the index of the tool or prompt in it.
@@ -45,22 +63,56 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds a snapshot from loaded instances in order; an instance whose tool or prompt name
-    /// collides with an earlier one is refused and recorded as a failure naming both.
-    pub fn assemble(instances: Vec<Arc<Instance>>, mut failures: Vec<LoadFailure>) -> Self {
+    /// Builds a snapshot from staged manifests. Instances that were already serving go first, so
+    /// a new or changed instance whose tool or prompt name collides with one of them is the one
+    /// refused (recorded as a failure naming both); a changed instance that is refused or failed
+    /// leaves its previous version serving.
+    pub fn assemble(staged: Vec<Staged>, mut failures: Vec<LoadFailure>) -> Self {
         let mut snapshot = Snapshot::default();
-        for instance in instances {
-            match snapshot.collision(&instance) {
-                Some(error) => failures.push(LoadFailure {
-                    manifest: instance.manifest().path.clone(),
-                    error,
-                }),
-                None => snapshot.add(instance),
+        let (serving, changed): (Vec<_>, Vec<_>) = staged
+            .into_iter()
+            .partition(|s| !matches!(s, Staged::Loaded { .. }));
+        for staged in serving.into_iter().chain(changed) {
+            if let Some(failure) = snapshot.stage(staged) {
+                failures.push(failure);
             }
         }
         failures.sort_by(|a, b| a.manifest.cmp(&b.manifest));
         snapshot.failures = failures;
         snapshot
+    }
+
+    /// Adds what `staged` leaves serving; returns its failure, if any.
+    fn stage(&mut self, staged: Staged) -> Option<LoadFailure> {
+        let (mut failure, previous) = match staged {
+            Staged::Unchanged(instance) => {
+                let error = self.try_add(instance.clone()).err()?;
+                (
+                    LoadFailure::new(instance.manifest().path.clone(), error),
+                    None,
+                )
+            }
+            Staged::Loaded { instance, previous } => {
+                let error = self.try_add(instance.clone()).err()?;
+                (
+                    LoadFailure::new(instance.manifest().path.clone(), error),
+                    previous,
+                )
+            }
+            Staged::Failed { failure, previous } => (failure, previous),
+        };
+        failure.serving_previous = previous.is_some_and(|p| self.try_add(p).is_ok());
+        Some(failure)
+    }
+
+    fn try_add(&mut self, instance: Arc<Instance>) -> Result<(), String> {
+        match self.collision(&instance) {
+            Some(error) => Err(error),
+            None => {
+                self.add(instance);
+                Ok(())
+            }
+        }
     }
 
     fn collision(&self, instance: &Instance) -> Option<String> {
@@ -130,6 +182,36 @@ impl Snapshot {
     pub fn failures(&self) -> &[LoadFailure] {
         &self.failures
     }
+
+    /// The instance loaded from the manifest at `path`.
+    pub fn instance_from(&self, path: &Path) -> Option<&Arc<Instance>> {
+        self.instances.iter().find(|i| i.manifest().path == path)
+    }
+
+    /// Which exposed lists differ from `previous`: names, or any tool's or prompt's definition.
+    pub fn changes_since(&self, previous: &Snapshot) -> Changes {
+        fn tool(entry: &Entry) -> &rmcp::model::Tool {
+            &entry.instance.tools()[entry.index].tool
+        }
+        fn prompt(entry: &Entry) -> &rmcp::model::Prompt {
+            &entry.instance.prompts()[entry.index].prompt
+        }
+        Changes {
+            tools: !same_lists(&self.tools, &previous.tools, tool),
+            prompts: !same_lists(&self.prompts, &previous.prompts, prompt),
+        }
+    }
+}
+
+fn same_lists<T: PartialEq>(
+    a: &BTreeMap<String, Entry>,
+    b: &BTreeMap<String, Entry>,
+    definition: fn(&Entry) -> &T,
+) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((x, ex), (y, ey))| x == y && definition(ex) == definition(ey))
 }
 
 /// The current snapshot, replaced atomically on reload.
@@ -151,8 +233,9 @@ impl Registry {
         self.current.load_full()
     }
 
-    /// Installs `snapshot` for every request that starts from now on.
-    pub fn replace(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
+    /// Installs `snapshot` for every request that starts from now on; calls already running
+    /// finish on the instances they started with. Returns the snapshot it replaced.
+    pub fn replace(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        self.current.swap(Arc::new(snapshot))
     }
 }

@@ -73,12 +73,11 @@ impl Runtime {
         &self.cache
     }
 
-    /// Loads the component at `path`: compile (or cache hit), import check, pre-instantiation.
-    /// Blocking and CPU-heavy on a cache miss: run it off the request path.
-    pub fn load(&self, path: &Path) -> anyhow::Result<Component> {
-        let wasm = std::fs::read(path)
-            .with_context(|| format!("could not read the component {}", path.display()))?;
-        let compiled = self.cache.get_or_compile(&self.engine, &wasm)?;
+    /// Loads the component `wasm` (the bytes of a `.wasm` file): compile (or cache hit), import
+    /// check, pre-instantiation. Blocking and CPU-heavy on a cache miss: run it off the request
+    /// path.
+    pub fn load(&self, wasm: &[u8]) -> anyhow::Result<Component> {
+        let compiled = self.cache.get_or_compile(&self.engine, wasm)?;
         imports::check(&self.engine, &compiled.component)?;
         let pre = self
             .linker

@@ -9,6 +9,7 @@ mod gitops;
 mod hostile;
 mod manifests;
 mod protocol;
+mod reload;
 mod sandbox;
 mod stdio;
 

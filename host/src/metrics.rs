@@ -1,0 +1,99 @@
+//! Prometheus metrics, served as OpenMetrics text on `GET /metrics`.
+//!
+//! | metric | type | meaning |
+//! |---|---|---|
+//! | `capstan_reloads_total{result="ok"\|"failed"}` | counter | plugin folder loads and reloads that changed something (rescans that found nothing new are not counted); `failed` when a manifest is failing afterwards |
+//! | `capstan_plugin_load_failures` | gauge | manifests failing now (their previous version, if any, keeps serving) |
+//! | `capstan_plugin_instances` | gauge | plugin instances serving now |
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+type ResultLabel = [(&'static str, &'static str); 1];
+
+const OK: ResultLabel = [("result", "ok")];
+const FAILED: ResultLabel = [("result", "failed")];
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    reloads: Family<ResultLabel, Counter>,
+    load_failures: Gauge,
+    instances: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let reloads = Family::<ResultLabel, Counter>::default();
+        for result in [OK, FAILED] {
+            let _ = reloads.get_or_create(&result);
+        }
+        let (load_failures, instances) = (Gauge::default(), Gauge::default());
+        let mut registry = Registry::default();
+        registry.register(
+            "capstan_reloads",
+            "Plugin folder loads and reloads, by result (failed: a manifest failed to load)",
+            reloads.clone(),
+        );
+        registry.register(
+            "capstan_plugin_load_failures",
+            "Manifests that failed to load in the last reload",
+            load_failures.clone(),
+        );
+        registry.register(
+            "capstan_plugin_instances",
+            "Plugin instances serving",
+            instances.clone(),
+        );
+        Self {
+            registry,
+            reloads,
+            load_failures,
+            instances,
+        }
+    }
+}
+
+impl Metrics {
+    /// Records a finished (re)load that left `instances` serving and `failures` failing.
+    pub fn record_reload(&self, instances: usize, failures: usize) {
+        let result = if failures == 0 { OK } else { FAILED };
+        self.reloads.get_or_create(&result).inc();
+        self.load_failures.set(failures as i64);
+        self.instances.set(instances as i64);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reloads_are_counted_by_result_and_failures_are_a_gauge() {
+        let metrics = Metrics::default();
+        metrics.record_reload(2, 0);
+        metrics.record_reload(2, 1);
+        metrics.record_reload(2, 1);
+        let text = metrics.render();
+        assert!(
+            text.contains("capstan_reloads_total{result=\"ok\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("capstan_reloads_total{result=\"failed\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("capstan_plugin_load_failures 1"), "{text}");
+        assert!(text.contains("capstan_plugin_instances 2"), "{text}");
+    }
+}

@@ -1,0 +1,97 @@
+//! What an instance is built from, read from disk in one go: the validated manifest, the
+//! component's bytes, and a [`Fingerprint`] of both, by which a rescan tells an unchanged
+//! instance (kept as it is, calls and all) from a changed one (loaded anew).
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Manifest;
+
+/// The sha256 of a manifest file and of the component it names. Two loads with equal
+/// fingerprints would build the same instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    manifest: [u8; 32],
+    component: [u8; 32],
+}
+
+/// A manifest with its component's bytes, ready to load.
+pub struct Source {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// The component file's bytes.
+    pub wasm: Vec<u8>,
+    /// What the manifest and component hash to.
+    pub fingerprint: Fingerprint,
+}
+
+impl Source {
+    /// Reads and validates the manifest at `path` (`max_memory` is the engine's ceiling) and reads
+    /// the component it names. The error is a message for the operator, without the manifest's
+    /// path (reports show it separately).
+    pub fn read(path: &Path, max_memory: u64) -> Result<Self, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|error| format!("cannot be read: {error}"))?;
+        let manifest = Manifest::parse(path, &text, max_memory)
+            .map_err(|error| error.message_without_path())?;
+        let wasm = std::fs::read(&manifest.component).map_err(|error| {
+            format!(
+                "{}: cannot be read: {error}; check the `component` path and the file's permissions",
+                manifest.component.display()
+            )
+        })?;
+        let fingerprint = Fingerprint {
+            manifest: Sha256::digest(text.as_bytes()).into(),
+            component: Sha256::digest(&wasm).into(),
+        };
+        Ok(Self {
+            manifest,
+            wasm,
+            fingerprint,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+
+    fn fingerprint(dir: &Path) -> Fingerprint {
+        Source::read(&dir.join("p.toml"), 1 << 30)
+            .unwrap()
+            .fingerprint
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_manifest_or_the_component_only() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.wasm", b"\0asm one");
+        write(dir.path(), "p.toml", b"component = \"p.wasm\"\n");
+        let first = fingerprint(dir.path());
+        assert_eq!(first, fingerprint(dir.path()));
+        write(dir.path(), "p.wasm", b"\0asm two");
+        let second = fingerprint(dir.path());
+        assert_ne!(first, second);
+        write(
+            dir.path(),
+            "p.toml",
+            b"component = \"p.wasm\"\nprefix = \"q\"\n",
+        );
+        assert_ne!(second, fingerprint(dir.path()));
+    }
+
+    #[test]
+    fn a_missing_component_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.toml", b"component = \"gone.wasm\"\n");
+        let error = Source::read(&dir.path().join("p.toml"), 1 << 30)
+            .err()
+            .unwrap();
+        assert!(error.contains("gone.wasm"), "{error}");
+    }
+}
