@@ -5,6 +5,8 @@
 //! | `capstan_reloads_total{result="ok"\|"failed"}` | counter | plugin folder loads and reloads that changed something (rescans that found nothing new are not counted); `failed` when a manifest is failing afterwards |
 //! | `capstan_plugin_load_failures` | gauge | manifests failing now (their previous version, if any, keeps serving) |
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
+//! | `capstan_egress_requests_total{instance,decision}` | counter | plugin requests: `allowed`, `denied` by the gate, `failed` before a response |
+//! | `capstan_egress_response_bytes_total{instance,decision}` | counter | response body bytes plugins read |
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -48,6 +50,7 @@ impl Default for Metrics {
             "Plugin instances serving",
             instances.clone(),
         );
+        crate::egress::audit::register_metrics(&mut registry);
         Self {
             registry,
             reloads,

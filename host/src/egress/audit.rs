@@ -1,14 +1,60 @@
 //! The audit trail of the egress gate: one record per decision, written to the
 //! `capstan::audit` log target. Records carry who asked (instance and tool), where to
 //! (target, method, host, path without query), the outcome (status, bytes, duration) and never
-//! a header value or a body. This is also the one place egress metrics are taken from.
+//! a header value or a body. The same calls feed the egress counters on `/metrics`
+//! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`).
 
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+/// Labels of the egress counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Labels {
+    instance: String,
+    decision: &'static str,
+}
+
+/// The egress counters, process-wide (every record goes through this module).
+struct EgressMetrics {
+    requests: Family<Labels, Counter>,
+    response_bytes: Family<Labels, Counter>,
+}
+
+static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
+    requests: Family::default(),
+    response_bytes: Family::default(),
+});
+
+/// Adds the egress counters to `registry`.
+pub fn register_metrics(registry: &mut Registry) {
+    registry.register(
+        "capstan_egress_requests",
+        "Outgoing plugin requests by instance and decision (allowed, denied, failed)",
+        METRICS.requests.clone(),
+    );
+    registry.register(
+        "capstan_egress_response_bytes",
+        "Response body bytes plugins read, by instance",
+        METRICS.response_bytes.clone(),
+    );
+}
+
+fn count(caller: &Caller, decision: &'static str) {
+    let labels = Labels {
+        instance: caller.instance.clone(),
+        decision,
+    };
+    METRICS.requests.get_or_create(&labels).inc();
+}
 
 /// Who made a request: the instance and the tool being called.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +67,7 @@ pub struct Caller {
 
 /// Records a refused request.
 pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
+    count(caller, "denied");
     tracing::warn!(
         target: "capstan::audit",
         decision = "denied",
@@ -35,6 +82,7 @@ pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
 
 /// Records an allowed request that failed before a response arrived.
 pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, error: &str) {
+    count(caller, "failed");
     tracing::warn!(
         target: "capstan::audit",
         decision = "allowed",
@@ -87,6 +135,15 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
+        count(&self.caller, "allowed");
+        let labels = Labels {
+            instance: self.caller.instance.clone(),
+            decision: "allowed",
+        };
+        METRICS
+            .response_bytes
+            .get_or_create(&labels)
+            .inc_by(self.bytes);
         tracing::info!(
             target: "capstan::audit",
             decision = "allowed",

@@ -342,6 +342,14 @@ async fn run(id: &str) {
                 "{}",
                 text(&result)
             );
+            let metrics = capstan_tests::capstan::http_get(w.capstan.address(), "/metrics")
+                .expect("reading /metrics");
+            for decision in ["denied", "allowed"] {
+                let line = format!(
+                    "capstan_egress_requests_total{{instance=\"hostile\",decision=\"{decision}\"}}"
+                );
+                assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
+            }
         }
         "ip_literal_of_allowed_name" => {
             let literal = format!("127.0.0.1:{}", w.api.port());
