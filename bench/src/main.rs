@@ -6,10 +6,13 @@
 //! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
 //!   `ping` on the same session (the protocol and HTTP cost without a plugin);
 //! - the sandbox share of a call: a fresh store, instantiation and the `noop` export, in process;
+//! - a GET of a loopback upstream from a plugin (sandbox, egress gate, injected token, in
+//!   process), against the same GET from a plain reqwest client;
 //! - process start to ready (`/readyz` 200) with a cold and a warm compile cache;
 //! - hot reload: a changed file to `notifications/tools/list_changed` at the client, for each
 //!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this).
 
+mod egress;
 mod reload;
 mod stats;
 
@@ -61,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let (mcp_noop, mcp_ping) = mcp_calls(calls).await?;
     let sandbox = sandbox_calls(calls).await?;
+    let (gated, direct) = egress::fetch_calls(calls.min(2000)).await?;
     let (cold, warm) = start_to_ready(starts)?;
     println!("| measurement | median | p99 | vs. baseline |");
     println!("|---|---|---|---|");
@@ -75,10 +79,20 @@ async fn main() -> anyhow::Result<()> {
         &sandbox,
         Some(&mcp_noop),
     );
+    row(
+        "GET of a loopback upstream, plain reqwest (baseline: no sandbox)",
+        &direct,
+        None,
+    );
+    row(
+        "the same GET from a plugin: sandbox + egress gate + injected token",
+        &gated,
+        Some(&direct),
+    );
     row("start to ready, cold compile cache", &cold, None);
     row("start to ready, warm compile cache", &warm, Some(&cold));
     println!(
-        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; warm / cold).\n"
+        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; plugin GET / plain GET; warm / cold).\n"
     );
     reload_table(starts).await
 }
