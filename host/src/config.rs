@@ -351,4 +351,31 @@ mod tests {
         .to_string();
         assert!(error.contains("lisen"), "{error}");
     }
+
+    #[test]
+    fn resolve_pins_come_from_flags_or_the_file_and_bad_ones_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("capstan.toml");
+        std::fs::write(&file, "resolve = [\"argocd.internal=10.0.4.2\"]\n").unwrap();
+        let from_file = Settings::resolve(Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.resolve,
+            ResolveOverrides::parse(["argocd.internal=10.0.4.2"]).unwrap()
+        );
+        let error = Settings::resolve(Overrides {
+            config: Some(file),
+            resolve: vec!["argocd.internal:10.0.4.2".into()],
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`resolve`") && error.contains("HOST=ADDR"),
+            "{error}"
+        );
+    }
 }
