@@ -48,12 +48,14 @@ pub fn register_metrics(registry: &mut Registry) {
     );
 }
 
-fn count(caller: &Caller, decision: &'static str) {
+/// Counts one request; returns its labels for further counters.
+fn count(caller: &Caller, decision: &'static str) -> Labels {
     let labels = Labels {
         instance: caller.instance.clone(),
         decision,
     };
     METRICS.requests.get_or_create(&labels).inc();
+    labels
 }
 
 /// Who made a request: the instance and the tool being called.
@@ -67,7 +69,7 @@ pub struct Caller {
 
 /// Records a refused request.
 pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
-    count(caller, "denied");
+    let _ = count(caller, "denied");
     tracing::warn!(
         target: "capstan::audit",
         decision = "denied",
@@ -82,7 +84,7 @@ pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
 
 /// Records an allowed request that failed before a response arrived.
 pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, error: &str) {
-    count(caller, "failed");
+    let _ = count(caller, "failed");
     tracing::warn!(
         target: "capstan::audit",
         decision = "allowed",
@@ -135,11 +137,7 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        count(&self.caller, "allowed");
-        let labels = Labels {
-            instance: self.caller.instance.clone(),
-            decision: "allowed",
-        };
+        let labels = count(&self.caller, "allowed");
         METRICS
             .response_bytes
             .get_or_create(&labels)

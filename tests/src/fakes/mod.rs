@@ -25,6 +25,24 @@ mod server;
 
 pub use server::{FakeServer, RecordedRequest, Violation};
 
+/// Checks `value` against a contract's schema; the error lists the first few problems with
+/// their JSON pointers.
+pub(crate) fn check_schema(
+    validator: &jsonschema::Validator,
+    value: &serde_json::Value,
+) -> Result<(), String> {
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .take(5)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// An HTTP client for the fakes' own tests.

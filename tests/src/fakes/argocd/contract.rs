@@ -262,16 +262,7 @@ impl Param {
 /// Checks an Application fixture against the swagger `v1alpha1Application` definition, with
 /// unknown fields refused (the real API never serves a field its contract does not declare).
 pub(crate) fn validate_application(application: &Value) -> Result<(), String> {
-    let errors: Vec<String> = APPLICATION_SCHEMA
-        .iter_errors(application)
-        .take(5)
-        .map(|error| format!("{}: {error}", error.instance_path()))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    crate::fakes::check_schema(&APPLICATION_SCHEMA, application)
 }
 
 /// Adds `additionalProperties: false` to every object schema that lists its properties and
