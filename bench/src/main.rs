@@ -3,18 +3,26 @@
 //! everything (the test suite runs it so the harness cannot rot).
 //!
 //! Measured:
+//! - capstan with the Argo CD plugin against the reference server `argocd-mcp` 0.9.0 and against
+//!   the direct upstream request, on the same fake Argo CD with the same workloads at concurrency
+//!   1, 8 and 64: throughput, latency, peak memory, CPU time and answer sizes ([`versus`]);
 //! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
 //!   `ping` on the same session (the protocol and HTTP cost without a plugin);
 //! - the sandbox share of a call: a fresh store, instantiation and the `noop` export, in process;
 //! - a GET of a loopback upstream from a plugin (sandbox, egress gate, injected token, in
 //!   process), against the same GET from a plain reqwest client;
-//! - process start to ready (`/readyz` 200) with a cold and a warm compile cache;
+//! - process start to ready (`/readyz` 200) with a cold and a warm compile cache, and idle
+//!   memory with the three GitOps plugins loaded;
 //! - hot reload: a changed file to `notifications/tools/list_changed` at the client, for each
 //!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this).
+//!
+//! The full run writes its report to `docs/benchmarks.md` (`--output` to choose another file).
 
 mod egress;
 mod reload;
+mod report;
 mod stats;
+mod versus;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,15 +34,29 @@ use clap::Parser;
 use serde_json::json;
 use stats::Sample;
 
-/// Benchmarks of capstan's call path and start-up.
+use crate::report::{Figure, Own};
+use crate::versus::process::Process;
+
+/// Benchmarks of capstan's call path and start-up, and capstan against argocd-mcp.
 #[derive(Parser)]
 struct Args {
     /// A few iterations of everything, for smoke-testing the harness.
     #[arg(long)]
     quick: bool,
-    /// Calls per measurement.
+    /// Calls per measurement of capstan's own figures.
     #[arg(long, default_value_t = 5000)]
     calls: usize,
+    /// Seconds each server is driven per workload and concurrency in the comparison.
+    #[arg(long, default_value_t = 5.0)]
+    window: f64,
+    /// Where to write the Markdown report (default: docs/benchmarks.md for a full run, nowhere
+    /// in quick mode).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Compare only this tool (repeatable; default: get_application, list_applications,
+    /// get_application_resource_tree and sync_application).
+    #[arg(long = "only", value_name = "TOOL")]
+    only: Vec<String>,
     /// Run only the in-process sandbox measurement (for profiling it).
     #[arg(long)]
     sandbox_only: bool,
@@ -57,43 +79,71 @@ async fn main() -> anyhow::Result<()> {
     if args.reload {
         return reload_table(starts).await;
     }
-    println!(
-        "# capstan benchmarks ({} calls per row{})\n",
-        calls,
-        if args.quick { ", quick mode" } else { "" }
-    );
-    let (mcp_noop, mcp_ping) = mcp_calls(calls).await?;
+    let plan = versus::Plan {
+        concurrency: vec![1, 8, 64],
+        window: versus::Window {
+            length: Duration::from_secs_f64(if args.quick { 0.2 } else { args.window }),
+            warm_up: if args.quick { 2 } else { 20 },
+        },
+        only: args.only.clone(),
+    };
+    eprintln!("measuring capstan against argocd-mcp and the direct upstream request");
+    let comparison = versus::run(&plan).await?;
+    eprintln!("measuring capstan alone");
+    let (mcp_noop, mcp_ping, mcp_noop_stateless) = mcp_calls(calls).await?;
     let sandbox = sandbox_calls(calls).await?;
     let (gated, direct) = egress::fetch_calls(calls.min(2000)).await?;
-    let (cold, warm) = start_to_ready(starts)?;
-    println!("| measurement | median | p99 | vs. baseline |");
-    println!("|---|---|---|---|");
-    row(
-        "MCP `ping` over HTTP (baseline: no plugin)",
-        &mcp_ping,
-        None,
-    );
-    row("no-op tool call over HTTP", &mcp_noop, Some(&mcp_ping));
-    row(
-        "sandbox share: fresh store + instantiate + call (in process)",
-        &sandbox,
-        Some(&mcp_noop),
-    );
-    row(
-        "GET of a loopback upstream, plain reqwest (baseline: no sandbox)",
-        &direct,
-        None,
-    );
-    row(
-        "the same GET from a plugin: sandbox + egress gate + injected token",
-        &gated,
-        Some(&direct),
-    );
-    row("start to ready, cold compile cache", &cold, None);
-    row("start to ready, warm compile cache", &warm, Some(&cold));
-    println!(
-        "\nvs. baseline: ratio of medians (tool call / ping; sandbox / tool call; plugin GET / plain GET; warm / cold).\n"
-    );
+    let (cold, warm, idle_rss) = start_to_ready(starts)?;
+    let figure = |name, sample, baseline| Figure {
+        name,
+        sample,
+        baseline,
+    };
+    let own = Own {
+        figures: vec![
+            figure(
+                "MCP `ping` over HTTP (baseline: no plugin)",
+                &mcp_ping,
+                None,
+            ),
+            figure("no-op tool call over HTTP", &mcp_noop, Some(&mcp_ping)),
+            figure(
+                "no-op tool call, protocol 2026-07-28 (no session)",
+                &mcp_noop_stateless,
+                Some(&mcp_noop),
+            ),
+            figure(
+                "sandbox share: fresh store + instantiate + call (in process)",
+                &sandbox,
+                Some(&mcp_noop),
+            ),
+            figure(
+                "GET of a loopback upstream, plain reqwest (baseline: no sandbox)",
+                &direct,
+                None,
+            ),
+            figure(
+                "the same GET from a plugin: sandbox + egress gate + injected token",
+                &gated,
+                Some(&direct),
+            ),
+            figure("start to ready, cold compile cache", &cold, None),
+            figure("start to ready, warm compile cache", &warm, Some(&cold)),
+        ],
+        idle_rss_three_plugins: idle_rss,
+        warm_start: &warm,
+    };
+    let text = report::render(&own, &comparison, args.quick);
+    println!("{text}");
+    let output = match (&args.output, args.quick) {
+        (Some(path), _) => Some(path.clone()),
+        (None, false) => Some(capstan_tests::paths::repo_root().join("docs/benchmarks.md")),
+        (None, true) => None,
+    };
+    if let Some(path) = output {
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     reload_table(starts).await
 }
 
@@ -118,45 +168,38 @@ async fn reload_table(steps: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn row(name: &str, sample: &Sample, baseline: Option<&Sample>) {
-    let ratio = baseline
-        .map(|b| {
-            format!(
-                "{:.2}×",
-                sample.median().as_secs_f64() / b.median().as_secs_f64()
-            )
-        })
-        .unwrap_or_else(|| "—".into());
-    println!(
-        "| {name} | {} | {} | {ratio} |",
-        stats::show(sample.median()),
-        stats::show(sample.p99())
-    );
-}
-
-async fn mcp_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
+/// (no-op call, ping) over a 2025-11-25 session, and the no-op call the 2026-07-28 way (no
+/// session, every request self-contained).
+async fn mcp_calls(calls: usize) -> anyhow::Result<(Sample, Sample, Sample)> {
     let plugins = PluginDir::new();
     plugins.manifest("probe", "probe", "[limits]\nmax_concurrency = 64");
     let capstan = Capstan::start(&plugins);
-    let client = Client::connect(&capstan.url()).await?;
+    let session = Client::connect(&capstan.url()).await?;
+    let stateless = Client::connect_discover(&capstan.url()).await?;
     for _ in 0..calls.min(200) {
-        client.call("probe_noop", json!({})).await?;
+        session.call("probe_noop", json!({})).await?;
+        stateless.call("probe_noop", json!({})).await?;
     }
     let mut noop = Sample::default();
     let mut ping = Sample::default();
+    let mut noop_stateless = Sample::default();
     for _ in 0..calls {
         let started = Instant::now();
-        client.call("probe_noop", json!({})).await?;
+        session.call("probe_noop", json!({})).await?;
         noop.push(started.elapsed());
         let started = Instant::now();
-        client
+        session
             .service()
             .send_request(rmcp::model::ClientRequest::PingRequest(Default::default()))
             .await?;
         ping.push(started.elapsed());
+        let started = Instant::now();
+        stateless.call("probe_noop", json!({})).await?;
+        noop_stateless.push(started.elapsed());
     }
-    client.close().await;
-    Ok((noop, ping))
+    session.close().await;
+    stateless.close().await;
+    Ok((noop, ping, noop_stateless))
 }
 
 async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
@@ -192,13 +235,16 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     Ok(sample)
 }
 
-fn start_to_ready(runs: usize) -> anyhow::Result<(Sample, Sample)> {
+/// Start to ready with a cold and a warm compile cache, and the largest idle resident memory of
+/// a warm-started capstan serving the three GitOps plugins.
+fn start_to_ready(runs: usize) -> anyhow::Result<(Sample, Sample, u64)> {
     let plugins = PluginDir::new();
     for plugin in ["argocd", "rollouts", "flux"] {
         plugins.manifest(plugin, plugin, "");
     }
     let mut cold = Sample::default();
     let mut warm = Sample::default();
+    let mut idle_rss = 0;
     for _ in 0..runs {
         let cache = tempdir()?;
         for sample in [&mut cold, &mut warm] {
@@ -213,9 +259,20 @@ fn start_to_ready(runs: usize) -> anyhow::Result<(Sample, Sample)> {
             capstan.wait_ready(Duration::from_secs(300));
             sample.push(started.elapsed());
         }
+        let capstan = Capstan::spawn(
+            plugins.path(),
+            Options {
+                cache_dir: Some(cache.clone()),
+                ..Default::default()
+            },
+        );
+        capstan.wait_ready(Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(500));
+        idle_rss = idle_rss.max(Process::new(capstan.pid()).rss()?);
+        drop(capstan);
         let _ = std::fs::remove_dir_all(cache);
     }
-    Ok((cold, warm))
+    Ok((cold, warm, idle_rss))
 }
 
 /// A fresh, empty folder (a cold compile cache) that outlives this call; the caller removes it.

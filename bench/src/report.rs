@@ -1,0 +1,412 @@
+//! The Markdown report: capstan against argocd-mcp and against the limit, capstan's own figures,
+//! the targets with whether each was met, and the machine and versions it was measured on.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use crate::stats::{Sample, show};
+use crate::versus::{Cell, Comparison, Row, argocd_mcp};
+
+/// One figure of capstan's own table: a name, its sample and the baseline it is compared with.
+pub struct Figure<'a> {
+    /// What was measured.
+    pub name: &'a str,
+    /// The measurement.
+    pub sample: &'a Sample,
+    /// The baseline measured in the same run, if any.
+    pub baseline: Option<&'a Sample>,
+}
+
+/// capstan's own measurements.
+pub struct Own<'a> {
+    /// Call-path, start-up and sandbox figures.
+    pub figures: Vec<Figure<'a>>,
+    /// Resident memory of an idle capstan with the three GitOps plugins loaded.
+    pub idle_rss_three_plugins: u64,
+    /// Median warm start to ready.
+    pub warm_start: &'a Sample,
+}
+
+/// The limits the targets set.
+mod target {
+    pub const THROUGHPUT_AT_64: f64 = 5.0;
+    pub const THROUGHPUT_AT_1: f64 = 3.0;
+    pub const OVERHEAD_P50_MS: f64 = 0.5;
+    pub const OVERHEAD_P99_MS: f64 = 2.0;
+    pub const IDLE_RSS_MB: f64 = 60.0;
+    pub const WARM_START_MS: f64 = 300.0;
+    pub const BYTES_RATIO: f64 = 0.1;
+}
+
+/// The whole report.
+pub fn render(own: &Own<'_>, comparison: &Comparison, quick: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Written by `./dev bench` (`capstan-bench`){}. Every ratio compares figures measured in the \
+         same run; the test suite runs `--quick` so the harness cannot rot, and asserts no time.\n",
+        if quick {
+            " in quick mode: too few calls to quote"
+        } else {
+            ""
+        }
+    );
+    environment(&mut out, comparison);
+    targets(&mut out, own, comparison);
+    versus_table(&mut out, comparison);
+    limit_table(&mut out, comparison);
+    answers_table(&mut out, comparison);
+    own_table(&mut out, own, comparison);
+    out
+}
+
+fn environment(out: &mut String, comparison: &Comparison) {
+    let _ = writeln!(out, "## Where\n");
+    let _ = writeln!(
+        out,
+        "- Date: {}",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+    );
+    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(
+        out,
+        "- capstan {} ({}), {}, wasmtime 48, rmcp 3.9; release build",
+        env!("CARGO_PKG_VERSION"),
+        command_line("git", &["rev-parse", "--short", "HEAD"])
+            .unwrap_or_else(|| "unknown commit".into()),
+        command_line("rustc", &["--version"]).unwrap_or_else(|| "rustc".into()),
+    );
+    let _ = writeln!(
+        out,
+        "- argocd-mcp {} (npm) on Node {}, Streamable HTTP, read-only mode off",
+        argocd_mcp::VERSION,
+        comparison.node_version.trim_start_matches('v')
+    );
+    let _ = writeln!(
+        out,
+        "- Upstream: the fake Argo CD v3.5.1 API of `capstan-tests` on loopback, bearer token \
+         required, {} generated applications ({} for the large list). Both servers, the fake \
+         and the load generator share the machine's cores.",
+        crate::versus::APPS,
+        crate::versus::MANY_APPS
+    );
+    let _ = writeln!(
+        out,
+        "- Load: closed loop; each worker has its own MCP session (rmcp client, protocol \
+         2025-11-25) and calls back to back for the window. capstan runs the Argo CD plugin with \
+         an empty tool prefix and its default limits (32 calls at once, 64 queued).\n"
+    );
+}
+
+fn targets(out: &mut String, own: &Own<'_>, comparison: &Comparison) {
+    let _ = writeln!(out, "## Targets\n");
+    let _ = writeln!(out, "| target | measured | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    for (concurrency, goal) in [(64, target::THROUGHPUT_AT_64), (1, target::THROUGHPUT_AT_1)] {
+        let worst = comparison
+            .rows
+            .iter()
+            .filter(|row| row.concurrency == concurrency)
+            .map(|row| (row.tool, throughput_ratio(row)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((tool, ratio)) = worst {
+            target_row(
+                out,
+                &format!("throughput ≥ {goal}× argocd-mcp at concurrency {concurrency}"),
+                &format!("lowest {ratio:.1}× (`{tool}`)"),
+                ratio >= goal,
+            );
+        }
+    }
+    let serial: Vec<&Row> = comparison
+        .rows
+        .iter()
+        .filter(|r| r.concurrency == 1)
+        .collect();
+    let worst_overhead = |pick: fn(&Sample) -> std::time::Duration| {
+        serial
+            .iter()
+            .map(|row| {
+                (
+                    row.tool,
+                    millis(pick(&row.capstan.latencies)) - millis(pick(&row.direct.latencies)),
+                )
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    for (name, pick, goal) in [
+        (
+            "p50",
+            Sample::median as fn(&Sample) -> std::time::Duration,
+            target::OVERHEAD_P50_MS,
+        ),
+        ("p99", Sample::p99, target::OVERHEAD_P99_MS),
+    ] {
+        if let Some((tool, overhead)) = worst_overhead(pick) {
+            target_row(
+                out,
+                &format!(
+                    "{name} overhead over the direct upstream call ≤ {goal} ms (concurrency 1)"
+                ),
+                &format!("highest {overhead:.2} ms (`{tool}`)"),
+                overhead <= goal,
+            );
+        }
+    }
+    let idle = megabytes(own.idle_rss_three_plugins);
+    target_row(
+        out,
+        &format!(
+            "idle RSS with the three GitOps plugins ≤ {} MB",
+            target::IDLE_RSS_MB
+        ),
+        &format!("{idle:.1} MB"),
+        idle <= target::IDLE_RSS_MB,
+    );
+    let warm = millis(own.warm_start.median());
+    target_row(
+        out,
+        &format!("warm start to ready ≤ {} ms", target::WARM_START_MS),
+        &format!("{warm:.0} ms"),
+        warm <= target::WARM_START_MS,
+    );
+    if let Some((question, ratio)) = comparison
+        .answers
+        .iter()
+        .map(|a| {
+            (
+                a.question.as_str(),
+                a.capstan.0 as f64 / a.reference.0.max(1) as f64,
+            )
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        target_row(
+            out,
+            "bytes for the same question ≤ 1/10 of argocd-mcp's (defaults)",
+            &format!("largest share {:.1}% ({question})", ratio * 100.0),
+            ratio <= target::BYTES_RATIO,
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn target_row(out: &mut String, target: &str, measured: &str, met: bool) {
+    let _ = writeln!(
+        out,
+        "| {target} | {measured} | {} |",
+        if met { "yes" } else { "**no**" }
+    );
+}
+
+fn versus_table(out: &mut String, comparison: &Comparison) {
+    let _ = writeln!(out, "## capstan and argocd-mcp, same workload\n");
+    let _ = writeln!(
+        out,
+        "| tool | concurrency | server | calls/s | p50 | p99 | failed | peak RSS | CPU s | capstan / argocd-mcp calls/s |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    for row in &comparison.rows {
+        let name = format!("`{}` ({})", row.tool, row.scope);
+        cell_row(
+            out,
+            &name,
+            row.concurrency,
+            "capstan",
+            &row.capstan,
+            &format!("{:.1}×", throughput_ratio(row)),
+        );
+        cell_row(
+            out,
+            &name,
+            row.concurrency,
+            "argocd-mcp",
+            &row.reference,
+            "",
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nFailed: calls answered with an error result or not at all. argocd-mcp does not flag \
+         Argo CD's error answers as errors, so its failures can be undercounted.\n"
+    );
+}
+
+fn cell_row(
+    out: &mut String,
+    name: &str,
+    concurrency: usize,
+    server: &str,
+    cell: &Cell,
+    ratio: &str,
+) {
+    let _ = writeln!(
+        out,
+        "| {name} | {concurrency} | {server} | {:.0} | {} | {} | {} | {} | {} | {ratio} |",
+        cell.throughput(),
+        show(cell.latencies.median()),
+        show(cell.latencies.p99()),
+        cell.errors,
+        cell.peak_rss
+            .map(|b| format!("{:.1} MB", megabytes(b)))
+            .unwrap_or_default(),
+        cell.cpu_seconds
+            .map(|s| format!("{s:.2}"))
+            .unwrap_or_default(),
+    );
+}
+
+fn limit_table(out: &mut String, comparison: &Comparison) {
+    let _ = writeln!(out, "## capstan against the limit\n");
+    let _ = writeln!(
+        out,
+        "The limit is the same upstream request sent straight to the fake Argo CD with a plain \
+         HTTP client (no MCP, no sandbox) at the same concurrency; the overhead is capstan's \
+         latency minus it.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| tool | concurrency | direct p50 | capstan p50 | overhead p50 | direct p99 | capstan p99 | overhead p99 | direct calls/s |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for row in &comparison.rows {
+        let (d, c) = (&row.direct.latencies, &row.capstan.latencies);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {:.2} ms | {} | {} | {:.2} ms | {:.0} |",
+            row.tool,
+            row.concurrency,
+            show(d.median()),
+            show(c.median()),
+            millis(c.median()) - millis(d.median()),
+            show(d.p99()),
+            show(c.p99()),
+            millis(c.p99()) - millis(d.p99()),
+            row.direct.throughput(),
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn answers_table(out: &mut String, comparison: &Comparison) {
+    let _ = writeln!(
+        out,
+        "## Bytes returned to the agent, same question, each server's defaults\n"
+    );
+    let _ = writeln!(
+        out,
+        "| question | argocd-mcp text | capstan text | capstan / argocd-mcp | argocd-mcp whole result | capstan whole result |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for answer in &comparison.answers {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1}% | {} | {} |",
+            answer.question,
+            bytes(answer.reference.0),
+            bytes(answer.capstan.0),
+            answer.capstan.0 as f64 * 100.0 / answer.reference.0.max(1) as f64,
+            bytes(answer.reference.1),
+            bytes(answer.capstan.1),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nText: the content blocks a model reads. Whole result: the `tools/call` result as JSON, \
+         which for capstan also carries `structuredContent` (the same data, for programs).\n"
+    );
+}
+
+fn own_table(out: &mut String, own: &Own<'_>, comparison: &Comparison) {
+    let _ = writeln!(out, "## capstan alone\n");
+    let _ = writeln!(out, "| measurement | median | p99 | vs. baseline |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for figure in &own.figures {
+        let ratio = figure
+            .baseline
+            .map(|b| {
+                format!(
+                    "{:.2}×",
+                    figure.sample.median().as_secs_f64() / b.median().as_secs_f64()
+                )
+            })
+            .unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {ratio} |",
+            figure.name,
+            show(figure.sample.median()),
+            show(figure.sample.p99())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nIdle resident memory: capstan with the Argo CD, Rollouts and Flux plugins loaded {:.1} MB; \
+         with the Argo CD plugin before the first workload {:.1} MB; argocd-mcp before the first \
+         workload {:.1} MB.\n",
+        megabytes(own.idle_rss_three_plugins),
+        megabytes(comparison.idle_rss.0),
+        megabytes(comparison.idle_rss.1),
+    );
+}
+
+fn throughput_ratio(row: &Row) -> f64 {
+    row.capstan.throughput() / row.reference.throughput().max(f64::MIN_POSITIVE)
+}
+
+fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn bytes(count: usize) -> String {
+    match count {
+        0..1024 => format!("{count} B"),
+        _ => format!("{:.1} KiB", count as f64 / 1024.0),
+    }
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let kib: f64 = info
+                .lines()
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some(kib / 1024.0 / 1024.0)
+        })
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {cores} cores, {memory:.0} GiB RAM, Linux {}",
+        kernel.trim()
+    )
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
