@@ -13,45 +13,117 @@
 //! for pages). Modules, by concern:
 //!
 //! - `applications`: list_applications, get_application
-//! - `tree`: get_application_resource_tree
+//! - `lifecycle`: create_application, update_application, delete_application
 //! - `sync`: sync_application
-//! - `version`: get_version
+//! - `operations`: refresh_application, get_application_history, rollback_application,
+//!   terminate_operation
+//! - `tree`: get_application_resource_tree
+//! - `resources`: get_application_managed_resources, get_resources, get_resource_actions,
+//!   run_resource_action
+//! - `logs`: get_application_workload_logs
+//! - `events`: get_application_events, get_resource_events
+//! - `manifests`: get_application_manifests, diff_application
+//! - `projects`: get_appproject, list_projects, list_clusters, list_repository_apps
+//! - `appsets`: list_applicationsets, get_applicationset, create_applicationset,
+//!   delete_applicationset, generate_applicationset
+//! - `identity`: get_user_info, can_i; `version`: get_version
+//! - `workflows`: create_applications_from_directories, deploy_and_watch, diagnose_application
+//! - `prompts`: troubleshoot_application, safe_deploy
 //!
 //! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `schema` (JSON Schema
 //! pieces), `summary` (condensed rows and status).
 
 mod applications;
+mod appsets;
 mod client;
+mod events;
+mod identity;
+mod lifecycle;
+mod logs;
+mod manifests;
+mod operations;
 mod params;
+mod projects;
+mod prompts;
+mod resources;
 mod schema;
 mod summary;
 mod sync;
 mod tree;
 mod version;
+mod workflows;
 
 use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value};
+
+/// A module's tool dispatcher: `None` when the tool is not one of its own.
+type Dispatch = fn(&str, &Value) -> Option<Result<ToolResult, ToolError>>;
+
+/// Every module that dispatches by name.
+const MODULES: [Dispatch; 11] = [
+    applications::call,
+    lifecycle::call,
+    operations::call,
+    resources::call,
+    events::call,
+    manifests::call,
+    projects::call,
+    appsets::call,
+    identity::call,
+    workflows::call,
+    single,
+];
+
+/// The modules with one tool each.
+fn single(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
+    Some(match tool {
+        "sync_application" => sync::call(arguments),
+        "get_application_resource_tree" => tree::call(arguments),
+        "get_application_workload_logs" => logs::call(arguments),
+        "get_version" => version::call(arguments.clone()),
+        _ => return None,
+    })
+}
 
 struct ArgoCd;
 
 impl Plugin for ArgoCd {
     fn tools() -> Vec<Tool> {
         let mut tools = applications::tools();
-        tools.extend([tree::tool(), sync::tool(), version::tool()]);
+        tools.extend([tree::tool(), sync::tool()]);
+        tools.extend(lifecycle::tools());
+        tools.extend(operations::tools());
+        tools.extend(resources::tools());
+        tools.push(logs::tool());
+        tools.extend(events::tools());
+        tools.extend(manifests::tools());
+        tools.extend(projects::tools());
+        tools.extend(appsets::tools());
+        tools.extend(identity::tools());
+        tools.push(version::tool());
+        tools.extend(workflows::tools());
         tools
     }
 
     fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        if let Some(result) = applications::call(tool, &arguments) {
-            return result;
-        }
-        match tool {
-            "get_application_resource_tree" => tree::call(&arguments),
-            "sync_application" => sync::call(&arguments),
-            "get_version" => version::call(arguments),
-            other => Err(ToolError::new(format!(
-                "the Argo CD plugin has no tool `{other}`; list the tools to see what it offers"
-            ))),
-        }
+        MODULES
+            .iter()
+            .find_map(|dispatch| dispatch(tool, &arguments))
+            .unwrap_or_else(|| {
+                Err(ToolError::new(format!(
+                    "the Argo CD plugin has no tool `{tool}`; list the tools to see what it offers"
+                )))
+            })
+    }
+
+    fn prompts() -> Vec<capstan_sdk::Prompt> {
+        prompts::prompts()
+    }
+
+    fn get_prompt(
+        prompt: &str,
+        arguments: capstan_sdk::Map<String, Value>,
+    ) -> Result<capstan_sdk::PromptResult, String> {
+        prompts::get(prompt, &arguments)
     }
 }
 
