@@ -1,315 +1,226 @@
-//! `list_applications` and `get_application`: Argo CD's ApplicationService List and Get, with
-//! list rows trimmed to what an agent needs to pick an application.
+//! `list_applications` and `get_application`: Argo CD's ApplicationService List and Get. Lists
+//! filter on the server (`projects`, `selector`, `repo`, `appNamespace`) and then by name,
+//! sync, health and destination, and answer summary rows, paged; Get answers a summary and a
+//! compact status, or the full object with `detail`.
 
-use capstan_sdk::serde_json::Map;
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
-use serde::Deserialize;
 
 use crate::client::{Client, Query};
-use crate::schema::{object, target_property};
-use capstan_sdk::url::segment;
+use crate::params::{AppRef, Paging, merge};
+use crate::schema::{
+    NAMESPACE_PATTERN, app_properties, object, page_output, paging, props, target_property,
+};
+use crate::summary::{self, row, text};
 
 /// Rows returned when the call does not say.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: u64 = 1000;
+const DEFAULT_LIMIT: u64 = 50;
+/// Full objects returned when the call asks for detail and does not say how many.
+const DEFAULT_DETAIL_LIMIT: u64 = 5;
+const MAX_LIMIT: u64 = 500;
 
-/// A Kubernetes object name (RFC 1123 subdomain), which is what Argo CD application names are.
-const NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
-/// A Kubernetes namespace name (RFC 1123 label).
-const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+pub(crate) fn tools() -> Vec<Tool> {
+    vec![list_tool(), get_tool()]
+}
 
-pub(crate) fn list_tool() -> Tool {
+fn list_tool() -> Tool {
     Tool::new(
         "list_applications",
-        "Lists Argo CD applications as one row each: name, namespace, project, sync and health \
-         status, source repo/path/revision and destination. Filter on the server with `projects`, \
-         `selector` (labels, e.g. `team=payments,env=prod`), `repo` (exact URL) and \
-         `appNamespace`; `search` keeps names containing the text. Page with `limit` (default 50) \
-         and `offset`. Use get_application for one application's full spec and status.",
+        "Lists Argo CD applications, one summary row each (name, project, sync and health status, \
+         last operation, source, destination). Start here to find an application or see what is \
+         unhealthy. Filters run on the server (`projects`, `selector` e.g. `team=payments,env=prod`, \
+         `repo`, `appNamespace`) and then here (`search` in names, `syncStatus`, `healthStatus`, \
+         `cluster`). Answers are paged (`limit`, default 50; `offset`; `nextOffset` says where the \
+         next page starts); `detail` returns full Application objects instead of rows.",
     )
     .title("List Argo CD applications")
     .input(object(
-        json!({
-            "target": target_property(),
-            "search": {"type": "string", "maxLength": 253,
-                       "description": "Keep applications whose name contains this text (case-insensitive)."},
-            "projects": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50,
-                         "description": "Only applications in these Argo CD projects."},
-            "selector": {"type": "string", "maxLength": 1024,
-                         "description": "Kubernetes label selector on the Application objects, e.g. `env=prod`."},
-            "repo": {"type": "string", "maxLength": 2048,
-                     "description": "Only applications whose source repository URL is exactly this."},
-            "appNamespace": {"type": "string", "pattern": NAMESPACE_PATTERN,
-                             "description": "Only applications in this namespace (apps-in-any-namespace setups)."},
-            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                      "description": "Rows to return (default 50)."},
-            "offset": {"type": "integer", "minimum": 0, "description": "Rows to skip (default 0)."},
-        }),
+        props(&[
+            json!({
+                "target": target_property(),
+                "search": {"type": "string", "maxLength": 253,
+                           "description": "Keep applications whose name contains this text (case-insensitive)."},
+                "projects": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 253}, "maxItems": 50,
+                             "description": "Only applications in these Argo CD projects."},
+                "selector": {"type": "string", "maxLength": 1024,
+                             "description": "Kubernetes label selector on the Application objects, e.g. `env=prod,team in (a,b)`."},
+                "repo": {"type": "string", "maxLength": 2048,
+                         "description": "Only applications whose source repository URL is exactly this."},
+                "appNamespace": {"type": "string", "pattern": NAMESPACE_PATTERN,
+                                 "description": "Only applications in this namespace (apps-in-any-namespace setups)."},
+                "syncStatus": {"type": "string", "enum": ["Synced", "OutOfSync", "Unknown"],
+                               "description": "Only applications with this sync status."},
+                "healthStatus": {"type": "string", "enum": ["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"],
+                                 "description": "Only applications with this health status."},
+                "cluster": {"type": "string", "maxLength": 2048,
+                            "description": "Only applications deploying to this destination (server URL or cluster name)."},
+            }),
+            paging(DEFAULT_LIMIT, MAX_LIMIT),
+        ]),
         &[],
     ))
     .output(object(
-        json!({
-            "target": {"type": "string"},
-            "total": {"type": "integer", "description": "Applications that matched, before paging."},
-            "offset": {"type": "integer"},
-            "returned": {"type": "integer"},
-            "hasMore": {"type": "boolean"},
-            "applications": {"type": "array", "items": row_schema()},
-        }),
+        props(&[
+            json!({"target": {"type": "string"},
+                   "applications": {"type": "array", "items": {"type": "object"},
+                                    "description": "Summary rows (or full objects with `detail`)."},
+                   "hint": {"type": "string"}}),
+            page_output(),
+        ]),
         &["target", "total", "offset", "returned", "hasMore", "applications"],
     ))
     .read_only()
 }
 
-pub(crate) fn get_tool() -> Tool {
+fn get_tool() -> Tool {
     Tool::new(
         "get_application",
-        "Gets one Argo CD application: a summary row plus the full Application object (spec, \
-         sync and health status, conditions, resources, operation state). Pass `appNamespace` \
-         when the application lives outside Argo CD's own namespace.",
+        "Gets one Argo CD application: a summary row plus a compact status (last sync operation, \
+         conditions, resource health counts and the resources that are not healthy or not in \
+         sync, images, the last three deployments) and its spec. Use `detail: true` for the full \
+         Application object, and `refresh` (`normal` or `hard`) to make Argo CD compare with Git \
+         first.",
     )
     .title("Get an Argo CD application")
     .input(object(
-        json!({
-            "target": target_property(),
-            "applicationName": {"type": "string", "pattern": NAME_PATTERN,
-                                "description": "The application's name, as list_applications shows it."},
-            "appNamespace": {"type": "string", "pattern": NAMESPACE_PATTERN,
-                             "description": "The namespace of the Application object, if not Argo CD's own."},
-        }),
+        props(&[
+            app_properties(),
+            json!({
+                "refresh": {"type": "string", "enum": ["normal", "hard"],
+                            "description": "Refresh before answering: `normal` re-compares with Git, `hard` also clears the manifest cache."},
+                "detail": {"type": "boolean", "description": "Include the full Application object (large)."},
+            }),
+        ]),
         &["applicationName"],
     ))
     .output(object(
         json!({
             "target": {"type": "string"},
-            "summary": row_schema(),
-            "application": {"type": "object", "description": "The Application as Argo CD serves it."},
+            "summary": summary::row_schema(),
+            "status": {"type": "object", "description": "Compact status: operation, conditions, resources, images, recentHistory."},
+            "spec": {"type": "object", "description": "The Application's spec as Argo CD serves it."},
+            "application": {"type": "object", "description": "The full Application (only with `detail`)."},
         }),
-        &["target", "summary", "application"],
+        &["target", "summary", "status", "spec"],
     ))
     .read_only()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListArgs {
-    target: Option<String>,
-    search: Option<String>,
-    #[serde(default)]
-    projects: Vec<String>,
-    selector: Option<String>,
-    repo: Option<String>,
-    app_namespace: Option<String>,
-    limit: Option<usize>,
-    #[serde(default)]
-    offset: usize,
+pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
+    Some(match tool {
+        "list_applications" => list(arguments),
+        "get_application" => get(arguments),
+        _ => return None,
+    })
 }
 
-pub(crate) fn list(arguments: Value) -> Result<ToolResult, ToolError> {
-    let request: ListArgs = args::parse(arguments)?;
-    let client = Client::for_target(request.target.as_deref())?;
+fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(args::str(arguments, "target"))?;
     let mut query = Query::default();
-    for project in &request.projects {
-        query.push("projects", project);
+    for project in arguments["projects"].as_array().into_iter().flatten() {
+        query.push_opt("projects", project.as_str());
     }
-    query.push_opt("selector", request.selector.as_deref());
-    query.push_opt("repo", request.repo.as_deref());
-    query.push_opt("appNamespace", request.app_namespace.as_deref());
+    for name in ["selector", "repo", "appNamespace"] {
+        query.push_opt(name, args::str(arguments, name));
+    }
     let not_found = "Check the filters; list_applications without filters shows what exists.";
     let list = client.get("/api/v1/applications", &query, not_found)?;
-    let matching = matching_rows(&list, request.search.as_deref());
-    Ok(ToolResult::structured(page(
-        client.target(),
-        matching,
-        request.offset,
-        request.limit,
-    )))
-}
-
-/// Summary rows of the listed applications whose name contains `search`.
-fn matching_rows(list: &Value, search: Option<&str>) -> Vec<Value> {
-    let search = search
-        .map(str::to_lowercase)
-        .filter(|search| !search.is_empty());
-    list["items"]
+    let detail = arguments["detail"].as_bool().unwrap_or(false);
+    let paging = Paging::from(
+        arguments,
+        if detail {
+            DEFAULT_DETAIL_LIMIT
+        } else {
+            DEFAULT_LIMIT
+        },
+    );
+    let matching: Vec<Value> = list["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|app| match &search {
-            Some(search) => text(&app["metadata"]["name"])
-                .to_lowercase()
-                .contains(search),
-            None => true,
+        .filter(|app| keep(app, arguments))
+        .map(|app| {
+            if detail {
+                without_managed_fields(app.clone())
+            } else {
+                row(app)
+            }
         })
-        .map(summarize)
-        .collect()
+        .collect();
+    let (page, fields) = paging.apply(matching);
+    let mut answer = json!({"target": client.target(), "applications": page});
+    merge(&mut answer, fields);
+    if answer["hasMore"] == true {
+        answer["hint"] = json!(format!(
+            "{} more applications match: call again with offset {}, or narrow with projects, selector, \
+             syncStatus or healthStatus.",
+            answer["total"].as_u64().unwrap_or(0) - answer["nextOffset"].as_u64().unwrap_or(0),
+            answer["nextOffset"]
+        ));
+    }
+    Ok(ToolResult::structured(answer))
 }
 
-fn page(target: &str, rows: Vec<Value>, offset: usize, limit: Option<usize>) -> Value {
-    let total = rows.len();
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    let page: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
-    json!({
-        "target": target,
-        "total": total,
-        "offset": offset,
-        "returned": page.len(),
-        "hasMore": offset + page.len() < total,
-        "applications": page,
-    })
+/// The client-side filters: name search, sync, health and destination.
+fn keep(app: &Value, arguments: &Value) -> bool {
+    let search = args::str(arguments, "search")
+        .unwrap_or_default()
+        .to_lowercase();
+    let name = text(&app["metadata"]["name"]).to_lowercase();
+    let equals = |argument: &str, value: &Value| {
+        args::str(arguments, argument)
+            .is_none_or(|wanted| summary::text_or(value, "Unknown") == wanted)
+    };
+    let cluster = args::str(arguments, "cluster").unwrap_or_default();
+    let destination = &app["spec"]["destination"];
+    name.contains(&search)
+        && equals("syncStatus", &app["status"]["sync"]["status"])
+        && equals("healthStatus", &app["status"]["health"]["status"])
+        && (cluster.is_empty()
+            || destination["server"] == cluster
+            || destination["name"] == cluster)
 }
 
-pub(crate) fn get(arguments: Value) -> Result<ToolResult, ToolError> {
-    let name = args::required_str(&arguments, "applicationName")?;
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let mut query = Query::default();
-    query.push_opt("appNamespace", args::str(&arguments, "appNamespace"));
-    let not_found = format!(
-        "No application `{name}` exists there; find the right name (and appNamespace) with list_applications."
-    );
-    let path = format!("/api/v1/applications/{}", segment(name));
-    let mut application = client.get(&path, &query, &not_found)?;
-    if let Some(metadata) = application
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-    {
+fn without_managed_fields(mut app: Value) -> Value {
+    if let Some(metadata) = app.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
     }
-    Ok(ToolResult::structured(json!({
-        "target": client.target(),
-        "summary": summarize(&application),
-        "application": application,
-    })))
+    app
 }
 
-fn row_schema() -> Value {
-    let string = json!({"type": "string"});
-    json!({
-        "type": "object",
-        "properties": {
-            "name": string, "namespace": string, "project": string,
-            "sync": {"type": "string", "description": "Synced, OutOfSync or Unknown."},
-            "health": {"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown."},
-            "healthMessage": string,
-            "repo": string, "path": string, "chart": string,
-            "targetRevision": {"type": "string", "description": "The branch, tag or version the app tracks."},
-            "revision": {"type": "string", "description": "The revision the live state was last compared to."},
-            "destination": {"type": "object", "properties": {"server": string, "name": string, "namespace": string}},
-        },
-        "required": ["name", "project", "sync", "health"],
-    })
-}
-
-/// One row: the fields an agent needs to pick an application. Multi-source applications show
-/// their first source.
-fn summarize(app: &Value) -> Value {
-    let spec = &app["spec"];
-    let source = match &spec["source"] {
-        Value::Null => &spec["sources"][0],
-        source => source,
-    };
-    let mut row = Map::new();
-    row.insert("name".into(), json!(text(&app["metadata"]["name"])));
-    row.insert("project".into(), json!(text(&spec["project"])));
-    row.insert(
-        "sync".into(),
-        json!(text_or(&app["status"]["sync"]["status"], "Unknown")),
-    );
-    row.insert(
-        "health".into(),
-        json!(text_or(&app["status"]["health"]["status"], "Unknown")),
-    );
-    let optional = [
-        ("namespace", &app["metadata"]["namespace"]),
-        ("healthMessage", &app["status"]["health"]["message"]),
-        ("repo", &source["repoURL"]),
-        ("path", &source["path"]),
-        ("chart", &source["chart"]),
-        ("targetRevision", &source["targetRevision"]),
-        ("revision", &app["status"]["sync"]["revision"]),
-    ];
-    for (key, value) in optional {
-        if !text(value).is_empty() {
-            row.insert(key.into(), json!(text(value)));
-        }
+fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(arguments)?;
+    let mut query = app_ref.query();
+    query.push_opt("refresh", args::str(arguments, "refresh"));
+    let application = app_ref
+        .client
+        .get(&app_ref.path(""), &query, &app_ref.not_found())?;
+    let mut answer = json!({
+        "target": app_ref.client.target(),
+        "summary": row(&application),
+        "status": summary::status(&application),
+        "spec": application["spec"],
+    });
+    if arguments["detail"].as_bool().unwrap_or(false) {
+        answer["application"] = without_managed_fields(application);
     }
-    row.insert("destination".into(), destination(&spec["destination"]));
-    Value::Object(row)
-}
-
-fn destination(destination: &Value) -> Value {
-    let mut out = Map::new();
-    for key in ["server", "name", "namespace"] {
-        if !text(&destination[key]).is_empty() {
-            out.insert(key.into(), json!(text(&destination[key])));
-        }
-    }
-    Value::Object(out)
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_default()
-}
-
-fn text_or<'a>(value: &'a Value, default: &'a str) -> &'a str {
-    value
-        .as_str()
-        .filter(|text| !text.is_empty())
-        .unwrap_or(default)
+    Ok(ToolResult::structured(answer))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn app(name: &str) -> Value {
-        json!({
-            "metadata": {"name": name, "namespace": "argocd", "managedFields": []},
-            "spec": {"project": "shop",
-                     "source": {"repoURL": "https://git.example.com/shop.git", "path": "apps/web", "targetRevision": "main"},
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"}},
-            "status": {"sync": {"status": "OutOfSync", "revision": "abc123"},
-                       "health": {"status": "Degraded", "message": "1 of 2 pods crash-looping"}},
-        })
-    }
-
     #[test]
-    fn rows_carry_what_an_agent_needs() {
-        assert_eq!(
-            summarize(&app("web")),
-            json!({"name": "web", "namespace": "argocd", "project": "shop", "sync": "OutOfSync",
-                   "health": "Degraded", "healthMessage": "1 of 2 pods crash-looping",
-                   "repo": "https://git.example.com/shop.git", "path": "apps/web", "targetRevision": "main",
-                   "revision": "abc123",
-                   "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"}})
-        );
-        let bare = summarize(&json!({"metadata": {"name": "new"}, "spec": {"project": "default"}}));
-        assert_eq!(
-            (bare["sync"].as_str(), bare["health"].as_str()),
-            (Some("Unknown"), Some("Unknown"))
-        );
-    }
-
-    #[test]
-    fn multi_source_apps_show_their_first_source() {
-        let mut multi = app("web");
-        multi["spec"]["sources"] = json!([multi["spec"]["source"].take()]);
-        multi["spec"].as_object_mut().unwrap().remove("source");
-        assert_eq!(
-            summarize(&multi)["repo"],
-            "https://git.example.com/shop.git"
-        );
-    }
-
-    #[test]
-    fn search_and_paging_are_applied_after_the_server_filters() {
-        let list = json!({"items": [app("shop-web"), app("shop-api"), app("billing")]});
-        let rows = matching_rows(&list, Some("SHOP"));
-        assert_eq!(rows.len(), 2);
-        let page = page("prod", rows, 1, Some(1));
-        assert_eq!(page["total"], 2);
-        assert_eq!(page["returned"], 1);
-        assert_eq!(page["hasMore"], false);
-        assert_eq!(page["applications"][0]["name"], "shop-api");
+    fn client_side_filters_combine() {
+        let app = json!({"metadata": {"name": "shop-web"}, "spec": {"destination": {"server": "https://prod"}},
+                         "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Degraded"}}});
+        assert!(keep(
+            &app,
+            &json!({"search": "SHOP", "healthStatus": "Degraded", "cluster": "https://prod"})
+        ));
+        assert!(!keep(&app, &json!({"syncStatus": "Synced"})));
+        assert!(!keep(&app, &json!({"cluster": "https://dev"})));
+        let bare = json!({"metadata": {"name": "new"}});
+        assert!(keep(&bare, &json!({"healthStatus": "Unknown"})));
     }
 }

@@ -1,7 +1,9 @@
 //! The Argo CD REST client: picks the target, builds URLs with every path segment and query
-//! value percent-encoded, and turns Argo CD's error answers into messages for the agent.
+//! value percent-encoded, sends JSON, and turns Argo CD's error answers (HTTP status, gRPC code,
+//! message) and transport failures into messages that tell the agent what to do.
 
-use capstan_sdk::http::{Request, Response, excerpt};
+use capstan_sdk::http::wstd::http::Method;
+use capstan_sdk::http::{HttpError, Request, Response, excerpt};
 use capstan_sdk::url::encode;
 use capstan_sdk::{ToolError, Value, config};
 
@@ -18,12 +20,21 @@ impl Client {
         Ok(Self { target, base })
     }
 
+    /// A client for unit tests that never send.
+    #[cfg(test)]
+    pub(crate) fn test(target: &str) -> Self {
+        Self {
+            target: target.to_owned(),
+            base: "http://argocd.test".to_owned(),
+        }
+    }
+
     /// The target's name.
     pub(crate) fn target(&self) -> &str {
         &self.target
     }
 
-    /// GETs `path` (already encoded, from the API root) with `query`, and parses the JSON
+    /// GETs `path` (already encoded, from the API root) with `query` and parses the JSON
     /// answer. `not_found` tells the agent what to do when Argo CD answers 404.
     pub(crate) fn get(
         &self,
@@ -31,61 +42,164 @@ impl Client {
         query: &Query,
         not_found: &str,
     ) -> Result<Value, ToolError> {
-        let url = format!("{}{path}{}", self.base, query.render());
-        let response = Request::get(&url)
-            .header("accept", "application/json")
-            .send()?;
+        self.send(Method::GET, path, query, None, not_found)
+    }
+
+    /// Sends `method path?query` with an optional JSON `body` and parses the JSON answer.
+    pub(crate) fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<&Value>,
+        not_found: &str,
+    ) -> Result<Value, ToolError> {
+        let verb = method.to_string();
+        let response = self.exchange(method, path, query, body)?;
         if !response.is_success() {
-            return Err(self.failure(path, &response, not_found));
+            return Err(self.failure(&verb, path, &response, not_found));
+        }
+        if response.body.is_empty() {
+            return Ok(Value::Null);
         }
         response.json().map_err(|error| {
             ToolError::new(format!(
-                "Argo CD target `{}` answered GET {path} with a body that is not JSON ({error}); \
-                 check that the target's URL points at the Argo CD API server",
-                self.target
+                "Argo CD target `{}` answered {verb} {path} with a body that is not JSON ({error}): \
+                 \"{}\". Check that the target's URL (and path prefix) points at the Argo CD API \
+                 server and not at a proxy or login page.",
+                self.target,
+                excerpt(response.text().trim(), 120)
             ))
         })
     }
 
-    fn failure(&self, path: &str, response: &Response, not_found: &str) -> ToolError {
+    /// GETs `path` and returns the raw body of a 2xx answer (for streams), or the error as
+    /// [`Client::get`] reports it. A non-2xx stream answer carries its error in the body.
+    pub(crate) fn get_text(
+        &self,
+        path: &str,
+        query: &Query,
+        not_found: &str,
+    ) -> Result<String, ToolError> {
+        let response = self.exchange(Method::GET, path, query, None)?;
+        if !response.is_success() {
+            return Err(self.failure("GET", path, &response, not_found));
+        }
+        Ok(response.text())
+    }
+
+    fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<&Value>,
+    ) -> Result<Response, ToolError> {
+        let verb = method.to_string();
+        let url = format!("{}{path}{}", self.base, query.render());
+        let mut request = Request::new(method, &url).header("accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .map_err(|error| self.transport(&verb, path, error))
+    }
+
+    fn transport(&self, verb: &str, path: &str, error: HttpError) -> ToolError {
+        let text = error.to_string();
+        let hint = if text.to_lowercase().contains("timeout")
+            || text.to_lowercase().contains("timed out")
+        {
+            "Argo CD did not answer in time: retry later, narrow the request, or raise the target's \
+             `timeout` in the capstan manifest."
+        } else if matches!(error, HttpError::Denied { .. }) {
+            "capstan's egress policy refused it: the URL is outside the instance's targets."
+        } else {
+            "Check that Argo CD is reachable from capstan (URL, DNS, TLS) and retry."
+        };
+        ToolError::new(format!(
+            "{verb} {path} to Argo CD target `{}` failed: {text}. {hint}",
+            self.target
+        ))
+    }
+
+    fn failure(&self, verb: &str, path: &str, response: &Response, not_found: &str) -> ToolError {
+        let (code, message) = argocd_error(response);
         let hint = match response.status {
             401 => format!(
                 "The credentials were missing or rejected: check the `auth` of target `{}` in the \
-                 capstan manifest.",
+                 capstan manifest (the token may have expired).",
                 self.target
             ),
-            403 => "The token lacks Argo CD RBAC permission for this request; ask an Argo CD \
-                    admin for `get` on the application's project."
+            403 => "The token lacks Argo CD RBAC permission for this request; check with can_i, and \
+                    ask an Argo CD admin for the permission on the application's project."
                 .to_owned(),
             404 => not_found.to_owned(),
             status if status >= 500 => {
-                "Argo CD failed; retry later or check the argocd-server logs.".to_owned()
+                "Argo CD failed on its side; retry later or check the argocd-server and repo-server logs.".to_owned()
             }
             _ => String::new(),
         };
-        let message = format!(
-            "Argo CD (target `{}`) answered HTTP {} to GET {path}: {}. {hint}",
-            self.target,
-            response.status,
-            argocd_message(response)
+        let code = code
+            .map(|code| format!(" (gRPC code {code} {})", code_name(code)))
+            .unwrap_or_default();
+        let text = format!(
+            "Argo CD (target `{}`) answered HTTP {}{code} to {verb} {path}: {message}. {hint}",
+            self.target, response.status
         );
-        ToolError::new(message.trim_end())
+        ToolError::new(text.trim_end())
     }
 }
 
-/// The `message` (or `error`) of an Argo CD error body, else the start of the body.
-fn argocd_message(response: &Response) -> String {
-    let body: Option<Value> = response.json().ok();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|body| body.get(name))
-            .and_then(Value::as_str)
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned)
+/// The gRPC code and message of an Argo CD error body (`{"error", "code", "message"}`, or a
+/// stream's `{"error": {"grpc_code", "message"}}`), else the start of the body.
+fn argocd_error(response: &Response) -> (Option<u64>, String) {
+    let text = response.text();
+    let body: Option<Value> = text
+        .lines()
+        .next()
+        .and_then(|line| serde_json::from_str(line).ok());
+    let Some(body) = body else {
+        return (None, excerpt(text.trim(), 300));
     };
-    field("message")
-        .or_else(|| field("error"))
-        .unwrap_or_else(|| excerpt(response.text().trim(), 300))
+    let error = if body["error"].is_object() {
+        &body["error"]
+    } else {
+        &body
+    };
+    let code = error["code"]
+        .as_u64()
+        .or_else(|| error["grpc_code"].as_u64());
+    let message = [&error["message"], &error["error"]]
+        .into_iter()
+        .find_map(|field| field.as_str().filter(|text| !text.is_empty()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| excerpt(text.trim(), 300));
+    (code, message)
+}
+
+/// The name of a gRPC status code.
+pub(crate) fn code_name(code: u64) -> &'static str {
+    match code {
+        1 => "Canceled",
+        2 => "Unknown",
+        3 => "InvalidArgument",
+        4 => "DeadlineExceeded",
+        5 => "NotFound",
+        6 => "AlreadyExists",
+        7 => "PermissionDenied",
+        8 => "ResourceExhausted",
+        9 => "FailedPrecondition",
+        10 => "Aborted",
+        11 => "OutOfRange",
+        12 => "Unimplemented",
+        13 => "Internal",
+        14 => "Unavailable",
+        15 => "DataLoss",
+        16 => "Unauthenticated",
+        _ => "OK",
+    }
 }
 
 /// A query string under construction; every name and value is percent-encoded.
@@ -100,9 +214,9 @@ impl Query {
         self.pairs.push((encode(name), encode(value)));
     }
 
-    /// Adds `name=value` when `value` is set.
+    /// Adds `name=value` when `value` is set and not empty.
     pub(crate) fn push_opt(&mut self, name: &str, value: Option<&str>) {
-        if let Some(value) = value {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
             self.push(name, value);
         }
     }
@@ -131,7 +245,28 @@ mod tests {
         query.push("projects", "a b");
         query.push("projects", "c");
         query.push_opt("repo", None);
+        query.push_opt("selector", Some(""));
         assert_eq!(query.render(), "?projects=a%20b&projects=c");
         assert_eq!(Query::default().render(), "");
+    }
+
+    #[test]
+    fn error_bodies_give_code_and_message() {
+        let response = |body: &str| Response {
+            status: 403,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let (code, message) = argocd_error(&response(
+            r#"{"error":"denied","code":7,"message":"permission denied"}"#,
+        ));
+        assert_eq!((code, message.as_str()), (Some(7), "permission denied"));
+        let (code, message) = argocd_error(&response(
+            r#"{"error":{"grpc_code":3,"message":"bad container"}}"#,
+        ));
+        assert_eq!((code, message.as_str()), (Some(3), "bad container"));
+        let (code, message) = argocd_error(&response("<html>proxy</html>"));
+        assert_eq!((code, message.as_str()), (None, "<html>proxy</html>"));
+        assert_eq!(code_name(9), "FailedPrecondition");
     }
 }

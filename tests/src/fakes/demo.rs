@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fakes::argocd::{Application, ArgoCd, IN_CLUSTER};
+use crate::fakes::argocd::{Application, ArgoCd, Cause, IN_CLUSTER};
 use crate::fakes::ids::fake_sha;
 use crate::fakes::kube::Cluster;
 
@@ -15,12 +15,49 @@ const PROD: &str = "https://prod-eu-west-1.k8s.example.com";
 const NOW: &str = "2026-08-20T11:42:31Z";
 const EARLIER: &str = "2026-08-19T16:05:12Z";
 
+/// The GitOps repository of the platform team: one directory per add-on under `apps/`.
+pub const PLATFORM_REPO: &str = "https://github.com/example-org/platform-apps.git";
+
 /// The demo Argo CD: ten applications in projects `default`, `payments`, `checkout`, `search`,
-/// `data` and `platform`.
+/// `data` and `platform`, the platform team's repository of add-ons and an ApplicationSet that
+/// deploys the guestbook to every environment.
 pub fn argocd() -> ArgoCd {
     demo_applications()
         .into_iter()
         .fold(ArgoCd::new(), ArgoCd::with_app)
+        .with_repo(
+            PLATFORM_REPO,
+            &[
+                ("apps/external-dns", "Helm"),
+                ("apps/kyverno", "Helm"),
+                ("apps/sealed-secrets", "Kustomize"),
+                ("apps/velero", "Helm"),
+                ("bootstrap", "Directory"),
+            ],
+        )
+        .with_appset(guestbook_appset())
+        .unwrap_or_else(|error| panic!("the demo data set is invalid: {error:#}"))
+}
+
+fn guestbook_appset() -> Value {
+    json!({
+        "metadata": {"name": "guestbook-envs", "namespace": "argocd", "labels": {"team": "web"}},
+        "spec": {
+            "generators": [{"list": {"elements": [
+                {"env": "dev", "server": IN_CLUSTER},
+                {"env": "staging", "server": "https://staging-eu-west-1.k8s.example.com"},
+            ]}}],
+            "template": {
+                "metadata": {"name": "guestbook-{{env}}", "labels": {"env": "{{env}}"}},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": "https://github.com/argoproj/argocd-example-apps.git",
+                               "path": "guestbook", "targetRevision": "HEAD"},
+                    "destination": {"server": "{{server}}", "namespace": "guestbook-{{env}}"},
+                },
+            },
+        },
+    })
 }
 
 fn demo_applications() -> Vec<Application> {
@@ -56,6 +93,7 @@ fn demo_applications() -> Vec<Application> {
                 "Degraded",
                 Some("RolloutAborted: metric \"error-rate\" assessed Failed"),
             )
+            .cause(Cause::WrongEnvironment)
             .image("ghcr.io/example-org/recommendations:1.31.0"),
         platform(
             "ingress-nginx",
@@ -75,6 +113,7 @@ fn demo_applications() -> Vec<Application> {
             "Degraded",
             Some("StatefulSet prometheus-main has 0 of 2 ready replicas"),
         )
+        .cause(Cause::OomKilled)
         .image("quay.io/prometheus/prometheus:v2.54.1"),
     ]
 }

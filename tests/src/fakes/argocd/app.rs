@@ -7,14 +7,48 @@ use serde_json::{Map, Value, json};
 
 use crate::fakes::ids::{fake_hash, fake_sha, fake_uid};
 
-/// The namespace Argo CD runs in; applications live there unless "apps in any namespace" is on.
-pub const CONTROL_PLANE_NAMESPACE: &str = "argocd";
+use super::store::CONTROL_PLANE_NAMESPACE;
 
 /// The in-cluster destination server.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 const CREATED_AT: &str = "2026-06-02T09:14:07Z";
-const RECONCILED_AT: &str = "2026-08-20T11:42:31Z";
+/// When the fake's clock stands: every timestamp it serves is at or before this.
+pub(crate) const RECONCILED_AT: &str = "2026-08-20T11:42:31Z";
+const PREVIOUS_DEPLOY_AT: &str = "2026-08-18T15:20:44Z";
+
+/// Why an application's workload fails when it is Degraded; the fake's pods, events and logs
+/// show the matching symptoms (what a diagnosis should find).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cause {
+    /// The container exits at start-up: `CrashLoopBackOff`, `BackOff` events, an error in the
+    /// logs.
+    #[default]
+    CrashLoop,
+    /// The image cannot be pulled: `ImagePullBackOff`, `Failed` events.
+    ImagePull,
+    /// The container is killed for memory: last state `OOMKilled`.
+    OomKilled,
+    /// The readiness probe fails: `Unhealthy` events.
+    ProbeFailed,
+    /// The namespace's ResourceQuota refuses new pods: `FailedCreate` events on the ReplicaSet.
+    Quota,
+    /// The configuration points at another environment: the logs show connections to
+    /// staging hosts from production.
+    WrongEnvironment,
+}
+
+impl Cause {
+    /// Every cause, in a fixed order.
+    pub const ALL: [Cause; 6] = [
+        Cause::CrashLoop,
+        Cause::ImagePull,
+        Cause::OomKilled,
+        Cause::ProbeFailed,
+        Cause::Quota,
+        Cause::WrongEnvironment,
+    ];
+}
 
 /// An Argo CD Application, built with chained setters and rendered with
 /// [`Application::to_json`] as `GET /api/v1/applications/{name}` serves it.
@@ -40,6 +74,7 @@ pub struct Application {
     health: String,
     health_message: Option<String>,
     images: Vec<String>,
+    cause: Cause,
 }
 
 impl Application {
@@ -62,6 +97,7 @@ impl Application {
             health: "Healthy".to_owned(),
             health_message: None,
             images: Vec::new(),
+            cause: Cause::default(),
         }
     }
 
@@ -140,6 +176,17 @@ impl Application {
         self
     }
 
+    /// Sets why the workload fails while the application is Degraded.
+    pub fn cause(mut self, cause: Cause) -> Self {
+        self.cause = cause;
+        self
+    }
+
+    /// Why the workload fails while the application is Degraded.
+    pub fn failure_cause(&self) -> Cause {
+        self.cause
+    }
+
     /// Adds a container image the application runs.
     pub fn image(mut self, image: &str) -> Self {
         self.images.push(image.to_owned());
@@ -164,6 +211,7 @@ impl Application {
                 },
                 "health": self.health_json(),
                 "summary": {"images": self.images},
+                "history": self.history(),
                 "resources": self.resources(),
                 "reconciledAt": RECONCILED_AT,
                 "observedAt": RECONCILED_AT,
@@ -171,6 +219,22 @@ impl Application {
                 "controllerNamespace": CONTROL_PLANE_NAMESPACE,
             },
         })
+    }
+
+    /// Two deployments: the previous revision, then the current one.
+    fn history(&self) -> Value {
+        let previous = match &self.chart {
+            Some(_) => format!("{}-previous", self.revision),
+            None => fake_sha(&format!("{}-previous", self.name)),
+        };
+        json!([
+            {"id": 1, "revision": previous, "deployedAt": PREVIOUS_DEPLOY_AT,
+             "deployStartedAt": PREVIOUS_DEPLOY_AT, "source": self.source(),
+             "initiatedBy": {"username": "admin"}},
+            {"id": 2, "revision": self.revision, "deployedAt": RECONCILED_AT,
+             "deployStartedAt": RECONCILED_AT, "source": self.source(),
+             "initiatedBy": {"automated": self.automated}},
+        ])
     }
 
     fn metadata(&self) -> Value {
@@ -293,6 +357,7 @@ fn generated(index: usize) -> Application {
             index % 17,
             index % 5
         ))
+        .cause(Cause::ALL[(index / 11) % Cause::ALL.len()])
 }
 
 fn generated_state(index: usize) -> (&'static str, &'static str, Option<&'static str>) {
@@ -318,7 +383,7 @@ fn generated_state(index: usize) -> (&'static str, &'static str, Option<&'static
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::argocd::contract::validate_application;
+    use crate::fakes::argocd::schema::validate_application;
 
     #[test]
     fn built_applications_match_the_contract() {

@@ -1,30 +1,17 @@
 //! The Argo CD REST contract (`swagger.json` of Argo CD v3.5.1): which operation a request
 //! addresses, whether its query parameters are declared for that operation with values of the
-//! declared type, and whether an Application fixture has the shape the real API serves.
+//! declared type, and whether its body is valid against the operation's body schema.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::schema::{check_body, swagger};
 
 use crate::fakes::server::{check_segments, decode_segment, raw_segments};
 
-const SWAGGER: &str = include_str!("../contracts/argocd-swagger.json");
-
-static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
-    let swagger: Value = serde_json::from_str(SWAGGER).expect("the vendored swagger.json is JSON");
-    Contract::from_swagger(&swagger)
-});
-
-static APPLICATION_SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
-    let swagger: Value = serde_json::from_str(SWAGGER).expect("the vendored swagger.json is JSON");
-    let mut definitions = swagger["definitions"].clone();
-    forbid_unknown_fields(&mut definitions);
-    let schema = json!({"$ref": "#/definitions/v1alpha1Application", "definitions": definitions});
-    jsonschema::draft202012::options()
-        .build(&schema)
-        .expect("the swagger definitions compile as JSON Schema")
-});
+static CONTRACT: LazyLock<Contract> = LazyLock::new(|| Contract::from_swagger(swagger()));
 
 /// The operations of Argo CD's API.
 #[derive(Debug)]
@@ -41,6 +28,8 @@ pub(crate) struct Operation {
     template: String,
     segments: Vec<Segment>,
     query: HashMap<String, Param>,
+    /// The schema of the body parameter, if the operation takes one.
+    body: Option<Value>,
 }
 
 #[derive(Debug)]
@@ -97,6 +86,21 @@ impl Contract {
         Ok(matched)
     }
 
+    /// Like [`Contract::check`], and also checks `body` against the operation's body schema:
+    /// an operation with a body parameter needs a JSON body valid against it, one without
+    /// needs no body at all. Returns the parsed body (`Null` when there is none).
+    pub(crate) fn check_request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(Matched<'_>, Value), String> {
+        let matched = self.check(method, path, query)?;
+        let body = matched.operation.check_body(body)?;
+        Ok((matched, body))
+    }
+
     fn find(&self, method: &str, path: &str, segments: &[&str]) -> Result<Matched<'_>, String> {
         let found = self
             .operations
@@ -141,7 +145,14 @@ impl Operation {
             .filter(|param| param["in"] == "query")
             .filter_map(|param| Some((param["name"].as_str()?.to_owned(), Param::new(param))))
             .collect();
+        let body = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|param| param["in"] == "body")
+            .map(|param| param["schema"].clone());
         Self {
+            body,
             id: operation["operationId"]
                 .as_str()
                 .unwrap_or_default()
@@ -196,6 +207,27 @@ impl Operation {
             }
         }
         Ok(())
+    }
+
+    fn check_body(&self, body: &[u8]) -> Result<Value, String> {
+        let Some(schema) = &self.body else {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            return Err(format!(
+                "{} ({}) takes no request body",
+                self.template, self.id
+            ));
+        };
+        let value: Value = serde_json::from_slice(body).map_err(|error| {
+            format!(
+                "the body of {} is not JSON ({error}); it must be valid against the contract",
+                self.id
+            )
+        })?;
+        check_body(schema, &value)
+            .map_err(|error| format!("the body of {} breaks its schema: {error}", self.id))?;
+        Ok(value)
     }
 
     fn undeclared(&self, name: &str) -> String {
@@ -255,42 +287,6 @@ impl Param {
                 allowed.join(", ")
             )),
             _ => Ok(()),
-        }
-    }
-}
-
-/// Checks an Application fixture against the swagger `v1alpha1Application` definition, with
-/// unknown fields refused (the real API never serves a field its contract does not declare).
-pub(crate) fn validate_application(application: &Value) -> Result<(), String> {
-    crate::fakes::check_schema(&APPLICATION_SCHEMA, application)
-}
-
-/// Adds `additionalProperties: false` to every object schema that lists its properties and
-/// says nothing about others. Swagger 2.0 definitions nest schemas only under `properties`,
-/// `items` and `additionalProperties`.
-fn forbid_unknown_fields(definitions: &mut Value) {
-    for schema in definitions
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|map| map.values_mut())
-    {
-        forbid_in_schema(schema);
-    }
-}
-
-fn forbid_in_schema(schema: &mut Value) {
-    let Some(map) = schema.as_object_mut() else {
-        return;
-    };
-    if map.contains_key("properties") && !map.contains_key("additionalProperties") {
-        map.insert("additionalProperties".into(), Value::Bool(false));
-    }
-    if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
-        properties.values_mut().for_each(forbid_in_schema);
-    }
-    for keyword in ["items", "additionalProperties"] {
-        if let Some(subschema) = map.get_mut(keyword) {
-            forbid_in_schema(subschema);
         }
     }
 }
@@ -379,12 +375,31 @@ mod tests {
     }
 
     #[test]
-    fn application_fixtures_are_checked_against_the_definition() {
-        let good = json!({"metadata": {"name": "a"}, "spec": {"project": "default"}});
-        assert!(validate_application(&good).is_ok());
-        let typo = json!({"metadata": {"name": "a"}, "spec": {"projekt": "default"}});
-        assert!(validate_application(&typo).is_err());
-        let wrong_type = json!({"metadata": {"name": "a", "generation": "3"}});
-        assert!(validate_application(&wrong_type).is_err());
+    fn bodies_are_checked_against_the_operation_schema() {
+        let contract = Contract::get();
+        let sync = |body: &str| {
+            contract.check_request("POST", "/api/v1/applications/a/sync", &[], body.as_bytes())
+        };
+        assert!(sync(r#"{"prune": true, "syncOptions": {"items": ["Validate=false"]}}"#).is_ok());
+        let error = sync(r#"{"syncOptions": ["Validate=false"]}"#).unwrap_err();
+        assert!(error.contains("breaks its schema"), "{error}");
+        assert!(
+            sync(r#"{"prun": true}"#).is_err(),
+            "unknown fields are refused"
+        );
+        assert!(sync("not json").unwrap_err().contains("not JSON"));
+        assert!(sync("").is_err(), "a body is required");
+        let get = contract.check_request("GET", "/api/v1/applications/a", &[], b"{}");
+        assert!(get.unwrap_err().contains("takes no request body"));
+        let action = |body: &str| {
+            contract.check_request(
+                "POST",
+                "/api/v1/applications/a/resource/actions",
+                &[],
+                body.as_bytes(),
+            )
+        };
+        assert!(action(r#""restart""#).is_ok());
+        assert!(action(r#"{"action": "restart"}"#).is_err());
     }
 }

@@ -1,58 +1,78 @@
-//! A fake Argo CD API server that holds its applications in memory and holds every request to
-//! the real API's contract (Argo CD v3.5.1's `swagger.json`).
+//! A fake Argo CD API server: stateful, in memory, and held to the real API's contract (Argo CD
+//! v3.5.1's `swagger.json`).
 //!
 //! 1. Build the data: [`ArgoCd::new`], then [`ArgoCd::with_app`] / [`ArgoCd::with_generated_apps`]
-//!    (or [`crate::fakes::demo::argocd`]); optionally [`ArgoCd::with_base_path`] (serve under
-//!    `/argocd`, like `argocd-server --rootpath`) and [`ArgoCd::with_token`] (require a bearer
-//!    token on `/api/v1/*`).
+//!    (or [`crate::fakes::demo::argocd`]); projects, clusters, ApplicationSets and repositories
+//!    with the other `with_*` methods (projects and clusters default to those the applications
+//!    use); optionally [`ArgoCd::with_base_path`] (serve under `/argocd`, like `argocd-server
+//!    --rootpath`) and [`ArgoCd::with_token`] (require a bearer token on `/api/v1/*`).
 //! 2. [`start`] it on a free loopback port (or [`serve_on`] a fixed one) and point the plugin's
-//!    target at [`FakeServer::base_url`].
-//! 3. Assert on [`FakeServer::requests`] and [`FakeServer::assert_no_violations`].
+//!    target at [`ArgoCdServer::base_url`] (the handle derefs to [`FakeServer`]).
+//! 3. Steer it while it runs: inject faults per operation ([`ArgoCdServer::inject`]: 403, 500,
+//!    slow answers, malformed bodies, broken log streams), make the next sync fail or leave the
+//!    app Degraded, deny RBAC checks; read its state back ([`ArgoCdServer::application`], …).
+//! 4. Assert on [`FakeServer::requests`] and [`FakeServer::assert_no_violations`].
 //!
-//! Every request is matched to a swagger operation: its path template must exist for the method
-//! and every query parameter must be declared for that operation, with a value of the declared
-//! type. A request that fails is a contract violation: it is answered 400 and recorded.
-//! Operations the contract has but the fake does not implement yet answer 501 (gRPC code 12).
-//! Implemented: `GET /api/version`, `GET /api/v1/applications` (filters `name`, `projects`,
-//! `project`, `selector`, `repo`, `appNamespace`) and `GET /api/v1/applications/{name}`.
-//! Errors look like Argo CD's: `{"error": …, "code": <gRPC code>, "message": …}`.
+//! Every request is matched to a swagger operation: its path template must exist for the
+//! method, every query parameter must be declared for that operation with a value of the
+//! declared type, and its body must be valid against the operation's body schema (unknown
+//! fields refused). A request that fails is a contract violation: it is answered 400 and
+//! recorded. Operations the contract has but the fake does not implement answer 501 (gRPC code
+//! 12). Errors look like Argo CD's: `{"error": …, "code": <gRPC code>, "message": …}` with the
+//! HTTP status grpc-gateway maps the code to.
+//!
+//! Implemented: applications (List, Get with `refresh`, Create with `upsert`/`validate`, Update,
+//! Patch, Delete, Sync, Rollback, TerminateOperation, ResourceTree, ManagedResources,
+//! GetResource, ListResourceActions, RunResourceAction v1 and v2, ListResourceEvents, PodLogs
+//! and PodLogs2, GetManifests, ServerSideDiff, RevisionMetadata), ApplicationSets (List, Get,
+//! Create, Delete, Generate), clusters (List), projects (List, Get), repositories (ListApps),
+//! account (CanI), session (GetUserInfo) and the version. A sync runs as described in
+//! `operations.rs`; live objects, events and logs are derived from each application's state
+//! (`live.rs`, `events.rs`, `logs.rs`).
 
 mod app;
+mod applications;
+mod appsets;
+mod catalog;
 mod contract;
+mod events;
+mod live;
+mod logs;
+mod operations;
+mod resources;
+mod routes;
+mod schema;
+mod store;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-pub use app::{Application, CONTROL_PLANE_NAMESPACE, IN_CLUSTER, generate};
+pub use app::{Application, Cause, IN_CLUSTER, generate};
+pub use catalog::{USERNAME, VERSION};
+pub use store::{CONTROL_PLANE_NAMESPACE, Fault};
 
-use self::contract::{Contract, Matched, validate_application};
-use crate::fakes::selector::Selector;
-use crate::fakes::server::{
-    FakeServer, Journal, RecordedRequest, normalize_base_path, strip_base_path,
-};
+use self::routes::{Shared, dispatch, lock};
+use self::schema::validate_application;
+use self::store::{AppRecord, Store};
+use crate::fakes::server::{FakeServer, Journal, normalize_base_path};
 
-/// The version the fake reports; the contract is this release's swagger.json.
-pub const VERSION: &str = "v3.5.1+109ca7c";
+/// The repository of Argo CD's example applications, which the fake knows the layout of.
+pub const EXAMPLE_APPS_REPO: &str = "https://github.com/argoproj/argocd-example-apps.git";
 
-/// gRPC status codes Argo CD puts in its error bodies.
-mod code {
-    pub const INVALID_ARGUMENT: u16 = 3;
-    pub const NOT_FOUND: u16 = 5;
-    pub const UNIMPLEMENTED: u16 = 12;
-    pub const UNAUTHENTICATED: u16 = 16;
-}
-
-/// The data a fake Argo CD serves.
+/// The data a fake Argo CD starts with.
 #[derive(Debug, Clone, Default)]
 pub struct ArgoCd {
-    applications: Vec<Value>,
+    applications: Vec<(Value, Cause)>,
+    projects: Vec<String>,
+    clusters: Vec<(String, String)>,
+    appsets: Vec<Value>,
+    repos: BTreeMap<String, Vec<(String, String)>>,
     base_path: String,
     token: Option<String>,
 }
@@ -65,11 +85,13 @@ impl ArgoCd {
 
     /// Adds an application built with [`Application`].
     pub fn with_app(mut self, application: Application) -> Self {
-        self.applications.push(application.to_json());
+        let cause = application.failure_cause();
+        self.applications.push((application.to_json(), cause));
         self
     }
 
-    /// Adds `count` generated applications (see [`generate`]).
+    /// Adds `count` generated applications (see [`generate`]); each gets a resource tree,
+    /// events and logs that match its state.
     pub fn with_generated_apps(self, count: usize) -> Self {
         generate(count).into_iter().fold(self, Self::with_app)
     }
@@ -84,8 +106,37 @@ impl ArgoCd {
         validate_application(&application).map_err(|error| {
             anyhow!("the application fixture `{name}` breaks Argo CD's contract: {error}")
         })?;
-        self.applications.push(application);
+        self.applications.push((application, Cause::default()));
         Ok(self)
+    }
+
+    /// Adds an AppProject (projects the applications use exist anyway).
+    pub fn with_project(mut self, name: &str) -> Self {
+        self.projects.push(name.to_owned());
+        self
+    }
+
+    /// Registers a cluster (the destinations the applications use are registered anyway).
+    pub fn with_cluster(mut self, name: &str, server: &str) -> Self {
+        self.clusters.push((name.to_owned(), server.to_owned()));
+        self
+    }
+
+    /// Adds an ApplicationSet, refusing one that breaks the contract.
+    pub fn with_appset(mut self, appset: Value) -> Result<Self> {
+        schema::check_definition("v1alpha1ApplicationSet", &appset).map_err(|error| {
+            anyhow!("the ApplicationSet fixture breaks Argo CD's contract: {error}")
+        })?;
+        self.appsets.push(appset);
+        Ok(self)
+    }
+
+    /// Says which application directories Argo CD finds in `repo`: (path, type) pairs such as
+    /// `("apps/web", "Kustomize")`.
+    pub fn with_repo(mut self, repo: &str, apps: &[(&str, &str)]) -> Self {
+        let entry = self.repos.entry(repo.to_owned()).or_default();
+        entry.extend(apps.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())));
+        self
     }
 
     /// Serves the API under `path` (e.g. `/argocd`), like `argocd-server --rootpath`.
@@ -100,228 +151,208 @@ impl ArgoCd {
         self
     }
 
-    /// The applications, as served.
-    pub fn applications(&self) -> &[Value] {
-        &self.applications
+    /// The applications, as they will be served at start.
+    pub fn applications(&self) -> Vec<Value> {
+        self.applications
+            .iter()
+            .map(|(app, _)| app.clone())
+            .collect()
+    }
+
+    fn into_store(self) -> Store {
+        let mut store = Store::default();
+        let mut projects: BTreeSet<String> = self.projects.into_iter().collect();
+        projects.insert("default".into());
+        let mut clusters: Vec<(String, String)> = vec![("in-cluster".into(), IN_CLUSTER.into())];
+        clusters.extend(self.clusters);
+        let mut repos = self.repos;
+        repos
+            .entry(EXAMPLE_APPS_REPO.into())
+            .or_insert_with(example_apps);
+        for (app, cause) in self.applications {
+            let spec = &app["spec"];
+            projects.insert(spec["project"].as_str().unwrap_or("default").to_owned());
+            let server = spec["destination"]["server"].as_str().unwrap_or_default();
+            if !server.is_empty() && !clusters.iter().any(|(_, s)| s == server) {
+                clusters.push((cluster_name(server), server.to_owned()));
+            }
+            if let (Some(repo), Some(path)) = (
+                spec["source"]["repoURL"].as_str(),
+                spec["source"]["path"].as_str(),
+            ) {
+                let paths = repos.entry(repo.to_owned()).or_default();
+                if !paths.iter().any(|(p, _)| p == path) {
+                    paths.push((path.to_owned(), source_type(&app).to_owned()));
+                }
+            }
+            store.apps.push(AppRecord::new(app, cause));
+        }
+        store.sort();
+        for paths in repos.values_mut() {
+            paths.sort();
+        }
+        let count = |server: &str| {
+            store
+                .apps
+                .iter()
+                .filter(|r| r.app["spec"]["destination"]["server"] == server)
+                .count()
+        };
+        store.clusters = clusters
+            .iter()
+            .map(|(name, server)| catalog::cluster(name, server, count(server)))
+            .collect();
+        store.projects = projects.iter().map(|name| catalog::project(name)).collect();
+        store.appsets = self.appsets;
+        store.repos = repos;
+        store
+    }
+}
+
+fn source_type(app: &Value) -> &str {
+    app["status"]["sourceType"].as_str().unwrap_or("Directory")
+}
+
+/// `https://prod-eu-west-1.k8s.example.com` → `prod-eu-west-1`.
+fn cluster_name(server: &str) -> String {
+    let host = server.split("://").nth(1).unwrap_or(server);
+    host.split(['.', ':', '/'])
+        .next()
+        .unwrap_or(host)
+        .to_owned()
+}
+
+/// The application directories of argoproj/argocd-example-apps.
+fn example_apps() -> Vec<(String, String)> {
+    [
+        ("apps", "Helm"),
+        ("blue-green", "Helm"),
+        ("guestbook", "Directory"),
+        ("helm-dependency", "Helm"),
+        ("helm-guestbook", "Helm"),
+        ("jsonnet-guestbook", "Directory"),
+        ("kustomize-guestbook", "Kustomize"),
+        ("sock-shop", "Directory"),
+        ("sync-waves", "Directory"),
+    ]
+    .iter()
+    .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+    .collect()
+}
+
+/// A running fake Argo CD: the server (this derefs to [`FakeServer`]) and handles on its state.
+#[derive(Debug)]
+pub struct ArgoCdServer {
+    server: FakeServer,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Deref for ArgoCdServer {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl ArgoCdServer {
+    /// Makes every request to `operation` (a swagger operationId such as
+    /// `ApplicationService_Get`) fail or misbehave as `fault` says, until
+    /// [`ArgoCdServer::clear_faults`].
+    pub fn inject(&self, operation: &str, fault: Fault) {
+        lock(&self.store).faults.insert(operation.to_owned(), fault);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        lock(&self.store).faults.clear();
+    }
+
+    /// The next sync or rollback of `app` (in Argo CD's namespace) succeeds but leaves it
+    /// Degraded because of `cause`.
+    pub fn degrade_next_sync(&self, app: &str, cause: Cause) {
+        if let Ok(record) = lock(&self.store).app_mut(app, None) {
+            record.degrade_next = Some(cause);
+        }
+    }
+
+    /// The next sync or rollback of `app` fails with `message`.
+    pub fn fail_next_sync(&self, app: &str, message: &str) {
+        if let Ok(record) = lock(&self.store).app_mut(app, None) {
+            record.fail_next = Some(message.to_owned());
+        }
+    }
+
+    /// Makes `can-i` answer `no` for `resource/action/object` (each part may use `*`), e.g.
+    /// `applications/sync/payments/*`.
+    pub fn deny(&self, rule: &str) {
+        lock(&self.store).denied.push(rule.to_owned());
+    }
+
+    /// The application `name` in Argo CD's namespace as the fake holds it now (without
+    /// advancing a running operation).
+    pub fn application(&self, name: &str) -> Option<Value> {
+        self.application_in(CONTROL_PLANE_NAMESPACE, name)
+    }
+
+    /// The application `name` in `namespace`.
+    pub fn application_in(&self, namespace: &str, name: &str) -> Option<Value> {
+        lock(&self.store)
+            .app(name, Some(namespace))
+            .ok()
+            .map(|record| record.app.clone())
+    }
+
+    /// How many applications the fake holds.
+    pub fn application_count(&self) -> usize {
+        lock(&self.store).apps.len()
+    }
+
+    /// The ApplicationSet `name` in Argo CD's namespace.
+    pub fn appset(&self, name: &str) -> Option<Value> {
+        lock(&self.store)
+            .appsets
+            .iter()
+            .find(|set| set["metadata"]["name"] == name)
+            .cloned()
+    }
+
+    /// Every resource action run so far, as `{application, kind, name, namespace, action,
+    /// parameters, endpoint}`.
+    pub fn actions_run(&self) -> Vec<Value> {
+        lock(&self.store).actions_run.clone()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish and waits for the server.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
 /// Serves `data` on a free port of 127.0.0.1.
-pub async fn start(data: ArgoCd) -> Result<FakeServer> {
+pub async fn start(data: ArgoCd) -> Result<ArgoCdServer> {
     serve_on(SocketAddr::from(([127, 0, 0, 1], 0)), data).await
 }
 
 /// Serves `data` on `addr`, which must be a loopback address.
-pub async fn serve_on(addr: SocketAddr, mut data: ArgoCd) -> Result<FakeServer> {
-    data.base_path = normalize_base_path(&data.base_path)?;
-    data.applications.sort_by_key(app_key);
+pub async fn serve_on(addr: SocketAddr, data: ArgoCd) -> Result<ArgoCdServer> {
+    let base_path = normalize_base_path(&data.base_path)?;
+    let token = data.token.clone();
+    let store = Arc::new(Mutex::new(data.into_store()));
     let journal = Arc::new(Journal::default());
-    let base_path = data.base_path.clone();
     let shared = Arc::new(Shared {
-        data,
+        base_path: base_path.clone(),
+        token,
         journal: journal.clone(),
+        store: store.clone(),
     });
     let router = Router::new().fallback(dispatch).with_state(shared);
-    FakeServer::spawn("Argo CD", addr, &base_path, router, journal).await
-}
-
-/// Argo CD sorts lists by name.
-fn app_key(application: &Value) -> (String, String) {
-    let metadata = &application["metadata"];
-    let text = |field: &str| metadata[field].as_str().unwrap_or_default().to_owned();
-    (text("name"), text("namespace"))
-}
-
-struct Shared {
-    data: ArgoCd,
-    journal: Arc<Journal>,
-}
-
-async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let request = RecordedRequest::read(request).await;
-    shared.journal.record(&request);
-    let Some(path) = strip_base_path(&shared.data.base_path, &request.path) else {
-        let reason = format!(
-            "the path is outside the base path `{}`",
-            shared.data.base_path
-        );
-        return shared.violation(&request, &reason, StatusCode::NOT_FOUND);
-    };
-    let query = request.query_pairs();
-    match Contract::get().check(&request.method, path, &query) {
-        Ok(matched) => shared.answer(&request, &matched, &query),
-        Err(reason) => shared.violation(&request, &reason, StatusCode::BAD_REQUEST),
-    }
-}
-
-impl Shared {
-    fn violation(&self, request: &RecordedRequest, reason: &str, status: StatusCode) -> Response {
-        self.journal.violation(request, reason);
-        let message = format!("capstan fake Argo CD: contract violation: {reason}");
-        error(status, code::INVALID_ARGUMENT, &message)
-    }
-
-    fn answer(
-        &self,
-        request: &RecordedRequest,
-        matched: &Matched<'_>,
-        query: &[(String, String)],
-    ) -> Response {
-        if let Some(denied) = self.authenticate(request, &matched.operation.id) {
-            return denied;
-        }
-        let query = Query(query);
-        match matched.operation.id.as_str() {
-            "VersionService_Version" => Json(version()).into_response(),
-            "ApplicationService_List" => self.list_applications(&query),
-            "ApplicationService_Get" => self.get_application(&matched.path_params["name"], &query),
-            other => error(
-                StatusCode::NOT_IMPLEMENTED,
-                code::UNIMPLEMENTED,
-                &format!(
-                    "capstan fake Argo CD: {other} is in the contract but not implemented by the fake yet"
-                ),
-            ),
-        }
-    }
-
-    /// `None` when the request may proceed. `/api/version` answers without a session, as in
-    /// Argo CD.
-    fn authenticate(&self, request: &RecordedRequest, operation: &str) -> Option<Response> {
-        let token = self.data.token.as_deref()?;
-        if operation == "VersionService_Version" {
-            return None;
-        }
-        let message = match request.authorization() {
-            None => "no session information",
-            Some(header) if header.strip_prefix("Bearer ") == Some(token) => return None,
-            Some(_) => "invalid session: token signature is invalid",
-        };
-        Some(error(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHENTICATED,
-            message,
-        ))
-    }
-
-    fn list_applications(&self, query: &Query<'_>) -> Response {
-        let selector = match Selector::parse(query.first("selector").unwrap_or_default()) {
-            Ok(selector) => selector,
-            Err(message) => {
-                let message = format!("error parsing the selector: {message}");
-                return error(StatusCode::BAD_REQUEST, code::INVALID_ARGUMENT, &message);
-            }
-        };
-        let projects = query.projects();
-        let items: Vec<&Value> = self
-            .data
-            .applications
-            .iter()
-            .filter(|app| selector.matches(app["metadata"]["labels"].as_object()))
-            .filter(|app| {
-                query
-                    .first("appNamespace")
-                    .is_none_or(|ns| app["metadata"]["namespace"] == ns)
-            })
-            .filter(|app| {
-                projects.is_empty() || projects.iter().any(|p| app["spec"]["project"] == *p)
-            })
-            .filter(|app| query.first("repo").is_none_or(|repo| uses_repo(app, repo)))
-            .collect();
-        if let Some(name) = query.first("name") {
-            return match items.iter().find(|app| app["metadata"]["name"] == name) {
-                Some(app) => Json(list(&[app])).into_response(),
-                None => not_found(&format!("application '{name}' not found")),
-            };
-        }
-        Json(list(&items)).into_response()
-    }
-
-    fn get_application(&self, name: &str, query: &Query<'_>) -> Response {
-        let namespace = query
-            .first("appNamespace")
-            .unwrap_or(CONTROL_PLANE_NAMESPACE);
-        let projects = query.projects();
-        let found = self.data.applications.iter().find(|app| {
-            app["metadata"]["name"] == name
-                && app["metadata"]["namespace"] == namespace
-                && (projects.is_empty() || projects.iter().any(|p| app["spec"]["project"] == *p))
-        });
-        match found {
-            Some(app) => Json(app.clone()).into_response(),
-            None => not_found(&format!("applications.argoproj.io \"{name}\" not found")),
-        }
-    }
-}
-
-/// The decoded query of a request.
-struct Query<'a>(&'a [(String, String)]);
-
-impl Query<'_> {
-    fn first(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// `projects` (repeatable), or the older `project` when `projects` is absent.
-    fn projects(&self) -> Vec<&str> {
-        let values = |name: &str| -> Vec<&str> {
-            self.0
-                .iter()
-                .filter(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-                .collect()
-        };
-        let projects = values("projects");
-        if projects.is_empty() {
-            values("project")
-        } else {
-            projects
-        }
-    }
-}
-
-/// Whether the app's source (or one of its sources) is `repo`.
-fn uses_repo(application: &Value, repo: &str) -> bool {
-    let spec = &application["spec"];
-    spec["source"]["repoURL"] == repo
-        || spec["sources"]
-            .as_array()
-            .is_some_and(|sources| sources.iter().any(|source| source["repoURL"] == repo))
-}
-
-fn list(items: &[&Value]) -> Value {
-    json!({"metadata": {"resourceVersion": "1207"}, "items": items})
-}
-
-fn version() -> Value {
-    json!({
-        "Version": VERSION,
-        "BuildDate": "2026-08-12T14:03:11Z",
-        "GitCommit": "109ca7ca71139e514114499d294a492e7910a965",
-        "GitTag": "v3.5.1",
-        "GitTreeState": "clean",
-        "GoVersion": "go1.25.0",
-        "Compiler": "gc",
-        "Platform": "linux/amd64",
-        "KustomizeVersion": "v5.7.1 2025-07-23T12:45:29Z",
-        "HelmVersion": "v3.18.4+gd80839c",
-        "KubectlVersion": "v0.34.0",
-        "JsonnetVersion": "v0.21.0",
-    })
-}
-
-fn not_found(message: &str) -> Response {
-    error(StatusCode::NOT_FOUND, code::NOT_FOUND, message)
-}
-
-/// An error body the way Argo CD's grpc-gateway writes it.
-fn error(status: StatusCode, code: u16, message: &str) -> Response {
-    let body = json!({"error": message, "code": code, "message": message});
-    (status, Json(body)).into_response()
+    let server = FakeServer::spawn("Argo CD", addr, &base_path, router, journal).await?;
+    Ok(ArgoCdServer { server, store })
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod state_tests;

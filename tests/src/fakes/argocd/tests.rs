@@ -120,7 +120,7 @@ async fn unknown_paths_and_path_traversal_are_violations() {
 #[tokio::test]
 async fn operations_not_implemented_answer_501_without_a_violation() {
     let server = start(small()).await.unwrap();
-    let (status, error) = get(&server, "/api/v1/applications/web/resource-tree").await;
+    let (status, error) = get(&server, "/api/v1/applications/web/syncwindows").await;
     assert_eq!((status, error["code"].as_u64()), (501, Some(12)));
     server.assert_no_violations();
 }

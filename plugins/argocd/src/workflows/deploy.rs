@@ -1,0 +1,192 @@
+//! `deploy_and_watch`: syncs an application (to a revision), follows the operation and the
+//! health with progress notifications until it is Healthy, Degraded, failed or out of time,
+//! and on request rolls back to the previous deployment when it degrades, reporting each step.
+
+use std::time::{Duration, Instant};
+
+use capstan_sdk::http::wstd::http::Method;
+use capstan_sdk::{Tool, ToolError, ToolResult, Value, host, json};
+
+use crate::client::Query;
+use crate::operations::post_rollback;
+use crate::params::AppRef;
+use crate::schema::{app_properties, object, props};
+use crate::summary::{self, history_row, row, text};
+
+const DEFAULT_TIMEOUT: f64 = 25.0;
+const DEFAULT_POLL: f64 = 3.0;
+
+pub(crate) fn tool() -> Tool {
+    Tool::new(
+        "deploy_and_watch",
+        "Deploys an Argo CD application and watches it settle: syncs (to `revision` if given), \
+         then polls the operation and health every `pollSeconds`, sending progress notifications, \
+         until the app is Healthy, Degraded, the sync failed, or `timeoutSeconds` (default 25; \
+         keep it below capstan's call timeout) ran out. With `rollbackOnDegraded` it rolls back to \
+         the previous deployment when the app degrades and watches that too. Answers the outcome \
+         and every step.",
+    )
+    .title("Deploy an application and watch it")
+    .input(object(
+        props(&[
+            app_properties(),
+            json!({
+                "revision": {"type": "string", "maxLength": 256, "description": "Revision to deploy (default: the app's target)."},
+                "prune": {"type": "boolean"},
+                "syncOptions": {"type": "array", "items": {"type": "string", "maxLength": 128}, "maxItems": 20},
+                "timeoutSeconds": {"type": "number", "minimum": 1, "maximum": 3600},
+                "pollSeconds": {"type": "number", "minimum": 0.05, "maximum": 60, "description": "Seconds between checks (default 3)."},
+                "rollbackOnDegraded": {"type": "boolean", "description": "Roll back to the previous deployment if the app degrades (needs automated sync off)."},
+            }),
+        ]),
+        &["applicationName"],
+    ))
+    .output(object(
+        json!({"target": {"type": "string"}, "application": {"type": "string"},
+               "outcome": {"type": "string", "enum": ["Healthy", "Degraded", "SyncFailed", "TimedOut", "RolledBack", "RollbackFailed"]},
+               "revision": {"type": "string"},
+               "steps": {"type": "array", "items": {"type": "object", "properties": {
+                   "seconds": {"type": "number"}, "event": {"type": "string"}}}},
+               "summary": summary::row_schema()}),
+        &["target", "application", "outcome", "steps", "summary"],
+    ))
+    .destructive(true)
+    .idempotent(false)
+}
+
+/// The steps taken so far, timed from the start of the call.
+struct Log {
+    started: Instant,
+    steps: Vec<Value>,
+}
+
+impl Log {
+    fn step(&mut self, event: String) {
+        let seconds = (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+        host::progress(self.steps.len() as f64 + 1.0, None, Some(&event));
+        self.steps.push(json!({"seconds": seconds, "event": event}));
+    }
+}
+
+/// How a watch ended.
+#[derive(PartialEq)]
+enum Settled {
+    Healthy,
+    Degraded,
+    Failed(String),
+    TimedOut,
+}
+
+pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(arguments)?;
+    let timeout = Duration::from_secs_f64(
+        arguments["timeoutSeconds"]
+            .as_f64()
+            .unwrap_or(DEFAULT_TIMEOUT),
+    );
+    let poll = Duration::from_secs_f64(arguments["pollSeconds"].as_f64().unwrap_or(DEFAULT_POLL));
+    let mut log = Log {
+        started: Instant::now(),
+        steps: Vec::new(),
+    };
+    let body = crate::sync::body(&app_ref, arguments);
+    let synced = app_ref.client.send(
+        Method::POST,
+        &app_ref.path("/sync"),
+        &Query::default(),
+        Some(&body),
+        &app_ref.not_found(),
+    )?;
+    let revision = summary::operation(&synced["status"]["operationState"])["revision"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    log.step(format!("sync started to revision {revision}"));
+    let (settled, mut app) = watch(&app_ref, &mut log, poll, timeout)?;
+    let mut outcome = match &settled {
+        Settled::Healthy => "Healthy",
+        Settled::Degraded => "Degraded",
+        Settled::Failed(_) => "SyncFailed",
+        Settled::TimedOut => "TimedOut",
+    };
+    if settled == Settled::Degraded && arguments["rollbackOnDegraded"].as_bool().unwrap_or(false) {
+        (outcome, app) = roll_back(&app_ref, &app, &mut log, poll, timeout)?;
+    }
+    Ok(ToolResult::structured(json!({
+        "target": app_ref.client.target(), "application": app_ref.name, "outcome": outcome,
+        "revision": revision, "steps": log.steps, "summary": row(&app),
+    })))
+}
+
+/// Polls the application until its operation has finished and its health settled.
+fn watch(
+    app_ref: &AppRef<'_>,
+    log: &mut Log,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<(Settled, Value), ToolError> {
+    let mut last = String::new();
+    loop {
+        host::sleep(poll);
+        let app = app_ref
+            .client
+            .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;
+        let phase = text(&app["status"]["operationState"]["phase"]).to_owned();
+        let health = summary::text_or(&app["status"]["health"]["status"], "Unknown").to_owned();
+        let state = format!(
+            "operation {phase}, sync {}, health {health}",
+            summary::text_or(&app["status"]["sync"]["status"], "Unknown")
+        );
+        if state != last {
+            log.step(state.clone());
+            last = state;
+        }
+        match (phase.as_str(), health.as_str()) {
+            ("Failed" | "Error", _) => {
+                let message = text(&app["status"]["operationState"]["message"]).to_owned();
+                log.step(format!("sync failed: {message}"));
+                return Ok((Settled::Failed(message), app));
+            }
+            ("Succeeded", "Healthy") => return Ok((Settled::Healthy, app)),
+            ("Succeeded", "Degraded") => return Ok((Settled::Degraded, app)),
+            _ if log.started.elapsed() + poll > timeout => {
+                log.step(format!(
+                    "stopped watching after {:.0} seconds",
+                    timeout.as_secs_f64()
+                ));
+                return Ok((Settled::TimedOut, app));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn roll_back(
+    app_ref: &AppRef<'_>,
+    app: &Value,
+    log: &mut Log,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<(&'static str, Value), ToolError> {
+    let Some(previous) = crate::operations::previous_entry(app) else {
+        log.step("no earlier deployment to roll back to".into());
+        return Ok(("RollbackFailed", app.clone()));
+    };
+    let entry = history_row(&previous);
+    log.step(format!(
+        "degraded: rolling back to deployment {} (revision {})",
+        entry["id"],
+        entry["revision"].as_str().unwrap_or_default()
+    ));
+    if let Err(error) = post_rollback(app_ref, &previous, &json!({})) {
+        log.step(format!("rollback refused: {}", error.message()));
+        return Ok(("RollbackFailed", app.clone()));
+    }
+    let (settled, app) = watch(app_ref, log, poll, timeout)?;
+    let outcome = if settled == Settled::Healthy {
+        "RolledBack"
+    } else {
+        "RollbackFailed"
+    };
+    Ok((outcome, app))
+}

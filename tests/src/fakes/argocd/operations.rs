@@ -1,0 +1,253 @@
+//! Operations on an application: Sync, Rollback and TerminateOperation, and how a running
+//! operation progresses. A sync records `operation` and `status.operationState` (phase
+//! `Running`, health `Progressing`); each later Get of the application advances it: on the
+//! second read the operation has `Succeeded` (or `Failed`) and the app is `Synced` at the new
+//! revision with a new history entry; on the third the health settles at `Healthy` (or
+//! `Degraded`, when a scenario hook asked for it). Also RevisionMetadata, for history.
+
+use serde_json::{Value, json};
+
+use super::app::{Cause, RECONCILED_AT};
+use super::store::{Answer, ApiError, AppRecord, Call, Outcome, Progression, Store, ok};
+use crate::fakes::ids::{fake_hash, fake_sha};
+
+const INITIATOR: &str = "capstan";
+
+pub(crate) fn sync(store: &mut Store, call: &Call<'_>) -> Answer {
+    let body = &call.body;
+    let record = store.app_mut(call.param("name"), call.app_namespace())?;
+    if running(record) {
+        return Err(ApiError::precondition(
+            "another operation is already in progress",
+        ));
+    }
+    if body["dryRun"].as_bool().unwrap_or(false) {
+        return ok(record.app.clone());
+    }
+    let source = record.app["spec"]["source"].clone();
+    let wanted = body["revision"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+        .or_else(|| source["targetRevision"].as_str())
+        .unwrap_or("HEAD")
+        .to_owned();
+    let revision = resolve(record, &wanted);
+    let mut sync = json!({"revision": revision, "prune": body["prune"].as_bool().unwrap_or(false)});
+    if let Some(options) = body["syncOptions"]["items"].as_array() {
+        sync["syncOptions"] = json!(options);
+    }
+    for key in ["resources", "revisions"] {
+        if body[key].as_array().is_some_and(|items| !items.is_empty()) {
+            sync[key] = body[key].clone();
+        }
+    }
+    if body["strategy"].is_object() {
+        sync["syncStrategy"] = body["strategy"].clone();
+    }
+    if !source.is_null() {
+        sync["source"] = source;
+    }
+    start(
+        record,
+        json!({"sync": sync, "initiatedBy": {"username": INITIATOR}}),
+        revision,
+    );
+    ok(record.app.clone())
+}
+
+pub(crate) fn rollback(store: &mut Store, call: &Call<'_>) -> Answer {
+    let body = &call.body;
+    let record = store.app_mut(call.param("name"), call.app_namespace())?;
+    let name = record.name().to_owned();
+    if record.app["spec"]["syncPolicy"]["automated"].is_object() {
+        return Err(ApiError::precondition(format!(
+            "rollback cannot be initiated when auto-sync is enabled; disable automated sync of {name} first"
+        )));
+    }
+    if running(record) {
+        return Err(ApiError::precondition(
+            "another operation is already in progress",
+        ));
+    }
+    let id = body["id"].as_i64().unwrap_or_default();
+    let entry = record.app["status"]["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|entry| entry["id"].as_i64() == Some(id))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "application {name} does not have deployment with id {id}"
+            ))
+        })?;
+    if body["dryRun"].as_bool().unwrap_or(false) {
+        return ok(record.app.clone());
+    }
+    let revision = entry["revision"].as_str().unwrap_or_default().to_owned();
+    let sync = json!({"revision": revision, "prune": body["prune"].as_bool().unwrap_or(false),
+                      "source": entry["source"]});
+    start(
+        record,
+        json!({"sync": sync, "initiatedBy": {"username": INITIATOR}}),
+        revision,
+    );
+    ok(record.app.clone())
+}
+
+pub(crate) fn terminate(store: &mut Store, call: &Call<'_>) -> Answer {
+    let record = store.app_mut(call.param("name"), call.app_namespace())?;
+    if !running(record) {
+        return Err(ApiError::precondition(
+            "Unable to terminate operation. No operation is in progress",
+        ));
+    }
+    let state = &mut record.app["status"]["operationState"];
+    state["phase"] = json!("Failed");
+    state["message"] = json!("Operation terminated");
+    state["finishedAt"] = json!(RECONCILED_AT);
+    remove(&mut record.app, "operation");
+    record.app["status"]["health"] =
+        json!({"status": "Healthy", "lastTransitionTime": RECONCILED_AT});
+    record.progression = None;
+    ok(json!({}))
+}
+
+pub(crate) fn revision_metadata(store: &mut Store, call: &Call<'_>) -> Answer {
+    let record = store.app(call.param("name"), call.app_namespace())?;
+    if record.app["spec"]["source"]["chart"].is_string() {
+        return Err(ApiError::invalid(
+            "revision metadata is only available for Git sources; this application deploys a Helm chart",
+        ));
+    }
+    let revision = call.param("revision");
+    let authors = [
+        "Dana Kim <dana@example.com>",
+        "Lee Moreau <lee@example.com>",
+        "Sam Okafor <sam@example.com>",
+    ];
+    let author = authors[(fake_hash(revision) % 3) as usize];
+    ok(json!({
+        "author": author,
+        "date": RECONCILED_AT,
+        "message": format!("{}: bump image and tune resources ({})", record.name(), &revision[..revision.len().min(7)]),
+        "tags": if revision.len() % 2 == 0 { json!([]) } else { json!(["v1.4.2"]) },
+    }))
+}
+
+/// Whether an operation is running.
+pub(crate) fn running(record: &AppRecord) -> bool {
+    record.app["status"]["operationState"]["phase"] == "Running"
+}
+
+/// A revision as the repo server resolves it: a commit SHA stays, a branch or tag becomes a
+/// SHA, a Helm chart version stays.
+fn resolve(record: &AppRecord, wanted: &str) -> String {
+    let is_sha = wanted.len() == 40 && wanted.chars().all(|c| c.is_ascii_hexdigit());
+    if is_sha || record.app["spec"]["source"]["chart"].is_string() {
+        wanted.to_owned()
+    } else {
+        fake_sha(&format!("{}@{wanted}", record.name()))
+    }
+}
+
+fn start(record: &mut AppRecord, operation: Value, revision: String) {
+    let outcome = match (record.fail_next.take(), record.degrade_next.take()) {
+        (Some(message), _) => Outcome::Failed(message),
+        (None, Some(cause)) => Outcome::Degraded(cause),
+        (None, None) => Outcome::Healthy,
+    };
+    record.app["operation"] = operation.clone();
+    record.app["status"]["operationState"] = json!({
+        "operation": operation, "phase": "Running", "message": "one or more tasks are running",
+        "startedAt": RECONCILED_AT,
+    });
+    record.app["status"]["health"] = json!({"status": "Progressing", "lastTransitionTime": RECONCILED_AT,
+                                            "message": "Waiting for rollout to finish"});
+    record.progression = Some(Progression {
+        reads: 0,
+        revision,
+        outcome,
+    });
+}
+
+/// Advances a running operation by one read of the application.
+pub(crate) fn advance(record: &mut AppRecord) {
+    let Some(mut progression) = record.progression.take() else {
+        return;
+    };
+    progression.reads += 1;
+    match progression.reads {
+        0 | 1 => {}
+        2 => finish(record, &progression),
+        _ => {
+            settle(record, &progression.outcome);
+            return;
+        }
+    }
+    record.progression = Some(progression);
+}
+
+fn finish(record: &mut AppRecord, progression: &Progression) {
+    let operation = record.app["operation"].take();
+    remove(&mut record.app, "operation");
+    let result = json!({"revision": progression.revision,
+        "resources": [{"group": "apps", "version": "v1", "kind": "Deployment", "name": record.name(),
+                       "namespace": record.app["spec"]["destination"]["namespace"], "status": "Synced",
+                       "message": "deployment.apps/configured", "syncPhase": "Sync", "hookPhase": "Running"}]});
+    let state = &mut record.app["status"]["operationState"];
+    state["finishedAt"] = json!(RECONCILED_AT);
+    if let Outcome::Failed(message) = &progression.outcome {
+        state["phase"] = json!("Failed");
+        state["message"] = json!(message);
+        return;
+    }
+    state["phase"] = json!("Succeeded");
+    state["message"] = json!("successfully synced (all tasks run)");
+    state["syncResult"] = result;
+    let source = operation["sync"]["source"].clone();
+    record.app["status"]["sync"]["status"] = json!("Synced");
+    record.app["status"]["sync"]["revision"] = json!(progression.revision);
+    let history = &mut record.app["status"]["history"];
+    if !history.is_array() {
+        *history = json!([]);
+    }
+    let entries = history.as_array_mut().expect("made an array above");
+    let id = entries
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut entry = json!({"id": id, "revision": progression.revision, "deployedAt": RECONCILED_AT,
+                           "deployStartedAt": RECONCILED_AT, "initiatedBy": {"username": INITIATOR}});
+    if !source.is_null() {
+        entry["source"] = source;
+    }
+    entries.push(entry);
+}
+
+fn settle(record: &mut AppRecord, outcome: &Outcome) {
+    let health = match outcome {
+        Outcome::Healthy | Outcome::Failed(_) => json!({"status": "Healthy"}),
+        Outcome::Degraded(cause) => {
+            record.cause = *cause;
+            json!({"status": "Degraded", "message": degraded_message(*cause)})
+        }
+    };
+    record.app["status"]["health"] = health;
+    record.app["status"]["health"]["lastTransitionTime"] = json!(RECONCILED_AT);
+}
+
+fn degraded_message(cause: Cause) -> &'static str {
+    match cause {
+        Cause::Quota => "Deployment has exceeded its progress deadline (0 of 2 replicas created)",
+        _ => "Deployment has exceeded its progress deadline",
+    }
+}
+
+fn remove(app: &mut Value, key: &str) {
+    if let Some(map) = app.as_object_mut() {
+        map.remove(key);
+    }
+}

@@ -1,0 +1,549 @@
+//! The fake Argo CD's state and simulations over real sockets: writes, the sync progression,
+//! scenario hooks, faults, logs, and every answer checked against the contract's definitions.
+
+use serde_json::{Value, json};
+
+use super::schema::check_definition;
+use super::*;
+use crate::fakes::tests::client;
+
+async fn send(
+    server: &ArgoCdServer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}{path}", server.base_url());
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get(server: &ArgoCdServer, path: &str) -> Value {
+    let (status, body) = send(server, "GET", path, None).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+fn shop() -> ArgoCd {
+    ArgoCd::new()
+        .with_app(Application::new("web").project("shop").automated(false))
+        .with_app(
+            Application::new("api")
+                .project("shop")
+                .health("Degraded", Some("down"))
+                .cause(Cause::OomKilled),
+        )
+        .with_app(
+            Application::new("quota")
+                .health("Degraded", None)
+                .cause(Cause::Quota),
+        )
+}
+
+#[tokio::test]
+async fn a_sync_runs_then_settles_over_reads() {
+    let server = start(shop()).await.unwrap();
+    let body = json!({"revision": "main", "prune": true, "syncOptions": {"items": ["ServerSideApply=true"]}});
+    let (status, app) = send(&server, "POST", "/api/v1/applications/web/sync", Some(body)).await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["status"]["operationState"]["phase"], "Running");
+    assert_eq!(
+        app["operation"]["sync"]["syncOptions"],
+        json!(["ServerSideApply=true"])
+    );
+    let (status, busy) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/sync",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((status, busy["code"].as_u64()), (400, Some(9)));
+    let first = get(&server, "/api/v1/applications/web").await;
+    assert_eq!(first["status"]["health"]["status"], "Progressing");
+    let second = get(&server, "/api/v1/applications/web").await;
+    assert_eq!(second["status"]["operationState"]["phase"], "Succeeded");
+    assert_eq!(second["status"]["sync"]["status"], "Synced");
+    assert_eq!(second["status"]["history"].as_array().unwrap().len(), 3);
+    let third = get(&server, "/api/v1/applications/web").await;
+    assert_eq!(third["status"]["health"]["status"], "Healthy");
+    check_definition("v1alpha1Application", &third).unwrap();
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn scenario_hooks_degrade_or_fail_the_next_sync() {
+    let server = start(shop()).await.unwrap();
+    server.degrade_next_sync("web", Cause::ImagePull);
+    send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/sync",
+        Some(json!({})),
+    )
+    .await;
+    for _ in 0..3 {
+        get(&server, "/api/v1/applications/web").await;
+    }
+    assert_eq!(
+        server.application("web").unwrap()["status"]["health"]["status"],
+        "Degraded"
+    );
+    let tree = get(&server, "/api/v1/applications/web/resource-tree").await;
+    assert!(tree.to_string().contains("ImagePullBackOff"), "{tree}");
+    server.fail_next_sync("web", "one or more objects failed to apply");
+    send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/sync",
+        Some(json!({})),
+    )
+    .await;
+    get(&server, "/api/v1/applications/web").await;
+    let failed = get(&server, "/api/v1/applications/web").await;
+    assert_eq!(failed["status"]["operationState"]["phase"], "Failed");
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn rollback_and_terminate_follow_argo_cd_rules() {
+    let server = start(shop()).await.unwrap();
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/api/rollback",
+        Some(json!({"id": 1})),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].as_u64()),
+        (400, Some(9)),
+        "auto-sync apps refuse rollback: {error}"
+    );
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/rollback",
+        Some(json!({"id": 9})),
+    )
+    .await;
+    assert_eq!((status, error["code"].as_u64()), (400, Some(3)));
+    let (status, app) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/rollback",
+        Some(json!({"id": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let previous = app["status"]["history"][0]["revision"].clone();
+    assert_eq!(app["operation"]["sync"]["revision"], previous);
+    let (status, _) = send(
+        &server,
+        "DELETE",
+        "/api/v1/applications/web/operation",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.application("web").unwrap()["status"]["operationState"]["message"],
+        "Operation terminated"
+    );
+    let (status, error) = send(
+        &server,
+        "DELETE",
+        "/api/v1/applications/web/operation",
+        None,
+    )
+    .await;
+    assert_eq!((status, error["code"].as_u64()), (400, Some(9)));
+    server.assert_no_violations();
+}
+
+fn new_app(name: &str, project: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "argocd"},
+           "spec": {"project": project,
+                    "sources": [{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "1.2.0",
+                                 "helm": {"valuesObject": {"replicas": 2}}}],
+                    "destination": {"server": IN_CLUSTER, "namespace": name}}})
+}
+
+#[tokio::test]
+async fn create_validates_and_upserts_like_argo_cd() {
+    let server = start(shop()).await.unwrap();
+    let (status, created) = send(
+        &server,
+        "POST",
+        "/api/v1/applications",
+        Some(new_app("new", "shop")),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["status"]["health"]["status"], "Missing");
+    let same = send(
+        &server,
+        "POST",
+        "/api/v1/applications",
+        Some(new_app("new", "shop")),
+    )
+    .await;
+    assert_eq!(same.0, 200, "an identical create is accepted");
+    let other = new_app("new", "default");
+    let (status, error) = send(&server, "POST", "/api/v1/applications", Some(other.clone())).await;
+    assert_eq!(status, 400);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("existing application spec is different")
+    );
+    assert_eq!(
+        send(
+            &server,
+            "POST",
+            "/api/v1/applications?upsert=true",
+            Some(other)
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applications",
+        Some(new_app("x", "nope")),
+    )
+    .await;
+    assert!(
+        status == 400
+            && error["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist")
+    );
+    assert_eq!(
+        send(
+            &server,
+            "POST",
+            "/api/v1/applications?validate=false",
+            Some(new_app("x", "nope"))
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applications",
+        Some(json!({"metadata": {"name": "y"}, "spec": {"projekt": "a"}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        server.violations().len(),
+        1,
+        "an unknown field in the body is a violation"
+    );
+}
+
+#[tokio::test]
+async fn patch_merges_and_delete_removes() {
+    let server = start(shop()).await.unwrap();
+    let patch = json!({"spec": {"source": {"targetRevision": "v2"}}}).to_string();
+    let (status, app) = send(
+        &server,
+        "PATCH",
+        "/api/v1/applications/web",
+        Some(json!({"patch": patch, "patchType": "merge"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["spec"]["source"]["targetRevision"], "v2");
+    assert_eq!(
+        app["spec"]["source"]["path"], "web",
+        "fields not in the patch stay"
+    );
+    let (status, _) = send(
+        &server,
+        "DELETE",
+        "/api/v1/applications/web?cascade=false&propagationPolicy=foreground",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "a policy without cascade is refused");
+    let (status, _) = send(
+        &server,
+        "DELETE",
+        "/api/v1/applications/web?cascade=true&propagationPolicy=background",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(server.application("web").is_none());
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn every_read_answer_matches_the_contract() {
+    let server = start(shop().with_generated_apps(60)).await.unwrap();
+    let checks = [
+        (
+            "/api/v1/applications/api/resource-tree",
+            "v1alpha1ApplicationTree",
+        ),
+        (
+            "/api/v1/applications/api/managed-resources",
+            "applicationManagedResourcesResponse",
+        ),
+        ("/api/v1/applications/api/events", "eventsEventList"),
+        (
+            "/api/v1/applications/api/manifests",
+            "repositoryManifestResponse",
+        ),
+        (
+            "/api/v1/applications/api/revisions/abc/metadata",
+            "v1alpha1RevisionMetadata",
+        ),
+        ("/api/v1/clusters", "v1alpha1ClusterList"),
+        ("/api/v1/projects", "v1alpha1AppProjectList"),
+        ("/api/v1/projects/shop", "v1alpha1AppProject"),
+        ("/api/v1/session/userinfo", "sessionGetUserInfoResponse"),
+        (
+            "/api/v1/account/can-i/applications/sync/shop%2Fweb",
+            "accountCanIResponse",
+        ),
+        ("/api/v1/applications", "v1alpha1ApplicationList"),
+        ("/api/v1/applicationsets", "v1alpha1ApplicationSetList"),
+    ];
+    for (path, definition) in checks {
+        let body = get(&server, path).await;
+        check_definition(definition, &body).unwrap_or_else(|error| panic!("{path}: {error}"));
+    }
+    let tree = get(&server, "/api/v1/applications/api/resource-tree").await;
+    let pod = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "Pod")
+        .unwrap()
+        .clone();
+    let path = format!(
+        "/api/v1/applications/api/events?resourceUID={}&resourceName={}&resourceNamespace={}",
+        pod["uid"].as_str().unwrap(),
+        pod["name"].as_str().unwrap(),
+        pod["namespace"].as_str().unwrap()
+    );
+    let events = get(&server, &path).await;
+    check_definition("eventsEventList", &events).unwrap();
+    assert!(events.to_string().contains("OOMKilling"), "{events}");
+    let quota = get(&server, "/api/v1/applications/quota/resource-tree").await;
+    assert!(
+        !quota.to_string().contains("\"Pod\""),
+        "no pods under a quota refusal"
+    );
+    server.assert_no_violations();
+}
+
+/// The entries of a log stream (one line parses as a single JSON value).
+fn log_lines(body: &Value) -> Vec<Value> {
+    let Some(text) = body.as_str() else {
+        return vec![body.clone()];
+    };
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn logs_stream_with_filters_and_report_errors_in_band() {
+    let server = start(shop()).await.unwrap();
+    let all = log_lines(&send(&server, "GET", "/api/v1/applications/api/logs?kind=Deployment&resourceName=api&group=apps&namespace=api", None).await.1);
+    assert!(all.last().unwrap()["result"]["last"] == true);
+    for line in &all {
+        check_definition("applicationLogEntry", &line["result"]).unwrap();
+    }
+    let tailed = log_lines(
+        &send(
+            &server,
+            "GET",
+            "/api/v1/applications/api/logs?tailLines=1&filter=memory",
+            None,
+        )
+        .await
+        .1,
+    );
+    assert!(
+        tailed
+            .iter()
+            .filter(|l| l["result"]["last"] == false)
+            .all(|l| l["result"]["content"].as_str().unwrap().contains("memory"))
+    );
+    let pod = all[0]["result"]["podName"].as_str().unwrap().to_owned();
+    let previous = log_lines(
+        &send(
+            &server,
+            "GET",
+            &format!("/api/v1/applications/api/pods/{pod}/logs?previous=true&sinceSeconds=60"),
+            None,
+        )
+        .await
+        .1,
+    );
+    assert!(previous.len() <= 4, "{previous:?}");
+    let (status, error) = send(
+        &server,
+        "GET",
+        "/api/v1/applications/api/logs?container=sidecar",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        log_lines(&error)[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sidecar")
+    );
+    server.inject("ApplicationService_PodLogs2", Fault::StreamError);
+    let (status, broken) = send(&server, "GET", "/api/v1/applications/api/logs", None).await;
+    assert_eq!(status, 200);
+    assert!(log_lines(&broken).last().unwrap()["error"]["grpc_code"] == 14);
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn injected_faults_answer_like_argo_cd() {
+    let server = start(shop()).await.unwrap();
+    server.inject("ApplicationService_Get", Fault::Status(403));
+    let (status, error) = send(&server, "GET", "/api/v1/applications/web", None).await;
+    assert_eq!((status, error["code"].as_u64()), (403, Some(7)));
+    server.inject("ApplicationService_Get", Fault::Status(500));
+    assert_eq!(
+        send(&server, "GET", "/api/v1/applications/web", None)
+            .await
+            .0,
+        500
+    );
+    server.inject("ApplicationService_Get", Fault::Malformed);
+    let (status, body) = send(&server, "GET", "/api/v1/applications/web", None).await;
+    assert!(status == 200 && body.is_string());
+    server.clear_faults();
+    assert_eq!(
+        send(&server, "GET", "/api/v1/applications/web", None)
+            .await
+            .0,
+        200
+    );
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn actions_appsets_rbac_and_repositories() {
+    let server = start(crate::fakes::demo::argocd()).await.unwrap();
+    let actions = get(&server, "/api/v1/applications/guestbook/resource/actions?kind=Deployment&resourceName=guestbook&namespace=guestbook&group=apps&version=v1").await;
+    assert!(
+        actions["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "scale")
+    );
+    let run = json!({"action": "scale", "kind": "Deployment", "resourceName": "guestbook", "namespace": "guestbook",
+                     "group": "apps", "version": "v1", "resourceActionParameters": [{"name": "replicas", "value": "3"}]});
+    assert_eq!(
+        send(
+            &server,
+            "POST",
+            "/api/v1/applications/guestbook/resource/actions/v2",
+            Some(run)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(server.actions_run()[0]["parameters"][0]["value"], "3");
+    let set = server.appset("guestbook-envs").unwrap();
+    let generated = send(
+        &server,
+        "POST",
+        "/api/v1/applicationsets/generate",
+        Some(json!({"applicationSet": set})),
+    )
+    .await
+    .1;
+    let names: Vec<&str> = generated["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["guestbook-dev", "guestbook-staging"]);
+    server.deny("applications/sync/payments/*");
+    assert_eq!(
+        get(
+            &server,
+            "/api/v1/account/can-i/applications/sync/payments%2Fpayments-api"
+        )
+        .await["value"],
+        "no"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/api/v1/account/can-i/applications/get/payments%2Fpayments-api"
+        )
+        .await["value"],
+        "yes"
+    );
+    let repo = percent_encoding::utf8_percent_encode(
+        crate::fakes::demo::PLATFORM_REPO,
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    let apps = get(&server, &format!("/api/v1/repositories/{repo}/apps")).await;
+    assert_eq!(apps["items"].as_array().unwrap().len(), 5);
+    check_definition("repositoryRepoAppsResponse", &apps).unwrap();
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn two_thousand_generated_apps_have_trees_events_and_logs() {
+    let server = start(ArgoCd::new().with_generated_apps(2000))
+        .await
+        .unwrap();
+    assert_eq!(server.application_count(), 2000);
+    let list = get(&server, "/api/v1/applications").await;
+    let last = list["items"].as_array().unwrap().last().unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tree = get(
+        &server,
+        &format!("/api/v1/applications/{last}/resource-tree"),
+    )
+    .await;
+    assert!(tree["nodes"].as_array().unwrap().len() >= 4);
+    get(&server, &format!("/api/v1/applications/{last}/events")).await;
+    let (status, _) = send(
+        &server,
+        "GET",
+        &format!("/api/v1/applications/{last}/logs?tailLines=5"),
+        None,
+    )
+    .await;
+    assert!(status == 200 || status == 400);
+    server.assert_no_violations();
+    server.shutdown().await;
+}

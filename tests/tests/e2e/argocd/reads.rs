@@ -1,0 +1,322 @@
+//! list_applications, get_application and get_application_resource_tree: the requests they
+//! send, the summaries they answer, paging at scale, and every error path.
+
+use capstan_tests::fakes::argocd::{ArgoCd, Fault};
+use serde_json::json;
+
+use super::{Env, lines};
+
+fn names(answer: &serde_json::Value, key: &str) -> Vec<String> {
+    answer[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_applications_filters_on_the_server_then_here() {
+    let env = Env::demo().await;
+    let answer = env
+        .ok(
+            "list_applications",
+            json!({"projects": ["payments", "data"], "selector": "env=prod",
+                                        "healthStatus": "Degraded"}),
+        )
+        .await;
+    assert_eq!(names(&answer, "applications"), ["recommendations"]);
+    assert_eq!(answer["total"], 1);
+    let row = &answer["applications"][0];
+    assert_eq!(
+        (row["sync"].as_str(), row["health"].as_str()),
+        (Some("Synced"), Some("Degraded"))
+    );
+    let sent = env.api();
+    assert_eq!(
+        lines(&sent),
+        ["GET /api/v1/applications?projects=payments&projects=data&selector=env=prod"]
+    );
+    assert!(sent[0].authorized, "the host added the target's token");
+    let searched = env
+        .ok(
+            "list_applications",
+            json!({"search": "PAYMENTS", "limit": 1}),
+        )
+        .await;
+    assert_eq!(names(&searched, "applications"), ["payments-api"]);
+    assert_eq!(
+        (
+            searched["hasMore"].as_bool(),
+            searched["nextOffset"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
+    assert!(searched["hint"].as_str().unwrap().contains("offset 1"));
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_selector_with_an_ampersand_stays_one_query_value() {
+    let env = Env::demo().await;
+    let message = env
+        .fails(
+            "list_applications",
+            json!({"selector": "env=prod&projects=x"}),
+        )
+        .await;
+    assert!(
+        message.contains("HTTP 400") && message.contains("selector"),
+        "{message}"
+    );
+    let request = &env.argocd.requests()[0];
+    assert_eq!(request.query_values("selector"), ["env=prod&projects=x"]);
+    assert!(request.query_values("projects").is_empty());
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn two_thousand_applications_answer_in_one_small_page_that_says_how_to_page() {
+    let env = Env::start(ArgoCd::new().with_generated_apps(2000), "read_only = true").await;
+    let result = env.call("list_applications", json!({})).await;
+    let size = serde_json::to_string(&result).unwrap().len();
+    assert!(size < 64 * 1024, "the default answer is {size} bytes");
+    let answer = result.structured_content.unwrap();
+    assert_eq!(
+        (answer["total"].as_u64(), answer["returned"].as_u64()),
+        (Some(2000), Some(50))
+    );
+    assert!(
+        answer["hint"].as_str().unwrap().contains("offset 50"),
+        "{}",
+        answer["hint"]
+    );
+    let last = env
+        .ok("list_applications", json!({"offset": 1990, "limit": 500}))
+        .await;
+    assert_eq!(
+        (last["returned"].as_u64(), last["hasMore"].as_bool()),
+        (Some(10), Some(false))
+    );
+    let degraded = env
+        .ok(
+            "list_applications",
+            json!({"healthStatus": "Degraded", "projects": ["payments"]}),
+        )
+        .await;
+    assert!(
+        degraded["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["health"] == "Degraded")
+    );
+    let detail = env.ok("list_applications", json!({"detail": true})).await;
+    assert_eq!(
+        detail["returned"], 5,
+        "full objects come five at a time unless asked"
+    );
+    assert!(detail["applications"][0]["status"]["resources"].is_array());
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn get_application_answers_a_summary_and_compact_status() {
+    let env = Env::demo().await;
+    let answer = env
+        .ok(
+            "get_application",
+            json!({"applicationName": "recommendations"}),
+        )
+        .await;
+    assert_eq!(answer["summary"]["health"], "Degraded");
+    assert_eq!(
+        answer["status"]["resources"]["notHealthyOrOutOfSync"][0]["kind"],
+        "Deployment"
+    );
+    assert_eq!(answer["status"]["recentHistory"][0]["id"], 2);
+    assert_eq!(answer["spec"]["project"], "data");
+    assert!(
+        answer.get("application").is_none(),
+        "the full object only with detail"
+    );
+    let full = env
+        .ok(
+            "get_application",
+            json!({"applicationName": "guestbook", "applicationNamespace": "argocd",
+                                      "refresh": "hard", "detail": true}),
+        )
+        .await;
+    assert_eq!(
+        full["application"]["metadata"]["annotations"]["argocd.argoproj.io/refresh"],
+        "hard"
+    );
+    assert_eq!(
+        lines(&env.api()),
+        [
+            "GET /api/v1/applications/recommendations",
+            "GET /api/v1/applications/guestbook?appNamespace=argocd&refresh=hard"
+        ]
+    );
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn argo_cd_errors_become_error_results_with_status_code_and_advice() {
+    let env = Env::demo().await;
+    let missing = env
+        .fails("get_application", json!({"applicationName": "nope"}))
+        .await;
+    assert!(
+        missing.contains("HTTP 404 (gRPC code 5 NotFound)"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("list_applications"),
+        "says what to do: {missing}"
+    );
+    env.argocd
+        .inject("ApplicationService_Get", Fault::Status(403));
+    let denied = env
+        .fails("get_application", json!({"applicationName": "guestbook"}))
+        .await;
+    assert!(
+        denied.contains("HTTP 403 (gRPC code 7 PermissionDenied)") && denied.contains("can_i"),
+        "{denied}"
+    );
+    env.argocd
+        .inject("ApplicationService_List", Fault::Status(500));
+    let broken = env.fails("list_applications", json!({})).await;
+    assert!(
+        broken.contains("HTTP 500 (gRPC code 13 Internal)") && broken.contains("retry"),
+        "{broken}"
+    );
+    env.argocd
+        .inject("ApplicationService_ResourceTree", Fault::Malformed);
+    let malformed = env
+        .fails(
+            "get_application_resource_tree",
+            json!({"applicationName": "guestbook"}),
+        )
+        .await;
+    assert!(
+        malformed.contains("not JSON") && malformed.contains("<html>"),
+        "{malformed}"
+    );
+    assert!(!denied.contains(super::TOKEN) && !broken.contains(super::TOKEN));
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_slow_argo_cd_times_out_with_advice() {
+    let env =
+        Env::start_with_target(capstan_tests::fakes::demo::argocd(), "", "timeout = \"1s\"").await;
+    env.argocd.inject(
+        "ApplicationService_Get",
+        Fault::Slow(std::time::Duration::from_secs(5)),
+    );
+    let message = env
+        .fails("get_application", json!({"applicationName": "guestbook"}))
+        .await;
+    assert!(message.contains("timeout"), "{message}");
+    env.argocd.clear_faults();
+    env.ok("get_application", json!({"applicationName": "guestbook"}))
+        .await;
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn hostile_names_are_refused_before_anything_is_sent() {
+    let env = Env::demo().await;
+    for name in [
+        "../projects/default",
+        "x?name=y&selector=a",
+        "a/b",
+        "%2e%2e",
+    ] {
+        env.fails("get_application", json!({"applicationName": name}))
+            .await;
+        env.fails("sync_application", json!({"applicationName": name}))
+            .await;
+    }
+    assert!(env.api().is_empty(), "{:?}", env.api());
+}
+
+#[tokio::test]
+async fn the_resource_tree_is_summarised_counted_and_filtered() {
+    let env = Env::demo().await;
+    let tree = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "recommendations"}),
+        )
+        .await;
+    assert_eq!(tree["counts"]["byKind"]["Pod"], 2);
+    assert_eq!(tree["total"], 6);
+    let pods = env
+        .ok("get_application_resource_tree",
+            json!({"applicationName": "recommendations", "kind": "Pod", "health": "Degraded", "limit": 1}))
+        .await;
+    assert_eq!(
+        (pods["total"].as_u64(), pods["returned"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let pod = &pods["nodes"][0];
+    assert!(
+        pod["info"].as_str().unwrap().contains("CrashLoopBackOff"),
+        "{pod}"
+    );
+    assert!(
+        pod["parent"]
+            .as_str()
+            .unwrap()
+            .starts_with("ReplicaSet/recommendations-")
+    );
+    let raw = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "guestbook", "detail": true}),
+        )
+        .await;
+    assert!(
+        raw["nodes"][0]["resourceVersion"].is_string(),
+        "detail gives Argo CD's nodes"
+    );
+    assert_eq!(
+        lines(&env.api())[0],
+        "GET /api/v1/applications/recommendations/resource-tree"
+    );
+    env.argocd.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_read_only_instance_lists_and_runs_only_read_tools() {
+    let env = Env::start(capstan_tests::fakes::demo::argocd(), "read_only = true").await;
+    let tools = env.client.tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    assert!(
+        names.contains(&"get_application") && names.contains(&"list_applications"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"sync_application"), "{names:?}");
+    for tool in &tools {
+        let annotations = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
+        assert!(
+            tool.output_schema.is_some(),
+            "{} has an output schema",
+            tool.name
+        );
+    }
+    let refused = env
+        .client
+        .call("sync_application", json!({"applicationName": "guestbook"}))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("unknown tool"), "{refused}");
+    assert!(
+        env.api().is_empty(),
+        "a refused write sends nothing: {:?}",
+        env.api()
+    );
+}
