@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::Client;
-use capstan_tests::fakes::{FakeServer, argocd};
+use capstan_tests::fakes::argocd::{self, ArgoCdServer};
 use futures::future::try_join_all;
 use serde_json::{Value, json};
 
@@ -81,7 +81,7 @@ pub struct Comparison {
 
 /// The two servers in front of one fake Argo CD, with open MCP sessions.
 struct Servers {
-    fake: FakeServer,
+    fake: ArgoCdServer,
     capstan: Capstan,
     reference: ArgocdMcp,
     capstan_sessions: Vec<Arc<Client>>,

@@ -45,7 +45,7 @@ impl Workload {
             workload("get_application", "one app", Kind::Get),
             workload("list_applications", "100 apps", Kind::List),
             workload("get_application_resource_tree", "one app", Kind::Tree),
-            workload("sync_application", "one app", Kind::Sync),
+            workload("sync_application", "one app, dry run", Kind::Sync),
         ]
     }
 
@@ -55,7 +55,9 @@ impl Workload {
         match self.kind {
             // Both servers page client-side; ask for every row so they do the same work.
             Kind::List => json!({"limit": 100}),
-            Kind::Get | Kind::Tree | Kind::Sync => json!({"applicationName": name}),
+            Kind::Get | Kind::Tree => json!({"applicationName": name}),
+            // A dry run, so back-to-back syncs of one app never wait for a running operation.
+            Kind::Sync => json!({"applicationName": name, "dryRun": true}),
         }
     }
 
@@ -81,7 +83,7 @@ impl Workload {
             Kind::Sync => (
                 Method::POST,
                 format!("/api/v1/applications/{name}/sync"),
-                Some(json!({"name": name})),
+                Some(json!({"name": name, "dryRun": true})),
             ),
         };
         DirectRequest { method, path, body }

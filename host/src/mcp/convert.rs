@@ -72,24 +72,24 @@ pub fn prompt(exposed: &str, prompt: &types::Prompt) -> Prompt {
 /// result an error that says so; structured output without content gets a text copy.
 pub fn call_result(result: types::CallResult) -> CallToolResult {
     let mut content: Vec<ContentBlock> = result.content.into_iter().map(content_block).collect();
-    let structured = match result
-        .structured
-        .as_deref()
-        .map(serde_json::from_str::<Value>)
-    {
+    let structured = match result.structured {
         None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(error)) => {
-            return CallToolResult::error(vec![ContentBlock::text(format!(
-                "the plugin returned structured output that is not JSON ({error}); this is a bug in the plugin"
-            ))]);
-        }
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            // The plugin's own JSON text is the copy: no second serialization.
+            Ok(value) => Some((value, text)),
+            Err(error) => {
+                return CallToolResult::error(vec![ContentBlock::text(format!(
+                    "the plugin returned structured output that is not JSON ({error}); this is a bug in the plugin"
+                ))]);
+            }
+        },
     };
-    if let Some(value) = &structured
-        && content.is_empty()
-    {
-        content.push(ContentBlock::text(value.to_string()));
-    }
+    let structured = structured.map(|(value, text)| {
+        if content.is_empty() {
+            content.push(ContentBlock::text(text));
+        }
+        value
+    });
     let mut served = if result.is_error {
         CallToolResult::error(content)
     } else {

@@ -7,9 +7,7 @@ use rmcp::model::{CallToolResult, ContentBlock};
 /// cannot be cut and stay valid), which makes it an error when the tool promised structured
 /// output.
 pub fn cap_size(result: CallToolResult, cap: usize, has_output_schema: bool) -> CallToolResult {
-    let size = serde_json::to_vec(&result)
-        .map(|bytes| bytes.len())
-        .unwrap_or(usize::MAX);
+    let size = serialized_size(&result);
     if size <= cap {
         return result;
     }
@@ -29,6 +27,25 @@ pub fn cap_size(result: CallToolResult, cap: usize, has_output_schema: bool) -> 
         CallToolResult::error(content)
     } else {
         CallToolResult::success(content)
+    }
+}
+
+/// The length of `result` as JSON, counted without building the text.
+fn serialized_size(result: &CallToolResult) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, result) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 
