@@ -259,3 +259,24 @@ async fn logs_pass_every_filter_and_report_stream_errors() {
     );
     env.argocd.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_hostile_pod_name_stays_in_its_own_path_segment() {
+    let env = Env::demo().await;
+    let message = env
+        .fails(
+            "get_application_workload_logs",
+            json!({"applicationName": "guestbook", "podName": "../../projects/default"}),
+        )
+        .await;
+    assert!(
+        message.contains("HTTP 404 (gRPC code 5 NotFound)"),
+        "{message}"
+    );
+    let request = &env.argocd.requests()[0];
+    assert_eq!(
+        request.path,
+        "/argocd/api/v1/applications/guestbook/pods/..%2F..%2Fprojects%2Fdefault/logs"
+    );
+    env.argocd.assert_no_violations();
+}
