@@ -6,6 +6,7 @@
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
+use crate::listing;
 use crate::params::{AppRef, Paging, merge};
 use crate::schema::{
     NAMESPACE_PATTERN, app_properties, object, page_output, paging, props, target_property,
@@ -123,7 +124,6 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         query.push_opt(name, args::str(arguments, name));
     }
     let not_found = "Check the filters; list_applications without filters shows what exists.";
-    let list = client.get("/api/v1/applications", &query, not_found)?;
     let detail = arguments["detail"].as_bool().unwrap_or(false);
     let paging = Paging::from(
         arguments,
@@ -133,19 +133,22 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
             DEFAULT_LIMIT
         },
     );
-    let matching: Vec<Value> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|app| keep(app, arguments))
-        .map(|app| {
-            if detail {
-                without_managed_fields(app.clone())
-            } else {
-                row(app)
-            }
-        })
-        .collect();
+    let matching: Vec<Value> = if detail {
+        let list = client.get("/api/v1/applications", &query, not_found)?;
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|app| keep(app, arguments))
+            .map(|app| without_managed_fields(app.clone()))
+            .collect()
+    } else {
+        listing::fetch(&client, &query, not_found)?
+            .iter()
+            .filter(|app| keep(app, arguments))
+            .map(row)
+            .collect()
+    };
     let (page, fields) = paging.apply(matching);
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);

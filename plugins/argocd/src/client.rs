@@ -45,6 +45,23 @@ impl Client {
         self.send(Method::GET, path, query, None, not_found)
     }
 
+    /// GETs `path` and deserializes the JSON answer into `T`, which may keep only the fields
+    /// it needs (a list of thousands of applications then never becomes one big `Value`).
+    pub(crate) fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+        not_found: &str,
+    ) -> Result<T, ToolError> {
+        let response = self.exchange(Method::GET, path, query, None)?;
+        if !response.is_success() {
+            return Err(self.failure("GET", path, &response, not_found));
+        }
+        response
+            .json()
+            .map_err(|error| self.not_json("GET", path, &response, &error))
+    }
+
     /// Sends `method path?query` with an optional JSON `body` and parses the JSON answer.
     pub(crate) fn send(
         &self,
@@ -62,15 +79,25 @@ impl Client {
         if response.body.is_empty() {
             return Ok(Value::Null);
         }
-        response.json().map_err(|error| {
-            ToolError::new(format!(
-                "Argo CD target `{}` answered {verb} {path} with a body that is not JSON ({error}): \
-                 \"{}\". Check that the target's URL (and path prefix) points at the Argo CD API \
-                 server and not at a proxy or login page.",
-                self.target,
-                excerpt(response.text().trim(), 120)
-            ))
-        })
+        response
+            .json()
+            .map_err(|error| self.not_json(&verb, path, &response, &error))
+    }
+
+    fn not_json(
+        &self,
+        verb: &str,
+        path: &str,
+        response: &Response,
+        error: &serde_json::Error,
+    ) -> ToolError {
+        ToolError::new(format!(
+            "Argo CD target `{}` answered {verb} {path} with a body that is not JSON ({error}): \
+             \"{}\". Check that the target's URL (and path prefix) points at the Argo CD API \
+             server and not at a proxy or login page.",
+            self.target,
+            excerpt(response.text().trim(), 120)
+        ))
     }
 
     /// GETs `path` and returns the raw body of a 2xx answer (for streams), or the error as

@@ -31,7 +31,7 @@
 //! - `prompts`: troubleshoot_application, safe_deploy
 //!
 //! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `schema` (JSON Schema
-//! pieces), `summary` (condensed rows and status).
+//! pieces), `summary` (condensed rows and status), `listing` (the fields of a list rows need).
 
 mod applications;
 mod appsets;
@@ -39,6 +39,7 @@ mod client;
 mod events;
 mod identity;
 mod lifecycle;
+mod listing;
 mod logs;
 mod manifests;
 mod operations;

@@ -105,9 +105,9 @@ pub(crate) fn create(store: &mut Store, call: &Call<'_>) -> Answer {
             return ok(existing.clone());
         }
         if !call.query.flag("upsert").unwrap_or(false) {
-            return Err(ApiError::invalid(format!(
-                "existing application spec is different, use upsert flag to force update"
-            )));
+            return Err(ApiError::invalid(
+                "existing application spec is different, use upsert flag to force update",
+            ));
         }
         let version = store.next_version();
         let record = &mut store.apps[index];

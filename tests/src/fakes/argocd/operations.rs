@@ -131,7 +131,7 @@ pub(crate) fn revision_metadata(store: &mut Store, call: &Call<'_>) -> Answer {
         "author": author,
         "date": RECONCILED_AT,
         "message": format!("{}: bump image and tune resources ({})", record.name(), &revision[..revision.len().min(7)]),
-        "tags": if revision.len() % 2 == 0 { json!([]) } else { json!(["v1.4.2"]) },
+        "tags": if revision.len().is_multiple_of(2) { json!([]) } else { json!(["v1.4.2"]) },
     }))
 }
 

@@ -3,8 +3,14 @@
 //! client. Tests assert the exact requests the plugin sent (method, path, query, body), the
 //! state they left in the fake, and that every request kept to the contract.
 
+mod appsets;
+mod catalog;
+mod lifecycle;
+mod operations;
 mod reads;
+mod resources;
 mod sync;
+mod workflows;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};

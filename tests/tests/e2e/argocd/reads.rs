@@ -320,3 +320,74 @@ async fn a_read_only_instance_lists_and_runs_only_read_tools() {
         env.api()
     );
 }
+
+#[tokio::test]
+async fn every_tool_is_annotated_targetable_and_has_an_output_schema() {
+    let env = Env::demo().await;
+    let tools = env.client.tools().await.unwrap();
+    let destructive = [
+        "create_application",
+        "update_application",
+        "delete_application",
+        "sync_application",
+        "rollback_application",
+        "run_resource_action",
+        "create_applicationset",
+        "delete_applicationset",
+        "deploy_and_watch",
+    ];
+    let other_writes = [
+        "refresh_application",
+        "terminate_operation",
+        "create_applications_from_directories",
+    ];
+    assert_eq!(tools.len(), 35);
+    for tool in &tools {
+        let name = tool.name.as_ref();
+        let annotations = tool.annotations.as_ref().expect("annotations");
+        let writes = destructive.contains(&name) || other_writes.contains(&name);
+        assert_eq!(annotations.read_only_hint, Some(!writes), "{name}");
+        assert_eq!(
+            annotations.destructive_hint,
+            Some(destructive.contains(&name)),
+            "{name}"
+        );
+        assert_eq!(annotations.open_world_hint, Some(true), "{name}");
+        assert!(tool.output_schema.is_some(), "{name} has an output schema");
+        assert!(
+            tool.input_schema
+                .get("properties")
+                .and_then(|p| p.get("target"))
+                .is_some(),
+            "{name} takes a target"
+        );
+        assert!(
+            tool.description.as_deref().unwrap_or_default().len() > 80,
+            "{name} says when to use it"
+        );
+    }
+    let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    for argocd_mcp in [
+        "list_applications",
+        "get_application",
+        "create_application",
+        "update_application",
+        "delete_application",
+        "sync_application",
+        "get_application_resource_tree",
+        "get_application_managed_resources",
+        "get_application_workload_logs",
+        "get_application_events",
+        "get_resource_events",
+        "get_resources",
+        "get_resource_actions",
+        "run_resource_action",
+        "list_clusters",
+        "get_appproject",
+    ] {
+        assert!(
+            names.contains(&argocd_mcp),
+            "{argocd_mcp} keeps argocd-mcp's name"
+        );
+    }
+}

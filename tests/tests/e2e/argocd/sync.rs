@@ -87,3 +87,29 @@ async fn a_dry_run_selective_sync_changes_nothing() {
     assert!(env.argocd.application("guestbook").unwrap()["status"]["operationState"].is_null());
     env.argocd.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_failing_or_forbidden_sync_is_an_error_result_and_changes_nothing() {
+    let env = Env::demo().await;
+    env.argocd.inject(
+        "ApplicationService_Sync",
+        capstan_tests::fakes::argocd::Fault::Status(403),
+    );
+    let denied = env
+        .fails("sync_application", json!({"applicationName": "guestbook"}))
+        .await;
+    assert!(
+        denied.contains("HTTP 403 (gRPC code 7 PermissionDenied)"),
+        "{denied}"
+    );
+    env.argocd.inject(
+        "ApplicationService_Sync",
+        capstan_tests::fakes::argocd::Fault::Status(500),
+    );
+    let failed = env
+        .fails("sync_application", json!({"applicationName": "guestbook"}))
+        .await;
+    assert!(failed.contains("HTTP 500"), "{failed}");
+    assert!(env.argocd.application("guestbook").unwrap()["status"]["operationState"].is_null());
+    env.argocd.assert_no_violations();
+}
