@@ -10,6 +10,7 @@ mod hostile;
 mod manifests;
 mod protocol;
 mod reload;
+mod rollouts;
 mod sandbox;
 mod stdio;
 
