@@ -315,3 +315,45 @@ pub(crate) fn selector_string(selector: &Value) -> String {
     }
     terms.join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_follow_the_steps_and_full_promotion() {
+        let steps = json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]);
+        let rollout = |index: u64, current: &str| {
+            json!({"spec": {"strategy": {"canary": {"steps": steps}}},
+                   "status": {"currentStepIndex": index, "currentPodHash": current, "stableRS": "a"}})
+        };
+        assert_eq!(set_weight(&rollout(1, "b")), Some(20));
+        assert_eq!(set_weight(&rollout(3, "b")), Some(50));
+        assert_eq!(set_weight(&rollout(4, "a")), Some(100));
+        assert_eq!(step(&rollout(9, "b")).as_deref(), Some("4/4"));
+        let mut routed = rollout(1, "b");
+        routed["status"]["canary"] = json!({"weights": {"canary": {"weight": 15}}});
+        assert_eq!(actual_weight(&routed), Some(15));
+        assert_eq!(
+            set_weight(&json!({"spec": {"strategy": {"blueGreen": {}}}})),
+            None
+        );
+    }
+
+    #[test]
+    fn label_selectors_render_match_labels_and_expressions() {
+        let selector = json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "legacy", "operator": "DoesNotExist"}]});
+        assert_eq!(selector_string(&selector), "app=web,tier in (a,b),!legacy");
+    }
+
+    #[test]
+    fn children_are_matched_by_controller_uid() {
+        let owner = json!({"metadata": {"uid": "u1"}});
+        let child = |uid: &str, controller: bool| json!({"metadata": {"ownerReferences": [{"uid": uid, "controller": controller}]}});
+        assert!(controlled_by(&child("u1", true), &owner));
+        assert!(!controlled_by(&child("u1", false), &owner));
+        assert!(!controlled_by(&child("u2", true), &owner));
+    }
+}

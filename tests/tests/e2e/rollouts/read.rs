@@ -253,3 +253,65 @@ async fn analysis_runs_and_experiments_are_listed_with_metric_results() {
     );
     s.kube.assert_no_violations();
 }
+
+#[tokio::test]
+async fn the_target_argument_picks_the_cluster() {
+    let prod = kube::start(demo::cluster().with_token(TOKEN))
+        .await
+        .unwrap();
+    let staging = kube::start(Cluster::new().with_token(TOKEN)).await.unwrap();
+    let plugins = PluginDir::new();
+    let target = |name: &str, url: String| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nurl = \"{url}\"\nauth = {{ bearer_env = \"KUBE_TOKEN\" }}\n"
+        )
+    };
+    plugins.manifest(
+        "rollouts",
+        "rollouts",
+        &format!(
+            "prefix = \"rollouts\"\nread_only = true\n[config]\ndefault_target = \"prod\"\n{}{}",
+            target("prod", prod.base_url()),
+            target("staging", staging.base_url())
+        ),
+    );
+    let capstan = Capstan::start_with(
+        &plugins,
+        Options {
+            env: vec![("KUBE_TOKEN".into(), TOKEN.into())],
+            ..Default::default()
+        },
+    );
+    let client = Client::connect(&capstan.url()).await.unwrap();
+    let count = |result: rmcp::model::CallToolResult| {
+        assert!(!is_error(&result), "{}", text(&result));
+        let structured = result.structured_content.unwrap();
+        (
+            structured["target"].as_str().unwrap().to_owned(),
+            structured["count"].as_u64().unwrap(),
+        )
+    };
+    let default = client
+        .call("rollouts_list_rollouts", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(count(default), ("prod".to_owned(), 6));
+    let chosen = client
+        .call("rollouts_list_rollouts", json!({"target": "staging"}))
+        .await
+        .unwrap();
+    assert_eq!(count(chosen), ("staging".to_owned(), 0));
+    let unknown = client
+        .call("rollouts_list_rollouts", json!({"target": "dev"}))
+        .await
+        .unwrap();
+    assert!(
+        is_error(&unknown)
+            && text(&unknown).contains("no target named `dev`; this instance has: prod, staging"),
+        "{}",
+        text(&unknown)
+    );
+    assert_eq!((prod.requests().len(), staging.requests().len()), (1, 1));
+    prod.assert_no_violations();
+    staging.assert_no_violations();
+}
