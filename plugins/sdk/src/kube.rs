@@ -499,7 +499,7 @@ impl Client {
             (409, _) => {
                 format!("{object} changed while this call was updating it; call the tool again")
             }
-            (422, _) => "the API refused the change as invalid; fix the arguments".to_owned(),
+            (422, _) => "the API refused the change as invalid: the message names the field and the rule it breaks".to_owned(),
             _ => String::new(),
         };
         let message = format!(
@@ -507,7 +507,7 @@ impl Client {
             self.target,
             response.status,
             action.verb,
-            if hint.is_empty() { "" } else { ". " },
+            if hint.is_empty() { "" } else { " — " },
         );
         KubeError {
             status: Some(response.status),

@@ -68,7 +68,7 @@ async fn a_write_the_api_refuses_as_invalid_is_reported_and_recorded() {
     assert!(
         refused.contains("HTTP 422")
             && refused.contains("is invalid")
-            && refused.contains("fix the arguments"),
+            && refused.contains("names the field and the rule"),
         "{refused}"
     );
     assert_eq!(
