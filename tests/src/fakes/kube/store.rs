@@ -223,7 +223,8 @@ impl Store {
             .is_none_or(str::is_empty)
             && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str)
         {
-            let suffix = &fake_uid(&format!("{prefix}{}", self.resource_version))[..5];
+            let uid = fake_uid(&format!("{prefix}{}", self.resource_version));
+            let suffix = &uid[uid.len() - 5..];
             metadata.insert("name".into(), json!(format!("{prefix}{suffix}")));
         }
         let name = metadata
