@@ -452,3 +452,43 @@ async fn a_patch_may_guard_on_resource_version_and_a_create_may_generate_a_name(
     );
     server.assert_no_violations();
 }
+
+#[tokio::test]
+async fn without_a_status_subresource_status_is_written_through_the_main_resource() {
+    let server = start(cluster().without_status_subresource("rollouts.argoproj.io"))
+        .await
+        .unwrap();
+    let (status, _) = send(
+        &server,
+        "PATCH",
+        &format!("{WEB}/status"),
+        MERGE,
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, written) = send(
+        &server,
+        "PATCH",
+        WEB,
+        MERGE,
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            written["status"]["abort"].as_bool(),
+            written["metadata"]["generation"].as_u64()
+        ),
+        (Some(true), Some(2))
+    );
+    let (_, argo) = get(&server, "/apis/argoproj.io/v1alpha1").await;
+    assert!(
+        argo["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "rollouts/status")
+    );
+    server.assert_no_violations();
+}
