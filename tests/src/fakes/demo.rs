@@ -11,6 +11,8 @@ use crate::fakes::argocd::{Application, ArgoCd, Cause, IN_CLUSTER};
 use crate::fakes::ids::fake_sha;
 use crate::fakes::kube::Cluster;
 
+mod rollouts;
+
 const PROD: &str = "https://prod-eu-west-1.k8s.example.com";
 const NOW: &str = "2026-08-20T11:42:31Z";
 const EARLIER: &str = "2026-08-19T16:05:12Z";
@@ -138,166 +140,23 @@ fn platform(chart: &str, repo: &str, version: &str) -> Application {
         .destination(IN_CLUSTER, chart)
 }
 
-/// The demo cluster: five Rollouts and eleven Flux objects.
+/// The demo cluster: six Rollouts with their ReplicaSets, Pods, AnalysisRuns and Experiments
+/// (see [`rollouts`]), and eleven Flux objects.
 pub fn cluster() -> Cluster {
-    let objects = rollouts()
+    let objects = rollouts::objects()
         .into_iter()
         .chain(flux_sources())
         .chain(flux_appliers());
-    objects.fold(Cluster::new(), |cluster, object| {
+    let cluster = objects.fold(Cluster::new(), |cluster, object| {
         cluster
             .with(object)
             .unwrap_or_else(|error| panic!("the demo data set is invalid: {error:#}"))
-    })
-}
-
-fn rollouts() -> Vec<Value> {
-    vec![
-        canary(
-            "payments",
-            "payments-api",
-            "ghcr.io/example-org/payments-api:2.14.0",
-            5,
-            paused_at_step_one(),
-        ),
-        canary(
-            "payments",
-            "payments-worker",
-            "ghcr.io/example-org/payments-worker:2.13.4",
-            2,
-            healthy(2),
-        ),
-        blue_green(
-            "checkout",
-            "checkout-web",
-            "ghcr.io/example-org/checkout-web:5.2.0",
-            4,
-        ),
-        canary(
-            "search",
-            "search-api",
-            "ghcr.io/example-org/search-api:3.8.1",
-            3,
-            healthy(3),
-        ),
-        canary(
-            "data",
-            "recommendations",
-            "ghcr.io/example-org/recommendations:1.31.0",
-            3,
-            aborted(),
-        ),
-    ]
-}
-
-fn pod_template(name: &str, image: &str) -> Value {
-    json!({
-        "metadata": {"labels": {"app.kubernetes.io/name": name}},
-        "spec": {"containers": [{
-            "name": name,
-            "image": image,
-            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-        }]},
-    })
-}
-
-fn canary(namespace: &str, name: &str, image: &str, replicas: u32, status: Value) -> Value {
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name, "namespace": namespace, "generation": 7,
-                     "labels": {"app.kubernetes.io/name": name, "team": namespace}},
-        "spec": {
-            "replicas": replicas,
-            "revisionHistoryLimit": 3,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "template": pod_template(name, image),
-            "strategy": {"canary": {
-                "canaryService": format!("{name}-canary"),
-                "stableService": format!("{name}-stable"),
-                "maxSurge": "25%",
-                "maxUnavailable": 0,
-                "steps": [
-                    {"setWeight": 20}, {"pause": {}},
-                    {"setWeight": 50}, {"pause": {"duration": "10m"}},
-                ],
-            }},
-        },
-        "status": status,
-    })
-}
-
-fn blue_green(namespace: &str, name: &str, image: &str, replicas: u32) -> Value {
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name, "namespace": namespace, "generation": 12,
-                     "labels": {"app.kubernetes.io/name": name, "team": namespace}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "template": pod_template(name, image),
-            "strategy": {"blueGreen": {
-                "activeService": format!("{name}-active"),
-                "previewService": format!("{name}-preview"),
-                "autoPromotionEnabled": false,
-            }},
-        },
-        "status": {
-            "phase": "Paused", "message": "BlueGreenPause",
-            "observedGeneration": "12",
-            "replicas": replicas * 2, "updatedReplicas": replicas,
-            "readyReplicas": replicas * 2 - 1, "availableReplicas": replicas * 2 - 1,
-            "currentPodHash": "7d9f8c6b5", "stableRS": "5c4b8d7f9",
-            "pauseConditions": [{"reason": "BlueGreenPause", "startTime": EARLIER}],
-            "blueGreen": {"activeSelector": "5c4b8d7f9", "previewSelector": "7d9f8c6b5"},
-            "selector": format!("app.kubernetes.io/name={name}"),
-            "conditions": [condition("Available", "True", "AvailableReason", "Rollout has minimum availability")],
-        },
-    })
-}
-
-fn healthy(replicas: u32) -> Value {
-    json!({
-        "phase": "Healthy", "observedGeneration": "7",
-        "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas,
-        "availableReplicas": replicas, "currentPodHash": "6f7d9b8c4", "stableRS": "6f7d9b8c4",
-        "currentStepIndex": 4,
-        "conditions": [
-            condition("Available", "True", "AvailableReason", "Rollout has minimum availability"),
-            condition("Healthy", "True", "RolloutHealthy", "Rollout is healthy"),
-        ],
-    })
-}
-
-fn paused_at_step_one() -> Value {
-    json!({
-        "phase": "Paused", "message": "CanaryPauseStep", "observedGeneration": "7",
-        "replicas": 6, "updatedReplicas": 1, "readyReplicas": 6, "availableReplicas": 6,
-        "currentPodHash": "84c9d7f6b", "stableRS": "6f7d9b8c4", "currentStepIndex": 1,
-        "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": EARLIER}],
-        "controllerPause": true,
-        "conditions": [
-            condition("Paused", "True", "RolloutPaused", "Rollout is paused"),
-            condition("Available", "True", "AvailableReason", "Rollout has minimum availability"),
-        ],
-    })
-}
-
-fn aborted() -> Value {
-    let message = "Rollout aborted update to revision 7: Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)";
-    json!({
-        "phase": "Degraded", "message": format!("RolloutAborted: {message}"),
-        "observedGeneration": "7", "abort": true, "abortedAt": NOW,
-        "replicas": 3, "updatedReplicas": 0, "readyReplicas": 3, "availableReplicas": 3,
-        "currentPodHash": "9b6c5d4f8", "stableRS": "6f7d9b8c4", "currentStepIndex": 0,
-        "canary": {"currentBackgroundAnalysisRunStatus": {
-            "name": "recommendations-9b6c5d4f8-7", "status": "Failed",
-            "message": "Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)",
-        }},
-        "conditions": [condition("Progressing", "False", "RolloutAborted", message)],
-    })
+    });
+    rollouts::logs()
+        .into_iter()
+        .fold(cluster, |cluster, (namespace, pod, container, lines)| {
+            cluster.with_logs(&namespace, &pod, &container, &lines)
+        })
 }
 
 /// A Rollout condition (all six fields are required by the CRD).
@@ -549,11 +408,14 @@ mod tests {
         assert_eq!(argocd().applications().len(), 10);
         let cluster = cluster();
         let kinds: Vec<&str> = cluster
-            .objects()
+            .all_objects()
             .filter_map(|object| object["kind"].as_str())
             .collect();
-        assert_eq!(kinds.iter().filter(|kind| **kind == "Rollout").count(), 5);
-        assert_eq!(kinds.len(), 16);
+        let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+        assert_eq!(count("Rollout"), 6);
+        assert_eq!(count("ReplicaSet"), 11);
+        assert_eq!((count("AnalysisRun"), count("Experiment")), (2, 2));
+        assert_eq!(count("Kustomization") + count("HelmRelease"), 6);
     }
 
     #[test]

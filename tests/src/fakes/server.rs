@@ -40,6 +40,17 @@ impl RecordedRequest {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The media type of the body, without parameters: `application/merge-patch+json`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+            .map(|value| value.split(';').next().unwrap_or_default().trim())
+    }
+
+    /// The body parsed as JSON (`Value::Null` when it is empty or not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
     /// The `Authorization` header, if any.
     pub fn authorization(&self) -> Option<&str> {
         self.header("authorization")

@@ -3,13 +3,14 @@
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};
+use capstan_tests::fakes;
 use capstan_tests::fakes::argocd::ArgoCdServer;
-use capstan_tests::fakes::{self, FakeServer};
+use capstan_tests::fakes::kube::KubeServer;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "demo-token-0123456789";
 
-async fn gitops() -> (ArgoCdServer, FakeServer, PluginDir, Capstan, Client) {
+async fn gitops() -> (ArgoCdServer, KubeServer, PluginDir, Capstan, Client) {
     let argocd = fakes::argocd::start(
         fakes::demo::argocd()
             .with_base_path("/argocd")

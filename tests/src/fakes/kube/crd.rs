@@ -13,101 +13,134 @@
 //!
 //! CEL rules (`x-kubernetes-validations`) and `format` are not checked.
 
-use std::sync::LazyLock;
-
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Map, Value, json};
 
-/// The vendored CRDs, by file.
-const SOURCES: [&str; 5] = [
+use super::types::{Origin, ResourceType};
+
+/// The vendored CRDs: Argo Rollouts v1.9.1 and the Flux controllers.
+const SOURCES: [&str; 12] = [
     include_str!("../contracts/argoproj.io_rollouts.yaml"),
+    include_str!("../contracts/argoproj.io_analysisruns.yaml"),
+    include_str!("../contracts/argoproj.io_analysistemplates.yaml"),
+    include_str!("../contracts/argoproj.io_clusteranalysistemplates.yaml"),
+    include_str!("../contracts/argoproj.io_experiments.yaml"),
     include_str!("../contracts/kustomize.toolkit.fluxcd.io_kustomizations.yaml"),
     include_str!("../contracts/helm.toolkit.fluxcd.io_helmreleases.yaml"),
     include_str!("../contracts/source.toolkit.fluxcd.io_gitrepositories.yaml"),
     include_str!("../contracts/source.toolkit.fluxcd.io_helmrepositories.yaml"),
+    include_str!("../contracts/source.toolkit.fluxcd.io_helmcharts.yaml"),
+    include_str!("../contracts/source.toolkit.fluxcd.io_ocirepositories.yaml"),
+    include_str!("../contracts/source.toolkit.fluxcd.io_buckets.yaml"),
 ];
 
-static CRDS: LazyLock<Vec<Crd>> = LazyLock::new(|| {
+/// The API version of CustomResourceDefinition objects.
+pub(crate) const CRD_API_VERSION: &str = "apiextensions.k8s.io/v1";
+
+/// The Flux distribution whose controllers these CRDs come from (the `app.kubernetes.io/version`
+/// label `flux install` puts on them).
+const FLUX_VERSION: &str = "v2.9.0";
+/// The Argo Rollouts release the CRDs come from.
+const ROLLOUTS_VERSION: &str = "v1.9.1";
+
+/// Every vendored CRD as a resource type.
+pub(crate) fn types() -> Vec<ResourceType> {
     SOURCES
         .iter()
-        .map(|source| Crd::parse(source).expect("a vendored CRD is valid"))
+        .map(|source| parse(source).expect("a vendored CRD is valid"))
         .collect()
-});
-
-/// One served resource type: a CRD's single served version.
-pub(crate) struct Crd {
-    /// `<plural>.<group>`, e.g. `rollouts.argoproj.io`.
-    pub(crate) name: String,
-    pub(crate) group: String,
-    pub(crate) version: String,
-    pub(crate) kind: String,
-    pub(crate) list_kind: String,
-    pub(crate) plural: String,
-    pub(crate) namespaced: bool,
-    validator: jsonschema::Validator,
 }
 
-impl std::fmt::Debug for Crd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Crd")
-            .field("name", &self.name)
-            .field("version", &self.version)
-            .finish()
-    }
+fn parse(source: &str) -> Result<ResourceType> {
+    let document: Value = serde_norway::from_str(source).context("CRD YAML")?;
+    let spec = &document["spec"];
+    let served = spec["versions"]
+        .as_array()
+        .and_then(|versions| versions.iter().find(|version| version["served"] == true))
+        .ok_or_else(|| anyhow!("the CRD serves no version"))?;
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+    let schema = to_json_schema(&served["schema"]["openAPIV3Schema"]);
+    let validator = jsonschema::draft202012::options()
+        .build(&schema)
+        .map_err(|error| {
+            anyhow!(
+                "the schema of {} does not compile: {error}",
+                text(&document["metadata"]["name"])
+            )
+        })?;
+    let names = &spec["names"];
+    let short_names = names["shortNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    Ok(ResourceType {
+        group: text(&spec["group"]),
+        version: text(&served["name"]),
+        kind: text(&names["kind"]),
+        list_kind: text(&names["listKind"]),
+        plural: text(&names["plural"]),
+        singular: text(&names["singular"]),
+        short_names,
+        namespaced: spec["scope"] == "Namespaced",
+        status_subresource: served["subresources"]["status"].is_object(),
+        scale_subresource: served["subresources"]["scale"].is_object(),
+        field_labels: Vec::new(),
+        origin: Origin::Crd {
+            document,
+            validator: Box::new(validator),
+        },
+    })
 }
 
-/// Every CRD the fake knows.
-pub(crate) fn all() -> &'static [Crd] {
-    &CRDS
+/// The CRD of `rt` as the API server stores it: the vendored document with the labels the
+/// project's installer adds and an `Established` status.
+pub(crate) fn crd_object(rt: &ResourceType) -> Option<Value> {
+    let mut object = rt.crd_document()?.clone();
+    let labels = installer_labels(&rt.group);
+    object["metadata"]["labels"] = Value::Object(labels);
+    object["status"] = json!({
+        "acceptedNames": object["spec"]["names"].clone(),
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": "2026-06-02T09:10:00Z"},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted",
+             "lastTransitionTime": "2026-06-02T09:10:00Z"},
+        ],
+        "storedVersions": [rt.version.clone()],
+    });
+    Some(object)
 }
 
-/// The CRD of objects with this `apiVersion` and `kind`.
-pub(crate) fn for_object(api_version: &str, kind: &str) -> Option<&'static Crd> {
-    all()
-        .iter()
-        .find(|crd| crd.api_version() == api_version && crd.kind == kind)
-}
-
-impl Crd {
-    fn parse(source: &str) -> Result<Self> {
-        let crd: Value = serde_norway::from_str(source).context("CRD YAML")?;
-        let spec = &crd["spec"];
-        let served = spec["versions"]
-            .as_array()
-            .and_then(|versions| versions.iter().find(|version| version["served"] == true))
-            .ok_or_else(|| anyhow!("the CRD serves no version"))?;
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-        let schema = to_json_schema(&served["schema"]["openAPIV3Schema"]);
-        let validator = jsonschema::draft202012::options()
-            .build(&schema)
-            .map_err(|error| {
-                anyhow!(
-                    "the schema of {} does not compile: {error}",
-                    text(&crd["metadata"]["name"])
-                )
-            })?;
-        Ok(Self {
-            name: text(&crd["metadata"]["name"]),
-            group: text(&spec["group"]),
-            version: text(&served["name"]),
-            kind: text(&spec["names"]["kind"]),
-            list_kind: text(&spec["names"]["listKind"]),
-            plural: text(&spec["names"]["plural"]),
-            namespaced: spec["scope"] == "Namespaced",
-            validator,
-        })
-    }
-
-    /// `<group>/<version>`.
-    pub(crate) fn api_version(&self) -> String {
-        format!("{}/{}", self.group, self.version)
-    }
-
-    /// Checks `object` against the schema; the error lists the first few problems with their
-    /// JSON pointers.
-    pub(crate) fn validate(&self, object: &Value) -> Result<(), String> {
-        crate::fakes::check_schema(&self.validator, object)
-    }
+/// The labels `flux install` or the Argo Rollouts manifests put on their CRDs.
+fn installer_labels(group: &str) -> Map<String, Value> {
+    let pairs: Vec<(&str, &str)> = match group {
+        "argoproj.io" => vec![
+            ("app.kubernetes.io/component", "rollouts-controller"),
+            ("app.kubernetes.io/name", "argo-rollouts"),
+            ("app.kubernetes.io/part-of", "argo-rollouts"),
+            ("app.kubernetes.io/version", ROLLOUTS_VERSION),
+        ],
+        flux => {
+            let component = match flux {
+                "kustomize.toolkit.fluxcd.io" => "kustomize-controller",
+                "helm.toolkit.fluxcd.io" => "helm-controller",
+                _ => "source-controller",
+            };
+            vec![
+                ("app.kubernetes.io/component", component),
+                ("app.kubernetes.io/instance", "flux-system"),
+                ("app.kubernetes.io/part-of", "flux"),
+                ("app.kubernetes.io/version", FLUX_VERSION),
+            ]
+        }
+    };
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), json!(value)))
+        .collect()
 }
 
 /// A CRD's `openAPIV3Schema` as JSON Schema 2020-12 (rules in the module docs).
@@ -202,24 +235,46 @@ mod tests {
 
     #[test]
     fn every_vendored_crd_loads() {
-        let names: Vec<&str> = all().iter().map(|crd| crd.name.as_str()).collect();
+        let names: Vec<String> = types().iter().map(ResourceType::resource_name).collect();
         assert_eq!(
             names,
             [
                 "rollouts.argoproj.io",
+                "analysisruns.argoproj.io",
+                "analysistemplates.argoproj.io",
+                "clusteranalysistemplates.argoproj.io",
+                "experiments.argoproj.io",
                 "kustomizations.kustomize.toolkit.fluxcd.io",
                 "helmreleases.helm.toolkit.fluxcd.io",
                 "gitrepositories.source.toolkit.fluxcd.io",
                 "helmrepositories.source.toolkit.fluxcd.io",
+                "helmcharts.source.toolkit.fluxcd.io",
+                "ocirepositories.source.toolkit.fluxcd.io",
+                "buckets.source.toolkit.fluxcd.io",
             ]
         );
-        let rollouts = &all()[0];
+        let types = types();
+        let rollouts = &types[0];
         assert_eq!(
             (rollouts.api_version().as_str(), rollouts.list_kind.as_str()),
             ("argoproj.io/v1alpha1", "RolloutList")
         );
-        assert!(for_object("helm.toolkit.fluxcd.io/v2", "HelmRelease").is_some());
-        assert!(for_object("helm.toolkit.fluxcd.io/v2beta1", "HelmRelease").is_none());
+        assert!(rollouts.status_subresource && rollouts.scale_subresource);
+        assert!(
+            !types[1].status_subresource,
+            "AnalysisRuns have no status subresource"
+        );
+        assert!(
+            !types[3].namespaced,
+            "ClusterAnalysisTemplate is cluster-scoped"
+        );
+        assert!(types[5].status_subresource);
+        let crd = crd_object(&types[7]).unwrap();
+        assert_eq!(
+            crd["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "flux"
+        );
+        assert_eq!(crd["status"]["storedVersions"], json!(["v1"]));
     }
 
     #[test]

@@ -1,16 +1,15 @@
-//! The list options every custom resource supports: field selectors on `metadata.name` and
-//! `metadata.namespace`, and paging with `limit` and `continue`.
+//! List options: field selectors (`metadata.name`, `metadata.namespace` and the labels a type
+//! adds, e.g. `involvedObject.name` for Events) and paging with `limit` and `continue`.
 
 use serde_json::{Value, json};
 
-use super::crd::Crd;
+use super::types::ResourceType;
 
-/// `metadata.name` and `metadata.namespace` with `=`, `==` or `!=`: the field selectors every
-/// custom resource supports.
+/// Field selector terms with `=`, `==` or `!=` on the field labels the type supports.
 pub(super) struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub(super) fn parse(text: &str) -> Result<Self, String> {
+    pub(super) fn parse(text: &str, rt: &ResourceType) -> Result<Self, String> {
         let mut terms = Vec::new();
         for term in text
             .split(',')
@@ -24,7 +23,7 @@ impl FieldSelector {
             } else {
                 return Err(format!("invalid field selector: `{term}`"));
             };
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if !rt.accepts_field(field) {
                 return Err(format!("field label not supported: {field}"));
             }
             terms.push((field.to_owned(), equal, value.to_owned()));
@@ -34,12 +33,13 @@ impl FieldSelector {
 
     pub(super) fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, value)| {
-            let actual = field
-                .split('.')
-                .fold(object, |node, part| &node[part])
-                .as_str()
-                .unwrap_or_default();
-            (actual == value) == *equal
+            let actual = field.split('.').fold(object, |node, part| &node[part]);
+            let actual = match actual {
+                Value::String(text) => text.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (actual == *value) == *equal
         })
     }
 }
@@ -74,7 +74,12 @@ impl Page {
         Ok(Self { limit, offset })
     }
 
-    pub(super) fn render(&self, crd: &Crd, items: &[&Value], resource_version: u64) -> Value {
+    pub(super) fn render(
+        &self,
+        rt: &ResourceType,
+        items: &[&Value],
+        resource_version: u64,
+    ) -> Value {
         let rest = items.get(self.offset..).unwrap_or_default();
         let end = self.limit.map_or(rest.len(), |limit| limit.min(rest.len()));
         let mut metadata = json!({"resourceVersion": resource_version.to_string()});
@@ -83,8 +88,8 @@ impl Page {
             metadata["remainingItemCount"] = json!(rest.len() - end);
         }
         json!({
-            "apiVersion": crd.api_version(),
-            "kind": crd.list_kind,
+            "apiVersion": rt.api_version(),
+            "kind": rt.list_kind,
             "metadata": metadata,
             "items": &rest[..end],
         })

@@ -1,117 +1,190 @@
-//! A fake Kubernetes API server that holds custom resources in memory: Argo Rollouts
-//! (`argoproj.io/v1alpha1` Rollout) and Flux (`kustomize.toolkit.fluxcd.io/v1` Kustomization,
-//! `helm.toolkit.fluxcd.io/v2` HelmRelease, `source.toolkit.fluxcd.io/v1` GitRepository and
-//! HelmRepository), each from its vendored CRD.
+//! A fake Kubernetes API server: stateful and writable, holding Argo Rollouts and Flux custom
+//! resources (validated against their vendored CRDs) and the built-in kinds around them.
 //!
-//! 1. Build a [`Cluster`] and [`Cluster::add`] objects. Each is checked against its CRD's
-//!    schema (see `crd.rs`), so a fixture the real API server would refuse fails right there.
-//!    [`Cluster::without_crd`] uninstalls a CRD (its requests then get 404, as on a cluster
-//!    without Flux, say).
+//! 1. Build a [`Cluster`]: [`Cluster::with`] fixtures (each checked against its CRD's schema,
+//!    so a fixture the real API server would refuse fails right there), attach pod logs with
+//!    [`Cluster::with_logs`], deny RBAC verbs with [`Cluster::forbidding`], uninstall a CRD
+//!    with [`Cluster::without_crd`].
 //! 2. [`start`] it (or [`serve_on`] a fixed port) and point the plugin at
-//!    [`FakeServer::base_url`].
-//! 3. Assert on [`FakeServer::requests`] and [`FakeServer::assert_no_violations`].
+//!    [`FakeServer::base_url`] (a [`KubeServer`] dereferences to its [`FakeServer`]).
+//! 3. Simulate controllers with [`KubeServer::react`]: a reactor runs after every accepted
+//!    request, with mutable access to the [`Store`] and the request's [`Event`].
+//! 4. Assert on [`FakeServer::requests`] (method, path, query, headers, body), on live state
+//!    with [`KubeServer::object`], and finish with [`FakeServer::assert_no_violations`].
 //!
-//! Served (GET only): `/version`, `/apis/{group}/{version}/{plural}` (every namespace),
-//! `/apis/{group}/{version}/namespaces/{ns}/{plural}`, `…/{plural}/{name}` and
-//! `…/{plural}/{name}/status`. Lists honour `labelSelector`, `fieldSelector`
-//! (`metadata.name`, `metadata.namespace`), `limit` and `continue`. Errors are Kubernetes
-//! `Status` objects. A request for a resource no known CRD defines, a query parameter the API
-//! does not declare for the verb, or a path outside the base path is a contract violation:
-//! answered like the API server would (404 or 400) and recorded.
+//! Served: `/version`; discovery (`discovery.rs`); GET, LIST, POST, PUT, PATCH and DELETE on
+//! `/api/v1/…` and `/apis/{group}/{version}/…`, namespaced and cluster-scoped, with the
+//! `status` and `pods/log` subresources (`verbs.rs`, `patch.rs`, `logs.rs`). The write rules —
+//! conflicts, status subresource, generation, schema validation — are in `store.rs`. Errors
+//! are `Status` objects worded like the real server's (`status.rs`). A request the real server
+//! would reject as malformed — an unknown path or type, an undeclared query parameter, a patch
+//! type the resource does not take, a write that would store an invalid object — is a contract
+//! violation: answered as the API server would, and recorded.
 
+mod builtin;
 mod cluster;
 mod crd;
+mod discovery;
 mod list;
+mod logs;
+mod patch;
+mod status;
+mod store;
+pub mod types;
+mod verbs;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Result;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use serde_json::{Value, json};
+use axum::response::Response;
+use serde_json::Value;
 
 pub use self::cluster::Cluster;
-use self::crd::Crd;
-use self::list::{FieldSelector, Page};
-use crate::fakes::ids::fake_sha;
-use crate::fakes::selector::Selector;
+pub use self::status::Status;
+use self::store::Refusal;
+pub use self::store::Store;
+use self::verbs::Route;
 use crate::fakes::server::{
-    FakeServer, Journal, RecordedRequest, check_segments, decode_segment, normalize_base_path,
-    raw_segments, strip_base_path,
+    FakeServer, Journal, RecordedRequest, normalize_base_path, strip_base_path,
 };
 
-/// Query parameters the API server declares for LIST (and WATCH) of a resource.
-const LIST_PARAMS: [&str; 11] = [
-    "allowWatchBookmarks",
-    "continue",
-    "fieldSelector",
-    "labelSelector",
-    "limit",
-    "pretty",
-    "resourceVersion",
-    "resourceVersionMatch",
-    "sendInitialEvents",
-    "timeoutSeconds",
-    "watch",
-];
+/// The identity RBAC denials name, as a service account's would.
+const USER: &str = "system:serviceaccount:capstan:capstan";
 
-/// Query parameters the API server declares for GET of one object.
-const GET_PARAMS: [&str; 2] = ["pretty", "resourceVersion"];
+/// An accepted request, as reactors see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The RBAC verb: `get`, `list`, `create`, `update`, `patch` or `delete`.
+    pub verb: &'static str,
+    /// The addressed type's `apiVersion`.
+    pub api_version: String,
+    /// The addressed type's kind.
+    pub kind: String,
+    /// The namespace in the path.
+    pub namespace: Option<String>,
+    /// The object's name, for requests to one object.
+    pub name: Option<String>,
+    /// `status` or `log`, for subresource requests.
+    pub subresource: Option<String>,
+    /// Whether the request was a dry run (nothing was stored).
+    pub dry_run: bool,
+}
+
+impl Event {
+    /// Whether the request changed (or, dry run, would have changed) the store.
+    pub fn is_write(&self) -> bool {
+        matches!(self.verb, "create" | "update" | "patch" | "delete")
+    }
+
+    /// Whether the request addressed the object `kind` `name`.
+    pub fn is_about(&self, kind: &str, name: &str) -> bool {
+        self.kind == kind && self.name.as_deref() == Some(name)
+    }
+}
+
+/// A controller simulation: runs after each accepted request.
+type Reactor = Arc<dyn Fn(&mut Store, &Event) + Send + Sync>;
+
+/// A running fake Kubernetes API; dereferences to its [`FakeServer`].
+pub struct KubeServer {
+    server: FakeServer,
+    shared: Arc<Shared>,
+}
+
+impl Deref for KubeServer {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl std::fmt::Debug for KubeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeServer")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl KubeServer {
+    /// A copy of the object as currently stored (`namespace` is ignored for cluster-scoped
+    /// kinds).
+    pub fn object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        self.shared
+            .store()
+            .object(api_version, kind, namespace, name)
+            .cloned()
+    }
+
+    /// Runs `f` with the live store, e.g. to change an object between two calls.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.shared.store())
+    }
+
+    /// Adds a reactor: after every accepted request (reads included, so a reactor can make
+    /// state progress over several reads) it runs with the live store and the request's
+    /// [`Event`]. Dry runs and refused requests do not trigger reactors.
+    pub fn react(&self, reactor: impl Fn(&mut Store, &Event) + Send + Sync + 'static) {
+        lock(&self.shared.reactors).push(Arc::new(reactor));
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
 
 /// Serves `cluster` on a free port of 127.0.0.1.
-pub async fn start(cluster: Cluster) -> Result<FakeServer> {
+pub async fn start(cluster: Cluster) -> Result<KubeServer> {
     serve_on(SocketAddr::from(([127, 0, 0, 1], 0)), cluster).await
 }
 
 /// Serves `cluster` on `addr`, which must be a loopback address.
-pub async fn serve_on(addr: SocketAddr, mut cluster: Cluster) -> Result<FakeServer> {
-    cluster.base_path = normalize_base_path(&cluster.base_path)?;
+pub async fn serve_on(addr: SocketAddr, cluster: Cluster) -> Result<KubeServer> {
+    let base_path = normalize_base_path(&cluster.base_path)?;
     let journal = Arc::new(Journal::default());
-    let base_path = cluster.base_path.clone();
     let shared = Arc::new(Shared {
-        cluster,
+        store: Mutex::new(cluster.store),
+        reactors: Mutex::new(Vec::new()),
+        base_path: base_path.clone(),
+        token: cluster.token,
         journal: journal.clone(),
     });
-    let router = Router::new().fallback(dispatch).with_state(shared);
-    FakeServer::spawn("Kubernetes API", addr, &base_path, router, journal).await
+    let router = Router::new().fallback(dispatch).with_state(shared.clone());
+    let server = FakeServer::spawn("Kubernetes API", addr, &base_path, router, journal).await?;
+    Ok(KubeServer { server, shared })
 }
 
 struct Shared {
-    cluster: Cluster,
+    store: Mutex<Store>,
+    reactors: Mutex<Vec<Reactor>>,
+    base_path: String,
+    token: Option<String>,
     journal: Arc<Journal>,
-}
-
-/// What a request path addresses.
-enum Target {
-    Version,
-    List {
-        crd: &'static Crd,
-        namespace: Option<String>,
-    },
-    Get {
-        crd: &'static Crd,
-        namespace: String,
-        name: String,
-    },
-}
-
-/// Why a request is not answered with data.
-enum Refusal {
-    /// The client broke the API contract: record why, answer with this Status.
-    Violation(Status, String),
-    /// A legitimate error answer (unknown object, uninstalled CRD, unsupported verb).
-    Answer(Status),
 }
 
 async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let request = RecordedRequest::read(request).await;
     shared.journal.record(&request);
-    match shared.answer(&request) {
-        Ok(response) => response,
+    let answer = shared.answer(&request);
+    match answer {
+        Ok((response, event)) => {
+            if let Some(event) = event.filter(|event| !event.dry_run) {
+                shared.react(&event);
+            }
+            response
+        }
         Err(Refusal::Answer(status)) => status.into_response(),
         Err(Refusal::Violation(status, reason)) => {
             shared.journal.violation(&request, &reason);
@@ -121,43 +194,61 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 }
 
 impl Shared {
-    fn answer(&self, request: &RecordedRequest) -> Result<Response, Refusal> {
-        let path = strip_base_path(&self.cluster.base_path, &request.path).ok_or_else(|| {
-            let reason = format!(
-                "the path is outside the base path `{}`",
-                self.cluster.base_path
-            );
-            Refusal::Violation(Status::path_not_found(), reason)
-        })?;
-        self.authenticate(request)?;
-        if request.method != "GET" {
-            let message = format!(
-                "the capstan fake Kubernetes API does not implement {} yet",
-                request.method
-            );
-            return Err(Refusal::Answer(Status::method_not_allowed(message)));
-        }
-        let target = self.target(path)?;
-        let query = request.query_pairs();
-        match target {
-            Target::Version => Ok(Json(version()).into_response()),
-            Target::List { crd, namespace } => {
-                check_query(&query, &LIST_PARAMS, "list")?;
-                self.list(crd, namespace.as_deref(), &query)
-            }
-            Target::Get {
-                crd,
-                namespace,
-                name,
-            } => {
-                check_query(&query, &GET_PARAMS, "get")?;
-                self.get(crd, &namespace, &name)
-            }
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    fn react(&self, event: &Event) {
+        let reactors: Vec<Reactor> = lock(&self.reactors).clone();
+        let mut store = self.store();
+        for reactor in reactors {
+            reactor(&mut store, event);
         }
     }
 
+    fn answer(&self, request: &RecordedRequest) -> Result<(Response, Option<Event>), Refusal> {
+        let path = strip_base_path(&self.base_path, &request.path).ok_or_else(|| {
+            let reason = format!("the path is outside the base path `{}`", self.base_path);
+            Refusal::Violation(Status::path_not_found(), reason)
+        })?;
+        self.authenticate(request)?;
+        let mut store = self.store();
+        let address = match verbs::route(&store, path)? {
+            Route::Resource(address) => address,
+            discovery => {
+                if request.method != "GET" {
+                    let reason = format!("{} on a discovery path", request.method);
+                    return Err(Refusal::Violation(Status::method_not_allowed(), reason));
+                }
+                return Ok((verbs::discover(&store, &discovery)?, None));
+            }
+        };
+        let verb = verbs::rbac_verb(&request.method, &address)?;
+        let resource = match &address.sub {
+            Some(sub) => format!("{}/{sub}", address.rt.plural),
+            None => address.rt.plural.clone(),
+        };
+        if store
+            .forbidden
+            .iter()
+            .any(|(v, r)| v == verb && *r == resource)
+        {
+            let status = Status::forbidden(
+                address.rt,
+                address.name.as_deref(),
+                verb,
+                &resource,
+                address.namespace.as_deref(),
+                USER,
+            );
+            return Err(Refusal::Answer(status));
+        }
+        let (response, event) = verbs::serve(&mut store, request, &address, verb)?;
+        Ok((response, Some(event)))
+    }
+
     fn authenticate(&self, request: &RecordedRequest) -> Result<(), Refusal> {
-        let Some(token) = self.cluster.token.as_deref() else {
+        let Some(token) = self.token.as_deref() else {
             return Ok(());
         };
         match request
@@ -172,192 +263,13 @@ impl Shared {
             ))),
         }
     }
-
-    fn target(&self, path: &str) -> Result<Target, Refusal> {
-        let raw = raw_segments(path);
-        let bad_path = |reason: String| Refusal::Violation(Status::path_not_found(), reason);
-        check_segments(&raw).map_err(bad_path)?;
-        let segments: Vec<String> = raw
-            .iter()
-            .map(|s| decode_segment(s))
-            .collect::<Result<_, _>>()
-            .map_err(bad_path)?;
-        let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let (group, version, rest) = match parts.as_slice() {
-            ["version"] => return Ok(Target::Version),
-            ["apis", group, version, rest @ ..] => (*group, *version, rest),
-            _ => {
-                return Err(bad_path(format!(
-                    "`{path}` is not a path this fake Kubernetes API serves"
-                )));
-            }
-        };
-        let crd = |plural: &str| self.crd(group, version, plural);
-        match rest {
-            [plural] => Ok(Target::List {
-                crd: crd(plural)?,
-                namespace: None,
-            }),
-            ["namespaces", namespace, plural] => Ok(Target::List {
-                crd: crd(plural)?,
-                namespace: Some((*namespace).to_owned()),
-            }),
-            ["namespaces", namespace, plural, name]
-            | ["namespaces", namespace, plural, name, "status"] => Ok(Target::Get {
-                crd: crd(plural)?,
-                namespace: (*namespace).to_owned(),
-                name: (*name).to_owned(),
-            }),
-            _ => Err(bad_path(format!(
-                "`{path}` is not a resource path of {group}/{version}"
-            ))),
-        }
-    }
-
-    /// The installed CRD serving `group/version/plural`.
-    fn crd(&self, group: &str, version: &str, plural: &str) -> Result<&'static Crd, Refusal> {
-        let known = crd::all()
-            .iter()
-            .find(|crd| crd.group == group && crd.plural == plural);
-        match known {
-            Some(crd) if crd.version != version => Err(Refusal::Violation(
-                Status::path_not_found(),
-                format!(
-                    "{} is served as {}, not {group}/{version}",
-                    crd.name,
-                    crd.api_version()
-                ),
-            )),
-            Some(crd) if self.cluster.installed.contains(&crd.name) => Ok(crd),
-            Some(_) => Err(Refusal::Answer(Status::path_not_found())),
-            None => Err(Refusal::Violation(
-                Status::path_not_found(),
-                format!("no known CRD defines `{plural}` in group `{group}`"),
-            )),
-        }
-    }
-
-    fn get(&self, crd: &Crd, namespace: &str, name: &str) -> Result<Response, Refusal> {
-        let object = self
-            .cluster
-            .objects
-            .get(&crd.name)
-            .and_then(|objects| objects.get(&(namespace.to_owned(), name.to_owned())));
-        match object {
-            Some(object) => Ok(Json(object.clone()).into_response()),
-            None => Err(Refusal::Answer(Status::object_not_found(crd, name))),
-        }
-    }
-
-    fn list(
-        &self,
-        crd: &Crd,
-        namespace: Option<&str>,
-        query: &[(String, String)],
-    ) -> Result<Response, Refusal> {
-        let param = |name: &str| {
-            query
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        if param("watch").is_some_and(|watch| watch == "true" || watch == "1") {
-            let message = "the capstan fake Kubernetes API does not implement watch";
-            return Err(Refusal::Answer(Status::method_not_allowed(message)));
-        }
-        let labels =
-            Selector::parse(param("labelSelector").unwrap_or_default()).map_err(bad_request)?;
-        let fields = FieldSelector::parse(param("fieldSelector").unwrap_or_default())
-            .map_err(bad_request)?;
-        let items: Vec<&Value> = self
-            .cluster
-            .objects
-            .get(&crd.name)
-            .into_iter()
-            .flat_map(BTreeMap::values)
-            .filter(|object| namespace.is_none_or(|ns| object["metadata"]["namespace"] == ns))
-            .filter(|object| labels.matches(object["metadata"]["labels"].as_object()))
-            .filter(|object| fields.matches(object))
-            .collect();
-        let page = Page::parse(param("limit"), param("continue")).map_err(bad_request)?;
-        Ok(Json(page.render(crd, &items, self.cluster.resource_version)).into_response())
-    }
 }
 
-fn check_query(query: &[(String, String)], declared: &[&str], verb: &str) -> Result<(), Refusal> {
-    match query
-        .iter()
-        .find(|(name, _)| !declared.contains(&name.as_str()))
-    {
-        None => Ok(()),
-        Some((name, _)) => {
-            let reason = format!(
-                "query parameter `{name}` is not declared for {verb}; declared: {}",
-                declared.join(", ")
-            );
-            let status = Status::new(StatusCode::BAD_REQUEST, "BadRequest", &reason);
-            Err(Refusal::Violation(status, reason))
-        }
-    }
-}
-
-fn version() -> Value {
-    json!({
-        "major": "1", "minor": "33", "gitVersion": "v1.33.4",
-        "gitCommit": fake_sha("kubernetes v1.33.4"), "gitTreeState": "clean",
-        "buildDate": "2026-08-13T07:55:12Z", "goVersion": "go1.24.6", "compiler": "gc",
-        "platform": "linux/amd64",
-    })
-}
-
-fn bad_request(message: String) -> Refusal {
-    Refusal::Answer(Status::new(StatusCode::BAD_REQUEST, "BadRequest", message))
-}
-
-/// A `Status` object, the body of every Kubernetes API error.
-struct Status {
-    code: StatusCode,
-    reason: &'static str,
-    message: String,
-    details: Value,
-}
-
-impl Status {
-    fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason,
-            message: message.into(),
-            details: json!({}),
-        }
-    }
-
-    /// What the API server answers for a path it does not serve.
-    fn path_not_found() -> Self {
-        let message = "the server could not find the requested resource";
-        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
-    }
-
-    fn object_not_found(crd: &Crd, name: &str) -> Self {
-        let message = format!("{} \"{name}\" not found", crd.name);
-        Self {
-            details: json!({"name": name, "group": crd.group, "kind": crd.plural}),
-            ..Self::new(StatusCode::NOT_FOUND, "NotFound", message)
-        }
-    }
-
-    fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
-    }
-
-    fn into_response(self) -> Response {
-        let body = json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "details": self.details,
-            "code": self.code.as_u16(),
-        });
-        (self.code, Json(body)).into_response()
-    }
+/// A poisoned lock only means a test thread panicked; the data is still good.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
