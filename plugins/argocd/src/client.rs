@@ -20,6 +20,30 @@ impl Client {
         Ok(Self { target, base })
     }
 
+    /// The client a call's arguments address: `target`, else argocd-mcp's `argocdBaseUrl`
+    /// (which must be the URL of one of the instance's targets), else the default target.
+    pub(crate) fn for_call(arguments: &Value) -> Result<Self, ToolError> {
+        if let Some(target) = arguments["target"].as_str() {
+            return Self::for_target(Some(target));
+        }
+        let Some(url) = arguments["argocdBaseUrl"].as_str() else {
+            return Self::for_target(None);
+        };
+        let wanted = url.trim_end_matches('/');
+        let targets = config::targets();
+        let found = targets.iter().find(|name| {
+            config::target_url(name)
+                .is_ok_and(|base| base.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+        });
+        match found {
+            Some(name) => Self::for_target(Some(name)),
+            None => Err(ToolError::new(format!(
+                "argocdBaseUrl `{wanted}` is not one of this instance's Argo CD targets ({}); pass                  `target` with one of those names instead",
+                targets.join(", ")
+            ))),
+        }
+    }
+
     /// A client for unit tests that never send.
     #[cfg(test)]
     pub(crate) fn test(target: &str) -> Self {
