@@ -115,7 +115,7 @@ pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, T
 }
 
 fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let mut query = Query::default();
     for project in arguments["projects"].as_array().into_iter().flatten() {
         query.push_opt("projects", project.as_str());

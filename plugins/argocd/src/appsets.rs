@@ -90,7 +90,7 @@ fn list_tool() -> Tool {
 }
 
 fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let mut query = Query::default();
     for project in arguments["projects"].as_array().into_iter().flatten() {
         query.push_opt("projects", project.as_str());
@@ -140,7 +140,7 @@ fn get_tool() -> Tool {
 }
 
 fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let (path, query, not_found) = path_and_query(arguments)?;
     let set = client.get(&path, &query, &not_found)?;
     let mut answer =
@@ -181,7 +181,7 @@ fn cleaned(set: &Value) -> Value {
 }
 
 fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let mut query = Query::default();
     for flag in ["upsert", "dryRun"] {
         if let Some(value) = arguments[flag].as_bool() {
@@ -217,7 +217,7 @@ fn delete_tool() -> Tool {
 }
 
 fn delete(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let (path, query, not_found) = path_and_query(arguments)?;
     client.send(Method::DELETE, &path, &query, None, &not_found)?;
     Ok(ToolResult::structured(
@@ -246,7 +246,7 @@ fn generate_tool() -> Tool {
 }
 
 fn generate(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let set = if arguments["applicationSet"].is_object() {
         cleaned(&arguments["applicationSet"])
     } else if arguments["name"].is_string() {

@@ -20,6 +20,30 @@ impl Client {
         Ok(Self { target, base })
     }
 
+    /// The client a call's arguments address: `target`, else argocd-mcp's `argocdBaseUrl`
+    /// (which must be the URL of one of the instance's targets), else the default target.
+    pub(crate) fn for_call(arguments: &Value) -> Result<Self, ToolError> {
+        if let Some(target) = arguments["target"].as_str() {
+            return Self::for_target(Some(target));
+        }
+        let Some(url) = arguments["argocdBaseUrl"].as_str() else {
+            return Self::for_target(None);
+        };
+        let wanted = url.trim_end_matches('/');
+        let targets = config::targets();
+        let found = targets.iter().find(|name| {
+            config::target_url(name)
+                .is_ok_and(|base| base.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+        });
+        match found {
+            Some(name) => Self::for_target(Some(name)),
+            None => Err(ToolError::new(format!(
+                "argocdBaseUrl `{wanted}` is not one of this instance's Argo CD targets ({}); pass                  `target` with one of those names instead",
+                targets.join(", ")
+            ))),
+        }
+    }
+
     /// A client for unit tests that never send.
     #[cfg(test)]
     pub(crate) fn test(target: &str) -> Self {
@@ -73,15 +97,41 @@ impl Client {
     ) -> Result<Value, ToolError> {
         let verb = method.to_string();
         let response = self.exchange(method, path, query, body)?;
+        self.parse(&verb, path, &response, not_found)
+    }
+
+    /// [`Client::get`] from async code (inside `block_on`), so several requests can be in
+    /// flight at once.
+    pub(crate) async fn get_async(
+        &self,
+        path: &str,
+        query: &Query,
+        not_found: &str,
+    ) -> Result<Value, ToolError> {
+        let response = self
+            .request(Method::GET, path, query, None)
+            .send_async()
+            .await
+            .map_err(|error| self.transport("GET", path, error))?;
+        self.parse("GET", path, &response, not_found)
+    }
+
+    fn parse(
+        &self,
+        verb: &str,
+        path: &str,
+        response: &Response,
+        not_found: &str,
+    ) -> Result<Value, ToolError> {
         if !response.is_success() {
-            return Err(self.failure(&verb, path, &response, not_found));
+            return Err(self.failure(verb, path, response, not_found));
         }
         if response.body.is_empty() {
             return Ok(Value::Null);
         }
         response
             .json()
-            .map_err(|error| self.not_json(&verb, path, &response, &error))
+            .map_err(|error| self.not_json(verb, path, response, &error))
     }
 
     fn not_json(
@@ -115,6 +165,15 @@ impl Client {
         Ok(response.text())
     }
 
+    fn request(&self, method: Method, path: &str, query: &Query, body: Option<&Value>) -> Request {
+        let url = format!("{}{path}{}", self.base, query.render());
+        let request = Request::new(method, &url).header("accept", "application/json");
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    }
+
     fn exchange(
         &self,
         method: Method,
@@ -123,12 +182,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Response, ToolError> {
         let verb = method.to_string();
-        let url = format!("{}{path}{}", self.base, query.render());
-        let mut request = Request::new(method, &url).header("accept", "application/json");
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request
+        self.request(method, path, query, body)
             .send()
             .map_err(|error| self.transport(&verb, path, error))
     }

@@ -34,7 +34,7 @@ fn user_tool() -> Tool {
 }
 
 fn user(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let info = client.get(
         "/api/v1/session/userinfo",
         &Query::default(),
@@ -72,7 +72,7 @@ fn can_i_tool() -> Tool {
 }
 
 fn can_i(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let [resource, action, object] =
         ["resource", "action", "object"].map(|name| args::str(arguments, name).unwrap_or_default());
     let path = format!(

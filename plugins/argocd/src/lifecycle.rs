@@ -88,7 +88,9 @@ fn update_tool() -> Tool {
             json!({"application": {
                 "type": "object",
                 "description": "The changes, shaped like an Application: `metadata` (labels, annotations) and/or `spec` fields.",
-                "properties": {"metadata": {"type": "object", "properties": {
+                "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                               "metadata": {"type": "object", "properties": {
+                                   "name": {"type": "string"}, "namespace": {"type": "string"},
                                    "labels": {"type": "object"}, "annotations": {"type": "object"}},
                                    "additionalProperties": false},
                                "spec": {"type": "object"}},
@@ -145,7 +147,7 @@ fn written(client: &Client, application: &Value) -> ToolResult {
 }
 
 fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let mut application = arguments["application"].clone();
     if let Some(map) = application.as_object_mut() {
         for key in ["apiVersion", "kind", "status", "operation"] {
@@ -177,7 +179,7 @@ fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
 
 fn update(arguments: &Value) -> Result<ToolResult, ToolError> {
     let app_ref = AppRef::from(arguments)?;
-    let changes = &arguments["application"];
+    let changes = patch_of(&arguments["application"]);
     if changes.as_object().is_none_or(|map| map.is_empty()) {
         return Err(ToolError::new(
             "`application` holds no changes; send the metadata or spec fields to change",
@@ -196,6 +198,24 @@ fn update(arguments: &Value) -> Result<ToolResult, ToolError> {
         &app_ref.not_found(),
     )?;
     Ok(written(&app_ref.client, &updated))
+}
+
+/// The merge patch for `application`: what argocd-mcp callers send as a whole Application,
+/// without the identity fields a patch cannot change.
+fn patch_of(application: &Value) -> Value {
+    let mut changes = application.clone();
+    if let Some(map) = changes.as_object_mut() {
+        map.remove("apiVersion");
+        map.remove("kind");
+        if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("name");
+            metadata.remove("namespace");
+            if metadata.is_empty() {
+                map.remove("metadata");
+            }
+        }
+    }
+    changes
 }
 
 fn delete(arguments: &Value) -> Result<ToolResult, ToolError> {

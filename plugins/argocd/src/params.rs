@@ -20,7 +20,7 @@ impl<'a> AppRef<'a> {
         let namespace = args::str(arguments, "applicationNamespace")
             .or_else(|| args::str(arguments, "appNamespace"))
             .filter(|ns| !ns.is_empty());
-        let client = Client::for_target(args::str(arguments, "target"))?;
+        let client = Client::for_call(arguments)?;
         Ok(Self {
             name,
             namespace,

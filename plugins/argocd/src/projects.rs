@@ -79,7 +79,7 @@ fn project_row(project: &Value) -> Value {
 }
 
 fn get_project(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let name = args::required_str(arguments, "projectName")?;
     let not_found = format!("No project `{name}` exists there; list_projects shows the projects.");
     let project = client.get(
@@ -116,7 +116,7 @@ fn list_projects_tool() -> Tool {
 }
 
 fn list_projects(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let list = client.get(
         "/api/v1/projects",
         &Query::default(),
@@ -164,7 +164,7 @@ fn clusters_tool() -> Tool {
 }
 
 fn clusters(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let mut query = Query::default();
     query.push_opt("server", args::str(arguments, "server"));
     query.push_opt("name", args::str(arguments, "name"));
@@ -238,7 +238,7 @@ pub(crate) fn app_paths(
 }
 
 fn repo_apps(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let repo = args::required_str(arguments, "repo")?;
     let under = args::str(arguments, "path")
         .unwrap_or_default()

@@ -2,6 +2,11 @@
 //! live, with diffs), `get_resources` (live manifests, a bounded number at a time),
 //! `get_resource_actions` and `run_resource_action` (Argo CD's v2 endpoint, with parameters).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use capstan_sdk::http::block_on;
 use capstan_sdk::http::wstd::http::Method;
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 
@@ -14,6 +19,8 @@ use crate::summary::text;
 const DEFAULT_RESOURCES: u64 = 10;
 /// Objects `get_resources` reads at most in one call.
 const MAX_RESOURCES: u64 = 50;
+/// Objects `get_resources` reads concurrently.
+const FAN_OUT: usize = 4;
 /// Characters of a diff shown in a summary row.
 const DIFF_EXCERPT: usize = 2000;
 
@@ -125,7 +132,8 @@ fn get_tool() -> Tool {
         "Gets the live manifests of Kubernetes objects of an Argo CD application (as the cluster \
          has them, status included). Name the objects in `resourceRefs` (from \
          get_application_resource_tree); without refs it reads the first `limit` objects of the \
-         tree (default 10, at most 50). One object that cannot be read does not fail the others.",
+         tree (default 10, at most 50), four at a time. One object that cannot be read does not fail \
+         the others.",
     )
     .title("Get live manifests of an application's objects")
     .input(object(
@@ -171,10 +179,7 @@ fn get_resources(arguments: &Value) -> Result<ToolResult, ToolError> {
             .filter_map(|node| ResourceRef::from(node).ok())
             .collect();
     }
-    let resources: Vec<Value> = refs
-        .iter()
-        .map(|reference| read_one(&app_ref, reference))
-        .collect();
+    let resources = read_all(&app_ref, &refs);
     let mut answer = json!({"target": app_ref.client.target(), "application": app_ref.name, "resources": resources});
     if omitted > 0 {
         answer["omitted"] = json!(omitted);
@@ -182,8 +187,46 @@ fn get_resources(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(answer))
 }
 
+/// The objects' live manifests, [`FAN_OUT`] requests in flight at a time.
+fn read_all(app_ref: &AppRef<'_>, refs: &[ResourceRef]) -> Vec<Value> {
+    refs.chunks(FAN_OUT)
+        .flat_map(|chunk| {
+            block_on(join_all(
+                chunk
+                    .iter()
+                    .map(|reference| read_one(app_ref, reference))
+                    .collect(),
+            ))
+        })
+        .collect()
+}
+
+/// Runs `futures` concurrently and returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
 /// One object's live manifest, or the error reading it.
-fn read_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Value {
+async fn read_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Value {
     let mut query = app_ref.query();
     reference.push(&mut query);
     let not_found = format!(
@@ -191,10 +234,11 @@ fn read_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Value {
         reference.label(),
         app_ref.name
     );
-    match app_ref
+    let answer = app_ref
         .client
-        .get(&app_ref.path("/resource"), &query, &not_found)
-    {
+        .get_async(&app_ref.path("/resource"), &query, &not_found)
+        .await;
+    match answer {
         Ok(answer) => {
             let mut manifest = parse_state(&answer["manifest"]);
             if let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {

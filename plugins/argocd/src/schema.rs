@@ -8,8 +8,13 @@ pub(crate) const NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
 /// A Kubernetes namespace name (RFC 1123 label).
 pub(crate) const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 
-/// An object schema with these properties, these required, and nothing else.
-pub(crate) fn object(properties: Value, required: &[&str]) -> Value {
+/// An object schema with these properties, these required, and nothing else. An input schema
+/// with the `target` argument also accepts argocd-mcp's `argocdBaseUrl`.
+pub(crate) fn object(mut properties: Value, required: &[&str]) -> Value {
+    if properties.get("target") == Some(&target_property()) {
+        properties["argocdBaseUrl"] = json!({"type": "string", "maxLength": 2048,
+            "description": "argocd-mcp's way to pick the Argo CD instance: the base URL of one of this instance's targets (prefer `target`)."});
+    }
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 

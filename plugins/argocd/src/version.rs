@@ -1,6 +1,6 @@
 //! `get_version`: the Argo CD server's version and the versions of the tools it bundles.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Tool, ToolError, ToolResult, Value, json};
 
 use crate::client::{Client, Query};
 use crate::schema::{object, target_property};
@@ -25,7 +25,7 @@ pub(crate) fn tool() -> Tool {
 }
 
 pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
+    let client = Client::for_call(&arguments)?;
     let not_found = "The target does not look like an Argo CD API server: check its URL (and path prefix) in the capstan manifest.";
     let details = client.get("/api/version", &Query::default(), not_found)?;
     let version = details["Version"].as_str().unwrap_or("unknown").to_owned();

@@ -144,6 +144,13 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
         "operation: {}",
         text(&app["status"]["operationState"]["message"])
     ));
+    evidence.extend(
+        app["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("condition {}: {}", text(&c["type"]), text(&c["message"]))),
+    );
     let log_lines: Vec<String> = logs
         .iter()
         .flat_map(|(pod, lines)| lines.iter().map(move |line| format!("{pod}: {line}")))

@@ -153,7 +153,7 @@ fn row(app: &Value) -> Value {
 }
 
 pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+    let client = Client::for_call(arguments)?;
     let repo = args::required_str(arguments, "repo")?;
     let paths = app_paths(
         &client,

@@ -547,3 +547,67 @@ async fn two_thousand_generated_apps_have_trees_events_and_logs() {
     server.assert_no_violations();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn update_replaces_the_spec_and_appsets_follow_create_rules() {
+    let server = start(crate::fakes::demo::argocd()).await.unwrap();
+    let mut app = server.application("guestbook").unwrap();
+    app["spec"]["source"]["targetRevision"] = json!("v9");
+    let body = json!({"metadata": app["metadata"], "spec": app["spec"]});
+    let (status, updated) =
+        send(&server, "PUT", "/api/v1/applications/guestbook", Some(body)).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        server.application("guestbook").unwrap()["spec"]["source"]["targetRevision"],
+        "v9"
+    );
+    let mut set = server.appset("guestbook-envs").unwrap();
+    let (status, _) = send(
+        &server,
+        "POST",
+        "/api/v1/applicationsets",
+        Some(set.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "an identical ApplicationSet is accepted");
+    set["spec"]["template"]["spec"]["project"] = json!("platform");
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applicationsets",
+        Some(set.clone()),
+    )
+    .await;
+    assert!(
+        status == 400 && error["message"].as_str().unwrap().contains("upsert"),
+        "{error}"
+    );
+    assert_eq!(
+        send(
+            &server,
+            "POST",
+            "/api/v1/applicationsets?upsert=true",
+            Some(set)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        server.appset("guestbook-envs").unwrap()["spec"]["template"]["spec"]["project"],
+        "platform"
+    );
+    assert_eq!(
+        send(
+            &server,
+            "DELETE",
+            "/api/v1/applicationsets/guestbook-envs",
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(server.appset("guestbook-envs").is_none());
+    server.assert_no_violations();
+}

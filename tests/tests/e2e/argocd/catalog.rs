@@ -103,6 +103,26 @@ async fn identity_rbac_and_version() {
         sent[1].path,
         "/argocd/api/v1/account/can-i/applications/sync/payments%2Fpayments-api"
     );
+    let by_url = env
+        .ok(
+            "get_version",
+            json!({"argocdBaseUrl": format!("{}/", env.argocd.base_url())}),
+        )
+        .await;
+    assert_eq!(
+        by_url["target"], "prod",
+        "argocd-mcp's argocdBaseUrl picks the target with that URL"
+    );
+    let elsewhere = env
+        .fails(
+            "get_version",
+            json!({"argocdBaseUrl": "https://argocd.evil.example.com"}),
+        )
+        .await;
+    assert!(
+        elsewhere.contains("not one of this instance's Argo CD targets"),
+        "{elsewhere}"
+    );
     let unknown = env.fails("get_version", json!({"target": "staging"})).await;
     assert!(
         unknown.contains("no target named `staging`") && unknown.contains("prod"),

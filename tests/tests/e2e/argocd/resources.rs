@@ -67,7 +67,11 @@ async fn get_resources_reads_named_objects_or_a_bounded_number() {
         "{}",
         named["resources"][1]
     );
-    let hostile = &env.argocd.requests()[1];
+    let requests = env.argocd.requests();
+    let hostile = requests
+        .iter()
+        .find(|r| r.query_values("kind") == ["Secret"])
+        .expect("the Secret was asked for");
     assert_eq!(hostile.query_values("resourceName"), ["a/b?c=d&kind=Pod"]);
     assert_eq!(hostile.query_values("kind"), ["Secret"]);
     env.argocd.clear_journal();
