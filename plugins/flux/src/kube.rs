@@ -74,6 +74,7 @@ impl Client {
         namespace: &str,
         name: &str,
     ) -> Result<Value, KubeError> {
+        check_name(resource, name)?;
         let url = self.object_url(resource, Some(namespace), name);
         let response = self.send(Request::get(url).header("accept", "application/json"))?;
         self.json(response, "get", resource, Some((namespace, name)))
@@ -118,6 +119,7 @@ impl Client {
         name: &str,
         patch: &Value,
     ) -> Result<Value, KubeError> {
+        check_name(resource, name)?;
         let url = self.object_url(resource, Some(namespace), name);
         let request = Request::new(Method::PATCH, url)
             .header("accept", "application/json")
@@ -135,6 +137,7 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<String, KubeError> {
         let pods = core("pods", "Pod");
+        check_name(pods, pod)?;
         let mut url = format!("{}/log", self.object_url(pods, Some(namespace), pod));
         for (index, (key, value)) in query.iter().enumerate() {
             let separator = if index == 0 { '?' } else { '&' };
@@ -287,6 +290,23 @@ impl Client {
     }
 }
 
+/// Refuses `.` and `..`, which no Kubernetes object may be called: URL parsers on the way
+/// resolve them (even percent-encoded as `%2E%2E`) as path steps, so they would leave their
+/// segment.
+fn check_name(resource: Resource, name: &str) -> Result<(), KubeError> {
+    match name {
+        "." | ".." => Err(KubeError {
+            status: None,
+            message: format!(
+                "`{name}` is not a valid {} name (Kubernetes forbids `.` and `..`); pass the \
+                 object's name as list_flux_resources shows it",
+                resource.kind
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +330,10 @@ mod tests {
             labels: Some("app in (x)"),
             fields: Some("involvedObject.name=a,reason!=B"),
         };
+        assert!(
+            check_name(kustomizations, "..").is_err() && check_name(kustomizations, ".").is_err()
+        );
+        assert!(check_name(kustomizations, "..a").is_ok());
         assert_eq!(
             client().list_url(core("events", "Event"), options, None),
             "http://k/p/api/v1/events?limit=500&labelSelector=app%20in%20%28x%29\

@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod credentials;
 mod egress;
+mod flux;
 mod gitops;
 mod hostile;
 mod manifests;
