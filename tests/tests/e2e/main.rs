@@ -11,6 +11,7 @@ mod hostile;
 mod manifests;
 mod protocol;
 mod reload;
+mod rollouts;
 mod sandbox;
 mod stdio;
 

@@ -1,0 +1,294 @@
+//! The Rollout write tools that patch `spec` or `status`: `promote` (its four status-patch
+//! branches), `promote_full`, `pause`, `resume`, `abort`, `retry` and `restart`. Spec changes
+//! are JSON merge patches of the main resource; status changes are JSON merge patches of the
+//! `/status` subresource (the main resource silently ignores `status`).
+
+use std::time::Duration;
+
+use capstan_sdk::kube::{Client, Subresource};
+use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+
+use crate::clock;
+use crate::phase::phase;
+use crate::schema::{self, ROLLOUTS};
+use crate::wait;
+
+pub(crate) fn tools() -> Vec<Tool> {
+    let tool = |name: &str, title: &str, description: &str, extra: Value| {
+        Tool::new(name, description)
+            .title(title)
+            .input(schema::rollout_action(extra, &[]))
+            .output(schema::action_output())
+    };
+    vec![
+        tool("promote", "Promote an Argo Rollout",
+             "Promotes a paused Rollout to its next step, exactly as `kubectl argo rollouts promote`: \
+              clears the pause conditions (a canary pause step, a blue-green pre-promotion pause), or \
+              moves past an inconclusive analysis step, or past a running analysis/experiment step, \
+              and unpauses a manually paused Rollout.", json!({}))
+            .destructive(false).idempotent(false),
+        tool("promote_full", "Fully promote an Argo Rollout",
+             "Promotes a Rollout to the new version at once, skipping the remaining steps, analyses \
+              and pauses (`kubectl argo rollouts promote --full`).", json!({}))
+            .destructive(true).idempotent(true),
+        tool("pause", "Pause an Argo Rollout", "Pauses a Rollout (`spec.paused: true`); its phase becomes Paused, \"manually paused\".", json!({}))
+            .destructive(false).idempotent(true),
+        tool("resume", "Resume an Argo Rollout",
+             "Resumes a paused Rollout: unpauses it (`spec.paused: false`) and, when a pause step or \
+              pause condition holds it, promotes it past that pause.", json!({}))
+            .destructive(false).idempotent(false),
+        tool("abort", "Abort an Argo Rollout",
+             "Aborts a Rollout's update: the controller scales the new version down, sends traffic back \
+              to the stable version and marks the Rollout Degraded (RolloutAborted). `retry` resumes it.", json!({}))
+            .destructive(true).idempotent(true),
+        tool("retry", "Retry an aborted Argo Rollout", "Retries an aborted Rollout's update (`status.abort: false`).", json!({}))
+            .destructive(false).idempotent(true),
+        tool("restart", "Restart an Argo Rollout's pods",
+             "Restarts the Rollout's pods (a rolling restart, not a new revision) now or after `delay_seconds`.",
+             json!({"delay_seconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0,
+                                      "description": "Restart this many seconds from now."}}))
+            .destructive(false).idempotent(false),
+    ]
+}
+
+pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
+    if ![
+        "promote",
+        "promote_full",
+        "pause",
+        "resume",
+        "abort",
+        "retry",
+        "restart",
+    ]
+    .contains(&tool)
+    {
+        return None;
+    }
+    Some(Change::begin(tool, arguments).and_then(|mut change| {
+        match tool {
+            "promote" => change.promote(false)?,
+            "promote_full" => change.promote(true)?,
+            "resume" => change.resume()?,
+            "pause" => change.patch(Subresource::Main, json!({"spec": {"paused": true}}))?,
+            "abort" => change.patch(Subresource::Status, json!({"status": {"abort": true}}))?,
+            "retry" => change.patch(Subresource::Status, json!({"status": {"abort": false}}))?,
+            _ => {
+                let delay = args::u64_or(arguments, "delay_seconds", 0);
+                let at = clock::rfc3339_after(Duration::from_secs(delay));
+                change.patch(Subresource::Main, json!({"spec": {"restartAt": at}}))?
+            }
+        }
+        change.finish(arguments)
+    }))
+}
+
+/// One write tool's run on one Rollout: the requests it sent and the Rollout as last seen.
+pub(crate) struct Change {
+    pub(crate) client: Client,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) action: String,
+    pub(crate) requests: Vec<String>,
+    pub(crate) latest: Value,
+    pub(crate) note: Option<String>,
+}
+
+impl Change {
+    pub(crate) fn begin(action: &str, arguments: &Value) -> Result<Self, ToolError> {
+        let client = Client::for_target(args::str(arguments, "target"))?;
+        let name = args::required_str(arguments, "name")?;
+        schema::check_name(name)?;
+        Ok(Self {
+            client,
+            namespace: args::required_str(arguments, "namespace")?.to_owned(),
+            name: name.to_owned(),
+            action: action.to_owned(),
+            requests: Vec::new(),
+            latest: Value::Null,
+            note: None,
+        })
+    }
+
+    pub(crate) fn get(&mut self) -> Result<Value, ToolError> {
+        let rollout = self
+            .client
+            .get(ROLLOUTS, Some(&self.namespace), &self.name)?;
+        self.latest = rollout.clone();
+        Ok(rollout)
+    }
+
+    /// A JSON merge patch of the Rollout (`Main`) or its status.
+    pub(crate) fn patch(&mut self, part: Subresource, patch: Value) -> Result<(), ToolError> {
+        self.latest =
+            self.client
+                .merge_patch(ROLLOUTS, Some(&self.namespace), &self.name, part, &patch)?;
+        let path = if part == Subresource::Status {
+            "/status"
+        } else {
+            ""
+        };
+        self.requests.push(format!(
+            "PATCH rollouts/{}{path} (merge) {patch}",
+            self.name
+        ));
+        Ok(())
+    }
+
+    /// `kubectl argo rollouts promote [--full]`: GET, the status patch first, then the spec patch.
+    fn promote(&mut self, full: bool) -> Result<(), ToolError> {
+        let rollout = self.get()?;
+        let (spec_patch, status_patch) = promote_patches(&rollout, full);
+        if spec_patch.is_none() && status_patch.is_none() {
+            self.note = Some("nothing to promote: the Rollout is neither paused nor mid-step, or already fully promoted".into());
+        }
+        if let Some(patch) = status_patch {
+            self.patch(Subresource::Status, patch)?;
+        }
+        if let Some(patch) = spec_patch {
+            self.patch(Subresource::Main, patch)?;
+        }
+        Ok(())
+    }
+
+    /// `spec.paused: false`, plus a promote when a pause condition holds the Rollout.
+    fn resume(&mut self) -> Result<(), ToolError> {
+        let rollout = self.get()?;
+        let paused_by_condition = rollout["status"]["pauseConditions"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty());
+        if paused_by_condition {
+            return self.promote(false);
+        }
+        if rollout["spec"]["paused"] == true {
+            return self.patch(Subresource::Main, json!({"spec": {"paused": false}}));
+        }
+        self.note = Some("the Rollout is not paused; nothing to resume".into());
+        Ok(())
+    }
+
+    /// The result, after the optional wait.
+    pub(crate) fn finish(mut self, arguments: &Value) -> Result<ToolResult, ToolError> {
+        let mut wait_report = None;
+        if let Some(wanted) = args::str(arguments, "wait_for") {
+            let timeout = args::u64_or(arguments, "timeout", 25);
+            let waited = wait::until(&self.client, &self.namespace, &self.name, wanted, timeout)?;
+            self.latest = waited.rollout;
+            wait_report = Some(waited.report);
+        }
+        let (status, message) = if self.latest["kind"] == "Rollout" {
+            phase(&self.latest)
+        } else {
+            (String::new(), String::new())
+        };
+        let mut result = json!({
+            "target": self.client.target(), "namespace": self.namespace, "name": self.name,
+            "action": self.action, "changed": !self.requests.is_empty(), "requests": self.requests,
+            "status": status, "message": message,
+        });
+        if let Some(report) = wait_report {
+            result["wait"] = report;
+        }
+        if let Some(note) = self.note {
+            result["note"] = json!(note);
+        }
+        Ok(ToolResult::structured(result))
+    }
+}
+
+/// The spec and status merge patches `kubectl argo rollouts promote` sends (`getPatches`).
+pub(crate) fn promote_patches(rollout: &Value, full: bool) -> (Option<Value>, Option<Value>) {
+    let (spec, status) = (&rollout["spec"], &rollout["status"]);
+    let unpause = (spec["paused"] == true).then(|| json!({"spec": {"paused": false}}));
+    if full {
+        let promoted = status["currentPodHash"] == status["stableRS"];
+        return (
+            unpause,
+            (!promoted).then(|| json!({"status": {"promoteFull": true}})),
+        );
+    }
+    let paused = status["pauseConditions"]
+        .as_array()
+        .is_some_and(|conditions| !conditions.is_empty());
+    let canary = &spec["strategy"]["canary"];
+    let next_step = canary["steps"]
+        .as_array()
+        .filter(|steps| !steps.is_empty())
+        .map(|steps| {
+            let index = status["currentStepIndex"].as_u64().unwrap_or(0);
+            if index < steps.len() as u64 {
+                index + 1
+            } else {
+                index
+            }
+        });
+    let inconclusive = canary.is_object()
+        && status["canary"]["currentStepAnalysisRunStatus"]["status"] == "Inconclusive";
+    let status_patch = if inconclusive && paused && status["controllerPause"] == true {
+        next_step.map(|step| json!({"status": {"pauseConditions": null, "controllerPause": false, "currentStepIndex": step}}))
+    } else if paused {
+        Some(json!({"status": {"pauseConditions": null}}))
+    } else if canary.is_object() {
+        next_step.map(|step| json!({"status": {"pauseConditions": null, "currentStepIndex": step}}))
+    } else {
+        None
+    };
+    (unpause, status_patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canary(status: Value, paused: bool) -> Value {
+        json!({"spec": {"paused": paused, "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"analysis": {}}]}}},
+               "status": status})
+    }
+
+    #[test]
+    fn promote_takes_the_documented_branches() {
+        let inconclusive = canary(
+            json!({"currentStepIndex": 2, "controllerPause": true,
+            "pauseConditions": [{"reason": "InconclusiveAnalysisRun"}],
+            "canary": {"currentStepAnalysisRunStatus": {"status": "Inconclusive"}}}),
+            false,
+        );
+        assert_eq!(
+            promote_patches(&inconclusive, false),
+            (
+                None,
+                Some(
+                    json!({"status": {"pauseConditions": null, "controllerPause": false, "currentStepIndex": 3}})
+                )
+            )
+        );
+        let pause_step = canary(
+            json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+            true,
+        );
+        assert_eq!(
+            promote_patches(&pause_step, false),
+            (
+                Some(json!({"spec": {"paused": false}})),
+                Some(json!({"status": {"pauseConditions": null}}))
+            )
+        );
+        let mid_step = canary(json!({"currentStepIndex": 3}), false);
+        assert_eq!(
+            promote_patches(&mid_step, false).1,
+            Some(json!({"status": {"pauseConditions": null, "currentStepIndex": 3}}))
+        );
+        let blue_green = json!({"spec": {"strategy": {"blueGreen": {}}}, "status": {}});
+        assert_eq!(promote_patches(&blue_green, false), (None, None));
+        let full = canary(json!({"currentPodHash": "b", "stableRS": "a"}), true);
+        assert_eq!(
+            promote_patches(&full, true),
+            (
+                Some(json!({"spec": {"paused": false}})),
+                Some(json!({"status": {"promoteFull": true}}))
+            )
+        );
+        let promoted = canary(json!({"currentPodHash": "a", "stableRS": "a"}), false);
+        assert_eq!(promote_patches(&promoted, true), (None, None));
+    }
+}
