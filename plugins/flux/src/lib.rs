@@ -8,7 +8,7 @@
 //!
 //! Modules by concern: `kinds` (the Flux kinds), `health` (the status rules), `sources` (what
 //! points where), `kube` (the API calls), `resources` (list and get), `events`, `logs`,
-//! `trace`, `reconcile` (the write tools) with `wait` and `dependencies`, `prompts`.
+//! `trace`, `status` (the installation), `reconcile` (the write tools) with `wait` and `dependencies`, `prompts`.
 
 mod dependencies;
 mod events;
@@ -21,6 +21,7 @@ mod reconcile;
 mod resources;
 mod schema;
 mod sources;
+mod status;
 mod time;
 mod trace;
 mod wait;
@@ -39,6 +40,7 @@ fn tools() -> Vec<(Tool, Handler)> {
         (events::tool(), events::call),
         (logs::tool(), logs::call),
         (trace::tool(), trace::call),
+        (status::tool(), status::call),
         (reconcile::reconcile_tool(), reconcile::reconcile),
         (
             reconcile::dependencies_tool(),

@@ -3,6 +3,7 @@
 //! (a running one preferred), reads its log, and filters the JSON lines by level, kind, name
 //! and namespace of the object they speak about.
 
+use capstan_sdk::kube::LogOptions;
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kube::{Client, ListOptions};
@@ -70,13 +71,10 @@ pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
         namespace: args::str(&arguments, "namespace"),
         level: args::str(&arguments, "level"),
     };
-    let mut query = vec![("tailLines", TAIL_LINES.to_string())];
-    if let Some(since) = args::str(&arguments, "since") {
-        query.push((
-            "sinceSeconds",
-            parse_duration(since)?.as_secs().max(1).to_string(),
-        ));
-    }
+    let since_seconds = match args::str(&arguments, "since") {
+        Some(since) => Some(parse_duration(since)?.as_secs().max(1)),
+        None => None,
+    };
     let controllers = controllers(&client, flux_namespace, filter.kind)?;
     let mut lines = Vec::new();
     let mut names = Vec::new();
@@ -86,9 +84,13 @@ pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
             continue;
         };
         names.push(name.to_owned());
-        let mut query = query.clone();
-        query.push(("container", container));
-        let text = client.pod_log(flux_namespace, &pod, &query)?;
+        let options = LogOptions {
+            container: Some(&container),
+            tail_lines: Some(TAIL_LINES),
+            since_seconds,
+            ..LogOptions::default()
+        };
+        let text = client.pod_log(flux_namespace, &pod, options)?;
         lines.extend(text.lines().filter_map(|line| parse(name, line, &filter)));
     }
     lines.sort_by(|a: &Value, b: &Value| a["ts"].as_str().cmp(&b["ts"].as_str()));

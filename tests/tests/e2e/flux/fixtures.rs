@@ -9,7 +9,7 @@
 //!   after exhausting its retries.
 //! - HelmRelease `podinfo/podinfo` (applied by `apps`, chart `podinfo-podinfo`) manages Deployment `podinfo`, whose
 //!   ReplicaSet owns a Pod.
-//! - The controllers run in `flux-system` with JSON logs.
+//! - The controllers run in `flux-system` with JSON logs; helm-controller has no ready pod.
 
 use capstan_tests::fakes::kube::{Cluster, Event, Store};
 use serde_json::{Value, json};
@@ -265,7 +265,8 @@ fn controller(name: &str) -> Vec<Value> {
                "metadata": {"name": name, "namespace": "flux-system",
                             "labels": {"app.kubernetes.io/part-of": "flux", "app.kubernetes.io/component": name}},
                "spec": {"selector": {"matchLabels": {"app": name}},
-                        "template": {"spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{name}:v1.9.1")}]}}}}),
+                        "template": {"spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{name}:v1.9.1")}]}}},
+               "status": {"replicas": 1, "readyReplicas": if name == "helm-controller" { 0 } else { 1 }}}),
         json!({"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": format!("{name}-6c9f4-abcde"), "namespace": "flux-system", "labels": {"app": name}},
                "spec": {"containers": [{"name": "manager"}]},

@@ -143,7 +143,7 @@ async fn missing_objects_crds_and_permissions_say_what_to_do() {
         )
         .await;
     assert!(
-        missing.contains("HTTP 404") && missing.contains("list_flux_resources"),
+        missing.contains("HTTP 404") && missing.contains("does not exist"),
         "{missing}"
     );
     let no_crd = flux
@@ -161,7 +161,7 @@ async fn missing_objects_crds_and_permissions_say_what_to_do() {
         .await;
     assert!(
         denied.contains("HTTP 403")
-            && denied.contains("RBAC `list` on gitrepositories.source.toolkit.fluxcd.io"),
+            && denied.contains("RBAC verb `list` on resource `gitrepositories` in API group `source.toolkit.fluxcd.io`"),
         "{denied}"
     );
     let partial = flux
@@ -279,7 +279,7 @@ async fn logs_come_from_the_controller_filtered_like_flux_logs() {
     assert_eq!(
         logs,
         [
-            "/api/v1/namespaces/flux-system/pods/kustomize-controller-6c9f4-abcde/log?tailLines=5000&container=manager"
+            "/api/v1/namespaces/flux-system/pods/kustomize-controller-6c9f4-abcde/log?container=manager&tailLines=5000"
         ]
     );
     let everything = flux.ok("get_flux_logs", json!({"level": "error"})).await;
@@ -347,6 +347,7 @@ async fn a_read_only_instance_lists_only_the_read_tools_and_the_prompts_render()
             "get_flux_events",
             "get_flux_logs",
             "get_flux_resource",
+            "get_flux_status",
             "list_flux_resources",
             "trace_resource"
         ]
@@ -357,6 +358,7 @@ async fn a_read_only_instance_lists_only_the_read_tools_and_the_prompts_render()
             "get_flux_events",
             "get_flux_logs",
             "get_flux_resource",
+            "get_flux_status",
             "list_flux_resources",
             "reconcile",
             "reconcile_dependencies",
@@ -428,5 +430,52 @@ async fn a_read_only_instance_lists_only_the_read_tools_and_the_prompts_render()
         ["flux_debug_helmrelease", "flux_debug_kustomization"]
     );
     assert!(flux.requests("PATCH").is_empty());
+    flux.kube.assert_no_violations();
+}
+
+#[tokio::test]
+async fn status_reports_crds_controllers_and_versions() {
+    let flux = Flux::start().await;
+    let status = flux.ok("get_flux_status", json!({})).await;
+    assert_eq!(
+        (&status["installed"], &status["healthy"]),
+        (&json!(true), &json!(false))
+    );
+    assert_eq!(status["version"], "v2.9.0");
+    let crds: Vec<&str> = status["crds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(crds.len(), 7, "{crds:?}");
+    assert!(crds.contains(&"helmreleases.helm.toolkit.fluxcd.io"));
+    let ready: Vec<(String, bool)> = status["controllers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["ready"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ready,
+        [
+            ("helm-controller".to_owned(), false),
+            ("kustomize-controller".to_owned(), true),
+            ("source-controller".to_owned(), true)
+        ]
+    );
+    let lists: Vec<String> = flux.requests("GET").iter().map(|r| r.target()).collect();
+    assert_eq!(
+        lists,
+        [
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?limit=500&labelSelector=app.kubernetes.io%2Fpart-of%3Dflux",
+            "/apis/apps/v1/namespaces/flux-system/deployments?limit=500&labelSelector=app.kubernetes.io%2Fpart-of%3Dflux",
+        ]
+    );
     flux.kube.assert_no_violations();
 }

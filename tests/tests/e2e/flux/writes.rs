@@ -339,7 +339,7 @@ async fn a_forbidden_patch_says_which_permission_is_missing() {
         .await;
     assert!(
         denied.contains("HTTP 403")
-            && denied.contains("RBAC `patch` on kustomizations.kustomize.toolkit.fluxcd.io"),
+            && denied.contains("RBAC verb `patch` on resource `kustomizations` in API group `kustomize.toolkit.fluxcd.io`"),
         "{denied}"
     );
     assert_eq!(
