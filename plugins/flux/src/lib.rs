@@ -8,7 +8,7 @@
 //!
 //! Modules by concern: `kinds` (the Flux kinds), `health` (the status rules), `sources` (what
 //! points where), `kube` (the API calls), `resources` (list and get), `events`, `logs`,
-//! `trace`, `status` (the installation), `reconcile` (the write tools) with `wait` and `dependencies`, `prompts`.
+//! `trace`, `tree`, `status` (the installation), `reconcile` (the write tools) with `wait` and `dependencies`, `prompts`.
 
 mod dependencies;
 mod events;
@@ -24,6 +24,7 @@ mod sources;
 mod status;
 mod time;
 mod trace;
+mod tree;
 mod wait;
 
 use capstan_sdk::{Map, Plugin, Prompt, PromptResult, Tool, ToolError, ToolResult, Value};
@@ -41,6 +42,7 @@ fn tools() -> Vec<(Tool, Handler)> {
         (logs::tool(), logs::call),
         (trace::tool(), trace::call),
         (status::tool(), status::call),
+        (tree::tool(), tree::call),
         (reconcile::reconcile_tool(), reconcile::reconcile),
         (
             reconcile::dependencies_tool(),

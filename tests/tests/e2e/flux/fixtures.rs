@@ -3,7 +3,8 @@
 //! reconcile handshake.
 //!
 //! - `fleet` (GitRepository, Ready) feeds the Kustomizations `crds` ← `infra` ← `platform`
-//!   (a dependsOn chain) and `apps` (failing: BuildFailed, with Warning events).
+//!   (a dependsOn chain) and `apps` (failing: BuildFailed, with Warning events); `platform`
+//!   applied `apps` (its inventory), which applied the HelmRelease `podinfo`.
 //! - `legacy` (GitRepository) is suspended, and so is its Kustomization `legacy-apps`.
 //! - `bitnami` (HelmRepository) → HelmChart `data-redis` → HelmRelease `data/redis`, Stalled
 //!   after exhausting its retries.
@@ -137,13 +138,26 @@ fn sources() -> Vec<Value> {
 }
 
 fn kustomizations() -> Vec<Value> {
-    let failing = json!({"observedGeneration": 1, "lastAppliedRevision": "main@sha1:0ld",
+    let inventory = |ids: &[&str]| -> Value {
+        json!({"entries": ids.iter().map(|id| json!({"id": id, "v": "v1"})).collect::<Vec<_>>()})
+    };
+    let mut failing = json!({"observedGeneration": 1, "lastAppliedRevision": "main@sha1:0ld",
         "lastAttemptedRevision": FLEET_REVISION,
         "conditions": [condition("Ready", "False", "BuildFailed", BUILD_FAILED)]});
+    failing["inventory"] = inventory(&[
+        "_podinfo__Namespace",
+        "podinfo_podinfo_helm.toolkit.fluxcd.io_HelmRelease",
+    ]);
+    let mut platform = applied();
+    platform["inventory"] = inventory(&[
+        "flux-system_apps_kustomize.toolkit.fluxcd.io_Kustomization",
+        "flux-system_fleet_source.toolkit.fluxcd.io_GitRepository",
+        "flux-system_platform-settings__ConfigMap",
+    ]);
     vec![
         kustomization("crds", "fleet", &[], false, applied()),
         kustomization("infra", "fleet", &["crds"], false, applied()),
-        kustomization("platform", "fleet", &["infra"], false, applied()),
+        kustomization("platform", "fleet", &["infra"], false, platform),
         kustomization("apps", "fleet", &["infra"], false, failing),
         kustomization("legacy-apps", "legacy", &[], true, applied()),
     ]

@@ -344,6 +344,7 @@ async fn a_read_only_instance_lists_only_the_read_tools_and_the_prompts_render()
     assert_eq!(
         names("fluxro_"),
         [
+            "flux_tree",
             "get_flux_events",
             "get_flux_logs",
             "get_flux_resource",
@@ -355,6 +356,7 @@ async fn a_read_only_instance_lists_only_the_read_tools_and_the_prompts_render()
     assert_eq!(
         names("flux_"),
         [
+            "flux_tree",
             "get_flux_events",
             "get_flux_logs",
             "get_flux_resource",
@@ -477,5 +479,55 @@ async fn status_reports_crds_controllers_and_versions() {
             "/apis/apps/v1/namespaces/flux-system/deployments?limit=500&labelSelector=app.kubernetes.io%2Fpart-of%3Dflux",
         ]
     );
+    flux.kube.assert_no_violations();
+}
+
+#[tokio::test]
+async fn the_tree_walks_nested_kustomizations_down_to_helm_releases() {
+    let flux = Flux::start().await;
+    let tree = flux
+        .ok(
+            "flux_tree",
+            json!({"name": "platform", "namespace": "flux-system"}),
+        )
+        .await;
+    assert_eq!(tree["count"], 6, "{tree}");
+    let root = &tree["tree"];
+    assert_eq!(
+        (&root["kind"], &root["health"]["state"]),
+        (&json!("Kustomization"), &json!("Ready"))
+    );
+    let apps = &root["children"][0];
+    assert_eq!(
+        (&apps["name"], &apps["health"]["state"]),
+        (&json!("apps"), &json!("NotReady"))
+    );
+    assert_eq!(
+        root["children"][1],
+        json!({"kind": "GitRepository", "name": "fleet", "namespace": "flux-system",
+                                           "group": "source.toolkit.fluxcd.io"})
+    );
+    assert_eq!(
+        root["children"][2],
+        json!({"kind": "ConfigMap", "name": "platform-settings", "namespace": "flux-system"})
+    );
+    assert_eq!(
+        apps["children"][0],
+        json!({"kind": "Namespace", "name": "podinfo"})
+    );
+    let release = &apps["children"][1];
+    assert_eq!(release["health"]["state"], "Ready");
+    assert_eq!(
+        release["release"],
+        json!({"name": "podinfo", "namespace": "podinfo", "version": 2, "chart": "podinfo",
+               "chartVersion": "6.9.2", "status": "deployed"})
+    );
+    let compact = flux
+        .ok(
+            "flux_tree",
+            json!({"name": "platform", "namespace": "flux-system", "compact": true}),
+        )
+        .await;
+    assert_eq!(compact["count"], 4, "{compact}");
     flux.kube.assert_no_violations();
 }
