@@ -13,6 +13,7 @@
 mod dependencies;
 mod events;
 mod health;
+mod helm;
 mod kinds;
 mod kube;
 mod logs;

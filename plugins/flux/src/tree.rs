@@ -1,13 +1,14 @@
 //! `flux_tree`: what a Kustomization applied, like `flux tree kustomization`: its
 //! `status.inventory` entries (ids `<namespace>_<name>_<group>_<kind>`), nested Kustomizations
 //! walked in turn (unless the parent applies to a remote cluster through `spec.kubeConfig`),
-//! and each HelmRelease with its health and deployed release (name, version, chart).
+//! and each HelmRelease with its health, deployed release (name, version, chart) and the
+//! objects of that release, decoded from Helm's storage Secret (`helm.rs`).
 
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, Kind};
-use crate::kube::Client;
-use crate::{health, schema};
+use crate::kube::{Client, core};
+use crate::{health, helm, schema};
 
 /// Nested Kustomizations followed at most this deep.
 const MAX_DEPTH: usize = 8;
@@ -80,6 +81,9 @@ impl Walk<'_> {
                 node["release"] = json!({"name": last["name"], "namespace": last["namespace"],
                                          "version": last["version"], "chart": last["chartName"],
                                          "chartVersion": last["chartVersion"], "status": last["status"]});
+                if !self.compact && !object["spec"]["kubeConfig"].is_object() {
+                    self.release_children(object, last, &mut node)?;
+                }
             }
         }
         if kind.name() == "Kustomization" {
@@ -131,6 +135,63 @@ impl Walk<'_> {
             }
         }
         Ok(children)
+    }
+}
+
+impl Walk<'_> {
+    /// The objects of the deployed release, from Helm's storage Secret; a Secret that cannot
+    /// be read leaves a `note` saying why.
+    fn release_children(
+        &mut self,
+        release: &Value,
+        last: &Value,
+        node: &mut Value,
+    ) -> Result<(), ToolError> {
+        let storage = release["status"]["storageNamespace"]
+            .as_str()
+            .or_else(|| release["metadata"]["namespace"].as_str())
+            .unwrap_or_default();
+        let name = format!(
+            "sh.helm.release.v1.{}.v{}",
+            last["name"].as_str().unwrap_or_default(),
+            last["version"].as_u64().unwrap_or_default()
+        );
+        let secret = match self.client.get(core("secrets", "Secret"), storage, &name) {
+            Ok(secret) => secret,
+            Err(error) if matches!(error.status, Some(403 | 404)) => {
+                node["note"] = json!(error.message);
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let namespace = last["namespace"].as_str().unwrap_or(storage);
+        match helm::objects(&secret, namespace) {
+            Ok(objects) => {
+                let children: Vec<Value> = objects
+                    .iter()
+                    .map(|object| {
+                        let group = object
+                            .api_version
+                            .rsplit_once('/')
+                            .map(|(group, _)| group)
+                            .unwrap_or_default();
+                        leaf(
+                            object.namespace.as_deref().unwrap_or_default(),
+                            &object.name,
+                            group,
+                            &object.kind,
+                            "",
+                        )
+                    })
+                    .collect();
+                self.count += children.len();
+                node["children"] = json!(children);
+            }
+            Err(message) => {
+                node["note"] = json!(format!("Helm storage Secret `{storage}/{name}`: {message}"))
+            }
+        }
+        Ok(())
     }
 }
 

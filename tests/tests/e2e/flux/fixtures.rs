@@ -8,7 +8,8 @@
 //! - `legacy` (GitRepository) is suspended, and so is its Kustomization `legacy-apps`.
 //! - `bitnami` (HelmRepository) → HelmChart `data-redis` → HelmRelease `data/redis`, Stalled
 //!   after exhausting its retries.
-//! - HelmRelease `podinfo/podinfo` (applied by `apps`, chart `podinfo-podinfo`) manages Deployment `podinfo`, whose
+//! - HelmRelease `podinfo/podinfo` (applied by `apps`, chart `podinfo-podinfo`, release v2 in
+//!   its Helm storage Secret) manages Deployment `podinfo`, whose
 //!   ReplicaSet owns a Pod.
 //! - The controllers run in `flux-system` with JSON logs; helm-controller has no ready pod.
 
@@ -213,6 +214,19 @@ fn workload() -> Vec<Value> {
     ]
 }
 
+/// Helm's storage Secret of release `podinfo/podinfo` v2: `release` is base64 of Helm's base64
+/// of a gzip of the release JSON (values with a `secretToken`, and a manifest with a Service, a
+/// Deployment and a ClusterRole).
+fn helm_storage() -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+           "metadata": {"name": "sh.helm.release.v1.podinfo.v2", "namespace": "podinfo",
+                        "labels": {"owner": "helm", "name": "podinfo", "status": "deployed", "version": "2"}},
+           "data": {"release": HELM_RELEASE}})
+}
+
+/// See [`helm_storage`].
+const HELM_RELEASE: &str = "SDRzSUFBQUFBQUFDQTRXU01XL0RJQkNGL3dxaWE0M1ZERlhydFYyeVZVM1ZpZVVDbHdRWkh3aHdwRFRLZnkvR1R0Skdsc0xHNDNIZnU0TWpKK2lRTjR4N3B3MXRISDlrUllvZTFLMit4eENObzZ3dThxNm9EVHZ5bUNEMWNmQnE5TllkVVBOVFBsYzdDS2tZT2t5Z0lVSFp6UEN1ZGZtemVCVUxmaXIzSFczTWRpU2dDcGkrWEl2RnRPc3BZVmdVU2dka05oZ0hFSytxU3RJRFc3aytLR3pZUktnVGR0NUN3bGhIREh1alVCeWdzNUxBbSsrUjNMRDlrNlRXa0c3WWF2UklPcWR1SkRFMnBMNVVIQVFMYTdTeG5ERUczb3UyWDJNZ3pCaGhYSDNqang1VjhhYUR6L3FiN1dQdVlQa2g2VzdtY2FZZFVwcUpuY0d4dm1aL3YzanZ4Yjg4OFd6SUNUNTE5Ni9Tc01acVprc3VvSjVhK0pzcXJFRUo2TlBPQmZNREtXdWlmU2xqdVVhZFJ2RHA3UHlvNWZtRFZBRkJZNUJjRWovOUFqQ0p5bEN2QWdBQQ==";
+
 fn event(
     name: &str,
     kind: &str,
@@ -315,6 +329,7 @@ pub fn cluster() -> Cluster {
         .chain(kustomizations())
         .chain(helm_releases())
         .chain(workload())
+        .chain([helm_storage()])
         .chain(events())
         .chain(
             [

@@ -491,7 +491,7 @@ async fn the_tree_walks_nested_kustomizations_down_to_helm_releases() {
             json!({"name": "platform", "namespace": "flux-system"}),
         )
         .await;
-    assert_eq!(tree["count"], 6, "{tree}");
+    assert_eq!(tree["count"], 9, "{tree}");
     let root = &tree["tree"];
     assert_eq!(
         (&root["kind"], &root["health"]["state"]),
@@ -521,6 +521,26 @@ async fn the_tree_walks_nested_kustomizations_down_to_helm_releases() {
         release["release"],
         json!({"name": "podinfo", "namespace": "podinfo", "version": 2, "chart": "podinfo",
                "chartVersion": "6.9.2", "status": "deployed"})
+    );
+    assert_eq!(
+        release["children"],
+        json!([{"kind": "Service", "name": "podinfo", "namespace": "podinfo"},
+               {"kind": "Deployment", "name": "podinfo", "namespace": "podinfo", "group": "apps"},
+               {"kind": "ClusterRole", "name": "podinfo-reader", "group": "rbac.authorization.k8s.io"}])
+    );
+    let secret_reads: Vec<String> = flux
+        .requests("GET")
+        .iter()
+        .filter(|r| r.path.contains("/secrets/"))
+        .map(|r| r.target())
+        .collect();
+    assert_eq!(
+        secret_reads,
+        ["/api/v1/namespaces/podinfo/secrets/sh.helm.release.v1.podinfo.v2"]
+    );
+    assert!(
+        !tree.to_string().contains("hunter2"),
+        "release values never leave the plugin"
     );
     let compact = flux
         .ok(
