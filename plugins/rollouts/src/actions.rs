@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use capstan_sdk::kube::{Client, Subresource};
+use capstan_sdk::kube::{Client, KubeError, Subresource};
 use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::clock;
@@ -71,8 +71,14 @@ pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, T
             "promote_full" => change.promote(true)?,
             "resume" => change.resume()?,
             "pause" => change.patch(Subresource::Main, json!({"spec": {"paused": true}}))?,
-            "abort" => change.patch(Subresource::Status, json!({"status": {"abort": true}}))?,
-            "retry" => change.patch(Subresource::Status, json!({"status": {"abort": false}}))?,
+            "abort" => {
+                let abort = json!({"status": {"abort": true}});
+                change.status_first(abort.clone(), abort)?
+            }
+            "retry" => {
+                let retry = json!({"status": {"abort": false}});
+                change.status_first(retry.clone(), retry)?
+            }
             _ => {
                 let delay = args::u64_or(arguments, "delay_seconds", 0);
                 let at = clock::rfc3339_after(Duration::from_secs(delay));
@@ -120,19 +126,38 @@ impl Change {
 
     /// A JSON merge patch of the Rollout (`Main`) or its status.
     pub(crate) fn patch(&mut self, part: Subresource, patch: Value) -> Result<(), ToolError> {
-        self.latest =
-            self.client
-                .merge_patch(ROLLOUTS, Some(&self.namespace), &self.name, part, &patch)?;
+        self.try_patch(part, &patch)?;
+        Ok(())
+    }
+
+    fn try_patch(&mut self, part: Subresource, patch: &Value) -> Result<(), KubeError> {
         let path = if part == Subresource::Status {
             "/status"
         } else {
             ""
         };
+        let result =
+            self.client
+                .merge_patch(ROLLOUTS, Some(&self.namespace), &self.name, part, patch);
+        let outcome = match &result {
+            Ok(_) => String::new(),
+            Err(error) => format!(": HTTP {}", error.status.unwrap_or_default()),
+        };
         self.requests.push(format!(
-            "PATCH rollouts/{}{path} (merge) {patch}",
+            "PATCH rollouts/{}{path} (merge) {patch}{outcome}",
             self.name
         ));
+        self.latest = result?;
         Ok(())
+    }
+
+    /// Status-first, as the CLI: PATCH `/status`; if the API serves no status subresource
+    /// (a Rollouts v0.9 CRD answers 404), send `fallback` to the main resource instead.
+    pub(crate) fn status_first(&mut self, patch: Value, fallback: Value) -> Result<(), ToolError> {
+        match self.try_patch(Subresource::Status, &patch) {
+            Err(error) if error.path_missing => self.patch(Subresource::Main, fallback),
+            other => other.map_err(ToolError::from),
+        }
     }
 
     /// `kubectl argo rollouts promote [--full]`: GET, the status patch first, then the spec patch.
@@ -142,8 +167,15 @@ impl Change {
         if spec_patch.is_none() && status_patch.is_none() {
             self.note = Some("nothing to promote: the Rollout is neither paused nor mid-step, or already fully promoted".into());
         }
+        let mut spec_patch = spec_patch;
         if let Some(patch) = status_patch {
-            self.patch(Subresource::Status, patch)?;
+            // The CLI's unified patch, for a cluster without the status subresource.
+            let mut unified = json!({"spec": {"paused": false}});
+            unified["status"] = patch["status"].clone();
+            match self.try_patch(Subresource::Status, &patch) {
+                Err(error) if error.path_missing => spec_patch = Some(unified),
+                other => other?,
+            }
         }
         if let Some(patch) = spec_patch {
             self.patch(Subresource::Main, patch)?;

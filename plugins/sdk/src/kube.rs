@@ -111,6 +111,9 @@ pub struct KubeError {
     pub reason: Option<String>,
     /// What went wrong, for the agent.
     pub message: String,
+    /// A 404 because the API does not serve the path (a CRD or a subresource that is not
+    /// installed), not because the object is missing.
+    pub path_missing: bool,
 }
 
 impl KubeError {
@@ -129,6 +132,7 @@ impl KubeError {
             status: None,
             reason: None,
             message,
+            path_missing: false,
         }
     }
 }
@@ -446,6 +450,7 @@ impl Client {
         response.json().map_err(|error| KubeError {
             status: Some(response.status),
             reason: None,
+            path_missing: false,
             message: format!(
                 "target `{}` answered with a body that is not JSON ({error}); check that its URL \
                  points at a Kubernetes API server",
@@ -463,6 +468,8 @@ impl Client {
         let reason = status["reason"].as_str().map(str::to_owned);
         let resource = action.resource;
         let object = describe(action);
+        let path_missing =
+            response.status == 404 && status["details"]["name"].as_str().is_none_or(str::is_empty);
         let hint = match (response.status, reason.as_deref()) {
             (401, _) => format!(
                 "check the `auth` of target `{}` in the capstan manifest",
@@ -482,13 +489,15 @@ impl Client {
                     self.target, action.verb, resource.group
                 )
             }
-            (404, _)
-                if status["details"]["name"]
-                    .as_str()
-                    .is_some_and(|name| !name.is_empty()) =>
-            {
+            (404, _) if !path_missing => {
                 format!("{object} does not exist; check the name and namespace, or list them first")
             }
+            (404, _) if action.subresource.is_some() => format!(
+                "the {} API on target `{}` serves no `{}` subresource",
+                resource.qualified(),
+                self.target,
+                action.subresource.unwrap_or_default()
+            ),
             (404, _) => format!(
                 "the {} CRD (version {}) is not installed on target `{}`, or its API is not served there",
                 resource.qualified(),
@@ -513,6 +522,7 @@ impl Client {
             status: Some(response.status),
             reason,
             message,
+            path_missing,
         }
     }
 }

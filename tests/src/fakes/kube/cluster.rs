@@ -76,6 +76,12 @@ impl Cluster {
         self
     }
 
+    /// [`Store::drop_status_subresource`] for chaining.
+    pub fn without_status_subresource(mut self, name: &str) -> Self {
+        self.store.drop_status_subresource(name);
+        self
+    }
+
     /// Uninstalls the CRD `name` (e.g. `helmreleases.helm.toolkit.fluxcd.io`): its paths then
     /// answer 404 and discovery omits it, like a cluster without it.
     pub fn without_crd(mut self, name: &str) -> Self {

@@ -57,7 +57,10 @@ pub(crate) fn resources(store: &Store, group: &str, version: &str) -> Option<Val
         return None;
     }
     let group_version = served[0].api_version();
-    let resources: Vec<Value> = served.into_iter().flat_map(entries).collect();
+    let resources: Vec<Value> = served
+        .into_iter()
+        .flat_map(|rt| entries(store, rt))
+        .collect();
     Some(json!({
         "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
         "resources": resources,
@@ -80,7 +83,7 @@ fn group_object(group: &str, version: &str) -> Value {
 }
 
 /// A type's entry and its subresources' entries.
-fn entries(rt: &ResourceType) -> Vec<Value> {
+fn entries(store: &Store, rt: &ResourceType) -> Vec<Value> {
     let mut main = json!({
         "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
         "kind": rt.kind, "verbs": VERBS,
@@ -93,7 +96,7 @@ fn entries(rt: &ResourceType) -> Vec<Value> {
         json!({"name": format!("{}/{name}", rt.plural), "singularName": "", "namespaced": rt.namespaced,
                "kind": kind, "verbs": verbs})
     };
-    if rt.status_subresource {
+    if store.has_status(rt) {
         entries.push(sub("status", &rt.kind, &["get", "patch", "update"]));
     }
     if rt.scale_subresource {

@@ -54,6 +54,7 @@ pub struct Store {
     resource_version: u64,
     pub(crate) logs: BTreeMap<LogKey, Vec<LogLine>>,
     pub(crate) forbidden: Vec<(String, String)>,
+    without_status: Vec<String>,
 }
 
 impl Store {
@@ -64,6 +65,7 @@ impl Store {
             resource_version: 1000,
             logs: BTreeMap::new(),
             forbidden: Vec::new(),
+            without_status: Vec::new(),
         };
         for rt in types::crds() {
             let crd = super::crd::crd_object(rt).expect("a CRD type has its document");
@@ -175,6 +177,18 @@ impl Store {
         self.forbidden.push((verb.to_owned(), resource.to_owned()));
     }
 
+    /// Serves the custom resource `name` (e.g. `rollouts.argoproj.io`) without its status
+    /// subresource, like a CRD of Argo Rollouts v0.9: `…/status` then answers 404 and writes to
+    /// the main resource change `status` too.
+    pub fn drop_status_subresource(&mut self, name: &str) {
+        self.without_status.push(name.to_owned());
+    }
+
+    /// Whether `…/{name}/status` is served for the type on this cluster.
+    pub(crate) fn has_status(&self, rt: &ResourceType) -> bool {
+        rt.status_subresource && !self.without_status.contains(&rt.resource_name())
+    }
+
     /// Whether the type is served: built-in kinds always, custom resources while their CRD
     /// object exists.
     pub(crate) fn installed(&self, rt: &ResourceType) -> bool {
@@ -223,7 +237,8 @@ impl Store {
             .is_none_or(str::is_empty)
             && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str)
         {
-            let suffix = &fake_uid(&format!("{prefix}{}", self.resource_version))[..5];
+            let uid = fake_uid(&format!("{prefix}{}", self.resource_version));
+            let suffix = &uid[uid.len() - 5..];
             metadata.insert("name".into(), json!(format!("{prefix}{suffix}")));
         }
         let name = metadata
@@ -240,7 +255,7 @@ impl Store {
             return Err(Refusal::Violation(status, "a create without a name".into()));
         }
         check_namespace(rt, namespace, &object)?;
-        if rt.status_subresource {
+        if self.has_status(rt) {
             object.as_object_mut().map(|map| map.remove("status"));
         }
         if self.get(rt, namespace, &name).is_some() {
@@ -301,7 +316,7 @@ impl Store {
             _ => {}
         }
         match part {
-            Some(Part::Main) if rt.status_subresource => {
+            Some(Part::Main) if self.has_status(rt) => {
                 set_field(&mut candidate, "status", old.get("status"))
             }
             Some(Part::Status) => {
@@ -323,7 +338,8 @@ impl Store {
         if candidate == old {
             return Ok(old);
         }
-        if content(rt, &candidate) != content(rt, &old) {
+        let has_status = self.has_status(rt);
+        if content(has_status, &candidate) != content(has_status, &old) {
             let generation = old["metadata"]["generation"].as_u64().unwrap_or(1);
             candidate["metadata"]["generation"] = json!(generation + 1);
         }
@@ -408,11 +424,11 @@ impl Store {
 }
 
 /// The part of an object whose change bumps `generation`.
-fn content(rt: &ResourceType, object: &Value) -> Value {
+fn content(has_status: bool, object: &Value) -> Value {
     let mut content = object.clone();
     if let Some(map) = content.as_object_mut() {
         map.remove("metadata");
-        if rt.status_subresource {
+        if has_status {
             map.remove("status");
         }
     }

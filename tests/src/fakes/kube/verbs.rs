@@ -157,6 +157,9 @@ pub(crate) fn route(store: &Store, path: &str) -> Result<Route, Refusal> {
         "log" => rt.group.is_empty() && rt.plural == "pods",
         _ => false,
     };
+    if sub == Some("status") && rt.status_subresource && !store.has_status(rt) {
+        return Err(Refusal::Answer(Status::path_not_found()));
+    }
     if let Some(sub) = sub.filter(|sub| !served_sub(sub)) {
         return Err(bad_path(format!(
             "{} has no `{sub}` subresource this fake serves",

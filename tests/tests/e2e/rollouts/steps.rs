@@ -409,3 +409,51 @@ async fn restart_sets_restart_at_after_the_delay() {
     );
     s.kube.assert_no_violations();
 }
+
+#[tokio::test]
+async fn without_a_status_subresource_status_patches_fall_back_to_the_main_resource() {
+    let cluster = demo::cluster().without_status_subresource("rollouts.argoproj.io");
+    let s = setup_with(cluster, false).await;
+    s.ok(
+        "abort",
+        json!({"namespace": "data", "name": "recommendations"}),
+    )
+    .await;
+    s.ok(
+        "promote",
+        json!({"namespace": "payments", "name": "payments-api"}),
+    )
+    .await;
+    let data = format!("{ROLLOUTS}/data/rollouts/recommendations");
+    let payments = format!("{ROLLOUTS}/payments/rollouts/payments-api");
+    assert_eq!(
+        s.writes(),
+        [
+            merge(
+                "PATCH",
+                &format!("{data}/status"),
+                json!({"status": {"abort": true}})
+            ),
+            merge("PATCH", &data, json!({"status": {"abort": true}})),
+            merge(
+                "PATCH",
+                &format!("{payments}/status"),
+                json!({"status": {"pauseConditions": null}})
+            ),
+            merge(
+                "PATCH",
+                &payments,
+                json!({"spec": {"paused": false}, "status": {"pauseConditions": null}})
+            ),
+        ]
+    );
+    let rollout = s.rollout("payments", "payments-api");
+    assert_eq!(
+        (
+            rollout["spec"]["paused"].as_bool(),
+            rollout["status"].get("pauseConditions")
+        ),
+        (Some(false), None)
+    );
+    s.kube.assert_no_violations();
+}

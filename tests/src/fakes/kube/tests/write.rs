@@ -421,3 +421,74 @@ async fn rbac_denials_name_the_verb_and_resource() {
     );
     server.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_patch_may_guard_on_resource_version_and_a_create_may_generate_a_name() {
+    let server = start(cluster()).await.unwrap();
+    let version = stored(&server)["metadata"]["resourceVersion"].clone();
+    let guarded = json!({"metadata": {"resourceVersion": version}, "spec": {"paused": true}});
+    assert_eq!(
+        send(&server, "PATCH", WEB, MERGE, guarded.clone()).await.0,
+        200
+    );
+    let (status, body) = send(&server, "PATCH", WEB, MERGE, guarded).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("Conflict")));
+    let mut generated = rollout("shop", "unused");
+    generated["metadata"] = json!({"generateName": "web-", "namespace": "shop"});
+    let (status, created) = send(
+        &server,
+        "POST",
+        &format!("{ROLLOUTS}/namespaces/shop/rollouts"),
+        JSON,
+        generated,
+    )
+    .await;
+    let name = created["metadata"]["name"].as_str().unwrap();
+    assert_eq!((status, name.len()), (201, "web-".len() + 5));
+    assert!(
+        server
+            .object("argoproj.io/v1alpha1", "Rollout", "shop", name)
+            .is_some()
+    );
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn without_a_status_subresource_status_is_written_through_the_main_resource() {
+    let server = start(cluster().without_status_subresource("rollouts.argoproj.io"))
+        .await
+        .unwrap();
+    let (status, _) = send(
+        &server,
+        "PATCH",
+        &format!("{WEB}/status"),
+        MERGE,
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, written) = send(
+        &server,
+        "PATCH",
+        WEB,
+        MERGE,
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            written["status"]["abort"].as_bool(),
+            written["metadata"]["generation"].as_u64()
+        ),
+        (Some(true), Some(2))
+    );
+    let (_, argo) = get(&server, "/apis/argoproj.io/v1alpha1").await;
+    assert!(
+        argo["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "rollouts/status")
+    );
+    server.assert_no_violations();
+}
