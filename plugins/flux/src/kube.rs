@@ -96,6 +96,7 @@ fn check_name(resource: Resource, name: &str) -> Result<(), KubeError> {
         "." | ".." => Err(KubeError {
             status: None,
             reason: None,
+            path_missing: false,
             message: format!(
                 "`{name}` is not a valid {} name (Kubernetes forbids `.` and `..`); pass the \
                  object's name as list_flux_resources shows it",
