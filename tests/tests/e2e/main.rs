@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod credentials;
 mod egress;
+mod flux;
 mod gitops;
 mod hostile;
 mod manifests;
