@@ -87,13 +87,14 @@ async fn main() -> anyhow::Result<()> {
         },
         only: args.only.clone(),
     };
-    eprintln!("measuring capstan against argocd-mcp and the direct upstream request");
-    let comparison = versus::run(&plan).await?;
+    // capstan alone first: the comparison leaves many client sessions behind.
     eprintln!("measuring capstan alone");
     let (mcp_noop, mcp_ping, mcp_noop_stateless) = mcp_calls(calls).await?;
     let sandbox = sandbox_calls(calls).await?;
     let (gated, direct) = egress::fetch_calls(calls.min(2000)).await?;
     let (cold, warm, idle_rss) = start_to_ready(starts)?;
+    eprintln!("measuring capstan against argocd-mcp and the direct upstream request");
+    let comparison = versus::run(&plan).await?;
     let figure = |name, sample, baseline| Figure {
         name,
         sample,
