@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use capstan_sdk::kube::{Client, KubeError, Subresource};
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json, time};
 
-use crate::clock;
 use crate::phase::phase;
 use crate::schema::{self, ROLLOUTS};
 use crate::wait;
@@ -81,7 +80,7 @@ pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, T
             }
             _ => {
                 let delay = args::u64_or(arguments, "delay_seconds", 0);
-                let at = clock::rfc3339_after(Duration::from_secs(delay));
+                let at = time::rfc3339(time::since_epoch_after(Duration::from_secs(delay)));
                 change.patch(Subresource::Main, json!({"spec": {"restartAt": at}}))?
             }
         }

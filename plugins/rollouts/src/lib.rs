@@ -16,7 +16,6 @@
 
 mod actions;
 mod analysis;
-mod clock;
 mod info;
 mod phase;
 mod read;
