@@ -12,6 +12,8 @@ use super::store::{Answer, ApiError, AppRecord, Call, Outcome, Progression, Stor
 use crate::fakes::ids::{fake_hash, fake_sha};
 
 const INITIATOR: &str = "capstan";
+/// Deployments Argo CD keeps in `status.history` unless `spec.revisionHistoryLimit` says.
+const DEFAULT_HISTORY_LIMIT: u64 = 10;
 
 pub(crate) fn sync(store: &mut Store, call: &Call<'_>) -> Answer {
     let body = &call.body;
@@ -225,6 +227,15 @@ fn finish(record: &mut AppRecord, progression: &Progression) {
         entry["source"] = source;
     }
     entries.push(entry);
+    // Argo CD keeps the newest `spec.revisionHistoryLimit` deployments (10 by default).
+    let limit = record.app["spec"]["revisionHistoryLimit"]
+        .as_u64()
+        .unwrap_or(DEFAULT_HISTORY_LIMIT) as usize;
+    let entries = record.app["status"]["history"]
+        .as_array_mut()
+        .expect("made an array above");
+    let excess = entries.len().saturating_sub(limit);
+    entries.drain(..excess);
 }
 
 fn settle(record: &mut AppRecord, outcome: &Outcome) {

@@ -82,6 +82,33 @@ async fn a_sync_runs_then_settles_over_reads() {
 }
 
 #[tokio::test]
+async fn history_keeps_the_newest_ten_deployments() {
+    let server = start(shop()).await.unwrap();
+    for _ in 0..12 {
+        let (status, app) = send(
+            &server,
+            "POST",
+            "/api/v1/applications/web/sync",
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{app}");
+        // Two reads finish the operation and record the deployment.
+        get(&server, "/api/v1/applications/web").await;
+        get(&server, "/api/v1/applications/web").await;
+    }
+    let app = get(&server, "/api/v1/applications/web").await;
+    let ids: Vec<i64> = app["status"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (5..=14).collect::<Vec<i64>>());
+    server.assert_no_violations();
+}
+
+#[tokio::test]
 async fn scenario_hooks_degrade_or_fail_the_next_sync() {
     let server = start(shop()).await.unwrap();
     server.degrade_next_sync("web", Cause::ImagePull);
