@@ -3,10 +3,7 @@
 
 use capstan_sdk::{Map, Value, json};
 
-/// A Kubernetes object name (RFC 1123 subdomain), which is what Argo CD application names are.
-pub(crate) const NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
-/// A Kubernetes namespace name (RFC 1123 label).
-pub(crate) const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+pub(crate) use capstan_sdk::schema::{NAME_PATTERN, NAMESPACE_PATTERN};
 
 /// An object schema with these properties, these required, and nothing else. An input schema
 /// with the `target` argument also accepts argocd-mcp's `argocdBaseUrl`.
@@ -15,7 +12,7 @@ pub(crate) fn object(mut properties: Value, required: &[&str]) -> Value {
         properties["argocdBaseUrl"] = json!({"type": "string", "maxLength": 2048,
             "description": "argocd-mcp's way to pick the Argo CD instance: the base URL of one of this instance's targets (prefer `target`)."});
     }
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+    capstan_sdk::schema::object(properties, required)
 }
 
 /// Merges several property maps into one (later keys win).

@@ -4,14 +4,7 @@ use capstan_sdk::{Value, json};
 
 use crate::{health, kinds};
 
-/// A Kubernetes namespace name (RFC 1123 label).
-pub(crate) const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
-
-/// An object schema with these properties and required names, and nothing else.
-pub(crate) fn object(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required,
-           "additionalProperties": false})
-}
+pub(crate) use capstan_sdk::schema::{NAMESPACE_PATTERN, object};
 
 /// Adds `target` (and whatever `extra` holds) to a tool's properties.
 pub(crate) fn with_target(mut properties: Value) -> Value {

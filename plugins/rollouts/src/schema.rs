@@ -47,13 +47,8 @@ pub(crate) const PODS: Resource = Resource {
     kind: "Pod",
 };
 
-/// A Kubernetes namespace name (RFC 1123 label).
-const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
-
-/// An object schema that refuses unknown properties.
-pub(crate) fn object(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
-}
+use capstan_sdk::schema::NAMESPACE_PATTERN;
+pub(crate) use capstan_sdk::schema::object;
 
 /// `target`: which Kubernetes API of the instance to ask.
 pub(crate) fn target() -> Value {

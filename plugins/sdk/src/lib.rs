@@ -39,6 +39,7 @@ pub mod http;
 pub mod kube;
 mod prompt;
 mod result;
+pub mod schema;
 pub mod time;
 mod tool;
 pub mod url;
