@@ -63,6 +63,12 @@ struct Args {
     /// Run only the hot reload measurement.
     #[arg(long)]
     reload: bool,
+    /// Run only the comparison with argocd-mcp and print it (for profiling; writes nothing).
+    #[arg(long)]
+    versus_only: bool,
+    /// Concurrency levels of the comparison.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
+    concurrency: Vec<usize>,
 }
 
 #[tokio::main]
@@ -80,13 +86,18 @@ async fn main() -> anyhow::Result<()> {
         return reload_table(starts).await;
     }
     let plan = versus::Plan {
-        concurrency: vec![1, 8, 64],
+        concurrency: args.concurrency.clone(),
         window: versus::Window {
             length: Duration::from_secs_f64(if args.quick { 0.2 } else { args.window }),
             warm_up: if args.quick { 2 } else { 20 },
         },
         only: args.only.clone(),
     };
+    if args.versus_only {
+        let comparison = versus::run(&plan).await?;
+        println!("{}", report::versus_tables(&comparison));
+        return Ok(());
+    }
     // capstan alone first: the comparison leaves many client sessions behind.
     eprintln!("measuring capstan alone");
     let (mcp_noop, mcp_ping, mcp_noop_stateless) = mcp_calls(calls).await?;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::stats::{Sample, show};
 use crate::versus::{Cell, Comparison, Row, argocd_mcp};
@@ -36,6 +37,16 @@ mod target {
     pub const IDLE_RSS_MB: f64 = 60.0;
     pub const WARM_START_MS: f64 = 300.0;
     pub const BYTES_RATIO: f64 = 0.1;
+}
+
+/// The whole report.
+/// The comparison's tables alone (for profiling runs).
+pub fn versus_tables(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    versus_table(&mut out, comparison);
+    limit_table(&mut out, comparison);
+    answers_table(&mut out, comparison);
+    out
 }
 
 /// The whole report.
@@ -204,9 +215,9 @@ fn versus_table(out: &mut String, comparison: &Comparison) {
     let _ = writeln!(out, "## capstan and argocd-mcp, same workload\n");
     let _ = writeln!(
         out,
-        "| tool | concurrency | server | calls/s | p50 | p99 | failed | peak RSS | CPU s | capstan / argocd-mcp calls/s |"
+        "| tool | concurrency | server | calls/s | p50 | p99 | failed | peak RSS | CPU s | CPU per call | capstan / argocd-mcp calls/s |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &comparison.rows {
         let name = format!("`{}` ({})", row.tool, row.scope);
         cell_row(
@@ -243,7 +254,7 @@ fn cell_row(
 ) {
     let _ = writeln!(
         out,
-        "| {name} | {concurrency} | {server} | {:.0} | {} | {} | {} | {} | {} | {ratio} |",
+        "| {name} | {concurrency} | {server} | {:.0} | {} | {} | {} | {} | {} | {} | {ratio} |",
         cell.throughput(),
         show(cell.latencies.median()),
         show(cell.latencies.p99()),
@@ -253,6 +264,9 @@ fn cell_row(
             .unwrap_or_default(),
         cell.cpu_seconds
             .map(|s| format!("{s:.2}"))
+            .unwrap_or_default(),
+        cell.cpu_seconds
+            .map(|s| show(Duration::from_secs_f64(s / cell.calls.max(1) as f64)))
             .unwrap_or_default(),
     );
 }

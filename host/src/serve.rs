@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use rmcp::ServiceExt as _;
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +62,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         log_ready(&shared, started);
         reloader.run(watch, reload_shutdown).await;
     });
-    axum::serve(listener, app)
+    axum::serve(listener.tap_io(no_delay), app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -104,6 +105,15 @@ async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
     let address = listener.local_addr()?;
     tracing::info!(%address, stateless = settings.stateless, auth = settings.auth_token.is_some(), "serving MCP at http://{address}/mcp");
     Ok(listener)
+}
+
+/// Turns Nagle's algorithm off on an accepted connection. An MCP reply is an SSE stream written
+/// in several small pieces (priming event, message, end of stream); with Nagle on, each piece
+/// after the first waits for the client's ACK, which a delayed-ACK client holds for up to 40 ms.
+fn no_delay(connection: &mut tokio::net::TcpStream) {
+    if let Err(error) = connection.set_nodelay(true) {
+        tracing::debug!("could not set TCP_NODELAY on a connection: {error}");
+    }
 }
 
 fn log_ready(shared: &Shared, started: Instant) {

@@ -82,6 +82,9 @@ pub struct Comparison {
 /// The two servers in front of one fake Argo CD, with open MCP sessions.
 struct Servers {
     fake: ArgoCdServer,
+    /// The fake's own threads, so serving the upstream does not delay the load generator's
+    /// clients (and the other way round).
+    fake_runtime: tokio::runtime::Runtime,
     capstan: Capstan,
     reference: ArgocdMcp,
     capstan_sessions: Vec<Arc<Client>>,
@@ -91,12 +94,18 @@ struct Servers {
 
 impl Servers {
     async fn start(apps: usize, sessions: usize) -> anyhow::Result<Self> {
-        let fake = argocd::start(
-            argocd::ArgoCd::new()
-                .with_generated_apps(apps)
-                .with_token(TOKEN),
-        )
-        .await?;
+        let fake_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fake-argocd")
+            .enable_all()
+            .build()?;
+        let fake = fake_runtime
+            .spawn(argocd::start(
+                argocd::ArgoCd::new()
+                    .with_generated_apps(apps)
+                    .with_token(TOKEN),
+            ))
+            .await??;
         let plugins = PluginDir::new();
         let target = format!(
             "prefix = \"\"\n[[targets]]\nname = \"argocd\"\nurl = \"{}\"\nauth = {{ bearer_env = \"ARGOCD_TOKEN\" }}",
@@ -118,6 +127,7 @@ impl Servers {
         let reference_sessions = connect(reference.url(), sessions).await?;
         Ok(Self {
             fake,
+            fake_runtime,
             capstan,
             reference,
             capstan_sessions,
@@ -155,6 +165,7 @@ impl Servers {
             }
         }
         self.fake.shutdown().await;
+        self.fake_runtime.shutdown_background();
     }
 }
 

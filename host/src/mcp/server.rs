@@ -203,21 +203,27 @@ impl McpServer {
     ) -> Result<CallToolResult, ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
         let (events, receiver) = mpsc::channel(256);
-        let relay = tokio::spawn(relay_events(
+        let relay = relay_events(
             receiver,
             context.peer.clone(),
             context.meta.get_progress_token(),
             Threshold::for_call(context, *self.log_threshold.lock().await),
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name)),
-        ));
-        let outcome = tokio::select! {
-            outcome = entry.instance.call_tool(entry.index, arguments, Some(events), client_headers(context)) => outcome,
+        );
+        let call = entry.instance.call_tool(
+            entry.index,
+            arguments,
+            Some(events),
+            client_headers(context),
+        );
+        // The relay ends when the call's store, which holds the sender, is dropped; both run
+        // in this task, so a call costs no extra task or cross-thread wake-up.
+        let (outcome, denials) = tokio::select! {
+            both = async { tokio::join!(call, relay) } => both,
             () = context.ct.cancelled() => {
-                relay.abort();
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
         };
-        let denials = relay.await.unwrap_or_default();
         let result = match outcome {
             Ok(result) => convert::call_result(result),
             Err(error) => failed_call(&entry.instance, &tool.name, &error.to_string()),

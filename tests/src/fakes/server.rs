@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::extract::Request;
+use axum::serve::ListenerExt as _;
 use percent_encoding::percent_decode_str;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -182,6 +183,10 @@ impl FakeServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            // As Go's net/http (the real API servers) does: no Nagle delay on small writes.
+            let listener = listener.tap_io(|connection| {
+                let _ = connection.set_nodelay(true);
+            });
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stopped.await;
             });
