@@ -78,7 +78,9 @@ fn mcp_config(options: &HttpOptions, shutdown: CancellationToken) -> StreamableH
         .chain(options.allowed_origins.iter().cloned());
     StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!options.stateless)
-        .with_json_response(options.stateless)
+        // A self-contained (2026-07-28 or --stateless) request whose handler sends nothing before
+        // its answer gets plain JSON; one that reports progress or logs gets an SSE stream.
+        .with_json_response(true)
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .enforce_origin_validation()
