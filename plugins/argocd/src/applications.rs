@@ -133,23 +133,16 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
             DEFAULT_LIMIT
         },
     );
-    let matching: Vec<Value> = if detail {
-        let list = client.get("/api/v1/applications", &query, not_found)?;
-        list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|app| keep(app, arguments))
-            .map(|app| without_managed_fields(app.clone()))
-            .collect()
+    let (page, fields) = if detail {
+        full_page(&client, &query, not_found, arguments, &paging)?
     } else {
-        listing::fetch(&client, &query, not_found)?
+        let matching: Vec<Value> = listing::fetch(&client, &query, not_found)?
             .iter()
             .filter(|app| keep(app, arguments))
             .map(row)
-            .collect()
+            .collect();
+        paging.apply(matching)
     };
-    let (page, fields) = paging.apply(matching);
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);
     if answer["hasMore"] == true {
@@ -161,6 +154,29 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         ));
     }
     Ok(ToolResult::structured(answer))
+}
+
+/// The page of full Applications: each is parsed, filtered and dropped unless on the page, so
+/// a list of thousands of large applications is never held as values.
+fn full_page(
+    client: &Client,
+    query: &Query,
+    not_found: &str,
+    arguments: &Value,
+    paging: &Paging,
+) -> Result<(Vec<Value>, Value), ToolError> {
+    let mut page = Vec::new();
+    let mut total = 0;
+    listing::for_each(client, query, not_found, |app| {
+        if keep(&app, arguments) {
+            if paging.on_page(total) {
+                page.push(without_managed_fields(app));
+            }
+            total += 1;
+        }
+    })?;
+    let fields = paging.fields(total, page.len());
+    Ok((page, fields))
 }
 
 /// The client-side filters: name search, sync, health and destination.
