@@ -252,7 +252,11 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
         )
         .await;
     assert_eq!(tree["counts"]["byKind"]["Pod"], 2);
-    assert_eq!(tree["total"], 6);
+    assert_eq!(
+        tree["counts"]["byKind"]["ReplicaSet"], 2,
+        "the current ReplicaSet and the previous deployment's"
+    );
+    assert_eq!(tree["total"], 9);
     let pods = env
         .ok("get_application_resource_tree",
             json!({"applicationName": "recommendations", "kind": "Pod", "health": "Degraded", "limit": 1}))
