@@ -257,6 +257,49 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
         "the current ReplicaSet and the previous deployment's"
     );
     assert_eq!(tree["total"], 9);
+    let attention: Vec<(&str, &str)> = tree["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap(), n["health"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        attention,
+        [
+            ("Deployment", "Degraded"),
+            ("ReplicaSet", "Degraded"),
+            ("Pod", "Degraded"),
+            ("Pod", "Degraded")
+        ],
+        "only what needs attention, not the old ReplicaSet, the Service or the ConfigMap"
+    );
+    assert!(
+        tree.get("nodes").is_none() && tree["hint"].as_str().unwrap().contains("all: true"),
+        "{tree}"
+    );
+    let all = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "recommendations", "all": true}),
+        )
+        .await;
+    assert_eq!(
+        (all["total"].as_u64(), all["returned"].as_u64()),
+        (Some(9), Some(9))
+    );
+    let healthy = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "guestbook"}),
+        )
+        .await;
+    assert!(healthy.get("attention").is_none(), "{healthy}");
+    assert!(
+        healthy["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing needs attention")
+    );
     let pods = env
         .ok("get_application_resource_tree",
             json!({"applicationName": "recommendations", "kind": "Pod", "health": "Degraded", "limit": 1}))
@@ -276,6 +319,7 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
             .unwrap()
             .starts_with("ReplicaSet/recommendations-")
     );
+    env.argocd.clear_journal();
     let raw = env
         .ok(
             "get_application_resource_tree",
@@ -288,7 +332,7 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
     );
     assert_eq!(
         lines(&env.api())[0],
-        "GET /api/v1/applications/recommendations/resource-tree"
+        "GET /api/v1/applications/guestbook/resource-tree"
     );
     env.argocd.assert_no_violations();
 }
