@@ -48,6 +48,7 @@ mod projects;
 mod prompts;
 mod resources;
 mod schema;
+mod status;
 mod summary;
 mod sync;
 mod tree;

@@ -178,6 +178,8 @@ struct Status {
     health: Condition,
     #[serde(skip_serializing_if = "Option::is_none")]
     operation_state: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    controller_namespace: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -216,6 +218,16 @@ mod tests {
         let lite: Lite = serde_json::from_value(full.clone()).unwrap();
         let lite = serde_json::to_value(lite).unwrap();
         assert_eq!(crate::summary::row(&lite), crate::summary::row(&full));
+        assert_eq!(
+            crate::summary::wide_row(&lite),
+            crate::summary::wide_row(&full)
+        );
+        let mut elsewhere = full.clone();
+        elsewhere["status"]["controllerNamespace"] = json!("gitops");
+        let lite: Lite = serde_json::from_value(elsewhere.clone()).unwrap();
+        let lite = serde_json::to_value(lite).unwrap();
+        assert_eq!(crate::summary::row(&lite)["namespace"], "argocd");
+        assert_eq!(crate::summary::row(&lite), crate::summary::row(&elsewhere));
         assert!(lite["status"].get("resources").is_none());
         let empty: List = serde_json::from_str(r#"{"metadata": {}, "items": null}"#).unwrap();
         assert!(empty.items.is_none());
