@@ -135,19 +135,12 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         query.push_opt(name, args::str(arguments, name));
     }
     let not_found = "Check the filters; list_applications without filters shows what exists.";
-    let detail = arguments["detail"].as_bool().unwrap_or(false);
-    let paging = Paging::from(
-        arguments,
-        if detail {
-            DEFAULT_DETAIL_LIMIT
-        } else {
-            DEFAULT_LIMIT
-        },
-    );
     let mut counts = Counts::default();
-    let (page, fields) = if detail {
+    let (page, fields) = if arguments["detail"].as_bool().unwrap_or(false) {
+        let paging = Paging::from(arguments, DEFAULT_DETAIL_LIMIT);
         full_page(&client, &query, not_found, arguments, &paging, &mut counts)?
     } else {
+        let paging = Paging::from(arguments, DEFAULT_LIMIT);
         let wide = arguments["wide"].as_bool().unwrap_or(false);
         let matching: Vec<Value> = listing::fetch(&client, &query, not_found)?
             .iter()
@@ -163,14 +156,19 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         answer["counts"] = counts.into_json();
     }
     if answer["hasMore"] == true {
-        answer["hint"] = json!(format!(
-            "{} more applications match: call again with offset {}, or narrow with projects, selector, \
-             syncStatus or healthStatus.",
-            answer["total"].as_u64().unwrap_or(0) - answer["nextOffset"].as_u64().unwrap_or(0),
-            answer["nextOffset"]
-        ));
+        answer["hint"] = json!(more_hint(&answer));
     }
     Ok(ToolResult::structured(answer))
+}
+
+/// How to see the applications after this page.
+fn more_hint(answer: &Value) -> String {
+    let next = answer["nextOffset"].as_u64().unwrap_or(0);
+    format!(
+        "{} more applications match: call again with offset {next}, or narrow with projects, \
+         selector, syncStatus or healthStatus.",
+        answer["total"].as_u64().unwrap_or(0).saturating_sub(next)
+    )
 }
 
 /// The page of full Applications: each is parsed, filtered and dropped unless on the page, so

@@ -95,8 +95,18 @@ fn operation(status: &Value) -> Option<Value> {
     if state["retryCount"].as_u64().is_some_and(|count| count > 0) {
         out.insert("retries".into(), state["retryCount"].clone());
     }
+    let failed = failed(state);
+    if !failed.is_empty() {
+        out.insert("failed".into(), json!(failed));
+    }
+    Some(Value::Object(out))
+}
+
+/// The objects a sync could not apply (a refused object, a failed hook), without a message
+/// the operation's own already quotes.
+fn failed(state: &Value) -> Vec<Value> {
     let message = text(&state["message"]);
-    let failed: Vec<Value> = items(&state["syncResult"]["resources"])
+    items(&state["syncResult"]["resources"])
         .filter(|r| {
             matches!(text(&r["status"]), "SyncFailed")
                 || matches!(text(&r["hookPhase"]), "Failed" | "Error")
@@ -104,17 +114,12 @@ fn operation(status: &Value) -> Option<Value> {
         .take(MAX_FAILED)
         .map(|r| {
             let mut row = json!({"kind": text(&r["kind"]), "name": text(&r["name"])});
-            // The operation's message often quotes the object's already.
             if !message.contains(text(&r["message"])) {
                 row["message"] = r["message"].clone();
             }
             row
         })
-        .collect();
-    if !failed.is_empty() {
-        out.insert("failed".into(), json!(failed));
-    }
-    Some(Value::Object(out))
+        .collect()
 }
 
 /// Counts by health, how many are out of sync, and the objects that need a look.
