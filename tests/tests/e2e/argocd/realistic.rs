@@ -96,7 +96,7 @@ async fn a_failed_sync_shows_what_was_refused_and_why() {
 #[tokio::test]
 async fn a_degraded_tree_names_the_failing_pods_and_hides_the_healthy_rest() {
     let env = Env::start(ArgoCd::new().with_generated_apps(60), "read_only = true").await;
-    // Application 10 is Degraded: its pods cannot pull their image.
+    // Application 10 is Degraded: its pods crash-loop.
     let name = generate(60)[10].name().to_owned();
     let tree = env
         .ok(
