@@ -1,8 +1,8 @@
 //! capstan against the reference server, `argocd-mcp` 0.9.0, and against the limit: both MCP
-//! servers front the same fake Argo CD (100 generated applications with resource trees, events
-//! and logs; 2,000 for the large list), are driven by the same MCP client (rmcp) with the same
-//! workloads at each concurrency, and the same upstream requests are also sent directly with a
-//! plain HTTP client, in the same run.
+//! servers front the same fake Argo CD (100 generated applications as large as real ones, with
+//! resource trees, events and logs; 2,000 for the large list), are driven by the same MCP
+//! client (rmcp) with the same workloads at each concurrency, and the same upstream requests
+//! are also sent directly with a plain HTTP client, in the same run.
 
 pub mod argocd_mcp;
 mod load;

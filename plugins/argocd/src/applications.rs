@@ -1,9 +1,10 @@
 //! `list_applications` and `get_application`: Argo CD's ApplicationService List and Get. Lists
 //! filter on the server (`projects`, `selector`, `repo`, `appNamespace`) and then by name,
-//! sync, health and destination, and answer summary rows, paged; Get answers a summary and a
-//! compact status, or the full object with `detail`.
+//! sync, health and destination, and answer lean rows (`wide` adds the source and revision),
+//! paged, with counts by health and sync over every match; Get answers a wide row and the
+//! compact status, and the spec and full object only with `detail`.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::listing;
@@ -11,10 +12,11 @@ use crate::params::{AppRef, Paging, merge};
 use crate::schema::{
     NAMESPACE_PATTERN, app_properties, object, page_output, paging, props, target_property,
 };
-use crate::summary::{self, row, text};
+use crate::status;
+use crate::summary::{self, row, text, wide_row};
 
 /// Rows returned when the call does not say.
-const DEFAULT_LIMIT: u64 = 50;
+const DEFAULT_LIMIT: u64 = 25;
 /// Full objects returned when the call asks for detail and does not say how many.
 const DEFAULT_DETAIL_LIMIT: u64 = 5;
 const MAX_LIMIT: u64 = 500;
@@ -26,12 +28,15 @@ pub(crate) fn tools() -> Vec<Tool> {
 fn list_tool() -> Tool {
     Tool::new(
         "list_applications",
-        "Lists Argo CD applications, one summary row each (name, project, sync and health status, \
-         last operation, source, destination). Start here to find an application or see what is \
-         unhealthy. Filters run on the server (`projects`, `selector` e.g. `team=payments,env=prod`, \
-         `repo`, `appNamespace`) and then here (`search` in names, `syncStatus`, `healthStatus`, \
-         `cluster`). Answers are paged (`limit`, default 50; `offset`; `nextOffset` says where the \
-         next page starts); `detail` returns full Application objects instead of rows.",
+        "Lists Argo CD applications, one lean row each (name, project, sync and health status, \
+         last operation's phase, automated sync, destination as `namespace@cluster`; the \
+         namespace only when it is not Argo CD's own), with counts by health and by sync over all \
+         that match. Start here to find an application or see what is unhealthy. Filters run on \
+         the server (`projects`, `selector` e.g. `team=payments,env=prod`, `repo`, \
+         `appNamespace`) and then here (`search` in names, `syncStatus`, `healthStatus`, \
+         `cluster`). Answers are paged (`limit`, default 25; `offset`; `nextOffset` says where \
+         the next page starts). `wide: true` adds each row's repository, path or chart, target \
+         revision and deployed revision; `detail: true` returns full Application objects instead.",
     )
     .title("List Argo CD applications")
     .input(object(
@@ -53,7 +58,9 @@ fn list_tool() -> Tool {
                 "healthStatus": {"type": "string", "enum": ["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"],
                                  "description": "Only applications with this health status."},
                 "cluster": {"type": "string", "maxLength": 2048,
-                            "description": "Only applications deploying to this destination (server URL or cluster name)."},
+                            "description": "Only applications deploying to this cluster: its server URL, its name, or the part after `@` in a row's destination."},
+                "wide": {"type": "boolean",
+                         "description": "Add each row's repo, path or chart, targetRevision and deployed revision."},
             }),
             paging(DEFAULT_LIMIT, MAX_LIMIT),
         ]),
@@ -62,8 +69,10 @@ fn list_tool() -> Tool {
     .output(object(
         props(&[
             json!({"target": {"type": "string"},
-                   "applications": {"type": "array", "items": {"type": "object"},
-                                    "description": "Summary rows (or full objects with `detail`)."},
+                   "applications": {"type": "array", "items": summary::row_schema(),
+                                    "description": "Lean rows (wide rows with `wide`, full objects with `detail`)."},
+                   "counts": {"type": "object", "description": "Every matching application (not just this page) counted by `health` and by `sync`.",
+                              "properties": {"health": {"type": "object"}, "sync": {"type": "object"}}},
                    "hint": {"type": "string"}}),
             page_output(),
         ]),
@@ -75,11 +84,13 @@ fn list_tool() -> Tool {
 fn get_tool() -> Tool {
     Tool::new(
         "get_application",
-        "Gets one Argo CD application: a summary row plus a compact status (last sync operation, \
-         conditions, resource health counts and the resources that are not healthy or not in \
-         sync, images, the last three deployments) and its spec. Use `detail: true` for the full \
-         Application object, and `refresh` (`normal` or `hard`) to make Argo CD compare with Git \
-         first.",
+        "Gets one Argo CD application: its row (sync, health, last operation's phase, automated \
+         sync, destination, repository, path or chart, target and deployed revision) and a \
+         compact status: the last operation's message and the objects it failed to apply, \
+         conditions, managed objects counted by health with those not healthy or not in sync, \
+         images and the last three deployments. That is what most decisions need; \
+         `detail: true` adds the spec and the full Application object (large). `refresh` \
+         (`normal` or `hard`) makes Argo CD compare with Git first.",
     )
     .title("Get an Argo CD application")
     .input(object(
@@ -88,7 +99,7 @@ fn get_tool() -> Tool {
             json!({
                 "refresh": {"type": "string", "enum": ["normal", "hard"],
                             "description": "Refresh before answering: `normal` re-compares with Git, `hard` also clears the manifest cache."},
-                "detail": {"type": "boolean", "description": "Include the full Application object (large)."},
+                "detail": {"type": "boolean", "description": "Also return the spec and the full Application object (large)."},
             }),
         ]),
         &["applicationName"],
@@ -97,11 +108,11 @@ fn get_tool() -> Tool {
         json!({
             "target": {"type": "string"},
             "summary": summary::row_schema(),
-            "status": {"type": "object", "description": "Compact status: operation, conditions, resources, images, recentHistory."},
-            "spec": {"type": "object", "description": "The Application's spec as Argo CD serves it."},
-            "application": {"type": "object", "description": "The full Application (only with `detail`)."},
+            "status": status::schema(),
+            "spec": {"type": "object", "description": "The Application's spec (only with `detail`)."},
+            "application": {"type": "object", "description": "The full Application without managed fields (only with `detail`)."},
         }),
-        &["target", "summary", "status", "spec"],
+        &["target", "summary", "status"],
     ))
     .read_only()
 }
@@ -124,43 +135,90 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         query.push_opt(name, args::str(arguments, name));
     }
     let not_found = "Check the filters; list_applications without filters shows what exists.";
-    let detail = arguments["detail"].as_bool().unwrap_or(false);
-    let paging = Paging::from(
-        arguments,
-        if detail {
-            DEFAULT_DETAIL_LIMIT
-        } else {
-            DEFAULT_LIMIT
-        },
-    );
-    let matching: Vec<Value> = if detail {
-        let list = client.get("/api/v1/applications", &query, not_found)?;
-        list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|app| keep(app, arguments))
-            .map(|app| without_managed_fields(app.clone()))
-            .collect()
+    let mut counts = Counts::default();
+    let (page, fields) = if arguments["detail"].as_bool().unwrap_or(false) {
+        let paging = Paging::from(arguments, DEFAULT_DETAIL_LIMIT);
+        full_page(&client, &query, not_found, arguments, &paging, &mut counts)?
     } else {
-        listing::fetch(&client, &query, not_found)?
+        let paging = Paging::from(arguments, DEFAULT_LIMIT);
+        let wide = arguments["wide"].as_bool().unwrap_or(false);
+        let matching: Vec<Value> = listing::fetch(&client, &query, not_found)?
             .iter()
             .filter(|app| keep(app, arguments))
-            .map(row)
-            .collect()
+            .inspect(|app| counts.add(app))
+            .map(|app| if wide { wide_row(app) } else { row(app) })
+            .collect();
+        paging.apply(matching)
     };
-    let (page, fields) = paging.apply(matching);
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);
+    if answer["total"].as_u64().is_some_and(|total| total > 0) {
+        answer["counts"] = counts.into_json();
+    }
     if answer["hasMore"] == true {
-        answer["hint"] = json!(format!(
-            "{} more applications match: call again with offset {}, or narrow with projects, selector, \
-             syncStatus or healthStatus.",
-            answer["total"].as_u64().unwrap_or(0) - answer["nextOffset"].as_u64().unwrap_or(0),
-            answer["nextOffset"]
-        ));
+        answer["hint"] = json!(more_hint(&answer));
     }
     Ok(ToolResult::structured(answer))
+}
+
+/// How to see the applications after this page.
+fn more_hint(answer: &Value) -> String {
+    let next = answer["nextOffset"].as_u64().unwrap_or(0);
+    format!(
+        "{} more applications match: call again with offset {next}, or narrow with projects, \
+         selector, syncStatus or healthStatus.",
+        answer["total"].as_u64().unwrap_or(0).saturating_sub(next)
+    )
+}
+
+/// The page of full Applications: each is parsed, filtered and dropped unless on the page, so
+/// a list of thousands of large applications is never held as values.
+fn full_page(
+    client: &Client,
+    query: &Query,
+    not_found: &str,
+    arguments: &Value,
+    paging: &Paging,
+    counts: &mut Counts,
+) -> Result<(Vec<Value>, Value), ToolError> {
+    let mut page = Vec::new();
+    let mut total = 0;
+    listing::for_each(client, query, not_found, |app| {
+        if keep(&app, arguments) {
+            counts.add(&app);
+            if paging.on_page(total) {
+                page.push(without_managed_fields(app));
+            }
+            total += 1;
+        }
+    })?;
+    let fields = paging.fields(total, page.len());
+    Ok((page, fields))
+}
+
+/// Matching applications counted by health and by sync.
+#[derive(Default)]
+struct Counts {
+    health: Map<String, Value>,
+    sync: Map<String, Value>,
+}
+
+impl Counts {
+    fn add(&mut self, app: &Value) {
+        let status = &app["status"];
+        for (counts, value) in [
+            (&mut self.health, &status["health"]["status"]),
+            (&mut self.sync, &status["sync"]["status"]),
+        ] {
+            let key = summary::text_or(value, "Unknown").to_owned();
+            let count = counts.get(&key).and_then(Value::as_u64).unwrap_or(0);
+            counts.insert(key, json!(count + 1));
+        }
+    }
+
+    fn into_json(self) -> Value {
+        json!({"health": self.health, "sync": self.sync})
+    }
 }
 
 /// The client-side filters: name search, sync, health and destination.
@@ -180,7 +238,8 @@ fn keep(app: &Value, arguments: &Value) -> bool {
         && equals("healthStatus", &app["status"]["health"]["status"])
         && (cluster.is_empty()
             || destination["server"] == cluster
-            || destination["name"] == cluster)
+            || destination["name"] == cluster
+            || summary::cluster(destination) == cluster)
 }
 
 fn without_managed_fields(mut app: Value) -> Value {
@@ -199,11 +258,11 @@ fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
         .get(&app_ref.path(""), &query, &app_ref.not_found())?;
     let mut answer = json!({
         "target": app_ref.client.target(),
-        "summary": row(&application),
-        "status": summary::status(&application),
-        "spec": application["spec"],
+        "summary": wide_row(&application),
+        "status": status::status(&application),
     });
     if arguments["detail"].as_bool().unwrap_or(false) {
+        answer["spec"] = application["spec"].clone();
         answer["application"] = without_managed_fields(application);
     }
     Ok(ToolResult::structured(answer))
@@ -223,6 +282,10 @@ mod tests {
         ));
         assert!(!keep(&app, &json!({"syncStatus": "Synced"})));
         assert!(!keep(&app, &json!({"cluster": "https://dev"})));
+        assert!(
+            keep(&app, &json!({"cluster": "prod"})),
+            "the row's short form"
+        );
         let bare = json!({"metadata": {"name": "new"}});
         assert!(keep(&bare, &json!({"healthStatus": "Unknown"})));
     }

@@ -86,6 +86,28 @@ impl Client {
             .map_err(|error| self.not_json("GET", path, &response, &error))
     }
 
+    /// GETs `path` and hands the JSON answer to `seed`, which can look at a long list one
+    /// item at a time instead of holding it all.
+    pub(crate) fn get_with<S>(
+        &self,
+        path: &str,
+        query: &Query,
+        not_found: &str,
+        seed: S,
+    ) -> Result<(), ToolError>
+    where
+        S: for<'de> serde::de::DeserializeSeed<'de, Value = ()>,
+    {
+        let response = self.exchange(Method::GET, path, query, None)?;
+        if !response.is_success() {
+            return Err(self.failure("GET", path, &response, not_found));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
+        seed.deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end())
+            .map_err(|error| self.not_json("GET", path, &response, &error))
+    }
+
     /// Sends `method path?query` with an optional JSON `body` and parses the JSON answer.
     pub(crate) fn send(
         &self,

@@ -31,7 +31,8 @@
 //! - `prompts`: troubleshoot_application, safe_deploy
 //!
 //! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `schema` (JSON Schema
-//! pieces), `summary` (condensed rows and status), `listing` (the fields of a list rows need).
+//! pieces), `summary` (lean and wide application rows), `status` (an application's compact
+//! status), `listing` (reading an application list without holding it whole).
 
 mod applications;
 mod appsets;
@@ -48,6 +49,7 @@ mod projects;
 mod prompts;
 mod resources;
 mod schema;
+mod status;
 mod summary;
 mod sync;
 mod tree;

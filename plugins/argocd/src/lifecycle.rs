@@ -11,7 +11,7 @@ use crate::params::AppRef;
 use crate::schema::{
     NAME_PATTERN, NAMESPACE_PATTERN, app_properties, object, props, target_property,
 };
-use crate::summary::{self, row};
+use crate::summary::{self, wide_row};
 
 pub(crate) fn tools() -> Vec<Tool> {
     vec![create_tool(), update_tool(), delete_tool()]
@@ -142,7 +142,7 @@ fn written_schema() -> Value {
 
 fn written(client: &Client, application: &Value) -> ToolResult {
     ToolResult::structured(json!({
-        "target": client.target(), "summary": row(application), "spec": application["spec"],
+        "target": client.target(), "summary": wide_row(application), "spec": application["spec"],
     }))
 }
 

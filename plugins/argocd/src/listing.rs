@@ -1,10 +1,14 @@
-//! The part of an Application list that rows and filters read. Deserializing only these
-//! fields keeps `list_applications` over thousands of applications small in memory and fast:
-//! everything else in Argo CD's answer (resources, history, conditions) is skipped while
-//! parsing.
+//! Reading an Application list without holding it as one big `Value`. Rows need a few fields:
+//! deserializing only those keeps `list_applications` over thousands of applications small in
+//! memory and fast, as everything else in Argo CD's answer (resources, history, conditions) is
+//! skipped while parsing. Full objects (`detail`) are parsed one at a time and handed to the
+//! caller, which keeps only the page it answers.
+
+use std::fmt;
 
 use capstan_sdk::{ToolError, Value};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::client::{Client, Query};
 
@@ -21,6 +25,84 @@ pub(crate) fn fetch(
         .into_iter()
         .filter_map(|item| serde_json::to_value(item).ok())
         .collect())
+}
+
+/// `GET /api/v1/applications`, calling `each` with every full Application in order.
+pub(crate) fn for_each(
+    client: &Client,
+    query: &Query,
+    not_found: &str,
+    each: impl FnMut(Value),
+) -> Result<(), ToolError> {
+    client.get_with("/api/v1/applications", query, not_found, Items(each))
+}
+
+/// An `ApplicationList` whose `items` go one by one to the closure.
+struct Items<F>(F);
+
+impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Items<F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(Value)> Visitor<'de> for Items<F> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an Application list")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                map.next_value_seed(Elements(&mut self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array (`null` when Argo CD has no applications).
+struct Elements<'a, F>(&'a mut F);
+
+impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Elements<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, F: FnMut(Value)> Visitor<'de> for Elements<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an array of Applications or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<Value>()? {
+            (self.0)(item);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -96,6 +178,8 @@ struct Status {
     health: Condition,
     #[serde(skip_serializing_if = "Option::is_none")]
     operation_state: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    controller_namespace: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -134,8 +218,34 @@ mod tests {
         let lite: Lite = serde_json::from_value(full.clone()).unwrap();
         let lite = serde_json::to_value(lite).unwrap();
         assert_eq!(crate::summary::row(&lite), crate::summary::row(&full));
+        assert_eq!(
+            crate::summary::wide_row(&lite),
+            crate::summary::wide_row(&full)
+        );
+        let mut elsewhere = full.clone();
+        elsewhere["status"]["controllerNamespace"] = json!("gitops");
+        let lite: Lite = serde_json::from_value(elsewhere.clone()).unwrap();
+        let lite = serde_json::to_value(lite).unwrap();
+        assert_eq!(crate::summary::row(&lite)["namespace"], "argocd");
+        assert_eq!(crate::summary::row(&lite), crate::summary::row(&elsewhere));
         assert!(lite["status"].get("resources").is_none());
         let empty: List = serde_json::from_str(r#"{"metadata": {}, "items": null}"#).unwrap();
         assert!(empty.items.is_none());
+    }
+
+    #[test]
+    fn full_items_arrive_one_at_a_time() {
+        let mut names = Vec::new();
+        let mut each =
+            |app: Value| names.push(app["metadata"]["name"].as_str().unwrap().to_owned());
+        let text = r#"{"metadata": {"resourceVersion": "7"}, "items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]}"#;
+        Items(&mut each)
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+        let empty = r#"{"metadata": {}, "items": null}"#;
+        Items(&mut each)
+            .deserialize(&mut serde_json::Deserializer::from_str(empty))
+            .unwrap();
+        assert_eq!(names, ["a", "b"]);
     }
 }

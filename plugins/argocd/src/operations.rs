@@ -8,7 +8,7 @@ use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
 use crate::client::Query;
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
-use crate::summary::{self, history_row, operation, row, text};
+use crate::summary::{self, history_row, operation, text, wide_row};
 use capstan_sdk::url::segment;
 
 pub(crate) fn tools() -> Vec<Tool> {
@@ -66,7 +66,7 @@ fn refresh(arguments: &Value) -> Result<ToolResult, ToolError> {
         .client
         .get(&app_ref.path(""), &query, &app_ref.not_found())?;
     Ok(ToolResult::structured(json!({
-        "target": app_ref.client.target(), "summary": row(&app),
+        "target": app_ref.client.target(), "summary": wide_row(&app),
         "operation": operation(&app["status"]["operationState"]),
     })))
 }
@@ -187,7 +187,7 @@ fn rollback(arguments: &Value) -> Result<ToolResult, ToolError> {
     })?;
     let rolled = post_rollback(&app_ref, &entry, arguments)?;
     Ok(ToolResult::structured(json!({
-        "target": app_ref.client.target(), "summary": row(&rolled),
+        "target": app_ref.client.target(), "summary": wide_row(&rolled),
         "operation": operation(&rolled["status"]["operationState"]), "rolledBackTo": history_row(&entry),
     })))
 }

@@ -130,14 +130,25 @@ impl Paging {
             .skip(self.offset)
             .take(self.limit)
             .collect();
-        let has_more = self.offset + page.len() < total;
+        let fields = self.fields(total, page.len());
+        (page, fields)
+    }
+
+    /// Whether the matching row number `index` (from 0) is on the page.
+    pub(crate) fn on_page(&self, index: usize) -> bool {
+        index >= self.offset && index - self.offset < self.limit
+    }
+
+    /// The paging fields of an answer with `returned` of `total` matching rows.
+    pub(crate) fn fields(&self, total: usize, returned: usize) -> Value {
+        let has_more = self.offset + returned < total;
         let mut fields = capstan_sdk::json!({
-            "total": total, "offset": self.offset, "returned": page.len(), "hasMore": has_more,
+            "total": total, "offset": self.offset, "returned": returned, "hasMore": has_more,
         });
         if has_more {
-            fields["nextOffset"] = capstan_sdk::json!(self.offset + page.len());
+            fields["nextOffset"] = capstan_sdk::json!(self.offset + returned);
         }
-        (page, fields)
+        fields
     }
 }
 

@@ -1,7 +1,15 @@
-//! Condensing Argo CD objects for an agent: one row per application, and a compact view of an
-//! application's status (operation, conditions, unhealthy resources, recent history).
+//! Condensing an Application into a row an agent picks from: what it is, whether it is in
+//! sync and healthy, its last operation's phase and where it deploys. Lean by default (a list
+//! of hundreds stays small); wide rows add the source and the deployed revision, for answers
+//! about one application. Also the last operation and one history entry, as other tools
+//! report them.
 
 use capstan_sdk::{Map, Value, json};
+
+/// The namespace Argo CD runs in when an Application does not say.
+const CONTROL_PLANE_NAMESPACE: &str = "argocd";
+/// The in-cluster destination server.
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// The schema of a summary row.
 pub(crate) fn row_schema() -> Value {
@@ -9,113 +17,102 @@ pub(crate) fn row_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "name": string, "namespace": string, "project": string,
+            "name": string, "project": string,
+            "namespace": {"type": "string", "description": "The Application's namespace, only when it is not Argo CD's own (pass it as applicationNamespace)."},
             "sync": {"type": "string", "description": "Synced, OutOfSync or Unknown."},
             "health": {"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown."},
             "healthMessage": string,
             "operation": {"type": "string", "description": "Phase of the last operation: Running, Succeeded, Failed, Error or Terminating."},
+            "autoSync": {"type": "boolean", "description": "Present (true) when automated sync is on."},
+            "destination": {"type": "string", "description": "`namespace@cluster`: the cluster's name, `in-cluster`, or the API server's host."},
             "repo": string, "path": string, "chart": string,
-            "targetRevision": {"type": "string", "description": "The branch, tag or version the app tracks."},
-            "revision": {"type": "string", "description": "The revision the live state was last compared to."},
-            "autoSync": {"type": "boolean"},
-            "destination": {"type": "object", "properties": {"server": string, "name": string, "namespace": string}},
+            "targetRevision": {"type": "string", "description": "The branch, tag or version the app tracks (wide rows)."},
+            "revision": {"type": "string", "description": "The revision the live state was last compared to (wide rows)."},
         },
         "required": ["name", "project", "sync", "health"],
     })
 }
 
-/// One row: the fields an agent needs to pick an application. Multi-source applications show
-/// their first source.
+/// A lean row: name, project, sync, health (with its message), the last operation's phase,
+/// automated sync, destination; the namespace only when it is not Argo CD's own.
 pub(crate) fn row(app: &Value) -> Value {
+    let status = &app["status"];
+    let mut row = Map::new();
+    row.insert("name".into(), json!(text(&app["metadata"]["name"])));
+    let namespace = text(&app["metadata"]["namespace"]);
+    if !namespace.is_empty()
+        && namespace != text_or(&status["controllerNamespace"], CONTROL_PLANE_NAMESPACE)
+    {
+        row.insert("namespace".into(), json!(namespace));
+    }
+    row.insert("project".into(), json!(text(&app["spec"]["project"])));
+    row.insert(
+        "sync".into(),
+        json!(text_or(&status["sync"]["status"], "Unknown")),
+    );
+    row.insert(
+        "health".into(),
+        json!(text_or(&status["health"]["status"], "Unknown")),
+    );
+    insert_text(&mut row, "healthMessage", &status["health"]["message"]);
+    insert_text(&mut row, "operation", &status["operationState"]["phase"]);
+    if app["spec"]["syncPolicy"]["automated"].is_object() {
+        row.insert("autoSync".into(), json!(true));
+    }
+    let destination = destination(&app["spec"]["destination"]);
+    if !destination.is_empty() {
+        row.insert("destination".into(), json!(destination));
+    }
+    Value::Object(row)
+}
+
+/// A wide row: the lean row plus the source (repository, path or chart, target revision) and
+/// the revision deployed. Multi-source applications show their first source.
+pub(crate) fn wide_row(app: &Value) -> Value {
+    let mut row = row(app);
     let spec = &app["spec"];
     let source = match &spec["source"] {
         Value::Null => &spec["sources"][0],
         source => source,
     };
-    let mut row = Map::new();
-    row.insert("name".into(), json!(text(&app["metadata"]["name"])));
-    row.insert("project".into(), json!(text(&spec["project"])));
-    row.insert(
-        "sync".into(),
-        json!(text_or(&app["status"]["sync"]["status"], "Unknown")),
-    );
-    row.insert(
-        "health".into(),
-        json!(text_or(&app["status"]["health"]["status"], "Unknown")),
-    );
-    let optional = [
-        ("namespace", &app["metadata"]["namespace"]),
-        ("healthMessage", &app["status"]["health"]["message"]),
-        ("operation", &app["status"]["operationState"]["phase"]),
-        ("repo", &source["repoURL"]),
-        ("path", &source["path"]),
-        ("chart", &source["chart"]),
-        ("targetRevision", &source["targetRevision"]),
-        ("revision", &app["status"]["sync"]["revision"]),
-    ];
-    for (key, value) in optional {
-        if !text(value).is_empty() {
-            row.insert(key.into(), json!(text(value)));
-        }
+    if let Some(map) = row.as_object_mut() {
+        insert_text(map, "repo", &source["repoURL"]);
+        insert_text(map, "path", &source["path"]);
+        insert_text(map, "chart", &source["chart"]);
+        insert_text(map, "targetRevision", &source["targetRevision"]);
+        insert_text(map, "revision", &app["status"]["sync"]["revision"]);
     }
-    row.insert(
-        "autoSync".into(),
-        json!(spec["syncPolicy"]["automated"].is_object()),
-    );
-    row.insert("destination".into(), destination(&spec["destination"]));
-    Value::Object(row)
+    row
 }
 
-fn destination(destination: &Value) -> Value {
-    let mut out = Map::new();
-    for key in ["server", "name", "namespace"] {
-        if !text(&destination[key]).is_empty() {
-            out.insert(key.into(), json!(text(&destination[key])));
-        }
+fn insert_text(row: &mut Map<String, Value>, key: &str, value: &Value) {
+    if !text(value).is_empty() {
+        row.insert(key.into(), json!(text(value)));
     }
-    Value::Object(out)
 }
 
-/// The compact status of an application: sync, health, the last operation, conditions,
-/// resource health counts with the unhealthy ones, images and the last three deployments.
-pub(crate) fn status(app: &Value) -> Value {
-    let status = &app["status"];
-    let resources: Vec<&Value> = status["resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut by_health = Map::new();
-    for resource in &resources {
-        let health = text_or(&resource["health"]["status"], "None");
-        let count = by_health.get(health).and_then(Value::as_u64).unwrap_or(0);
-        by_health.insert(health.to_owned(), json!(count + 1));
+/// `namespace@cluster`, the cluster named as [`cluster`] does.
+fn destination(destination: &Value) -> String {
+    let cluster = cluster(destination);
+    match text(&destination["namespace"]) {
+        "" => cluster,
+        namespace if cluster.is_empty() => namespace.to_owned(),
+        namespace => format!("{namespace}@{cluster}"),
     }
-    let unhealthy: Vec<Value> = resources
-        .iter()
-        .filter(|r| {
-            let health = text(&r["health"]["status"]);
-            (!health.is_empty() && health != "Healthy") || text(&r["status"]) == "OutOfSync"
-        })
-        .take(20)
-        .map(|r| {
-            json!({"kind": text(&r["kind"]), "name": text(&r["name"]), "namespace": text(&r["namespace"]),
-                   "sync": text(&r["status"]), "health": text(&r["health"]["status"]),
-                   "message": text(&r["health"]["message"])})
-        })
-        .collect();
-    let history: Vec<Value> = status["history"]
-        .as_array()
-        .map(|entries| entries.iter().rev().take(3).map(history_row).collect())
-        .unwrap_or_default();
-    json!({
-        "operation": operation(&status["operationState"]),
-        "conditions": status["conditions"].as_array().cloned().unwrap_or_default(),
-        "resources": {"total": resources.len(), "byHealth": by_health, "notHealthyOrOutOfSync": unhealthy},
-        "images": status["summary"]["images"].as_array().cloned().unwrap_or_default(),
-        "recentHistory": history,
-        "reconciledAt": text(&status["reconciledAt"]),
-    })
+}
+
+/// A destination's cluster: its name, `in-cluster` for the API server Argo CD runs next to,
+/// else the server's host (and port).
+pub(crate) fn cluster(destination: &Value) -> String {
+    let server = text(&destination["server"]);
+    match text(&destination["name"]) {
+        "" if server == IN_CLUSTER => "in-cluster".to_owned(),
+        "" => {
+            let host = server.split_once("://").map_or(server, |(_, rest)| rest);
+            host.trim_end_matches('/').to_owned()
+        }
+        name => name.to_owned(),
+    }
 }
 
 /// The last operation: phase, message, revision and times (null when there was none).
@@ -132,13 +129,19 @@ pub(crate) fn operation(state: &Value) -> Value {
 
 /// One history entry: id, revision, when and by whom.
 pub(crate) fn history_row(entry: &Value) -> Value {
-    let source = &entry["source"];
     json!({
         "id": entry["id"], "revision": text(&entry["revision"]), "deployedAt": text(&entry["deployedAt"]),
-        "initiatedBy": if entry["initiatedBy"]["automated"] == true { "automated sync".to_owned() }
-                       else { text(&entry["initiatedBy"]["username"]).to_owned() },
-        "targetRevision": text(&source["targetRevision"]),
+        "initiatedBy": initiator(entry), "targetRevision": text(&entry["source"]["targetRevision"]),
     })
+}
+
+/// Who started a deployment: `automated sync` or the user's name.
+pub(crate) fn initiator(entry: &Value) -> &str {
+    if entry["initiatedBy"]["automated"] == true {
+        "automated sync"
+    } else {
+        text(&entry["initiatedBy"]["username"])
+    }
 }
 
 /// The string at `value`, or "".
@@ -173,19 +176,40 @@ mod tests {
     }
 
     #[test]
-    fn rows_carry_what_an_agent_needs() {
+    fn rows_are_lean_and_wide_rows_add_the_source() {
         assert_eq!(
             row(&app("web")),
-            json!({"name": "web", "namespace": "argocd", "project": "shop", "sync": "OutOfSync",
-                   "health": "Degraded", "healthMessage": "1 of 2 pods crash-looping",
+            json!({"name": "web", "project": "shop", "sync": "OutOfSync", "health": "Degraded",
+                   "healthMessage": "1 of 2 pods crash-looping", "destination": "shop@in-cluster"})
+        );
+        assert_eq!(
+            wide_row(&app("web")),
+            json!({"name": "web", "project": "shop", "sync": "OutOfSync", "health": "Degraded",
+                   "healthMessage": "1 of 2 pods crash-looping", "destination": "shop@in-cluster",
                    "repo": "https://git.example.com/shop.git", "path": "apps/web", "targetRevision": "main",
-                   "revision": "abc123", "autoSync": false,
-                   "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"}})
+                   "revision": "abc123"})
         );
         let bare = row(&json!({"metadata": {"name": "new"}, "spec": {"project": "default"}}));
         assert_eq!(
-            (bare["sync"].as_str(), bare["health"].as_str()),
-            (Some("Unknown"), Some("Unknown"))
+            bare,
+            json!({"name": "new", "project": "default", "sync": "Unknown", "health": "Unknown"})
+        );
+    }
+
+    #[test]
+    fn rows_name_the_namespace_and_cluster_only_when_it_matters() {
+        let mut elsewhere = app("web");
+        elsewhere["metadata"]["namespace"] = json!("team-a");
+        elsewhere["spec"]["destination"] =
+            json!({"server": "https://prod.k8s.example.com:6443/", "namespace": "web"});
+        elsewhere["spec"]["syncPolicy"] = json!({"automated": {"prune": true}});
+        let row = row(&elsewhere);
+        assert_eq!(row["namespace"], "team-a");
+        assert_eq!(row["destination"], "web@prod.k8s.example.com:6443");
+        assert_eq!(row["autoSync"], true);
+        assert_eq!(
+            cluster(&json!({"name": "prod", "server": IN_CLUSTER})),
+            "prod"
         );
     }
 
@@ -194,22 +218,6 @@ mod tests {
         let mut multi = app("web");
         multi["spec"]["sources"] = json!([multi["spec"]["source"].take()]);
         multi["spec"].as_object_mut().unwrap().remove("source");
-        assert_eq!(row(&multi)["repo"], "https://git.example.com/shop.git");
-    }
-
-    #[test]
-    fn status_lists_unhealthy_resources_and_latest_history_first() {
-        let status = status(&app("web"));
-        assert_eq!(
-            status["resources"]["byHealth"],
-            json!({"Degraded": 1, "Healthy": 1})
-        );
-        assert_eq!(
-            status["resources"]["notHealthyOrOutOfSync"][0]["kind"],
-            "Deployment"
-        );
-        assert_eq!(status["recentHistory"][0]["id"], 2);
-        assert_eq!(status["recentHistory"][0]["initiatedBy"], "automated sync");
-        assert!(status["operation"].is_null());
+        assert_eq!(wide_row(&multi)["repo"], "https://git.example.com/shop.git");
     }
 }

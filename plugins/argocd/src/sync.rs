@@ -6,7 +6,7 @@ use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
-use crate::summary::{self, operation, row};
+use crate::summary::{self, operation, wide_row};
 
 pub(crate) fn tool() -> Tool {
     Tool::new(
@@ -112,7 +112,7 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
         "application": app_ref.name,
         "dryRun": dry_run,
         "operation": operation(&application["status"]["operationState"]),
-        "summary": row(&application),
+        "summary": wide_row(&application),
         "next": "Poll get_application until summary.operation is Succeeded and health settles, or use deploy_and_watch.",
     })))
 }

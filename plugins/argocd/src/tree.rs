@@ -1,6 +1,8 @@
-//! `get_application_resource_tree`: every Kubernetes object an application owns (directly or
-//! through controllers: ReplicaSets, Pods, …) as compact rows with health and status, counted
-//! by kind and health, filterable and paged.
+//! `get_application_resource_tree`: the Kubernetes objects an application owns (directly or
+//! through controllers: ReplicaSets, Pods, Jobs, …). By default it answers counts by kind and
+//! health and only the objects that need attention (not healthy, or a status reason other
+//! than Running or Completed), with a hint on how to see the rest; a filter (`kind`,
+//! `health`, `search`) or `all: true` lists the objects as compact rows, paged.
 
 use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
 
@@ -10,26 +12,33 @@ use crate::summary::text;
 
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
+/// Objects needing attention listed at most without a filter.
+const MAX_ATTENTION: usize = 20;
+/// Pod status reasons that are no cause for concern.
+const NORMAL_REASONS: [&str; 2] = ["Running", "Completed"];
 
 pub(crate) fn tool() -> Tool {
     Tool::new(
         "get_application_resource_tree",
-        "Lists the Kubernetes objects an Argo CD application owns, including those its \
-         controllers create (ReplicaSets, Pods, Jobs): kind, name, namespace, health and status \
-         (e.g. CrashLoopBackOff), parent and images, plus counts by kind and health. Use it to \
-         find the failing objects of a Degraded application, then get_resources, \
-         get_resource_events or get_application_workload_logs on them. Filter with `kind`, \
-         `health` and `search`; paged (`limit`, default 100); `detail` returns Argo CD's raw nodes.",
+        "Summarises the Kubernetes objects an Argo CD application owns, including those its \
+         controllers create (ReplicaSets, Pods, Jobs): counts by kind and by health, and the \
+         objects that need attention (not Healthy, or a pod status such as CrashLoopBackOff) \
+         with kind, name, namespace, health, status, parent and images. Use it to find the \
+         failing objects of a Degraded application, then get_resources, get_resource_events or \
+         get_application_workload_logs on them. To list objects, filter with `kind`, `health` \
+         or `search`, or pass `all: true` for every object (paged: `limit`, default 100); \
+         `detail` returns Argo CD's raw nodes.",
     )
     .title("Get an application's resource tree")
     .input(object(
         props(&[
             app_properties(),
             json!({
-                "kind": {"type": "string", "maxLength": 253, "description": "Only objects of this kind, e.g. Pod."},
+                "kind": {"type": "string", "maxLength": 253, "description": "List only objects of this kind, e.g. Pod."},
                 "health": {"type": "string", "enum": ["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"],
-                           "description": "Only objects with this health."},
-                "search": {"type": "string", "maxLength": 253, "description": "Only objects whose name contains this text."},
+                           "description": "List only objects with this health."},
+                "search": {"type": "string", "maxLength": 253, "description": "List only objects whose name contains this text."},
+                "all": {"type": "boolean", "description": "List every object, not just those that need attention (paged)."},
             }),
             paging(DEFAULT_LIMIT, MAX_LIMIT),
         ]),
@@ -39,13 +48,17 @@ pub(crate) fn tool() -> Tool {
         props(&[
             json!({
                 "target": {"type": "string"}, "application": {"type": "string"},
-                "counts": {"type": "object", "properties": {"byKind": {"type": "object"}, "byHealth": {"type": "object"}}},
-                "orphaned": {"type": "integer", "description": "Objects in the destination namespace that no application owns."},
-                "nodes": {"type": "array", "items": {"type": "object"}},
+                "counts": {"type": "object", "properties": {"byKind": {"type": "object"}, "byHealth": {"type": "object", "description": "None: no health check."}}},
+                "attention": {"type": "array", "items": {"type": "object"},
+                              "description": "Without a filter or `all`: the objects that are not Healthy or whose status is not Running or Completed (at most 20; left out when none)."},
+                "nodes": {"type": "array", "items": {"type": "object"},
+                          "description": "With a filter or `all`: the matching objects, paged."},
+                "orphaned": {"type": "integer", "description": "Objects in the destination namespace that no application owns (when any)."},
+                "hint": {"type": "string", "description": "How to see more."},
             }),
             page_output(),
         ]),
-        &["target", "application", "counts", "nodes", "total", "offset", "returned", "hasMore"],
+        &["target", "application", "counts", "total"],
     ))
     .read_only()
 }
@@ -58,8 +71,33 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
         &app_ref.not_found(),
     )?;
     let nodes: Vec<&Value> = tree["nodes"].as_array().into_iter().flatten().collect();
-    let counts = json!({"byKind": count(&nodes, |n| text(&n["kind"])),
-                        "byHealth": count(&nodes, |n| health(n))});
+    let mut answer = json!({
+        "target": app_ref.client.target(), "application": app_ref.name,
+        "counts": {"byKind": count(&nodes, |n| text(&n["kind"])), "byHealth": count(&nodes, |n| health(n))},
+    });
+    if let Some(orphaned) = tree["orphanedNodes"].as_array().filter(|o| !o.is_empty()) {
+        answer["orphaned"] = json!(orphaned.len());
+    }
+    if listing(arguments) {
+        list(&mut answer, &nodes, arguments);
+    } else {
+        summarise(&mut answer, &nodes);
+    }
+    Ok(ToolResult::structured(answer))
+}
+
+/// Whether the call asks for a list of objects rather than the summary.
+fn listing(arguments: &Value) -> bool {
+    ["kind", "health", "search"]
+        .iter()
+        .any(|key| args::str(arguments, key).is_some())
+        || ["all", "detail"]
+            .iter()
+            .any(|key| arguments[*key].as_bool().unwrap_or(false))
+}
+
+/// The matching objects, paged.
+fn list(answer: &mut Value, nodes: &[&Value], arguments: &Value) {
     let paging = Paging::from(arguments, DEFAULT_LIMIT);
     let matching: Vec<Value> = nodes
         .iter()
@@ -73,12 +111,60 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
         })
         .collect();
     let (page, fields) = paging.apply(matching);
-    let mut answer = json!({
-        "target": app_ref.client.target(), "application": app_ref.name, "counts": counts,
-        "orphaned": tree["orphanedNodes"].as_array().map_or(0, Vec::len), "nodes": page,
-    });
-    merge(&mut answer, fields);
-    Ok(ToolResult::structured(answer))
+    answer["nodes"] = json!(page);
+    merge(answer, fields);
+    if answer["hasMore"] == true {
+        answer["hint"] = json!(format!(
+            "More objects match: call again with offset {}.",
+            answer["nextOffset"]
+        ));
+    }
+}
+
+/// The objects that need attention, and how to see the others.
+fn summarise(answer: &mut Value, nodes: &[&Value]) {
+    let attention: Vec<Value> = nodes
+        .iter()
+        .filter(|n| needs_attention(n))
+        .map(|n| row(n))
+        .collect();
+    answer["total"] = json!(nodes.len());
+    let hint = match attention.len() {
+        0 => format!(
+            "Nothing needs attention; all: true lists the {} objects.",
+            nodes.len()
+        ),
+        count if count > MAX_ATTENTION => format!(
+            "{count} objects need attention, the first {MAX_ATTENTION} shown: filter with health or kind to list them all."
+        ),
+        count => format!(
+            "{count} of {} objects need attention. all: true lists every object; kind, health or search filter them.",
+            nodes.len()
+        ),
+    };
+    if !attention.is_empty() {
+        answer["attention"] = json!(
+            attention
+                .into_iter()
+                .take(MAX_ATTENTION)
+                .collect::<Vec<_>>()
+        );
+    }
+    answer["hint"] = json!(hint);
+}
+
+/// Not Healthy (when it has a health), or a pod whose status is not Running or Completed.
+fn needs_attention(node: &Value) -> bool {
+    let unhealthy = node["health"]["status"]
+        .as_str()
+        .is_some_and(|health| health != "Healthy");
+    let reason = node["info"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["name"] == "Status Reason")
+        .and_then(|item| item["value"].as_str());
+    unhealthy || reason.is_some_and(|reason| !NORMAL_REASONS.contains(&reason))
 }
 
 fn health(node: &Value) -> &str {
@@ -105,7 +191,9 @@ fn keep(node: &Value, arguments: &Value) -> bool {
 pub(crate) fn row(node: &Value) -> Value {
     let mut row = json!({"kind": text(&node["kind"]), "name": text(&node["name"])});
     for key in ["namespace", "group", "version", "uid"] {
-        if !text(&node[key]).is_empty() {
+        // `v1` is what resource references default to.
+        let default_version = key == "version" && node[key] == "v1";
+        if !text(&node[key]).is_empty() && !default_version {
             row[key] = node[key].clone();
         }
     }
@@ -152,7 +240,7 @@ mod tests {
                          "parentRefs": [{"kind": "ReplicaSet", "name": "web-abc"}], "images": ["web:1"]});
         assert_eq!(
             row(&pod),
-            json!({"kind": "Pod", "name": "web-1", "namespace": "shop", "version": "v1", "uid": "u1",
+            json!({"kind": "Pod", "name": "web-1", "namespace": "shop", "uid": "u1",
                                      "health": "Degraded", "healthMessage": "back-off",
                                      "info": "Status Reason: CrashLoopBackOff", "parent": "ReplicaSet/web-abc",
                                      "images": ["web:1"]})
@@ -164,5 +252,55 @@ mod tests {
         assert!(!keep(&pod, &json!({"kind": "Service"})));
         let counts = count(&[&pod, &pod], |n| text(&n["kind"]));
         assert_eq!(counts, json!({"Pod": 2}));
+    }
+
+    #[test]
+    fn only_unhealthy_objects_and_unusual_pods_need_attention() {
+        let node = |health: Option<&str>, reason: Option<&str>| {
+            let mut node = json!({"kind": "Pod", "name": "p"});
+            if let Some(health) = health {
+                node["health"] = json!({"status": health});
+            }
+            if let Some(reason) = reason {
+                node["info"] = json!([{"name": "Node", "value": "n"}, {"name": "Status Reason", "value": reason}]);
+            }
+            node
+        };
+        assert!(!needs_attention(&node(None, None)), "no health check");
+        assert!(!needs_attention(&node(Some("Healthy"), Some("Running"))));
+        assert!(!needs_attention(&node(Some("Healthy"), Some("Completed"))));
+        assert!(needs_attention(&node(Some("Progressing"), Some("Running"))));
+        assert!(needs_attention(&node(Some("Healthy"), Some("Evicted"))));
+        assert!(needs_attention(&node(None, Some("Pending"))));
+    }
+
+    #[test]
+    fn the_summary_lists_what_needs_attention_and_a_filter_lists_objects() {
+        let healthy = json!({"kind": "Service", "name": "web", "health": {"status": "Healthy"}});
+        let failing = json!({"kind": "Pod", "name": "web-1", "health": {"status": "Degraded"}});
+        let nodes = [&healthy, &failing, &healthy];
+        let mut answer = json!({});
+        summarise(&mut answer, &nodes);
+        assert_eq!(answer["total"], 3);
+        assert_eq!(
+            answer["attention"],
+            json!([{"kind": "Pod", "name": "web-1", "health": "Degraded"}])
+        );
+        assert!(
+            answer["hint"].as_str().unwrap().contains("all: true"),
+            "{answer}"
+        );
+        assert!(answer.get("nodes").is_none());
+        let mut fine = json!({});
+        summarise(&mut fine, &[&healthy]);
+        assert!(fine.get("attention").is_none());
+        assert!(!listing(&json!({"applicationName": "web"})));
+        assert!(listing(&json!({"all": true})) && listing(&json!({"kind": "Pod"})));
+        let mut listed = json!({});
+        list(&mut listed, &nodes, &json!({"kind": "Service"}));
+        assert_eq!(
+            (listed["total"].as_u64(), listed["returned"].as_u64()),
+            (Some(2), Some(2))
+        );
     }
 }

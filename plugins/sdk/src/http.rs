@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use wstd::http::{Body, Client, ErrorCode, Method, Request as WstdRequest};
+use wstd::http::{Body, BodyExt, Client, ErrorCode, Method, Request as WstdRequest};
 
 pub use wstd::runtime::block_on;
 pub use wstd::{self};
@@ -168,12 +168,9 @@ impl Request {
                 (name.as_str().to_owned(), value)
             })
             .collect();
-        let mut body = response.into_body();
-        let body = body
-            .contents()
+        let body = read_body(response.into_body())
             .await
-            .map_err(|error| classify(&url, error))?
-            .to_vec();
+            .map_err(|error| classify(&url, error))?;
         Ok(Response {
             status,
             headers,
@@ -192,6 +189,21 @@ impl Request {
                 message: error.to_string(),
             })
     }
+}
+
+/// Reads a body frame by frame into one buffer, sized up front when the length is known: a
+/// large answer (an Application list over thousands of apps runs to tens of megabytes) is
+/// held once, not also as the frames and a copy of them.
+async fn read_body(body: Body) -> Result<Vec<u8>, wstd::http::Error> {
+    let length = body.content_length().unwrap_or(0);
+    let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    let mut body = body.into_boxed_body();
+    while let Some(frame) = body.frame().await {
+        if let Some(chunk) = frame?.data_ref() {
+            data.extend_from_slice(chunk);
+        }
+    }
+    Ok(data)
 }
 
 /// GETs `url` with `accept: application/json` and parses a 2xx body; a non-2xx status becomes

@@ -11,7 +11,7 @@ use crate::client::Query;
 use crate::operations::post_rollback;
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
-use crate::summary::{self, history_row, row, text};
+use crate::summary::{self, history_row, text, wide_row};
 
 const DEFAULT_TIMEOUT: f64 = 25.0;
 const DEFAULT_POLL: f64 = 3.0;
@@ -114,7 +114,7 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
     }
     Ok(ToolResult::structured(json!({
         "target": app_ref.client.target(), "application": app_ref.name, "outcome": outcome,
-        "revision": revision, "steps": log.steps, "summary": row(&app),
+        "revision": revision, "steps": log.steps, "summary": wide_row(&app),
     })))
 }
 

@@ -7,7 +7,7 @@ use capstan_sdk::{Tool, ToolError, ToolResult, Value, json};
 use crate::client::Query;
 use crate::params::AppRef;
 use crate::schema::{app_properties, object};
-use crate::summary::{self, row, text};
+use crate::summary::{self, text, wide_row};
 use crate::{events, tree};
 
 /// Unhealthy objects whose events are read at most.
@@ -161,7 +161,7 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
         causes.push(cause);
     }
     Ok(ToolResult::structured(json!({
-        "target": app_ref.client.target(), "application": app_ref.name, "summary": row(&app),
+        "target": app_ref.client.target(), "application": app_ref.name, "summary": wide_row(&app),
         "causes": causes, "unhealthy": unhealthy.iter().map(|n| tree::row(n)).collect::<Vec<_>>(),
         "events": events, "logs": logs.into_iter().map(|(pod, lines)| (pod, json!(lines))).collect::<capstan_sdk::Map<_, _>>(),
         "operation": summary::operation(&app["status"]["operationState"]),

@@ -1,12 +1,19 @@
-//! Argo CD Application fixtures: a builder that renders the JSON the Argo CD API serves, and a
-//! generator of N realistic, deterministic applications for scale tests.
+//! Argo CD Application fixtures: a builder that renders an Application as the Argo CD API
+//! serves it. The defaults make a small application (a Deployment, a Service and a ConfigMap,
+//! two deployments in its history); the other setters add what real applications carry
+//! (more managed objects, a longer history, the last sync's result, annotations, finalizers,
+//! sync retries, Kustomize images or Helm values, info, ignored differences), as the
+//! generated applications of [`super::generated`] do.
+
+mod render;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use crate::fakes::ids::{fake_hash, fake_sha, fake_uid};
+use crate::fakes::ids::fake_sha;
 
+use super::managed::Resource;
 use super::store::CONTROL_PLANE_NAMESPACE;
 
 /// The in-cluster destination server.
@@ -15,7 +22,8 @@ pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 const CREATED_AT: &str = "2026-06-02T09:14:07Z";
 /// When the fake's clock stands: every timestamp it serves is at or before this.
 pub(crate) const RECONCILED_AT: &str = "2026-08-20T11:42:31Z";
-const PREVIOUS_DEPLOY_AT: &str = "2026-08-18T15:20:44Z";
+/// Seconds between two earlier deployments, before a per-deployment jitter.
+const DAY: u64 = 86_400;
 
 /// Why an application's workload fails when it is Degraded; the fake's pods, events and logs
 /// show the matching symptoms (what a diagnosis should find).
@@ -55,25 +63,42 @@ impl Cause {
 ///
 /// Defaults: namespace `argocd`, project `default`, the argocd-example-apps repository with
 /// path = name at `HEAD`, in-cluster destination into a namespace named like the app, automated
-/// sync, `Synced` and `Healthy`.
+/// sync with `CreateNamespace=true`, `Synced` and `Healthy`, managing [`Resource::BASIC`] with
+/// two replicas, two deployments in its history and no operation state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     name: String,
     namespace: String,
     project: String,
     labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    finalizers: Vec<String>,
     repo_url: String,
     path: String,
     chart: Option<String>,
     target_revision: String,
     revision: String,
+    kustomize_images: Vec<String>,
+    helm_value_files: Vec<String>,
+    helm_parameters: Vec<(String, String)>,
     dest_server: String,
     dest_namespace: String,
     automated: bool,
+    sync_options: Vec<String>,
+    retry_limit: Option<u32>,
+    info: Vec<(String, String)>,
+    ignored: Vec<(String, String, String)>,
+    conditions: Vec<(String, String)>,
     sync: String,
     health: String,
     health_message: Option<String>,
     images: Vec<String>,
+    external_urls: Vec<String>,
+    resources: Vec<Resource>,
+    replicas: u32,
+    deployments: usize,
+    last_sync: Option<Option<String>>,
+    managed_fields: bool,
     cause: Cause,
 }
 
@@ -85,18 +110,34 @@ impl Application {
             namespace: CONTROL_PLANE_NAMESPACE.to_owned(),
             project: "default".to_owned(),
             labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            finalizers: Vec::new(),
             repo_url: "https://github.com/argoproj/argocd-example-apps.git".to_owned(),
             path: name.to_owned(),
             chart: None,
             target_revision: "HEAD".to_owned(),
             revision: fake_sha(name),
+            kustomize_images: Vec::new(),
+            helm_value_files: Vec::new(),
+            helm_parameters: Vec::new(),
             dest_server: IN_CLUSTER.to_owned(),
             dest_namespace: name.to_owned(),
             automated: true,
+            sync_options: vec!["CreateNamespace=true".to_owned()],
+            retry_limit: None,
+            info: Vec::new(),
+            ignored: Vec::new(),
+            conditions: Vec::new(),
             sync: "Synced".to_owned(),
             health: "Healthy".to_owned(),
             health_message: None,
             images: Vec::new(),
+            external_urls: Vec::new(),
+            resources: Resource::BASIC.to_vec(),
+            replicas: 2,
+            deployments: 2,
+            last_sync: None,
+            managed_fields: false,
             cause: Cause::default(),
         }
     }
@@ -104,6 +145,11 @@ impl Application {
     /// The application's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The namespace the application deploys into.
+    pub fn destination_namespace(&self) -> &str {
+        &self.dest_namespace
     }
 
     /// Sets the namespace the Application object lives in (Argo CD's `appNamespace`).
@@ -121,6 +167,18 @@ impl Application {
     /// Adds a label.
     pub fn label(mut self, key: &str, value: &str) -> Self {
         self.labels.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Adds an annotation, e.g. a notifications subscription.
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Adds a finalizer, e.g. `resources-finalizer.argocd.argoproj.io` (cascading delete).
+    pub fn finalizer(mut self, finalizer: &str) -> Self {
+        self.finalizers.push(finalizer.to_owned());
         self
     }
 
@@ -143,6 +201,25 @@ impl Application {
         self
     }
 
+    /// Adds a Kustomize image override (`name=registry/name:tag` or `registry/name:tag`).
+    pub fn kustomize_image(mut self, image: &str) -> Self {
+        self.kustomize_images.push(image.to_owned());
+        self
+    }
+
+    /// Adds a Helm values file.
+    pub fn helm_values(mut self, file: &str) -> Self {
+        self.helm_value_files.push(file.to_owned());
+        self
+    }
+
+    /// Adds a Helm parameter (`--set name=value`).
+    pub fn helm_parameter(mut self, name: &str, value: &str) -> Self {
+        self.helm_parameters
+            .push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Sets the revision the live state was last compared to (a commit SHA for Git sources).
     pub fn revision(mut self, revision: &str) -> Self {
         self.revision = revision.to_owned();
@@ -162,6 +239,33 @@ impl Application {
         self
     }
 
+    /// Adds a sync option, e.g. `ServerSideApply=true`.
+    pub fn sync_option(mut self, option: &str) -> Self {
+        self.sync_options.push(option.to_owned());
+        self
+    }
+
+    /// Retries failed syncs up to `limit` times with exponential backoff (5s, doubling, up to
+    /// 3 minutes).
+    pub fn retry(mut self, limit: u32) -> Self {
+        self.retry_limit = Some(limit);
+        self
+    }
+
+    /// Adds a `spec.info` entry (shown in the UI), e.g. `("Owner", "team-payments")`.
+    pub fn info(mut self, name: &str, value: &str) -> Self {
+        self.info.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Ignores differences at a JSON pointer of the objects of a group and kind, e.g.
+    /// `("apps", "Deployment", "/spec/replicas")` when an autoscaler owns the replicas.
+    pub fn ignore_difference(mut self, group: &str, kind: &str, pointer: &str) -> Self {
+        self.ignored
+            .push((group.to_owned(), kind.to_owned(), pointer.to_owned()));
+        self
+    }
+
     /// Sets the sync status: `Synced`, `OutOfSync` or `Unknown`.
     pub fn sync(mut self, status: &str) -> Self {
         self.sync = status.to_owned();
@@ -173,6 +277,12 @@ impl Application {
     pub fn health(mut self, status: &str, message: Option<&str>) -> Self {
         self.health = status.to_owned();
         self.health_message = message.map(str::to_owned);
+        self
+    }
+
+    /// Adds a `status.conditions` entry, e.g. `("ComparisonError", "…")`.
+    pub fn condition(mut self, kind: &str, message: &str) -> Self {
+        self.conditions.push((kind.to_owned(), message.to_owned()));
         self
     }
 
@@ -193,190 +303,60 @@ impl Application {
         self
     }
 
-    /// The Application as Argo CD's API serves it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "metadata": self.metadata(),
-            "spec": {
-                "project": self.project,
-                "source": self.source(),
-                "destination": self.destination_json(),
-                "syncPolicy": self.sync_policy(),
-            },
-            "status": {
-                "sync": {
-                    "status": self.sync,
-                    "revision": self.revision,
-                    "comparedTo": {"source": self.source(), "destination": self.destination_json()},
-                },
-                "health": self.health_json(),
-                "summary": {"images": self.images},
-                "history": self.history(),
-                "resources": self.resources(),
-                "reconciledAt": RECONCILED_AT,
-                "observedAt": RECONCILED_AT,
-                "sourceType": self.source_type(),
-                "controllerNamespace": CONTROL_PLANE_NAMESPACE,
-            },
-        })
+    /// Adds an external URL (`status.summary.externalURLs`, from an Ingress).
+    pub fn external_url(mut self, url: &str) -> Self {
+        self.external_urls.push(url.to_owned());
+        self
     }
 
-    /// Two deployments: the previous revision, then the current one.
-    fn history(&self) -> Value {
-        let previous = match &self.chart {
-            Some(_) => format!("{}-previous", self.revision),
-            None => fake_sha(&format!("{}-previous", self.name)),
-        };
-        json!([
-            {"id": 1, "revision": previous, "deployedAt": PREVIOUS_DEPLOY_AT,
-             "deployStartedAt": PREVIOUS_DEPLOY_AT, "source": self.source(),
-             "initiatedBy": {"username": "admin"}},
-            {"id": 2, "revision": self.revision, "deployedAt": RECONCILED_AT,
-             "deployStartedAt": RECONCILED_AT, "source": self.source(),
-             "initiatedBy": {"automated": self.automated}},
-        ])
+    /// Sets the objects the application declares (in this order, the Deployment first).
+    pub fn manages(mut self, resources: &[Resource]) -> Self {
+        self.resources = resources.to_vec();
+        self
     }
 
-    fn metadata(&self) -> Value {
-        let key = format!("{}/{}", self.namespace, self.name);
-        let mut metadata = json!({
-            "name": self.name,
-            "namespace": self.namespace,
-            "uid": fake_uid(&key),
-            "resourceVersion": (fake_hash(&key) % 900_000 + 100_000).to_string(),
-            "generation": fake_hash(&self.name) % 40 + 2,
-            "creationTimestamp": CREATED_AT,
-        });
-        if !self.labels.is_empty() {
-            metadata["labels"] = json!(self.labels);
-        }
-        metadata
+    /// Sets how many pods the Deployment runs.
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
     }
 
-    fn source(&self) -> Value {
-        let mut source = Map::new();
-        source.insert("repoURL".into(), json!(self.repo_url));
-        match &self.chart {
-            Some(chart) => source.insert("chart".into(), json!(chart)),
-            None => source.insert("path".into(), json!(self.path)),
-        };
-        source.insert("targetRevision".into(), json!(self.target_revision));
-        Value::Object(source)
+    /// How many pods the Deployment runs.
+    pub fn replica_count(&self) -> u32 {
+        self.replicas
     }
 
-    fn destination_json(&self) -> Value {
-        json!({"server": self.dest_server, "namespace": self.dest_namespace})
+    /// Sets how many deployments `status.history` records (at least one: the current one).
+    pub fn deployments(mut self, count: usize) -> Self {
+        self.deployments = count.max(1);
+        self
     }
 
-    fn sync_policy(&self) -> Value {
-        let mut policy = json!({"syncOptions": ["CreateNamespace=true"]});
-        if self.automated {
-            policy["automated"] = json!({"prune": true, "selfHeal": true});
-        }
-        policy
+    /// Records the sync that deployed the current revision as `status.operationState`, with
+    /// its sync result.
+    pub fn last_sync(mut self) -> Self {
+        self.last_sync = Some(None);
+        self
     }
 
-    fn health_json(&self) -> Value {
-        let mut health = json!({"status": self.health, "lastTransitionTime": RECONCILED_AT});
-        if let Some(message) = &self.health_message {
-            health["message"] = json!(message);
-        }
-        health
+    /// Records a later sync that failed because an object was refused with `reason` (an
+    /// Ingress if the app has one, else the Deployment).
+    pub fn failed_sync(mut self, reason: &str) -> Self {
+        self.last_sync = Some(Some(reason.to_owned()));
+        self
     }
 
-    fn source_type(&self) -> &'static str {
-        match (&self.chart, self.path.contains("overlays")) {
-            (Some(_), _) => "Helm",
-            (None, true) => "Kustomize",
-            (None, false) => "Directory",
-        }
-    }
-
-    /// A Deployment and a Service, carrying the app's sync and health.
-    fn resources(&self) -> Value {
-        json!([
-            {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": self.dest_namespace,
-             "name": self.name, "status": self.sync, "health": {"status": self.health}},
-            {"version": "v1", "kind": "Service", "namespace": self.dest_namespace,
-             "name": self.name, "status": "Synced", "health": {"status": "Healthy"}},
-        ])
+    /// Serves `metadata.managedFields` as the API server records them: the spec written by
+    /// `argocd-server`, the status by `argocd-application-controller`.
+    pub fn managed_fields(mut self) -> Self {
+        self.managed_fields = true;
+        self
     }
 }
 
 impl From<Application> for Value {
     fn from(application: Application) -> Self {
         application.to_json()
-    }
-}
-
-const TEAMS: [&str; 8] = [
-    "payments", "checkout", "search", "identity", "catalog", "billing", "platform", "data",
-];
-const SERVICES: [&str; 6] = ["api", "worker", "web", "gateway", "scheduler", "migrations"];
-const ENVIRONMENTS: [(&str, &str); 3] = [
-    ("dev", IN_CLUSTER),
-    ("staging", "https://staging-eu-west-1.k8s.example.com"),
-    ("prod", "https://prod-eu-west-1.k8s.example.com"),
-];
-
-/// `count` distinct applications spread over 8 team projects, 6 services and 3 environments
-/// (names like `payments-api-prod`, with a numeric suffix once the combinations run out), with a
-/// deterministic mix of sync and health states: mostly `Synced`/`Healthy`, some `OutOfSync`,
-/// `Progressing`, `Degraded`, `Missing`, `Suspended` and `Unknown`.
-pub fn generate(count: usize) -> Vec<Application> {
-    (0..count).map(generated).collect()
-}
-
-fn generated(index: usize) -> Application {
-    let team = TEAMS[index % TEAMS.len()];
-    let service = SERVICES[(index / TEAMS.len()) % SERVICES.len()];
-    let combinations = TEAMS.len() * SERVICES.len();
-    let (env, server) = ENVIRONMENTS[(index / combinations) % ENVIRONMENTS.len()];
-    let round = index / (combinations * ENVIRONMENTS.len());
-    let name = match round {
-        0 => format!("{team}-{service}-{env}"),
-        round => format!("{team}-{service}-{env}-{round}"),
-    };
-    let (sync, health, message) = generated_state(index);
-    Application::new(&name)
-        .project(team)
-        .label("team", team)
-        .label("env", env)
-        .label("app.kubernetes.io/name", &format!("{team}-{service}"))
-        .git(
-            &format!("https://github.com/example-org/{team}-deploy.git"),
-            &format!("apps/{service}/overlays/{env}"),
-            if env == "prod" { "release" } else { "main" },
-        )
-        .destination(server, &format!("{team}-{env}"))
-        .automated(env != "prod")
-        .sync(sync)
-        .health(health, message)
-        .image(&format!(
-            "ghcr.io/example-org/{team}-{service}:1.{}.{}",
-            index % 17,
-            index % 5
-        ))
-        .cause(Cause::ALL[(index / 11) % Cause::ALL.len()])
-}
-
-fn generated_state(index: usize) -> (&'static str, &'static str, Option<&'static str>) {
-    match index {
-        i if i % 23 == 22 => ("Unknown", "Unknown", None),
-        i if i % 13 == 12 => ("OutOfSync", "Missing", None),
-        i if i % 11 == 10 => (
-            "Synced",
-            "Degraded",
-            Some("Deployment has exceeded its progress deadline"),
-        ),
-        i if i % 17 == 16 => ("Synced", "Suspended", Some("Rollout is paused")),
-        i if i % 7 == 6 => ("OutOfSync", "Healthy", None),
-        i if i % 5 == 4 => (
-            "Synced",
-            "Progressing",
-            Some("Waiting for rollout to finish"),
-        ),
-        _ => ("Synced", "Healthy", None),
     }
 }
 
@@ -396,25 +376,55 @@ mod tests {
             .label("team", "platform")
             .health("Degraded", Some("1 of 2 replicas unavailable"))
             .image("registry.k8s.io/ingress-nginx/controller:v1.11.2");
-        for app in [Application::new("guestbook"), helm] {
+        let full = Application::new("shop")
+            .manages(&[Resource::Deployment, Resource::Service, Resource::Ingress])
+            .annotation(
+                "notifications.argoproj.io/subscribe.on-sync-failed.slack",
+                "shop",
+            )
+            .finalizer("resources-finalizer.argocd.argoproj.io")
+            .kustomize_image("ghcr.io/example-org/shop:1.2.3")
+            .helm_values("values-prod.yaml")
+            .helm_parameter("replicaCount", "3")
+            .retry(5)
+            .info("Owner", "team-shop")
+            .ignore_difference("apps", "Deployment", "/spec/replicas")
+            .external_url("https://shop.example.com")
+            .deployments(10)
+            .failed_sync("admission webhook denied the request");
+        for app in [Application::new("guestbook"), helm, full] {
             validate_application(&app.to_json()).unwrap();
         }
-        for app in generate(200) {
+        for app in super::super::generated::generate(200) {
             validate_application(&app.to_json())
                 .unwrap_or_else(|error| panic!("{}: {error}", app.name()));
         }
     }
 
     #[test]
-    fn generated_names_are_unique_and_states_mixed() {
-        let apps = generate(500);
-        let names: std::collections::BTreeSet<&str> = apps.iter().map(Application::name).collect();
-        assert_eq!(names.len(), 500);
-        let degraded = apps.iter().filter(|app| app.health == "Degraded").count();
-        let out_of_sync = apps.iter().filter(|app| app.sync == "OutOfSync").count();
-        assert!(
-            degraded > 10 && out_of_sync > 10,
-            "{degraded} degraded, {out_of_sync} out of sync"
+    fn history_counts_up_to_the_current_revision() {
+        let app = Application::new("web")
+            .deployments(10)
+            .last_sync()
+            .to_json();
+        let history = app["status"]["history"].as_array().unwrap();
+        assert_eq!(history.len(), 10);
+        assert_eq!(history[9]["id"], 10);
+        assert_eq!(history[9]["revision"], app["status"]["sync"]["revision"]);
+        let times: Vec<&str> = history
+            .iter()
+            .map(|e| e["deployedAt"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|pair| pair[0] < pair[1]), "{times:?}");
+        let state = &app["status"]["operationState"];
+        assert_eq!(state["phase"], "Succeeded");
+        assert_eq!(
+            state["syncResult"]["resources"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(
+            state["syncResult"]["resources"][0]["message"],
+            "deployment.apps/web configured"
         );
     }
 }

@@ -3,10 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
-use super::app::{Cause, RECONCILED_AT};
+use super::app::RECONCILED_AT;
 use super::operations::advance;
 use super::schema::validate_application;
-use super::store::{Answer, ApiError, AppRecord, CONTROL_PLANE_NAMESPACE, Call, Store, ok};
+use super::store::{
+    Answer, ApiError, AppRecord, CONTROL_PLANE_NAMESPACE, Call, Simulated, Store, ok,
+};
 use crate::fakes::ids::fake_uid;
 use crate::fakes::selector::Selector;
 
@@ -125,7 +127,7 @@ pub(crate) fn create(store: &mut Store, call: &Call<'_>) -> Answer {
                            "controllerNamespace": CONTROL_PLANE_NAMESPACE});
     store
         .apps
-        .push(AppRecord::new(app.clone(), Cause::default()));
+        .push(AppRecord::new(app.clone(), Simulated::default()));
     store.sort();
     ok(app)
 }

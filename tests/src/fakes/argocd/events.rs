@@ -82,6 +82,7 @@ fn object_events(record: &AppRecord, object: &Object) -> Vec<Value> {
                 "kubelet",
             ),
         ],
+        "ReplicaSet" if object.stale => Vec::new(),
         "ReplicaSet" => vec![event(
             &reference,
             "SuccessfulCreate",
@@ -94,16 +95,44 @@ fn object_events(record: &AppRecord, object: &Object) -> Vec<Value> {
             &reference,
             "ScalingReplicaSet",
             "Normal",
-            &format!("Scaled up replica set {} to 2", object.name),
+            &format!(
+                "Scaled up replica set {} to {}",
+                object.name, record.replicas
+            ),
             1,
             "deployment-controller",
         )],
+        "CronJob" => vec![event(
+            &reference,
+            "SawCompletedJob",
+            "Normal",
+            &format!(
+                "Saw completed job: {}-29787000, status: Complete",
+                object.name
+            ),
+            1,
+            "cronjob-controller",
+        )],
+        "Job" => vec![event(
+            &reference,
+            "Completed",
+            "Normal",
+            "Job completed",
+            1,
+            "job-controller",
+        )],
         _ => Vec::new(),
     };
-    if let Workload::Failing(cause) = workload {
+    if let (Workload::Failing(cause), true) = (workload, part_of_the_rollout(object)) {
         events.extend(symptoms(&reference, object, cause, &image));
     }
     events
+}
+
+/// Whether the failing rollout touches this object (not an older ReplicaSet, not a pod a
+/// Job left behind).
+fn part_of_the_rollout(object: &Object) -> bool {
+    !object.stale && object.status.as_deref() != Some("Completed")
 }
 
 fn symptoms(reference: &Value, object: &Object, cause: Cause, image: &str) -> Vec<Value> {

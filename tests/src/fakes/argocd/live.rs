@@ -1,14 +1,26 @@
-//! The live Kubernetes objects behind an application, derived from its current state: a
-//! Deployment, its ReplicaSet and two Pods, a Service and a ConfigMap. Their health, and the
-//! symptoms of a Degraded application (crash loops, image pulls, OOM kills, failing probes,
-//! quota refusals, configuration for another environment), follow the application's status
-//! and its [`Cause`], so trees, events and logs stay consistent with what Get serves.
+//! The live Kubernetes objects behind an application, derived from its current state: the
+//! objects its `status.resources` declares (a plain application's Deployment, Service and
+//! ConfigMap when it declares none) and what their controllers create: the Deployment's
+//! current ReplicaSet with a Pod per replica and up to two older ReplicaSets scaled to zero, a
+//! Service's Endpoints and EndpointSlice, a CronJob's last two Jobs with their completed Pods,
+//! the Secret an ExternalSecret writes. Their health, and the symptoms of a Degraded
+//! application (crash loops, image pulls, OOM kills, failing probes, quota refusals,
+//! configuration for another environment), follow the application's status and its
+//! [`Cause`], so trees, events and logs stay consistent with what Get serves.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::app::{Cause, RECONCILED_AT};
+use super::app::Cause;
+use super::managed::{self, Resource};
 use super::store::AppRecord;
 use crate::fakes::ids::{fake_hash, fake_uid};
+
+/// The node the fake schedules every pod on.
+pub(crate) const NODE: &str = "node-pool-a-7f3c";
+/// Older ReplicaSets a Deployment keeps in the tree at most.
+const OLD_REPLICA_SETS: usize = 2;
+/// Jobs a CronJob keeps.
+const JOBS: usize = 2;
 
 /// One live object.
 #[derive(Debug, Clone)]
@@ -27,6 +39,10 @@ pub(crate) struct Object {
     pub status: Option<String>,
     /// Managed directly by the application (not created by a controller).
     pub managed: bool,
+    /// An older ReplicaSet, scaled to zero.
+    pub stale: bool,
+    /// The tree's `info` entries other than a pod's status.
+    pub info: Vec<(&'static str, String)>,
 }
 
 impl Object {
@@ -43,7 +59,25 @@ impl Object {
             images: Vec::new(),
             status: None,
             managed: false,
+            stale: false,
+            info: Vec::new(),
         }
+    }
+
+    fn declared(resource: Resource, namespace: &str, name: &str) -> Self {
+        let (group, version, kind, _) = resource.parts();
+        let mut object = Self::new(kind, group, namespace, name);
+        object.version = version;
+        object.managed = true;
+        if resource.has_health() {
+            object.health = Some(("Healthy".into(), None));
+        }
+        object
+    }
+
+    fn child(mut self, parent: usize) -> Self {
+        self.parent = Some(parent);
+        self
     }
 
     /// `apps/v1` or `v1`.
@@ -61,6 +95,11 @@ impl Object {
             && (name.is_empty() || self.name == name)
             && (namespace.is_empty() || self.namespace == namespace)
             && (group.is_empty() || self.group == group)
+    }
+
+    /// The kind of this object's owner, if it has one.
+    pub(crate) fn owner_kind<'a>(&self, objects: &'a [Object]) -> Option<&'a str> {
+        self.parent.map(|index| objects[index].kind)
     }
 }
 
@@ -86,47 +125,87 @@ impl Workload {
     }
 }
 
-/// The application's live objects (none while it is Missing).
+/// The application's live objects (none while it is Missing), each declared object followed
+/// by what its controller created.
 pub(crate) fn objects(record: &AppRecord) -> Vec<Object> {
-    let workload = Workload::of(record);
-    if workload == Workload::Missing {
+    if Workload::of(record) == Workload::Missing {
         return Vec::new();
     }
+    let mut objects = Vec::new();
+    for (resource, namespace, name) in declared(record) {
+        let index = objects.len();
+        objects.push(Object::declared(resource, &namespace, &name));
+        match resource {
+            Resource::Deployment => deployment(record, &mut objects, index),
+            Resource::Service => service(&mut objects, index),
+            Resource::CronJob => cron_job(record, &mut objects, index),
+            Resource::ExternalSecret => {
+                let secret = Object::new("Secret", "", &namespace, &name).child(index);
+                objects.push(secret);
+            }
+            _ => {}
+        }
+    }
+    objects
+}
+
+/// The declared objects: (catalogue entry, namespace, name). Kinds the fake does not
+/// simulate are left out.
+fn declared(record: &AppRecord) -> Vec<(Resource, String, String)> {
     let app = &record.app;
-    let name = record.name();
     let namespace = app["spec"]["destination"]["namespace"]
         .as_str()
         .filter(|ns| !ns.is_empty())
-        .unwrap_or(name)
+        .unwrap_or(record.name())
         .to_owned();
-    let images = images(app);
-    let mut deployment = Object::new("Deployment", "apps", &namespace, name);
-    deployment.managed = true;
+    let entries = managed::entries(app);
+    if entries.is_empty() {
+        return Resource::BASIC
+            .into_iter()
+            .map(|resource| (resource, namespace.clone(), resource.name(record.name())))
+            .collect();
+    }
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let text = |key: &str| entry[key].as_str().unwrap_or_default();
+            let resource = Resource::find(text("group"), text("kind"))?;
+            let object_namespace = Some(text("namespace"))
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or(&namespace);
+            Some((
+                resource,
+                object_namespace.to_owned(),
+                text("name").to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The Deployment's health, its current ReplicaSet and pods, and older ReplicaSets.
+fn deployment(record: &AppRecord, objects: &mut Vec<Object>, index: usize) {
+    let workload = Workload::of(record);
+    let images = images(&record.app);
+    let (namespace, name) = (
+        objects[index].namespace.clone(),
+        objects[index].name.clone(),
+    );
+    let deployment = &mut objects[index];
     deployment.images = images.clone();
-    deployment.health = Some(deployment_health(workload));
-    let hash = format!(
-        "{:010x}",
-        fake_hash(&format!("{name}{}", revision(app))) % 0xff_ffff_ffff
-    );
-    let mut replica_set = Object::new(
-        "ReplicaSet",
-        "apps",
-        &namespace,
-        &format!("{name}-{}", &hash[..10]),
-    );
-    replica_set.parent = Some(0);
-    replica_set.images = images.clone();
-    replica_set.health = Some(deployment_health(workload));
-    let mut objects = vec![deployment, replica_set];
+    deployment.health = Some(deployment_health(workload, record.replicas));
+    let revisions = revisions(&record.app);
+    let current = replica_set(&namespace, &name, revisions.first().copied(), index);
+    let hash = current.name[name.len() + 1..].to_owned();
+    let mut current = current;
+    current.images = images.clone();
+    current.health = Some(deployment_health(workload, record.replicas));
+    current.info = vec![("Revision", format!("Rev:{}", history_length(&record.app)))];
+    let current_index = objects.len();
+    objects.push(current);
     if workload != Workload::Failing(Cause::Quota) {
-        for suffix in pod_suffixes(name) {
-            let mut pod = Object::new(
-                "Pod",
-                "",
-                &namespace,
-                &format!("{name}-{}-{suffix}", &hash[..10]),
-            );
-            pod.parent = Some(1);
+        for suffix in pod_suffixes(&name, record.replicas) {
+            let pod_name = format!("{name}-{hash}-{suffix}");
+            let mut pod = Object::new("Pod", "", &namespace, &pod_name).child(current_index);
             pod.images = images.clone();
             let (health, status) = pod_state(workload);
             pod.health = Some(health);
@@ -134,13 +213,82 @@ pub(crate) fn objects(record: &AppRecord) -> Vec<Object> {
             objects.push(pod);
         }
     }
-    let mut service = Object::new("Service", "", &namespace, name);
-    service.managed = true;
-    service.health = Some(("Healthy".into(), None));
-    let mut config = Object::new("ConfigMap", "", &namespace, &format!("{name}-config"));
-    config.managed = true;
-    objects.extend([service, config]);
-    objects
+    let length = history_length(&record.app);
+    for (step, revision) in revisions.iter().enumerate().skip(1) {
+        let mut old = replica_set(&namespace, &name, Some(revision), index);
+        old.images = images.clone();
+        old.health = Some(("Healthy".into(), None));
+        old.stale = true;
+        old.info = vec![("Revision", format!("Rev:{}", length.saturating_sub(step)))];
+        objects.push(old);
+    }
+}
+
+fn replica_set(namespace: &str, name: &str, revision: Option<&str>, parent: usize) -> Object {
+    let hash = format!(
+        "{:010x}",
+        fake_hash(&format!("{name}{}", revision.unwrap_or_default())) % 0xff_ffff_ffff
+    );
+    let rs_name = format!("{name}-{}", &hash[..10]);
+    Object::new("ReplicaSet", "apps", namespace, &rs_name).child(parent)
+}
+
+/// The revision deployed now, then up to two earlier distinct ones, newest first.
+fn revisions(app: &Value) -> Vec<&str> {
+    let mut revisions = vec![revision(app)];
+    let history = app["status"]["history"].as_array();
+    for entry in history.into_iter().flatten().rev() {
+        let earlier = entry["revision"].as_str().unwrap_or_default();
+        if revisions.len() > OLD_REPLICA_SETS {
+            break;
+        }
+        if !earlier.is_empty() && !revisions.contains(&earlier) {
+            revisions.push(earlier);
+        }
+    }
+    revisions
+}
+
+fn history_length(app: &Value) -> usize {
+    app["status"]["history"].as_array().map_or(1, Vec::len)
+}
+
+/// A Service's Endpoints and EndpointSlice.
+fn service(objects: &mut Vec<Object>, index: usize) {
+    let (namespace, name) = (
+        objects[index].namespace.clone(),
+        objects[index].name.clone(),
+    );
+    let endpoints = Object::new("Endpoints", "", &namespace, &name).child(index);
+    let slice_name = format!("{name}-{}", letters(&name, 0));
+    let mut slice = Object::new("EndpointSlice", "discovery.k8s.io", &namespace, &slice_name);
+    slice.parent = Some(index);
+    objects.extend([endpoints, slice]);
+}
+
+/// A CronJob's last Jobs, each with its completed Pod.
+fn cron_job(record: &AppRecord, objects: &mut Vec<Object>, index: usize) {
+    let (namespace, name) = (
+        objects[index].namespace.clone(),
+        objects[index].name.clone(),
+    );
+    let images = images(&record.app);
+    objects[index].images = images.clone();
+    // Jobs are named after their schedule time in minutes since the epoch (daily at 03:00).
+    let today = 29_787_000;
+    for day in 0..JOBS {
+        let job_name = format!("{name}-{}", today - 1440 * day);
+        let mut job = Object::new("Job", "batch", &namespace, &job_name).child(index);
+        job.health = Some(("Healthy".into(), Some("job completed".into())));
+        let job_index = objects.len();
+        objects.push(job);
+        let pod_name = format!("{job_name}-{}", letters(&job_name, 0));
+        let mut pod = Object::new("Pod", "", &namespace, &pod_name).child(job_index);
+        pod.images = images.clone();
+        pod.health = Some(("Healthy".into(), None));
+        pod.status = Some("Completed".into());
+        objects.push(pod);
+    }
 }
 
 fn images(app: &Value) -> Vec<String> {
@@ -166,26 +314,36 @@ pub(crate) fn revision(app: &Value) -> &str {
         .unwrap_or_default()
 }
 
-fn pod_suffixes(name: &str) -> [String; 2] {
-    let hash = format!("{:010x}", fake_hash(name));
-    let letters = |offset: usize| -> String {
-        hash[offset..offset + 5]
-            .chars()
-            .map(|c| match c {
-                '0'..='9' => (b'b' + c as u8 - b'0') as char,
-                other => other,
-            })
-            .collect()
-    };
-    [letters(0), letters(5)]
+/// Five letters from a hash of `seed`, from `offset` (0 or 5).
+fn letters(seed: &str, offset: usize) -> String {
+    let hash = format!("{:010x}", fake_hash(seed));
+    hash[offset..offset + 5]
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => (b'b' + c as u8 - b'0') as char,
+            other => other,
+        })
+        .collect()
 }
 
-fn deployment_health(workload: Workload) -> (String, Option<String>) {
+fn pod_suffixes(name: &str, count: u32) -> Vec<String> {
+    (0..count as usize)
+        .map(|pod| match pod {
+            0 | 1 => letters(name, pod * 5),
+            pod => letters(&format!("{name}#{pod}"), 0),
+        })
+        .collect()
+}
+
+fn deployment_health(workload: Workload, replicas: u32) -> (String, Option<String>) {
     match workload {
         Workload::Healthy | Workload::Missing => ("Healthy".into(), None),
         Workload::Progressing => (
             "Progressing".into(),
-            Some("Waiting for rollout to finish: 1 of 2 updated replicas are available...".into()),
+            Some(format!(
+                "Waiting for rollout to finish: {} of {replicas} updated replicas are available...",
+                replicas - 1
+            )),
         ),
         Workload::Suspended => ("Suspended".into(), Some("Deployment is paused".into())),
         Workload::Failing(_) => (
@@ -228,132 +386,4 @@ fn pod_state(workload: Workload) -> ((String, Option<String>), String) {
         ),
         Workload::Failing(Cause::Quota) => (("Missing".into(), None), "Pending".into()),
     }
-}
-
-/// The resource tree (`v1alpha1ApplicationTree`).
-pub(crate) fn tree(record: &AppRecord) -> Value {
-    let objects = objects(record);
-    let nodes: Vec<Value> = objects
-        .iter()
-        .map(|object| node(object, &objects))
-        .collect();
-    json!({"nodes": nodes, "hosts": []})
-}
-
-fn node(object: &Object, objects: &[Object]) -> Value {
-    let mut node = json!({
-        "group": object.group, "version": object.version, "kind": object.kind,
-        "namespace": object.namespace, "name": object.name, "uid": object.uid,
-        "resourceVersion": (fake_hash(&object.uid) % 900_000 + 100_000).to_string(),
-        "createdAt": RECONCILED_AT,
-    });
-    if let Some(parent) = object.parent.map(|index| &objects[index]) {
-        node["parentRefs"] = json!([{
-            "group": parent.group, "kind": parent.kind, "namespace": parent.namespace,
-            "name": parent.name, "uid": parent.uid,
-        }]);
-    }
-    if let Some((status, message)) = &object.health {
-        node["health"] = json!({"status": status});
-        if let Some(message) = message {
-            node["health"]["message"] = json!(message);
-        }
-    }
-    if !object.images.is_empty() && object.kind != "Deployment" {
-        node["images"] = json!(object.images);
-    }
-    if let Some(status) = &object.status {
-        node["info"] = json!([{"name": "Status Reason", "value": status},
-                              {"name": "Containers", "value": if status == "Running" { "1/1" } else { "0/1" }}]);
-    }
-    if object.kind == "Service" {
-        node["networkingInfo"] = json!({"targetLabels": {"app": object.name}});
-    }
-    node
-}
-
-/// The object as the Kubernetes API would serve it (live state).
-pub(crate) fn manifest(record: &AppRecord, object: &Object) -> Value {
-    let mut manifest = json!({
-        "apiVersion": object.api_version(), "kind": object.kind,
-        "metadata": {"name": object.name, "namespace": object.namespace, "uid": object.uid,
-                     "labels": {"app.kubernetes.io/instance": record.name()},
-                     "creationTimestamp": RECONCILED_AT},
-    });
-    let image = object.images.first().cloned().unwrap_or_default();
-    match object.kind {
-        "Deployment" => {
-            manifest["spec"] = json!({"replicas": 2, "selector": {"matchLabels": {"app": object.name}},
-                "template": {"spec": {"containers": [{"name": "app", "image": image,
-                    "resources": {"limits": {"memory": "256Mi", "cpu": "500m"}}}]}}});
-            manifest["status"] =
-                json!({"replicas": 2, "readyReplicas": ready(record), "updatedReplicas": 2});
-        }
-        "Pod" => {
-            manifest["spec"] = json!({"containers": [{"name": "app", "image": image}]});
-            manifest["status"] = json!({"phase": if object.status.as_deref() == Some("Pending") { "Pending" } else { "Running" },
-                                        "containerStatuses": [container_status(record, object, &image)]});
-        }
-        "Service" => {
-            manifest["spec"] = json!({"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": record.name()}})
-        }
-        "ConfigMap" => manifest["data"] = config_data(record),
-        _ => {}
-    }
-    manifest
-}
-
-fn ready(record: &AppRecord) -> u32 {
-    match Workload::of(record) {
-        Workload::Healthy | Workload::Suspended => 2,
-        Workload::Progressing => 1,
-        _ => 0,
-    }
-}
-
-fn container_status(record: &AppRecord, object: &Object, image: &str) -> Value {
-    let status = object.status.as_deref().unwrap_or("Running");
-    let restarts = match status {
-        "CrashLoopBackOff" | "OOMKilled" => 7,
-        _ => 0,
-    };
-    let state = match status {
-        "Running" => json!({"running": {"startedAt": RECONCILED_AT}}),
-        "OOMKilled" => json!({"waiting": {"reason": "CrashLoopBackOff"}}),
-        other => json!({"waiting": {"reason": other}}),
-    };
-    let mut container = json!({"name": "app", "image": image, "ready": status == "Running" && Workload::of(record) != Workload::Failing(Cause::ProbeFailed),
-                               "restartCount": restarts, "state": state});
-    if status == "OOMKilled" {
-        container["lastState"] = json!({"terminated": {"reason": "OOMKilled", "exitCode": 137}});
-    }
-    container
-}
-
-fn config_data(record: &AppRecord) -> Value {
-    let prod = record.app["metadata"]["labels"]["env"] == "prod";
-    let db = if Workload::of(record) == Workload::Failing(Cause::WrongEnvironment) {
-        "postgres.staging.svc.cluster.local"
-    } else if prod {
-        "postgres.prod.svc.cluster.local"
-    } else {
-        "postgres.dev.svc.cluster.local"
-    };
-    json!({"DATABASE_HOST": db, "LOG_LEVEL": "info"})
-}
-
-/// The desired state of a managed object (what Git says), as a manifest.
-pub(crate) fn target(record: &AppRecord, object: &Object) -> Value {
-    let mut manifest = manifest(record, object);
-    if let Some(map) = manifest.as_object_mut() {
-        map.remove("status");
-    }
-    if let Some(metadata) = manifest["metadata"].as_object_mut() {
-        metadata.remove("uid");
-        metadata.remove("creationTimestamp");
-    }
-    if record.app["status"]["sync"]["status"] == "OutOfSync" && object.kind == "Deployment" {
-        manifest["spec"]["replicas"] = json!(3);
-    }
-    manifest
 }

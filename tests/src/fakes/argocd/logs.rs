@@ -46,7 +46,8 @@ pub(crate) fn stream(
     }
     let mut body = String::new();
     for pod in &pods {
-        let lines = match pod_lines(record, pod, query) {
+        let job = pod.owner_kind(&all) == Some("Job");
+        let lines = match pod_lines(record, pod, job, query) {
             Ok(lines) => lines,
             Err((status, grpc, message)) if body.is_empty() => {
                 return failure(status, grpc, &message);
@@ -110,7 +111,12 @@ fn selected(pod: &Object, all: &[Object], pod_name: Option<&str>, query: &Query<
 
 type LogError = (StatusCode, u16, String);
 
-fn pod_lines(record: &AppRecord, pod: &Object, query: &Query<'_>) -> Result<Lines, LogError> {
+fn pod_lines(
+    record: &AppRecord,
+    pod: &Object,
+    job: bool,
+    query: &Query<'_>,
+) -> Result<Lines, LogError> {
     let container = query
         .first("container")
         .filter(|c| !c.is_empty())
@@ -152,7 +158,11 @@ fn pod_lines(record: &AppRecord, pod: &Object, query: &Query<'_>) -> Result<Line
             ),
         ));
     }
-    let mut lines = script(record, workload, previous);
+    let mut lines = if job {
+        job_script()
+    } else {
+        script(record, workload, previous)
+    };
     if let Some(since) = query.number("sinceSeconds") {
         lines.retain(|(ago, _)| i64::from(*ago) <= since);
     }
@@ -218,6 +228,19 @@ fn script(record: &AppRecord, workload: Workload, previous: bool) -> Lines {
         .enumerate()
         .map(|(index, text)| ((count - 1 - index as u32) * 30, text))
         .collect()
+}
+
+/// What a CronJob's cleanup run printed.
+fn job_script() -> Lines {
+    [
+        "{\"level\":\"info\",\"msg\":\"cleanup started\"}",
+        "{\"level\":\"info\",\"msg\":\"removed expired sessions\",\"count\":214}",
+        "{\"level\":\"info\",\"msg\":\"cleanup finished\",\"durationMs\":812}",
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(index, text)| ((2 - index as u32) * 30, text.to_owned()))
+    .collect()
 }
 
 /// `2026-08-20T11:42:31Z` minus `ago` seconds (the fake's clock; `ago` < 11 hours).

@@ -27,8 +27,11 @@
 //! and PodLogs2, GetManifests, ServerSideDiff, RevisionMetadata), ApplicationSets (List, Get,
 //! Create, Delete, Generate), clusters (List), projects (List, Get), repositories (ListApps),
 //! account (CanI), session (GetUserInfo) and the version. A sync runs as described in
-//! `operations.rs`; live objects, events and logs are derived from each application's state
-//! (`live.rs`, `events.rs`, `logs.rs`).
+//! `operations.rs` and records what `history.rs` describes; live objects, their manifests,
+//! events and logs are derived from each application's state and the objects it declares
+//! (`managed.rs`, `live.rs`, `tree.rs`, `manifest.rs`, `events.rs`, `logs.rs`). Generated applications
+//! (`generated.rs`) are as large as real ones: 8 to 16 managed objects, ten deployments, the
+//! last sync's result.
 
 mod app;
 mod applications;
@@ -36,13 +39,18 @@ mod appsets;
 mod catalog;
 mod contract;
 mod events;
+mod generated;
+mod history;
 mod live;
 mod logs;
+mod managed;
+mod manifest;
 mod operations;
 mod resources;
 mod routes;
 mod schema;
 mod store;
+mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -53,13 +61,15 @@ use anyhow::{Result, anyhow};
 use axum::Router;
 use serde_json::Value;
 
-pub use app::{Application, Cause, IN_CLUSTER, generate};
+pub use app::{Application, Cause, IN_CLUSTER};
 pub use catalog::{USERNAME, VERSION};
+pub use generated::generate;
+pub use managed::Resource;
 pub use store::{CONTROL_PLANE_NAMESPACE, Fault};
 
 use self::routes::{Shared, dispatch, lock};
 use self::schema::validate_application;
-use self::store::{AppRecord, Store};
+use self::store::{AppRecord, Simulated, Store};
 use crate::fakes::server::{FakeServer, Journal, normalize_base_path};
 
 /// The repository of Argo CD's example applications, which the fake knows the layout of.
@@ -68,7 +78,7 @@ pub const EXAMPLE_APPS_REPO: &str = "https://github.com/argoproj/argocd-example-
 /// The data a fake Argo CD starts with.
 #[derive(Debug, Clone, Default)]
 pub struct ArgoCd {
-    applications: Vec<(Value, Cause)>,
+    applications: Vec<(Value, Simulated)>,
     projects: Vec<String>,
     clusters: Vec<(String, String)>,
     appsets: Vec<Value>,
@@ -85,8 +95,11 @@ impl ArgoCd {
 
     /// Adds an application built with [`Application`].
     pub fn with_app(mut self, application: Application) -> Self {
-        let cause = application.failure_cause();
-        self.applications.push((application.to_json(), cause));
+        let simulated = Simulated {
+            cause: application.failure_cause(),
+            replicas: application.replica_count(),
+        };
+        self.applications.push((application.to_json(), simulated));
         self
     }
 
@@ -106,7 +119,7 @@ impl ArgoCd {
         validate_application(&application).map_err(|error| {
             anyhow!("the application fixture `{name}` breaks Argo CD's contract: {error}")
         })?;
-        self.applications.push((application, Cause::default()));
+        self.applications.push((application, Simulated::default()));
         Ok(self)
     }
 
@@ -169,7 +182,7 @@ impl ArgoCd {
         repos
             .entry(EXAMPLE_APPS_REPO.into())
             .or_insert_with(example_apps);
-        for (app, cause) in self.applications {
+        for (app, simulated) in self.applications {
             let spec = &app["spec"];
             projects.insert(spec["project"].as_str().unwrap_or("default").to_owned());
             let server = spec["destination"]["server"].as_str().unwrap_or_default();
@@ -185,7 +198,7 @@ impl ArgoCd {
                     paths.push((path.to_owned(), source_type(&app).to_owned()));
                 }
             }
-            store.apps.push(AppRecord::new(app, cause));
+            store.apps.push(AppRecord::new(app, simulated));
         }
         store.sort();
         for paths in repos.values_mut() {
@@ -356,3 +369,6 @@ mod tests;
 
 #[cfg(test)]
 mod state_tests;
+
+#[cfg(test)]
+mod generated_tests;

@@ -8,6 +8,8 @@
 use serde_json::{Value, json};
 
 use super::app::{Cause, RECONCILED_AT};
+use super::history;
+use super::managed::{self, Resource};
 use super::store::{Answer, ApiError, AppRecord, Call, Outcome, Progression, Store, ok};
 use crate::fakes::ids::{fake_hash, fake_sha};
 
@@ -193,20 +195,33 @@ pub(crate) fn advance(record: &mut AppRecord) {
 fn finish(record: &mut AppRecord, progression: &Progression) {
     let operation = record.app["operation"].take();
     remove(&mut record.app, "operation");
-    let result = json!({"revision": progression.revision,
-        "resources": [{"group": "apps", "version": "v1", "kind": "Deployment", "name": record.name(),
-                       "namespace": record.app["spec"]["destination"]["namespace"], "status": "Synced",
-                       "message": "deployment.apps/configured", "syncPhase": "Sync", "hookPhase": "Running"}]});
+    let failure = match &progression.outcome {
+        Outcome::Failed(message) => Some(message.as_str()),
+        _ => None,
+    };
+    let resources = applied(record);
+    let images: Vec<String> = record.app["status"]["summary"]["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|image| image.as_str().map(str::to_owned))
+        .collect();
+    let mut result = json!({"revision": progression.revision,
+                            "resources": history::results(&resources, &images, failure)});
+    if operation["sync"]["source"].is_object() {
+        result["source"] = operation["sync"]["source"].clone();
+    }
     let state = &mut record.app["status"]["operationState"];
     state["finishedAt"] = json!(RECONCILED_AT);
-    if let Outcome::Failed(message) = &progression.outcome {
+    state["syncResult"] = result;
+    if let Some(message) = failure {
         state["phase"] = json!("Failed");
         state["message"] = json!(message);
         return;
     }
     state["phase"] = json!("Succeeded");
     state["message"] = json!("successfully synced (all tasks run)");
-    state["syncResult"] = result;
+    mark_synced(&mut record.app);
     let source = operation["sync"]["source"].clone();
     record.app["status"]["sync"]["status"] = json!("Synced");
     record.app["status"]["sync"]["revision"] = json!(progression.revision);
@@ -246,8 +261,47 @@ fn settle(record: &mut AppRecord, outcome: &Outcome) {
             json!({"status": "Degraded", "message": degraded_message(*cause)})
         }
     };
+    let status = health["status"].clone();
     record.app["status"]["health"] = health;
     record.app["status"]["health"]["lastTransitionTime"] = json!(RECONCILED_AT);
+    for entry in resources_mut(&mut record.app) {
+        if entry["kind"] == "Deployment" {
+            entry["health"] = json!({"status": status});
+        }
+    }
+}
+
+/// The objects a sync applies: those the application declares, or a plain application's
+/// Deployment when it declares none yet.
+fn applied(record: &AppRecord) -> Vec<Value> {
+    let declared = managed::entries(&record.app);
+    if !declared.is_empty() {
+        return declared.to_vec();
+    }
+    let namespace = record.app["spec"]["destination"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    vec![managed::status_entry(
+        Resource::Deployment,
+        record.name(),
+        namespace,
+        "Synced",
+        "Healthy",
+    )]
+}
+
+/// After a successful sync, every declared object is in sync.
+fn mark_synced(app: &mut Value) {
+    for entry in resources_mut(app) {
+        entry["status"] = json!("Synced");
+    }
+}
+
+fn resources_mut(app: &mut Value) -> impl Iterator<Item = &mut Value> {
+    app["status"]["resources"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
 }
 
 fn degraded_message(cause: Cause) -> &'static str {

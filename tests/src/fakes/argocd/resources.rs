@@ -7,11 +7,13 @@ use serde_json::{Value, json};
 use super::events;
 use super::live::{self, Object, objects};
 use super::logs;
+use super::manifest::{self, out_of_sync};
 use super::store::{Answer, ApiError, AppRecord, Call, Reply, Store, ok};
+use super::tree;
 
 pub(crate) fn tree(store: &mut Store, call: &Call<'_>) -> Answer {
     let record = store.app(call.param("applicationName"), call.app_namespace())?;
-    ok(live::tree(record))
+    ok(tree::tree(record))
 }
 
 pub(crate) fn managed(store: &mut Store, call: &Call<'_>) -> Answer {
@@ -27,10 +29,9 @@ pub(crate) fn managed(store: &mut Store, call: &Call<'_>) -> Answer {
 }
 
 fn diff(record: &AppRecord, object: &Object) -> Value {
-    let target = live::target(record, object);
-    let live_state = live::manifest(record, object);
-    let modified =
-        record.app["status"]["sync"]["status"] == "OutOfSync" && object.kind == "Deployment";
+    let target = manifest::target(record, object);
+    let live_state = manifest::manifest(record, object);
+    let modified = out_of_sync(record, object);
     let mut item = json!({
         "group": object.group, "kind": object.kind, "namespace": object.namespace, "name": object.name,
         "targetState": target.to_string(), "liveState": live_state.to_string(),
@@ -38,7 +39,7 @@ fn diff(record: &AppRecord, object: &Object) -> Value {
         "modified": modified, "hook": false,
     });
     if modified {
-        item["diff"] = json!("{\"spec\":{\"replicas\":3}}");
+        item["diff"] = json!(json!({"spec": {"replicas": record.replicas + 1}}).to_string());
     }
     item
 }
@@ -66,7 +67,7 @@ pub(crate) fn get_resource(store: &mut Store, call: &Call<'_>) -> Answer {
     let record = store.app(call.param("name"), call.app_namespace())?;
     let all = objects(record);
     let object = find(&all, call)?;
-    ok(json!({"manifest": live::manifest(record, object).to_string()}))
+    ok(json!({"manifest": manifest::manifest(record, object).to_string()}))
 }
 
 /// The actions Argo CD's built-in Lua scripts offer for a kind.
@@ -170,7 +171,7 @@ pub(crate) fn manifests(store: &mut Store, call: &Call<'_>) -> Answer {
     let manifests: Vec<String> = objects(record)
         .iter()
         .filter(|object| object.managed)
-        .map(|object| live::target(record, object).to_string())
+        .map(|object| manifest::target(record, object).to_string())
         .collect();
     let revision = call
         .query
@@ -198,7 +199,7 @@ pub(crate) fn server_side_diff(store: &mut Store, call: &Call<'_>) -> Answer {
         let kind = target["kind"].as_str().unwrap_or_default();
         let name = target["metadata"]["name"].as_str().unwrap_or_default();
         let live_object = all.iter().find(|o| o.kind == kind && o.name == name);
-        let live_state = live_object.map(|o| live::manifest(record, o));
+        let live_state = live_object.map(|o| manifest::manifest(record, o));
         let predicted = match &live_state {
             Some(live) => {
                 let mut predicted = live.clone();

@@ -126,12 +126,32 @@ pub(crate) fn ok(value: Value) -> Answer {
     Ok(Reply::Json(value))
 }
 
+/// What the fake simulates about an application beyond its JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Simulated {
+    /// Why its workload fails whenever the application is Degraded.
+    pub cause: Cause,
+    /// Pods its Deployment runs.
+    pub replicas: u32,
+}
+
+impl Default for Simulated {
+    fn default() -> Self {
+        Self {
+            cause: Cause::default(),
+            replicas: 2,
+        }
+    }
+}
+
 /// One application and what the fake simulates about it.
 #[derive(Debug, Clone)]
 pub(crate) struct AppRecord {
     pub app: Value,
     /// Why its workload fails whenever the application is Degraded.
     pub cause: Cause,
+    /// Pods its Deployment runs.
+    pub replicas: u32,
     /// A sync or rollback in flight.
     pub progression: Option<Progression>,
     /// Scenario: the next operation leaves the app Degraded with this cause.
@@ -158,10 +178,11 @@ pub(crate) enum Outcome {
 }
 
 impl AppRecord {
-    pub(crate) fn new(app: Value, cause: Cause) -> Self {
+    pub(crate) fn new(app: Value, simulated: Simulated) -> Self {
         Self {
             app,
-            cause,
+            cause: simulated.cause,
+            replicas: simulated.replicas,
             progression: None,
             degrade_next: None,
             fail_next: None,

@@ -8,6 +8,7 @@ mod catalog;
 mod lifecycle;
 mod operations;
 mod reads;
+mod realistic;
 mod resources;
 mod sync;
 mod workflows;

@@ -1,7 +1,7 @@
 //! list_applications, get_application and get_application_resource_tree: the requests they
 //! send, the summaries they answer, paging at scale, and every error path.
 
-use capstan_tests::fakes::argocd::{ArgoCd, Fault};
+use capstan_tests::fakes::argocd::Fault;
 use serde_json::json;
 
 use super::{Env, lines};
@@ -29,9 +29,13 @@ async fn list_applications_filters_on_the_server_then_here() {
     assert_eq!(answer["total"], 1);
     let row = &answer["applications"][0];
     assert_eq!(
-        (row["sync"].as_str(), row["health"].as_str()),
-        (Some("Synced"), Some("Degraded"))
+        row,
+        &json!({"name": "recommendations", "project": "data", "sync": "Synced", "health": "Degraded",
+                "healthMessage": "RolloutAborted: metric \"error-rate\" assessed Failed",
+                "autoSync": true, "destination": "data@prod-eu-west-1.k8s.example.com"}),
+        "a lean row: no namespace (Argo CD's own), no source"
     );
+    assert_eq!(answer["counts"]["health"], json!({"Degraded": 1}));
     let sent = env.api();
     assert_eq!(
         lines(&sent),
@@ -46,6 +50,11 @@ async fn list_applications_filters_on_the_server_then_here() {
         .await;
     assert_eq!(names(&searched, "applications"), ["payments-api"]);
     assert_eq!(
+        searched["counts"]["health"],
+        json!({"Healthy": 1, "Suspended": 1}),
+        "counts cover every match, not just the page"
+    );
+    assert_eq!(
         (
             searched["hasMore"].as_bool(),
             searched["nextOffset"].as_u64()
@@ -53,6 +62,22 @@ async fn list_applications_filters_on_the_server_then_here() {
         (Some(true), Some(1))
     );
     assert!(searched["hint"].as_str().unwrap().contains("offset 1"));
+    let wide = env
+        .ok(
+            "list_applications",
+            json!({"cluster": "prod-eu-west-1.k8s.example.com", "search": "checkout", "wide": true}),
+        )
+        .await;
+    assert_eq!(
+        wide["applications"][0],
+        json!({"name": "checkout-web", "project": "checkout", "sync": "OutOfSync", "health": "Progressing",
+               "healthMessage": "Waiting for the preview ReplicaSet to become available", "autoSync": true,
+               "destination": "checkout@prod-eu-west-1.k8s.example.com",
+               "repo": "https://github.com/example-org/checkout-deploy.git",
+               "path": "apps/checkout-web/overlays/prod", "targetRevision": "release",
+               "revision": env.argocd.application("checkout-web").unwrap()["status"]["sync"]["revision"]}),
+        "`wide` adds the source and the deployed revision; `cluster` takes the row's short form"
+    );
     env.argocd.assert_no_violations();
 }
 
@@ -76,51 +101,6 @@ async fn a_selector_with_an_ampersand_stays_one_query_value() {
 }
 
 #[tokio::test]
-async fn two_thousand_applications_answer_in_one_small_page_that_says_how_to_page() {
-    let env = Env::start(ArgoCd::new().with_generated_apps(2000), "read_only = true").await;
-    let result = env.call("list_applications", json!({})).await;
-    let size = serde_json::to_string(&result).unwrap().len();
-    assert!(size < 64 * 1024, "the default answer is {size} bytes");
-    let answer = result.structured_content.unwrap();
-    assert_eq!(
-        (answer["total"].as_u64(), answer["returned"].as_u64()),
-        (Some(2000), Some(50))
-    );
-    assert!(
-        answer["hint"].as_str().unwrap().contains("offset 50"),
-        "{}",
-        answer["hint"]
-    );
-    let last = env
-        .ok("list_applications", json!({"offset": 1990, "limit": 500}))
-        .await;
-    assert_eq!(
-        (last["returned"].as_u64(), last["hasMore"].as_bool()),
-        (Some(10), Some(false))
-    );
-    let degraded = env
-        .ok(
-            "list_applications",
-            json!({"healthStatus": "Degraded", "projects": ["payments"]}),
-        )
-        .await;
-    assert!(
-        degraded["applications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["health"] == "Degraded")
-    );
-    let detail = env.ok("list_applications", json!({"detail": true})).await;
-    assert_eq!(
-        detail["returned"], 5,
-        "full objects come five at a time unless asked"
-    );
-    assert!(detail["applications"][0]["status"]["resources"].is_array());
-    env.argocd.assert_no_violations();
-}
-
-#[tokio::test]
 async fn get_application_answers_a_summary_and_compact_status() {
     let env = Env::demo().await;
     let answer = env
@@ -129,16 +109,36 @@ async fn get_application_answers_a_summary_and_compact_status() {
             json!({"applicationName": "recommendations"}),
         )
         .await;
+    let app = env.argocd.application("recommendations").unwrap();
+    let revision = app["status"]["sync"]["revision"].as_str().unwrap();
     assert_eq!(answer["summary"]["health"], "Degraded");
+    assert_eq!(answer["summary"]["revision"], revision);
     assert_eq!(
-        answer["status"]["resources"]["notHealthyOrOutOfSync"][0]["kind"],
-        "Deployment"
+        answer["summary"]["repo"],
+        "https://github.com/example-org/data-deploy.git"
     );
-    assert_eq!(answer["status"]["recentHistory"][0]["id"], 2);
-    assert_eq!(answer["spec"]["project"], "data");
+    assert_eq!(
+        answer["status"]["resources"],
+        json!({"total": 3, "byHealth": {"Degraded": 1, "Healthy": 1, "None": 1},
+               "notHealthyOrOutOfSync": [{"kind": "Deployment", "name": "recommendations",
+                                          "sync": "Synced", "health": "Degraded"}]})
+    );
+    assert_eq!(
+        answer["status"]["recentHistory"][0],
+        json!({"id": 2, "revision": &revision[..7], "deployedAt": "2026-08-20T11:42:31Z",
+               "by": "automated sync"})
+    );
+    assert_eq!(
+        answer["status"]["images"],
+        json!(["ghcr.io/example-org/recommendations:1.31.0"])
+    );
     assert!(
-        answer.get("application").is_none(),
-        "the full object only with detail"
+        answer["status"].get("operation").is_none(),
+        "no operation ran yet"
+    );
+    assert!(
+        answer.get("spec").is_none() && answer.get("application").is_none(),
+        "the spec and the full object only with detail"
     );
     let full = env
         .ok(
@@ -151,6 +151,7 @@ async fn get_application_answers_a_summary_and_compact_status() {
         full["application"]["metadata"]["annotations"]["argocd.argoproj.io/refresh"],
         "hard"
     );
+    assert_eq!(full["spec"]["project"], "default");
     assert_eq!(
         lines(&env.api()),
         [
@@ -252,7 +253,54 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
         )
         .await;
     assert_eq!(tree["counts"]["byKind"]["Pod"], 2);
-    assert_eq!(tree["total"], 6);
+    assert_eq!(
+        tree["counts"]["byKind"]["ReplicaSet"], 2,
+        "the current ReplicaSet and the previous deployment's"
+    );
+    assert_eq!(tree["total"], 9);
+    let attention: Vec<(&str, &str)> = tree["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap(), n["health"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        attention,
+        [
+            ("Deployment", "Degraded"),
+            ("ReplicaSet", "Degraded"),
+            ("Pod", "Degraded"),
+            ("Pod", "Degraded")
+        ],
+        "only what needs attention, not the old ReplicaSet, the Service or the ConfigMap"
+    );
+    assert!(
+        tree.get("nodes").is_none() && tree["hint"].as_str().unwrap().contains("all: true"),
+        "{tree}"
+    );
+    let all = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "recommendations", "all": true}),
+        )
+        .await;
+    assert_eq!(
+        (all["total"].as_u64(), all["returned"].as_u64()),
+        (Some(9), Some(9))
+    );
+    let healthy = env
+        .ok(
+            "get_application_resource_tree",
+            json!({"applicationName": "guestbook"}),
+        )
+        .await;
+    assert!(healthy.get("attention").is_none(), "{healthy}");
+    assert!(
+        healthy["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing needs attention")
+    );
     let pods = env
         .ok("get_application_resource_tree",
             json!({"applicationName": "recommendations", "kind": "Pod", "health": "Degraded", "limit": 1}))
@@ -272,6 +320,7 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
             .unwrap()
             .starts_with("ReplicaSet/recommendations-")
     );
+    env.argocd.clear_journal();
     let raw = env
         .ok(
             "get_application_resource_tree",
@@ -284,7 +333,7 @@ async fn the_resource_tree_is_summarised_counted_and_filtered() {
     );
     assert_eq!(
         lines(&env.api())[0],
-        "GET /api/v1/applications/recommendations/resource-tree"
+        "GET /api/v1/applications/guestbook/resource-tree"
     );
     env.argocd.assert_no_violations();
 }

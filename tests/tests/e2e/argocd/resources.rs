@@ -86,7 +86,9 @@ async fn get_resources_reads_named_objects_or_a_bounded_number() {
             bounded["resources"].as_array().unwrap().len(),
             bounded["omitted"].as_u64()
         ),
-        (2, Some(4))
+        (2, Some(7)),
+        "the tree holds nine objects: the Deployment, its ReplicaSets and pods, the Service with \
+         its Endpoints and EndpointSlice, and the ConfigMap"
     );
     let sent = lines(&env.api());
     assert_eq!(sent.len(), 3);

@@ -46,6 +46,23 @@ async fn a_sync_sends_the_contract_body_and_the_app_settles() {
     let app = env.argocd.application("helm-guestbook").unwrap();
     assert_eq!(app["status"]["sync"]["status"], "Synced");
     assert_eq!(app["status"]["history"].as_array().unwrap().len(), 3);
+    let settled = env
+        .ok(
+            "get_application",
+            json!({"applicationName": "helm-guestbook"}),
+        )
+        .await;
+    let revision = app["status"]["sync"]["revision"].as_str().unwrap();
+    assert_eq!(settled["summary"]["revision"], revision);
+    assert_eq!(
+        settled["status"]["operation"],
+        json!({"finishedAt": "2026-08-20T11:42:31Z"}),
+        "the phase (Succeeded) is in the summary, the revision is the deployed one"
+    );
+    assert_eq!(
+        settled["status"]["recentHistory"][0],
+        json!({"id": 3, "revision": &revision[..7], "deployedAt": "2026-08-20T11:42:31Z", "by": "capstan"})
+    );
     env.argocd.assert_no_violations();
 }
 

@@ -78,6 +78,10 @@ async fn deploy_and_watch_reports_progress_until_healthy() {
     let answer = result.structured_content.clone().unwrap();
     assert_eq!(answer["outcome"], "Healthy", "{answer}");
     assert_eq!(answer["summary"]["sync"], "Synced");
+    assert_eq!(
+        answer["summary"]["revision"], answer["revision"],
+        "the summary names the revision now deployed"
+    );
     let steps: Vec<&str> = answer["steps"]
         .as_array()
         .unwrap()
