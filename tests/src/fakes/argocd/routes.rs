@@ -76,7 +76,10 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
             Err(error) => error.into_response(),
         };
     }
-    match route(operation, &mut store, &call) {
+    let answer = route(operation, &mut store, &call);
+    // Serialize outside the lock, so concurrent requests only queue for the store itself.
+    drop(store);
+    match answer {
         Ok(reply) => reply.into_response(),
         Err(error) => error.into_response(),
     }

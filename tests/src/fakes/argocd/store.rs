@@ -102,10 +102,12 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// What a handler answers: a JSON document, or newline-delimited JSON (a stream).
+/// What a handler answers: a JSON document (built, or already serialized), or newline-delimited
+/// JSON (a stream).
 #[derive(Debug)]
 pub(crate) enum Reply {
     Json(Value),
+    Serialized(Vec<u8>),
     Stream(String),
 }
 
@@ -113,6 +115,9 @@ impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         match self {
             Reply::Json(value) => Json(value).into_response(),
+            Reply::Serialized(body) => {
+                ([("content-type", "application/json")], body).into_response()
+            }
             Reply::Stream(lines) => ([("content-type", "application/json")], lines).into_response(),
         }
     }
