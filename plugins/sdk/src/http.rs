@@ -191,11 +191,15 @@ impl Request {
     }
 }
 
+/// The most a body's announced length reserves up front; a longer body grows the buffer as it
+/// arrives, so an upstream that announces more than it sends cannot make the plugin allocate it.
+const MAX_RESERVE: u64 = 16 << 20;
+
 /// Reads a body frame by frame into one buffer, sized up front when the length is known: a
 /// large answer (an Application list over thousands of apps runs to tens of megabytes) is
 /// held once, not also as the frames and a copy of them.
 async fn read_body(body: Body) -> Result<Vec<u8>, wstd::http::Error> {
-    let length = body.content_length().unwrap_or(0);
+    let length = body.content_length().unwrap_or(0).min(MAX_RESERVE);
     let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
     let mut body = body.into_boxed_body();
     while let Some(frame) = body.frame().await {
