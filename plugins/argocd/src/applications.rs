@@ -143,12 +143,17 @@ fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
         let paging = Paging::from(arguments, DEFAULT_LIMIT);
         let wide = arguments["wide"].as_bool().unwrap_or(false);
         let matching: Vec<Value> = listing::fetch(&client, &query, not_found)?
-            .iter()
+            .into_iter()
             .filter(|app| keep(app, arguments))
             .inspect(|app| counts.add(app))
+            .collect();
+        // Rows only for the page: the counts above cover every match.
+        let (apps, fields) = paging.apply(matching);
+        let rows = apps
+            .iter()
             .map(|app| if wide { wide_row(app) } else { row(app) })
             .collect();
-        paging.apply(matching)
+        (rows, fields)
     };
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);
