@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::CompileCache;
 use super::call::Component;
@@ -15,6 +15,10 @@ use super::state::CallState;
 /// How often the epoch ticker advances the engine's epoch. A call's deadline is counted in
 /// these ticks, and a spinning guest yields to the async runtime at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Linear memory an instance's pool slot keeps between calls, reset in place instead of being
+/// returned to the kernel. Peak resident memory grows by at most this much per busy slot.
+const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Engine-wide ceilings; per-instance limits from manifests must fit inside them.
 #[derive(Debug, Clone)]
@@ -109,8 +113,15 @@ fn engine_config(limits: &EngineLimits) -> Config {
         .max_memories_per_component(4)
         .max_tables_per_component(8)
         .max_core_instances_per_component(16)
-        // Measured: 64 KiB kept resident is the sweet spot; 1 MiB memsets more than it saves.
-        .linear_memory_keep_resident(64 << 10)
+        // Between calls, the pages a call dirtied (found with Linux's PAGEMAP_SCAN, 6.7 and
+        // later) are reset in place, up to this much per instance; only the rest goes back to
+        // the kernel. Returning pages made the next call fault each one in again, and every
+        // such fault on a copy-on-write page flushed the TLB of every core with an IPI (over a
+        // third of capstan's CPU per `get_application` was kernel time). A single-object call
+        // fits in it; a list of a hundred applications keeps 1 MiB and returns the rest.
+        // Older kernels fall back to resetting the first 1 MiB blindly.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(64 << 10)
         // Returning memory to the kernel in batches saves a TLB shootdown across every core
         // per call (the bench's sandbox share dropped from about 88 µs to 60 µs with it).

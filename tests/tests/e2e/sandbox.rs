@@ -148,3 +148,29 @@ async fn huge_outputs_are_capped_with_a_marker() {
         &body[body.len() - 300..]
     );
 }
+
+/// Each call gets memory as the plugin shipped it: nothing an earlier call wrote survives into
+/// the next, whether it fitted in the pages the host keeps resident between calls (reset in
+/// place) or spilled past them (returned to the kernel).
+#[tokio::test]
+async fn a_call_never_sees_what_an_earlier_call_left_in_memory() {
+    let (_plugins, _capstan, client) = probe_server(LIMITS).await;
+    let mut previous = String::new();
+    for (round, kib) in [4, 64, 512, 4096, 16, 8192, 4].into_iter().enumerate() {
+        let value = format!("secret-{round}-{kib}");
+        let result = client
+            .call(
+                "probe_remember",
+                json!({"value": value, "previous": previous, "kib": kib}),
+            )
+            .await
+            .unwrap();
+        assert!(!is_error(&result), "{}", text(&result));
+        assert_eq!(
+            result.structured_content,
+            Some(json!({"found": false, "sees_own": true})),
+            "round {round}: the call found what the call before it ({previous}) left in memory"
+        );
+        previous = value;
+    }
+}

@@ -43,6 +43,24 @@ impl Plugin for Probe {
                     &["mib"],
                 ))
                 .read_only(),
+            Tool::new(
+                "remember",
+                "Looks through all of its linear memory for what a call with `value` = `previous` \
+                 would have left there, then leaves `value` behind in a buffer of `kib` KiB and \
+                 checks that the same search finds it (`sees_own`).",
+            )
+            .input(object(
+                json!({"value": {"type": "string", "minLength": 4, "maxLength": 64},
+                       "previous": {"type": "string", "maxLength": 64},
+                       "kib": {"type": "integer", "minimum": 1, "maximum": 65536}}),
+                &["value", "kib"],
+            ))
+            .output(object(
+                json!({"found": {"type": "boolean"}, "sees_own": {"type": "boolean"}}),
+                &["found", "sees_own"],
+            ))
+            .read_only()
+            .open_world(false),
             Tool::new("trap", "Executes `unreachable`.").read_only(),
             Tool::new("panic", "Panics with a message.").read_only(),
             Tool::new("sleep", "Sleeps `ms` milliseconds in a host call, then answers.")
@@ -84,6 +102,7 @@ impl Plugin for Probe {
             "fetch" => fetch(&arguments),
             "spin" => spin(),
             "alloc" => alloc(&arguments),
+            "remember" => remember(&arguments),
             "trap" => trap(),
             "panic" => panic!("the probe panicked on purpose"),
             "sleep" => {
@@ -165,6 +184,46 @@ fn alloc(arguments: &Value) -> Result<ToolResult, ToolError> {
         "allocated {} bytes",
         std::hint::black_box(&buffer).len()
     )))
+}
+
+/// What `remember` writes for `value`: each byte shifted by one, so the plain `value` in the
+/// call's own arguments never matches it.
+fn trace_of(value: &str) -> Vec<u8> {
+    value.bytes().map(|byte| byte.wrapping_add(1)).collect()
+}
+
+fn remember(arguments: &Value) -> Result<ToolResult, ToolError> {
+    let previous = args::str(arguments, "previous").unwrap_or_default();
+    let found = !previous.is_empty() && memory_holds(&trace_of(previous));
+    let trace = trace_of(args::required_str(arguments, "value")?);
+    let bytes = args::u64_or(arguments, "kib", 1) as usize * 1024;
+    let buffer: Vec<u8> = trace.iter().copied().cycle().take(bytes).collect();
+    // The scan must see this call's own trace in the buffer, or a `found: false` proves nothing.
+    let sees_own = memory_holds(&trace) || !cfg!(target_arch = "wasm32");
+    std::hint::black_box(&buffer);
+    Ok(ToolResult::structured(
+        json!({ "found": found, "sees_own": sees_own }),
+    ))
+}
+
+/// Whether `needle` occurs anywhere in linear memory other than at `needle` itself.
+#[cfg(target_arch = "wasm32")]
+fn memory_holds(needle: &[u8]) -> bool {
+    let end = core::arch::wasm32::memory_size(0) * 65536;
+    // SAFETY: every address in 1..end lies inside the instance's linear memory, which is
+    // readable as bytes; address 0 is skipped only because a slice may not start at null.
+    let memory =
+        unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance::<u8>(1), end - 1) };
+    let own = needle.as_ptr() as usize;
+    memory
+        .windows(needle.len())
+        .enumerate()
+        .any(|(offset, window)| window == needle && offset + 1 != own)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn memory_holds(_needle: &[u8]) -> bool {
+    false
 }
 
 fn trap() -> Result<ToolResult, ToolError> {
