@@ -107,8 +107,11 @@ fn environment(out: &mut String, comparison: &Comparison) {
     );
     let _ = writeln!(
         out,
-        "- Load: closed loop; each worker has its own MCP session (rmcp client, protocol \
-         2025-11-25) and calls back to back for the window. capstan runs the Argo CD plugin with \
+        "- Load: closed loop; each worker has its own MCP session on its own connection \
+         (rmcp's Streamable HTTP client transport called directly, without rmcp's service \
+         layer, whose worker tasks cost the two cores as much as a server's own work; protocol \
+         2025-11-25 for capstan, 2025-06-18 for argocd-mcp) and calls back to back for the \
+         window. capstan runs the Argo CD plugin with \
          an empty tool prefix and its default limits (32 calls at once, 64 queued).\n"
     );
 }

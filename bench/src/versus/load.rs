@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use capstan_tests::client::Client;
 use futures::future::join_all;
 use rmcp::model::CallToolResult;
 
 use super::process::Process;
+use super::session::Session;
 use super::workload::{DirectRequest, Workload};
 use crate::stats::Sample;
 
@@ -50,7 +50,7 @@ pub struct Window {
 /// Drives `workload` through the first `concurrency` of `sessions` for `window`, measuring
 /// `server`.
 pub async fn mcp(
-    sessions: &[Arc<Client>],
+    sessions: &[Arc<Session>],
     concurrency: usize,
     workload: &Workload,
     window: Window,

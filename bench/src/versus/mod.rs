@@ -1,19 +1,19 @@
 //! capstan against the reference server, `argocd-mcp` 0.9.0, and against the limit: both MCP
 //! servers front the same fake Argo CD (100 generated applications as large as real ones, with
 //! resource trees, events and logs; 2,000 for the large list), are driven by the same MCP
-//! client (rmcp) with the same workloads at each concurrency, and the same upstream requests
+//! client (rmcp's Streamable HTTP transport, see [`session`]) with the same workloads at each concurrency, and the same upstream requests
 //! are also sent directly with a plain HTTP client, in the same run.
 
 pub mod argocd_mcp;
 mod load;
 pub mod process;
+mod session;
 mod workload;
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
-use capstan_tests::client::Client;
 use capstan_tests::fakes::argocd::{self, ArgoCdServer};
 use futures::future::try_join_all;
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use self::argocd_mcp::ArgocdMcp;
 pub use self::load::{Cell, Window};
 use self::process::Process;
+use self::session::Session;
 use self::workload::Workload;
 
 /// The token both servers present to the fake Argo CD.
@@ -87,8 +88,8 @@ struct Servers {
     fake_runtime: tokio::runtime::Runtime,
     capstan: Capstan,
     reference: ArgocdMcp,
-    capstan_sessions: Vec<Arc<Client>>,
-    reference_sessions: Vec<Arc<Client>>,
+    capstan_sessions: Vec<Arc<Session>>,
+    reference_sessions: Vec<Arc<Session>>,
     _plugins: PluginDir,
 }
 
@@ -169,8 +170,8 @@ impl Servers {
     }
 }
 
-async fn connect(url: &str, sessions: usize) -> anyhow::Result<Vec<Arc<Client>>> {
-    let clients = try_join_all((0..sessions).map(|_| Client::connect(url)))
+async fn connect(url: &str, sessions: usize) -> anyhow::Result<Vec<Arc<Session>>> {
+    let clients = try_join_all((0..sessions).map(|_| Session::open(url)))
         .await
         .with_context(|| format!("opening {sessions} MCP sessions to {url}"))?;
     Ok(clients.into_iter().map(Arc::new).collect())
