@@ -2,10 +2,9 @@
 //! (`StreamableHttpClient::post_message` on a reqwest client) called directly, one request at
 //! a time, with rmcp's own message types, but without its service layer.
 //!
-//! rmcp's full client routes every call through a session worker and a service task, which on
-//! this two-core machine costs about as much CPU per call as the servers under test spend on
-//! it: the load generator then took the cores the servers were being measured on. Both servers
-//! are driven by this same session, so the comparison stays like for like.
+//! rmcp's full client adds a session worker and a service task between the caller and the
+//! connection, and on this two-core machine every hop is CPU the servers under test do not
+//! get. Both servers are driven by this same session, so the comparison stays like for like.
 
 use std::collections::HashMap;
 use std::sync::Arc;
