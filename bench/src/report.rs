@@ -43,6 +43,11 @@ mod target {
 /// The comparison's tables alone (for profiling runs).
 pub fn versus_tables(comparison: &Comparison) -> String {
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Hypervisor steal while the workloads ran: {:.0}% of the machine's CPU time.\n",
+        comparison.steal * 100.0
+    );
     versus_table(&mut out, comparison);
     limit_table(&mut out, comparison);
     answers_table(&mut out, comparison);
@@ -79,7 +84,13 @@ fn environment(out: &mut String, comparison: &Comparison) {
         "- Date: {}",
         humantime::format_rfc3339_seconds(std::time::SystemTime::now())
     );
-    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(
+        out,
+        "- Machine: {}; the hypervisor stole {:.0}% of its CPU time while the workloads ran \
+         (latencies and ratios move with it from run to run)",
+        machine(),
+        comparison.steal * 100.0
+    );
     let _ = writeln!(
         out,
         "- capstan {} ({}), {}, wasmtime 48, rmcp 3.9; release build",

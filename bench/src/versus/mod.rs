@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use self::argocd_mcp::ArgocdMcp;
 pub use self::load::{Cell, Window};
-use self::process::Process;
+use self::process::{MachineTime, Process};
 use self::session::Session;
 use self::workload::Workload;
 
@@ -78,6 +78,8 @@ pub struct Comparison {
     pub node_version: String,
     /// Resident memory of each server before the first workload: (capstan, argocd-mcp).
     pub idle_rss: (u64, u64),
+    /// The share of the machine's CPU time the hypervisor stole while the workloads ran.
+    pub steal: f64,
 }
 
 /// The two servers in front of one fake Argo CD, with open MCP sessions.
@@ -195,11 +197,13 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Comparison> {
         .collect();
     let http = capstan_tests::http_client();
     let mut rows = Vec::new();
+    let started = MachineTime::now()?;
     for workload in &workloads {
         for &concurrency in &plan.concurrency {
             rows.push(measure(&servers, &http, workload, concurrency, plan.window).await?);
         }
     }
+    let steal = MachineTime::now()?.steal_since(&started);
     let mut answers = Vec::new();
     for workload in &workloads {
         let (capstan, reference) = servers
@@ -218,6 +222,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Comparison> {
         answers,
         node_version: ArgocdMcp::node_version()?,
         idle_rss,
+        steal,
     })
 }
 

@@ -1,5 +1,6 @@
 //! A server process's resource use, read from `/proc`: resident memory now and at its peak
-//! (the peak is reset between workloads through `clear_refs`), and CPU time across all threads.
+//! (the peak is reset between workloads through `clear_refs`), and CPU time across all threads;
+//! and the machine's CPU time stolen by the hypervisor, which says how noisy a run was.
 
 use std::fs;
 
@@ -62,6 +63,44 @@ impl Process {
     }
 }
 
+/// The machine's CPU time so far, from the `cpu` line of `/proc/stat`, in clock ticks.
+#[derive(Debug, Clone, Copy)]
+pub struct MachineTime {
+    /// Ticks of every kind, summed over all cores.
+    pub total: u64,
+    /// Ticks a virtual CPU was ready to run but the hypervisor ran something else.
+    pub steal: u64,
+}
+
+impl MachineTime {
+    /// Reads the counters now.
+    pub fn now() -> anyhow::Result<Self> {
+        let stat = fs::read_to_string("/proc/stat")?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .find_map(|line| line.strip_prefix("cpu "))
+            .context("/proc/stat has no cpu line")?
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        // already counted in user and nice.
+        Ok(Self {
+            total: ticks.iter().take(8).sum(),
+            steal: ticks.get(7).copied().unwrap_or(0),
+        })
+    }
+
+    /// The share of the machine's CPU time stolen between `earlier` and `self`.
+    pub fn steal_since(&self, earlier: &Self) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        self.steal.saturating_sub(earlier.steal) as f64 / total as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +117,14 @@ mod tests {
             std::hint::black_box(spin.elapsed());
         }
         assert!(me.cpu_seconds().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn reads_the_machine() {
+        let before = MachineTime::now().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let after = MachineTime::now().unwrap();
+        assert!(after.total >= before.total && after.steal >= before.steal);
+        assert!((0.0..=1.0).contains(&after.steal_since(&before)));
     }
 }
