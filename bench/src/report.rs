@@ -120,7 +120,7 @@ fn environment(out: &mut String, comparison: &Comparison) {
         out,
         "- Load: closed loop; each worker has its own MCP session on its own connection \
          (rmcp's Streamable HTTP client transport called directly, without rmcp's service \
-         layer, whose worker tasks cost the two cores as much as a server's own work; protocol \
+         layer, whose extra tasks per call take CPU from the servers on two cores; protocol \
          2025-11-25 for capstan, 2025-06-18 for argocd-mcp) and calls back to back for the \
          window. capstan runs the Argo CD plugin with \
          an empty tool prefix and its default limits (32 calls at once, 64 queued).\n"
