@@ -98,22 +98,9 @@ impl Session {
         let message = ClientJsonRpcMessage::request(request, id.clone());
         let (answer, session) = match self.post(message).await? {
             StreamableHttpPostResponse::Json(message, session) => (Some(message), session),
-            StreamableHttpPostResponse::Sse(mut events, session) => {
-                let mut answer = None;
-                while let Some(event) = events.next().await {
-                    let Some(data) = event?.data.filter(|data| !data.is_empty()) else {
-                        continue;
-                    };
-                    let message: ServerJsonRpcMessage = serde_json::from_str(&data)
-                        .with_context(|| format!("{} sent an unreadable event", self.url))?;
-                    if matches!(&message, ServerJsonRpcMessage::Response(r) if r.id == id)
-                        || matches!(&message, ServerJsonRpcMessage::Error(e) if e.id.as_ref() == Some(&id))
-                    {
-                        answer = Some(message);
-                        break;
-                    }
-                }
-                (answer, session)
+            StreamableHttpPostResponse::Sse(events, session) => {
+                let data = events.map(|event| event.map(|event| event.data));
+                (self.answer_in(data, &id).await?, session)
             }
             _ => (None, None),
         };
@@ -123,6 +110,30 @@ impl Session {
             Some((Err(error), _)) => Err(anyhow::anyhow!("{}: {error:?}", self.url)),
             None => anyhow::bail!("{} answered with something other than a result", self.url),
         }
+    }
+
+    /// The message among the SSE events' `data` that answers request `id`, if one does.
+    async fn answer_in<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        mut events: impl futures::Stream<Item = Result<Option<String>, E>> + Unpin,
+        id: &RequestId,
+    ) -> anyhow::Result<Option<ServerJsonRpcMessage>> {
+        while let Some(data) = events.next().await {
+            let Some(data) = data?.filter(|data| !data.is_empty()) else {
+                continue;
+            };
+            let message: ServerJsonRpcMessage = serde_json::from_str(&data)
+                .with_context(|| format!("{} sent an unreadable event", self.url))?;
+            let answers = match &message {
+                ServerJsonRpcMessage::Response(response) => response.id == *id,
+                ServerJsonRpcMessage::Error(error) => error.id.as_ref() == Some(id),
+                _ => false,
+            };
+            if answers {
+                return Ok(Some(message));
+            }
+        }
+        Ok(None)
     }
 
     async fn post(
