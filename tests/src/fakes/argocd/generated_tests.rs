@@ -7,19 +7,11 @@ use serde_json::{Value, json};
 
 use super::schema::check_definition;
 use super::*;
-use crate::fakes::tests::client;
 
 async fn send(server: &ArgoCdServer, method: &str, path: &str, body: Option<Value>) -> Value {
-    let url = format!("{}{path}", server.base_url());
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client().request(method, url);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    let text = response.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
+    let (status, answer) = super::state_tests::send(server, method, path, body).await;
+    assert_eq!(status, 200, "{path}");
+    answer
 }
 
 async fn get(server: &ArgoCdServer, path: &str) -> Value {

@@ -7,7 +7,9 @@ use super::schema::check_definition;
 use super::*;
 use crate::fakes::tests::client;
 
-async fn send(
+/// Sends `method path` with an optional JSON body: (status, the answer as JSON, or as a string
+/// when it is not JSON).
+pub(super) async fn send(
     server: &ArgoCdServer,
     method: &str,
     path: &str,
