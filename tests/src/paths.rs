@@ -1,6 +1,11 @@
-//! Where the artifacts under test are. Tests use release builds: `./dev test` builds them first.
+//! Where the artifacts under test are. Tests use release builds: `./dev test` builds them first,
+//! and the first use in a test process rebuilds them when their sources are newer (see
+//! `paths/freshness.rs`), so a test never silently runs an old binary or plugin.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+mod freshness;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -10,28 +15,43 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `capstan` binary: `$CAPSTAN_BIN`, else `target/release/capstan`.
+/// The `capstan` binary: `$CAPSTAN_BIN` (used as is), else `target/release/capstan`, rebuilt
+/// first when it is missing or older than its sources (checked once per process).
+///
+/// # Panics
+///
+/// When it is stale and `cargo build --release --locked -p capstan -p capstan-tests --bins`
+/// fails.
 pub fn capstan_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("CAPSTAN_BIN") {
         return PathBuf::from(bin);
     }
-    let bin = repo_root().join("target/release/capstan");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build --release -p capstan` (or run ./dev test)",
-        bin.display()
-    );
-    bin
+    static FRESH: OnceLock<Result<(), String>> = OnceLock::new();
+    let root = repo_root();
+    if let Err(message) = FRESH.get_or_init(|| freshness::ensure(&freshness::host(&root))) {
+        panic!("{message}");
+    }
+    root.join("target/release/capstan")
 }
 
-/// A compiled plugin component, e.g. `plugin("probe")`.
+/// A compiled plugin component, e.g. `plugin("probe")`. The components are rebuilt first when
+/// any is missing or older than the plugins' sources (checked once per process).
+///
+/// # Panics
+///
+/// When they are stale and `cargo build --release --locked` in `plugins/` fails, or when there
+/// is no component `name`.
 pub fn plugin(name: &str) -> PathBuf {
-    let wasm = repo_root()
-        .join("plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
+    static FRESH: OnceLock<Result<(), String>> = OnceLock::new();
+    let root = repo_root();
+    if let Err(message) = FRESH.get_or_init(|| freshness::ensure(&freshness::plugins(&root))) {
+        panic!("{message}");
+    }
+    let wasm = freshness::plugin_dir(&root).join(format!("{name}.wasm"));
     assert!(
         wasm.is_file(),
-        "{} is missing: build the plugins with `cargo build --release` in plugins/ (or run ./dev test)",
+        "{} is missing: is {name} a member of the plugins workspace? Build the plugins with \
+         `(cd plugins && cargo build --release --locked)` (or run ./dev build)",
         wasm.display()
     );
     wasm

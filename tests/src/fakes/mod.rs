@@ -95,21 +95,88 @@ mod tests {
         ),
     ];
 
-    /// The copies in `fakes/contracts/` are byte-for-byte those of the project's
-    /// `shared/contracts/` (skipped when that folder is not next to the repository).
+    /// The folder of the vendored copies.
+    fn vendored_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fakes/contracts")
+    }
+
+    /// How to regenerate `SHA256SUMS` after copying the contracts again.
+    const REGENERATE: &str = "cd tests/src/fakes/contracts && sha256sum *.json *.yaml > SHA256SUMS";
+
+    /// The sums in `fakes/contracts/SHA256SUMS` (`sha256sum` format), by file name.
+    fn recorded_sums() -> std::collections::BTreeMap<String, String> {
+        let path = vendored_dir().join("SHA256SUMS");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let (sum, name) = line.split_once(' ').unwrap_or_else(|| {
+                    panic!(
+                        "SHA256SUMS line {line:?} is not `<sha256>  <file>`; regenerate the \
+                         file: `{REGENERATE}`"
+                    )
+                });
+                let name = name.trim_start_matches(' ').trim_start_matches('*');
+                (name.to_owned(), sum.to_ascii_lowercase())
+            })
+            .collect()
+    }
+
+    /// The hex SHA-256 of a file's bytes.
+    fn sha256_hex(path: &std::path::Path) -> String {
+        use sha2::Digest as _;
+        let bytes = std::fs::read(path)
+            .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// `SHA256SUMS` lists exactly the vendored contracts, and each copy in `fakes/contracts/`
+    /// still hashes to its recorded sum (runs on every clone, shared folder or not).
+    #[test]
+    fn vendored_contracts_match_recorded_sums() {
+        let sums = recorded_sums();
+        let listed: std::collections::BTreeSet<&str> = sums.keys().map(String::as_str).collect();
+        let vendored: std::collections::BTreeSet<&str> =
+            VENDORED.iter().map(|(copy, _)| *copy).collect();
+        assert_eq!(
+            listed, vendored,
+            "fakes/contracts/SHA256SUMS does not list exactly the vendored contracts (VENDORED \
+             in fakes/mod.rs); regenerate it: `{REGENERATE}`"
+        );
+        for (copy, origin) in VENDORED {
+            let actual = sha256_hex(&vendored_dir().join(copy));
+            assert_eq!(
+                actual, sums[*copy],
+                "fakes/contracts/{copy} does not match its sum in fakes/contracts/SHA256SUMS. \
+                 Contracts are byte-for-byte copies of the project's shared/contracts: copy it \
+                 again (`cp ../shared/contracts/{origin} tests/src/fakes/contracts/{copy}`, from \
+                 the repository root), then regenerate the sums: `{REGENERATE}`"
+            );
+        }
+    }
+
+    /// The project's originals in `../shared/contracts` hash to the recorded sums, so the
+    /// vendored copies have not drifted from the source of truth (checked where that folder is
+    /// next to the repository; the sums themselves are checked on every clone above).
     #[test]
     fn contracts_match_shared_copies() {
-        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fakes/contracts");
         let shared = crate::paths::repo_root().join("../shared/contracts");
         if !shared.is_dir() {
             return;
         }
+        let sums = recorded_sums();
         for (copy, origin) in VENDORED {
-            let copy_bytes = std::fs::read(here.join(copy)).unwrap();
-            let origin_bytes = std::fs::read(shared.join(origin)).unwrap();
+            let actual = sha256_hex(&shared.join(origin));
             assert!(
-                copy_bytes == origin_bytes,
-                "fakes/contracts/{copy} drifted from shared/contracts/{origin}; copy it again"
+                sums.get(*copy) == Some(&actual),
+                "shared/contracts/{origin} changed: fakes/contracts/{copy} and its sum in \
+                 fakes/contracts/SHA256SUMS drifted from it. Copy it again \
+                 (`cp ../shared/contracts/{origin} tests/src/fakes/contracts/{copy}`, from the \
+                 repository root), then regenerate the sums: `{REGENERATE}`"
             );
         }
     }
