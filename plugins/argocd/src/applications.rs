@@ -4,7 +4,7 @@
 //! paged, with counts by health and sync over every match; Get answers a wide row and the
 //! compact status, and the spec and full object only with `detail`.
 
-use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::listing;
@@ -21,11 +21,7 @@ const DEFAULT_LIMIT: u64 = 25;
 const DEFAULT_DETAIL_LIMIT: u64 = 5;
 const MAX_LIMIT: u64 = 500;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![list_tool(), get_tool()]
-}
-
-fn list_tool() -> Tool {
+pub(crate) fn list_tool() -> Tool {
     Tool::new(
         "list_applications",
         "Lists Argo CD applications, one lean row each (name, project, sync and health status, \
@@ -81,7 +77,7 @@ fn list_tool() -> Tool {
     .read_only()
 }
 
-fn get_tool() -> Tool {
+pub(crate) fn get_tool() -> Tool {
     Tool::new(
         "get_application",
         "Gets one Argo CD application: its row (sync, health, last operation's phase, automated \
@@ -117,16 +113,8 @@ fn get_tool() -> Tool {
     .read_only()
 }
 
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "list_applications" => list(arguments),
-        "get_application" => get(arguments),
-        _ => return None,
-    })
-}
-
-fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn list(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let mut query = Query::default();
     for project in arguments["projects"].as_array().into_iter().flatten() {
         query.push_opt("projects", project.as_str());
@@ -254,8 +242,8 @@ fn without_managed_fields(mut app: Value) -> Value {
     app
 }
 
-fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn get(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     query.push_opt("refresh", args::str(arguments, "refresh"));
     let application = app_ref

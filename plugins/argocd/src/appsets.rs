@@ -2,34 +2,13 @@
 //! `delete_applicationset` and `generate_applicationset` (a dry-run preview of the
 //! Applications a set would generate, from a set given in full or by name).
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::schema::{NAME_PATTERN, NAMESPACE_PATTERN, object, props, target_property};
 use crate::summary::{row, text};
 use capstan_sdk::url::segment;
-
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![
-        list_tool(),
-        get_tool(),
-        create_tool(),
-        delete_tool(),
-        generate_tool(),
-    ]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "list_applicationsets" => list(arguments),
-        "get_applicationset" => get(arguments),
-        "create_applicationset" => create(arguments),
-        "delete_applicationset" => delete(arguments),
-        "generate_applicationset" => generate(arguments),
-        _ => return None,
-    })
-}
 
 fn named() -> Value {
     json!({"target": target_property(),
@@ -69,7 +48,7 @@ fn summary(set: &Value) -> Value {
            "applications": set["status"]["resourcesCount"].as_u64().unwrap_or(0), "conditions": conditions})
 }
 
-fn list_tool() -> Tool {
+pub(crate) fn list_tool() -> Tool {
     Tool::new(
         "list_applicationsets",
         "Lists Argo CD ApplicationSets: name, generator kinds (list, git, clusters, matrix, …), the \
@@ -89,8 +68,8 @@ fn list_tool() -> Tool {
     .read_only()
 }
 
-fn list(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn list(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let mut query = Query::default();
     for project in arguments["projects"].as_array().into_iter().flatten() {
         query.push_opt("projects", project.as_str());
@@ -126,7 +105,7 @@ fn path_and_query(arguments: &Value) -> Result<(String, Query, String), ToolErro
     ))
 }
 
-fn get_tool() -> Tool {
+pub(crate) fn get_tool() -> Tool {
     Tool::new(
         "get_applicationset",
         "Gets one Argo CD ApplicationSet: its summary and spec (generators, template, sync \
@@ -139,8 +118,8 @@ fn get_tool() -> Tool {
     .read_only()
 }
 
-fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn get(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let (path, query, not_found) = path_and_query(arguments)?;
     let set = client.get(&path, &query, &not_found)?;
     let mut answer =
@@ -151,7 +130,7 @@ fn get(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(answer))
 }
 
-fn create_tool() -> Tool {
+pub(crate) fn create_tool() -> Tool {
     Tool::new(
         "create_applicationset",
         "Creates an Argo CD ApplicationSet, which then creates and manages one Application per \
@@ -180,8 +159,8 @@ fn cleaned(set: &Value) -> Value {
     set
 }
 
-fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn create(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let mut query = Query::default();
     for flag in ["upsert", "dryRun"] {
         if let Some(value) = arguments[flag].as_bool() {
@@ -202,7 +181,7 @@ fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn delete_tool() -> Tool {
+pub(crate) fn delete_tool() -> Tool {
     Tool::new(
         "delete_applicationset",
         "Deletes an Argo CD ApplicationSet. Unless its sync policy preserves them, the Applications \
@@ -216,8 +195,8 @@ fn delete_tool() -> Tool {
     .idempotent(true)
 }
 
-fn delete(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn delete(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let (path, query, not_found) = path_and_query(arguments)?;
     client.send(Method::DELETE, &path, &query, None, &not_found)?;
     Ok(ToolResult::structured(
@@ -225,7 +204,7 @@ fn delete(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn generate_tool() -> Tool {
+pub(crate) fn generate_tool() -> Tool {
     Tool::new(
         "generate_applicationset",
         "Previews the Applications an ApplicationSet would generate, without creating anything: \
@@ -245,8 +224,8 @@ fn generate_tool() -> Tool {
     .read_only()
 }
 
-fn generate(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn generate(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let set = if arguments["applicationSet"].is_object() {
         cleaned(&arguments["applicationSet"])
     } else if arguments["name"].is_string() {

@@ -2,41 +2,55 @@
 //! value percent-encoded, sends JSON, and turns Argo CD's error answers (HTTP status, gRPC code,
 //! message) and transport failures into messages that tell the agent what to do.
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::http::{HttpError, Request, Response, excerpt};
+use capstan_sdk::http::{HttpError, Method, Request, Response, excerpt};
 use capstan_sdk::url::encode;
-use capstan_sdk::{ToolError, Value, config};
+use capstan_sdk::{Context, ToolError, Value};
 
-/// A connection to one Argo CD target of this instance.
+/// A connection to one Argo CD target of this instance, over the call's context.
 pub(crate) struct Client {
+    context: Context,
     target: String,
     base: String,
 }
 
+/// One GET of [`Client::get_all`]: the path (already encoded, from the API root), its query,
+/// and what to tell the agent when Argo CD answers 404.
+pub(crate) struct Get {
+    pub path: String,
+    pub query: Query,
+    pub not_found: String,
+}
+
 impl Client {
     /// The client for `target`, or for the instance's default target when `None`.
-    pub(crate) fn for_target(target: Option<&str>) -> Result<Self, ToolError> {
-        let (target, base) = config::resolve_target(target)?;
-        Ok(Self { target, base })
+    pub(crate) fn for_target(context: &Context, target: Option<&str>) -> Result<Self, ToolError> {
+        let (target, base) = context.config().resolve_target(target)?;
+        Ok(Self {
+            context: context.clone(),
+            target,
+            base,
+        })
     }
 
     /// The client a call's arguments address: `target`, else argocd-mcp's `argocdBaseUrl`
     /// (which must be the URL of one of the instance's targets), else the default target.
-    pub(crate) fn for_call(arguments: &Value) -> Result<Self, ToolError> {
+    pub(crate) fn for_call(context: &Context, arguments: &Value) -> Result<Self, ToolError> {
         if let Some(target) = arguments["target"].as_str() {
-            return Self::for_target(Some(target));
+            return Self::for_target(context, Some(target));
         }
         let Some(url) = arguments["argocdBaseUrl"].as_str() else {
-            return Self::for_target(None);
+            return Self::for_target(context, None);
         };
         let wanted = url.trim_end_matches('/');
-        let targets = config::targets();
+        let config = context.config();
+        let targets = config.targets();
         let found = targets.iter().find(|name| {
-            config::target_url(name)
+            config
+                .target_url(name)
                 .is_ok_and(|base| base.trim_end_matches('/').eq_ignore_ascii_case(wanted))
         });
         match found {
-            Some(name) => Self::for_target(Some(name)),
+            Some(name) => Self::for_target(context, Some(name)),
             None => Err(ToolError::new(format!(
                 "argocdBaseUrl `{wanted}` is not one of this instance's Argo CD targets ({}); pass                  `target` with one of those names instead",
                 targets.join(", ")
@@ -44,13 +58,9 @@ impl Client {
         }
     }
 
-    /// A client for unit tests that never send.
-    #[cfg(test)]
-    pub(crate) fn test(target: &str) -> Self {
-        Self {
-            target: target.to_owned(),
-            base: "http://argocd.test".to_owned(),
-        }
+    /// The call's context.
+    pub(crate) fn context(&self) -> &Context {
+        &self.context
     }
 
     /// The target's name.
@@ -122,20 +132,21 @@ impl Client {
         self.parse(&verb, path, &response, not_found)
     }
 
-    /// [`Client::get`] from async code (inside `block_on`), so several requests can be in
-    /// flight at once.
-    pub(crate) async fn get_async(
-        &self,
-        path: &str,
-        query: &Query,
-        not_found: &str,
-    ) -> Result<Value, ToolError> {
-        let response = self
-            .request(Method::GET, path, query, None)
-            .send_async()
-            .await
-            .map_err(|error| self.transport("GET", path, error))?;
-        self.parse("GET", path, &response, not_found)
+    /// [`Client::get`] of several paths at once (all in flight together), answered in order.
+    pub(crate) fn get_all(&self, gets: &[Get]) -> Vec<Result<Value, ToolError>> {
+        let requests = gets
+            .iter()
+            .map(|get| self.request(Method::GET, &get.path, &get.query, None))
+            .collect();
+        self.context
+            .send_all(requests)
+            .into_iter()
+            .zip(gets)
+            .map(|(answer, get)| {
+                let response = answer.map_err(|error| self.transport("GET", &get.path, error))?;
+                self.parse("GET", &get.path, &response, &get.not_found)
+            })
+            .collect()
     }
 
     fn parse(
@@ -204,8 +215,8 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Response, ToolError> {
         let verb = method.to_string();
-        self.request(method, path, query, body)
-            .send()
+        self.context
+            .send(self.request(method, path, query, body))
             .map_err(|error| self.transport(&verb, path, error))
     }
 

@@ -1,23 +1,11 @@
 //! `get_application_events` and `get_resource_events`: Kubernetes events of the Application
 //! object or of one of its objects, newest first, as compact rows.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::{AppRef, Paging, merge};
 use crate::schema::{app_properties, object, page_output, paging, props};
 use crate::summary::text;
-
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![application_tool(), resource_tool()]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "get_application_events" => events(arguments, false),
-        "get_resource_events" => events(arguments, true),
-        _ => return None,
-    })
-}
 
 fn output() -> Value {
     object(
@@ -42,7 +30,7 @@ fn output() -> Value {
     )
 }
 
-fn application_tool() -> Tool {
+pub(crate) fn application_tool() -> Tool {
     Tool::new(
         "get_application_events",
         "Lists the Kubernetes events of an Argo CD Application object (sync operations started \
@@ -58,7 +46,7 @@ fn application_tool() -> Tool {
     .read_only()
 }
 
-fn resource_tool() -> Tool {
+pub(crate) fn resource_tool() -> Tool {
     let text =
         |description: &str| json!({"type": "string", "maxLength": 253, "description": description});
     Tool::new(
@@ -81,8 +69,21 @@ fn resource_tool() -> Tool {
     .read_only()
 }
 
-fn events(arguments: &Value, resource: bool) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+/// `get_application_events`.
+pub(crate) fn application_events(
+    ctx: &Context,
+    arguments: &Value,
+) -> Result<ToolResult, ToolError> {
+    events(ctx, arguments, false)
+}
+
+/// `get_resource_events`.
+pub(crate) fn resource_events(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    events(ctx, arguments, true)
+}
+
+fn events(ctx: &Context, arguments: &Value, resource: bool) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     if resource {
         for name in ["resourceNamespace", "resourceName", "resourceUID"] {

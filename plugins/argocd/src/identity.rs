@@ -1,25 +1,13 @@
 //! Who capstan is to Argo CD and what it may do: `get_user_info` (the session's user and
 //! groups) and `can_i` (an RBAC check before an action, e.g. `sync` on `payments/*`).
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::schema::{object, target_property};
 use capstan_sdk::url::segment;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![user_tool(), can_i_tool()]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "get_user_info" => user(arguments),
-        "can_i" => can_i(arguments),
-        _ => return None,
-    })
-}
-
-fn user_tool() -> Tool {
+pub(crate) fn user_tool() -> Tool {
     Tool::new(
         "get_user_info",
         "Tells which Argo CD user (and groups) this target's credentials act as, and whether the \
@@ -33,8 +21,8 @@ fn user_tool() -> Tool {
     .read_only()
 }
 
-fn user(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn user(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let info = client.get(
         "/api/v1/session/userinfo",
         &Query::default(),
@@ -47,7 +35,7 @@ fn user(arguments: &Value) -> Result<ToolResult, ToolError> {
     })))
 }
 
-fn can_i_tool() -> Tool {
+pub(crate) fn can_i_tool() -> Tool {
     Tool::new(
         "can_i",
         "Checks Argo CD RBAC before acting: may this target's user perform `action` on \
@@ -71,8 +59,8 @@ fn can_i_tool() -> Tool {
     .read_only()
 }
 
-fn can_i(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn can_i(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let [resource, action, object] =
         ["resource", "action", "object"].map(|name| args::str(arguments, name).unwrap_or_default());
     let path = format!(

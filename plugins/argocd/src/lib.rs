@@ -30,6 +30,11 @@
 //! - `workflows`: create_applications_from_directories, deploy_and_watch, diagnose_application
 //! - `prompts`: troubleshoot_application, safe_deploy
 //!
+//! `lib.rs` lists every tool in one [`Toolbox`] with its description and handler; each handler
+//! takes the call's [`capstan_sdk::Context`], through which all I/O goes, so the native tests
+//! (`src/tests/`) run the handlers against answers recorded from the fake Argo CD
+//! (`tests/fixtures/`).
+//!
 //! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `schema` (JSON Schema
 //! pieces), `summary` (lean and wide application rows), `status` (an application's compact
 //! status), `listing` (reading an application list without holding it whole).
@@ -52,70 +57,146 @@ mod schema;
 mod status;
 mod summary;
 mod sync;
+#[cfg(test)]
+mod tests;
 mod tree;
 mod version;
 mod workflows;
 
-use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value};
-
-/// A module's tool dispatcher: `None` when the tool is not one of its own.
-type Dispatch = fn(&str, &Value) -> Option<Result<ToolResult, ToolError>>;
-
-/// Every module that dispatches by name.
-const MODULES: [Dispatch; 11] = [
-    applications::call,
-    lifecycle::call,
-    operations::call,
-    resources::call,
-    events::call,
-    manifests::call,
-    projects::call,
-    appsets::call,
-    identity::call,
-    workflows::call,
-    single,
-];
-
-/// The modules with one tool each.
-fn single(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "sync_application" => sync::call(arguments),
-        "get_application_resource_tree" => tree::call(arguments),
-        "get_application_workload_logs" => logs::call(arguments),
-        "get_version" => version::call(arguments.clone()),
-        _ => return None,
-    })
-}
+use capstan_sdk::{Plugin, Toolbox, Value};
 
 struct ArgoCd;
 
 impl Plugin for ArgoCd {
-    fn tools() -> Vec<Tool> {
-        let mut tools = applications::tools();
-        tools.extend([tree::tool(), sync::tool()]);
-        tools.extend(lifecycle::tools());
-        tools.extend(operations::tools());
-        tools.extend(resources::tools());
-        tools.push(logs::tool());
-        tools.extend(events::tools());
-        tools.extend(manifests::tools());
-        tools.extend(projects::tools());
-        tools.extend(appsets::tools());
-        tools.extend(identity::tools());
-        tools.push(version::tool());
-        tools.extend(workflows::tools());
-        tools
-    }
-
-    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        MODULES
-            .iter()
-            .find_map(|dispatch| dispatch(tool, &arguments))
-            .unwrap_or_else(|| {
-                Err(ToolError::new(format!(
-                    "the Argo CD plugin has no tool `{tool}`; list the tools to see what it offers"
-                )))
-            })
+    fn toolbox() -> Toolbox {
+        Toolbox::new("Argo CD")
+            .tool(
+                "list_applications",
+                applications::list_tool,
+                applications::list,
+            )
+            .tool("get_application", applications::get_tool, applications::get)
+            .tool("get_application_resource_tree", tree::tool, tree::call)
+            .tool("sync_application", sync::tool, sync::call)
+            .tool(
+                "create_application",
+                lifecycle::create_tool,
+                lifecycle::create,
+            )
+            .tool(
+                "update_application",
+                lifecycle::update_tool,
+                lifecycle::update,
+            )
+            .tool(
+                "delete_application",
+                lifecycle::delete_tool,
+                lifecycle::delete,
+            )
+            .tool(
+                "refresh_application",
+                operations::refresh_tool,
+                operations::refresh,
+            )
+            .tool(
+                "get_application_history",
+                operations::history_tool,
+                operations::history,
+            )
+            .tool(
+                "rollback_application",
+                operations::rollback_tool,
+                operations::rollback,
+            )
+            .tool(
+                "terminate_operation",
+                operations::terminate_tool,
+                operations::terminate,
+            )
+            .tool(
+                "get_application_managed_resources",
+                resources::managed_tool,
+                resources::managed,
+            )
+            .tool(
+                "get_resources",
+                resources::get_tool,
+                resources::get_resources,
+            )
+            .tool(
+                "get_resource_actions",
+                resources::actions_tool,
+                resources::actions,
+            )
+            .tool("run_resource_action", resources::run_tool, resources::run)
+            .tool("get_application_workload_logs", logs::tool, logs::call)
+            .tool(
+                "get_application_events",
+                events::application_tool,
+                events::application_events,
+            )
+            .tool(
+                "get_resource_events",
+                events::resource_tool,
+                events::resource_events,
+            )
+            .tool(
+                "get_application_manifests",
+                manifests::manifests_tool,
+                manifests::manifests,
+            )
+            .tool("diff_application", manifests::diff_tool, manifests::diff)
+            .tool(
+                "get_appproject",
+                projects::get_project_tool,
+                projects::get_project,
+            )
+            .tool(
+                "list_projects",
+                projects::list_projects_tool,
+                projects::list_projects,
+            )
+            .tool("list_clusters", projects::clusters_tool, projects::clusters)
+            .tool(
+                "list_repository_apps",
+                projects::repo_apps_tool,
+                projects::repo_apps,
+            )
+            .tool("list_applicationsets", appsets::list_tool, appsets::list)
+            .tool("get_applicationset", appsets::get_tool, appsets::get)
+            .tool(
+                "create_applicationset",
+                appsets::create_tool,
+                appsets::create,
+            )
+            .tool(
+                "delete_applicationset",
+                appsets::delete_tool,
+                appsets::delete,
+            )
+            .tool(
+                "generate_applicationset",
+                appsets::generate_tool,
+                appsets::generate,
+            )
+            .tool("get_user_info", identity::user_tool, identity::user)
+            .tool("can_i", identity::can_i_tool, identity::can_i)
+            .tool("get_version", version::tool, version::call)
+            .tool(
+                "create_applications_from_directories",
+                workflows::directories::tool,
+                workflows::directories::call,
+            )
+            .tool(
+                "deploy_and_watch",
+                workflows::deploy::tool,
+                workflows::deploy::call,
+            )
+            .tool(
+                "diagnose_application",
+                workflows::diagnose::tool,
+                workflows::diagnose::call,
+            )
     }
 
     fn prompts() -> Vec<capstan_sdk::Prompt> {

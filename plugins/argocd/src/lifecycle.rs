@@ -3,8 +3,8 @@
 //! with `upsert` and `validate`; update is a JSON merge PATCH, so fields the agent does not send
 //! are kept; delete takes `cascade` and `propagationPolicy`.
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::params::AppRef;
@@ -12,19 +12,6 @@ use crate::schema::{
     NAME_PATTERN, NAMESPACE_PATTERN, app_properties, object, props, target_property,
 };
 use crate::summary::{self, wide_row};
-
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![create_tool(), update_tool(), delete_tool()]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "create_application" => create(arguments),
-        "update_application" => update(arguments),
-        "delete_application" => delete(arguments),
-        _ => return None,
-    })
-}
 
 /// The schema of an Application an agent writes: metadata and spec, anything Argo CD accepts
 /// inside them.
@@ -48,7 +35,7 @@ fn application_schema(required_spec: &[&str]) -> Value {
     })
 }
 
-fn create_tool() -> Tool {
+pub(crate) fn create_tool() -> Tool {
     Tool::new(
         "create_application",
         "Creates an Argo CD application from a full Application (any source type: Git directory, \
@@ -73,7 +60,7 @@ fn create_tool() -> Tool {
     .idempotent(true)
 }
 
-fn update_tool() -> Tool {
+pub(crate) fn update_tool() -> Tool {
     Tool::new(
         "update_application",
         "Changes an Argo CD application with a JSON merge patch: send only what changes (e.g. \
@@ -103,7 +90,7 @@ fn update_tool() -> Tool {
     .idempotent(true)
 }
 
-fn delete_tool() -> Tool {
+pub(crate) fn delete_tool() -> Tool {
     Tool::new(
         "delete_application",
         "Deletes an Argo CD application. By default (`cascade` true) Argo CD also deletes every \
@@ -146,8 +133,8 @@ fn written(client: &Client, application: &Value) -> ToolResult {
     }))
 }
 
-fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn create(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let mut application = arguments["application"].clone();
     if let Some(map) = application.as_object_mut() {
         for key in ["apiVersion", "kind", "status", "operation"] {
@@ -177,8 +164,8 @@ fn create(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(written(&client, &created))
 }
 
-fn update(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn update(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let changes = patch_of(&arguments["application"]);
     if changes.as_object().is_none_or(|map| map.is_empty()) {
         return Err(ToolError::new(
@@ -218,8 +205,8 @@ fn patch_of(application: &Value) -> Value {
     changes
 }
 
-fn delete(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn delete(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     let cascade = arguments["cascade"].as_bool();
     if let Some(cascade) = cascade {

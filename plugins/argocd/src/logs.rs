@@ -3,7 +3,7 @@
 //! `previous`, …). The answer is read from Argo CD's newline-delimited stream; an error inside
 //! the stream is reported (with the lines received before it), never swallowed.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::{AppRef, ResourceRef};
 use crate::schema::{app_properties, object, props, resource_ref};
@@ -54,8 +54,8 @@ pub(crate) fn tool() -> Tool {
     .read_only()
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     let path = match args::str(arguments, "podName").filter(|pod| !pod.is_empty()) {
         Some(pod) => app_ref.path(&format!("/pods/{}/logs", capstan_sdk::url::segment(pod))),

@@ -2,7 +2,7 @@
 //! manifests at a revision) and `diff_application` (Argo CD's server-side diff of those
 //! manifests against the live objects, summarised as the changed fields).
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::{AppRef, Paging, merge};
 use crate::schema::{app_properties, object, page_output, paging, props};
@@ -13,19 +13,7 @@ const MAX_DIFFED: usize = 50;
 /// Changed paths listed per object at most.
 const MAX_PATHS: usize = 20;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![manifests_tool(), diff_tool()]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "get_application_manifests" => manifests(arguments),
-        "diff_application" => diff(arguments),
-        _ => return None,
-    })
-}
-
-fn manifests_tool() -> Tool {
+pub(crate) fn manifests_tool() -> Tool {
     Tool::new(
         "get_application_manifests",
         "Renders an Argo CD application's desired manifests (what Git holds after Helm, Kustomize \
@@ -74,8 +62,8 @@ fn identity(manifest: &Value) -> Value {
            "namespace": text(&manifest["metadata"]["namespace"]), "name": text(&manifest["metadata"]["name"])})
 }
 
-fn manifests(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn manifests(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let answer = fetch(&app_ref, args::str(arguments, "revision"))?;
     let paging = Paging::from(arguments, 100);
     let rows: Vec<Value> = parsed(&answer)
@@ -90,7 +78,7 @@ fn manifests(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(result))
 }
 
-fn diff_tool() -> Tool {
+pub(crate) fn diff_tool() -> Tool {
     Tool::new(
         "diff_application",
         "Shows what a sync of an Argo CD application would change: Argo CD renders the desired \
@@ -116,8 +104,8 @@ fn diff_tool() -> Tool {
     .read_only()
 }
 
-fn diff(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn diff(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let rendered = fetch(&app_ref, args::str(arguments, "revision"))?;
     let manifests: Vec<&Value> = rendered["manifests"]
         .as_array()

@@ -2,33 +2,14 @@
 //! (deployments with their commit metadata), `rollback_application` (to a history entry) and
 //! `terminate_operation`.
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::Query;
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
 use crate::summary::{self, history_row, operation, text, wide_row};
 use capstan_sdk::url::segment;
-
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![
-        refresh_tool(),
-        history_tool(),
-        rollback_tool(),
-        terminate_tool(),
-    ]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "refresh_application" => refresh(arguments),
-        "get_application_history" => history(arguments),
-        "rollback_application" => rollback(arguments),
-        "terminate_operation" => terminate(arguments),
-        _ => return None,
-    })
-}
 
 fn summary_output(extra: Value, required: &[&str]) -> Value {
     object(
@@ -41,7 +22,7 @@ fn summary_output(extra: Value, required: &[&str]) -> Value {
     )
 }
 
-fn refresh_tool() -> Tool {
+pub(crate) fn refresh_tool() -> Tool {
     Tool::new(
         "refresh_application",
         "Makes Argo CD compare an application with Git and the cluster now instead of at its next \
@@ -58,8 +39,8 @@ fn refresh_tool() -> Tool {
     .idempotent(true)
 }
 
-fn refresh(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn refresh(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     query.push("refresh", args::str(arguments, "kind").unwrap_or("normal"));
     let app = app_ref
@@ -71,7 +52,7 @@ fn refresh(arguments: &Value) -> Result<ToolResult, ToolError> {
     })))
 }
 
-fn history_tool() -> Tool {
+pub(crate) fn history_tool() -> Tool {
     Tool::new(
         "get_application_history",
         "Lists an Argo CD application's deployments, newest first: history id, revision, when, \
@@ -94,8 +75,8 @@ fn history_tool() -> Tool {
     .read_only()
 }
 
-fn history(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn history(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let app = app_ref
         .client
         .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;
@@ -135,7 +116,7 @@ fn revision_metadata(app_ref: &AppRef<'_>, revision: &str) -> Result<Value, Tool
     )
 }
 
-fn rollback_tool() -> Tool {
+pub(crate) fn rollback_tool() -> Tool {
     Tool::new(
         "rollback_application",
         "Rolls an Argo CD application back to an earlier deployment (an `id` from \
@@ -165,8 +146,8 @@ pub(crate) fn previous_entry(app: &Value) -> Option<Value> {
         .map(|index| entries[index].clone())
 }
 
-fn rollback(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn rollback(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let app = app_ref
         .client
         .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;
@@ -216,7 +197,7 @@ pub(crate) fn post_rollback(
     )
 }
 
-fn terminate_tool() -> Tool {
+pub(crate) fn terminate_tool() -> Tool {
     Tool::new(
         "terminate_operation",
         "Stops the sync or rollback an Argo CD application is running (for example one stuck \
@@ -232,8 +213,8 @@ fn terminate_tool() -> Tool {
     .idempotent(false)
 }
 
-fn terminate(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn terminate(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     app_ref.client.send(
         Method::DELETE,
         &app_ref.path("/operation"),

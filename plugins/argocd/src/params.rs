@@ -1,7 +1,7 @@
 //! Reading the arguments the tools share: the application a call addresses (with both
 //! spellings of its namespace), resource references and paging.
 
-use capstan_sdk::{ToolError, Value, args};
+use capstan_sdk::{Context, ToolError, Value, args};
 
 use crate::client::{Client, Query};
 use capstan_sdk::url::segment;
@@ -15,12 +15,12 @@ pub(crate) struct AppRef<'a> {
 
 impl<'a> AppRef<'a> {
     /// Reads `target`, `applicationName` and `applicationNamespace`/`appNamespace`.
-    pub(crate) fn from(arguments: &'a Value) -> Result<Self, ToolError> {
+    pub(crate) fn from(context: &Context, arguments: &'a Value) -> Result<Self, ToolError> {
         let name = args::required_str(arguments, "applicationName")?;
         let namespace = args::str(arguments, "applicationNamespace")
             .or_else(|| args::str(arguments, "appNamespace"))
             .filter(|ns| !ns.is_empty());
-        let client = Client::for_call(arguments)?;
+        let client = Client::for_call(context, arguments)?;
         Ok(Self {
             name,
             namespace,

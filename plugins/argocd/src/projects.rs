@@ -3,7 +3,7 @@
 //! clusters Argo CD deploys to, without their long API version lists or credentials) and
 //! `list_repository_apps` (the application directories Argo CD finds in a repository).
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::params::{Paging, merge};
@@ -11,26 +11,7 @@ use crate::schema::{NAME_PATTERN, object, page_output, paging, props, target_pro
 use crate::summary::text;
 use capstan_sdk::url::segment;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![
-        get_project_tool(),
-        list_projects_tool(),
-        clusters_tool(),
-        repo_apps_tool(),
-    ]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "get_appproject" => get_project(arguments),
-        "list_projects" => list_projects(arguments),
-        "list_clusters" => clusters(arguments),
-        "list_repository_apps" => repo_apps(arguments),
-        _ => return None,
-    })
-}
-
-fn get_project_tool() -> Tool {
+pub(crate) fn get_project_tool() -> Tool {
     Tool::new(
         "get_appproject",
         "Gets an Argo CD AppProject: which source repositories and destinations (cluster and \
@@ -78,8 +59,8 @@ fn project_row(project: &Value) -> Value {
     })
 }
 
-fn get_project(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn get_project(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let name = args::required_str(arguments, "projectName")?;
     let not_found = format!("No project `{name}` exists there; list_projects shows the projects.");
     let project = client.get(
@@ -100,7 +81,7 @@ fn get_project(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(answer))
 }
 
-fn list_projects_tool() -> Tool {
+pub(crate) fn list_projects_tool() -> Tool {
     Tool::new(
         "list_projects",
         "Lists Argo CD AppProjects with their description, allowed source repositories and \
@@ -115,8 +96,8 @@ fn list_projects_tool() -> Tool {
     .read_only()
 }
 
-fn list_projects(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn list_projects(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let list = client.get(
         "/api/v1/projects",
         &Query::default(),
@@ -139,7 +120,7 @@ fn list_projects(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(answer))
 }
 
-fn clusters_tool() -> Tool {
+pub(crate) fn clusters_tool() -> Tool {
     Tool::new(
         "list_clusters",
         "Lists the clusters Argo CD deploys to: name, server URL, Kubernetes version, connection \
@@ -163,8 +144,8 @@ fn clusters_tool() -> Tool {
     .read_only()
 }
 
-fn clusters(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn clusters(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let mut query = Query::default();
     query.push_opt("server", args::str(arguments, "server"));
     query.push_opt("name", args::str(arguments, "name"));
@@ -192,7 +173,7 @@ fn clusters(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn repo_apps_tool() -> Tool {
+pub(crate) fn repo_apps_tool() -> Tool {
     Tool::new(
         "list_repository_apps",
         "Lists the application directories Argo CD finds in a Git repository (at `revision`, \
@@ -237,8 +218,8 @@ pub(crate) fn app_paths(
     Ok(answer["items"].as_array().cloned().unwrap_or_default())
 }
 
-fn repo_apps(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn repo_apps(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let repo = args::required_str(arguments, "repo")?;
     let under = args::str(arguments, "path")
         .unwrap_or_default()

@@ -2,15 +2,10 @@
 //! live, with diffs), `get_resources` (live manifests, a bounded number at a time),
 //! `get_resource_actions` and `run_resource_action` (Argo CD's v2 endpoint, with parameters).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
-use capstan_sdk::http::block_on;
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
-
-use crate::client::Query;
+use crate::client::{Get, Query};
 use crate::params::{AppRef, Paging, ResourceRef, merge};
 use crate::schema::{app_properties, object, page_output, paging, props, resource_ref};
 use crate::summary::text;
@@ -24,21 +19,7 @@ const FAN_OUT: usize = 4;
 /// Characters of a diff shown in a summary row.
 const DIFF_EXCERPT: usize = 2000;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![managed_tool(), get_tool(), actions_tool(), run_tool()]
-}
-
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    Some(match tool {
-        "get_application_managed_resources" => managed(arguments),
-        "get_resources" => get_resources(arguments),
-        "get_resource_actions" => actions(arguments),
-        "run_resource_action" => run(arguments),
-        _ => return None,
-    })
-}
-
-fn managed_tool() -> Tool {
+pub(crate) fn managed_tool() -> Tool {
     let text =
         |description: &str| json!({"type": "string", "maxLength": 253, "description": description});
     Tool::new(
@@ -68,8 +49,8 @@ fn managed_tool() -> Tool {
     .read_only()
 }
 
-fn managed(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn managed(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     for name in ["kind", "name", "namespace", "group", "version", "project"] {
         query.push_opt(name, args::str(arguments, name));
@@ -126,7 +107,7 @@ fn parse_state(state: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn get_tool() -> Tool {
+pub(crate) fn get_tool() -> Tool {
     Tool::new(
         "get_resources",
         "Gets the live manifests of Kubernetes objects of an Argo CD application (as the cluster \
@@ -154,8 +135,8 @@ fn get_tool() -> Tool {
     .read_only()
 }
 
-fn get_resources(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn get_resources(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let mut refs: Vec<ResourceRef> = arguments["resourceRefs"]
         .as_array()
         .into_iter()
@@ -191,42 +172,22 @@ fn get_resources(arguments: &Value) -> Result<ToolResult, ToolError> {
 fn read_all(app_ref: &AppRef<'_>, refs: &[ResourceRef]) -> Vec<Value> {
     refs.chunks(FAN_OUT)
         .flat_map(|chunk| {
-            block_on(join_all(
-                chunk
-                    .iter()
-                    .map(|reference| read_one(app_ref, reference))
-                    .collect(),
-            ))
+            let gets: Vec<Get> = chunk
+                .iter()
+                .map(|reference| get_one(app_ref, reference))
+                .collect();
+            let answers = app_ref.client.get_all(&gets);
+            chunk
+                .iter()
+                .zip(answers)
+                .map(|(reference, answer)| read_one(reference, answer))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
 
-/// Runs `futures` concurrently and returns their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|context| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(context) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
-}
-
-/// One object's live manifest, or the error reading it.
-async fn read_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Value {
+/// The GET of one object's live manifest.
+fn get_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Get {
     let mut query = app_ref.query();
     reference.push(&mut query);
     let not_found = format!(
@@ -234,10 +195,15 @@ async fn read_one(app_ref: &AppRef<'_>, reference: &ResourceRef) -> Value {
         reference.label(),
         app_ref.name
     );
-    let answer = app_ref
-        .client
-        .get_async(&app_ref.path("/resource"), &query, &not_found)
-        .await;
+    Get {
+        path: app_ref.path("/resource"),
+        query,
+        not_found,
+    }
+}
+
+/// One object's live manifest, or the error reading it.
+fn read_one(reference: &ResourceRef, answer: Result<Value, ToolError>) -> Value {
     match answer {
         Ok(answer) => {
             let mut manifest = parse_state(&answer["manifest"]);
@@ -258,7 +224,7 @@ fn ref_input(extra: Value) -> Value {
     ])
 }
 
-fn actions_tool() -> Tool {
+pub(crate) fn actions_tool() -> Tool {
     Tool::new(
         "get_resource_actions",
         "Lists the actions Argo CD offers on one object of an application (e.g. `restart` on a \
@@ -280,8 +246,8 @@ fn actions_tool() -> Tool {
     .read_only()
 }
 
-fn actions(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn actions(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let reference = ResourceRef::from(&arguments["resourceRef"])?;
     let mut query = app_ref.query();
     reference.push(&mut query);
@@ -304,7 +270,7 @@ fn actions(arguments: &Value) -> Result<ToolResult, ToolError> {
     })))
 }
 
-fn run_tool() -> Tool {
+pub(crate) fn run_tool() -> Tool {
     Tool::new(
         "run_resource_action",
         "Runs an Argo CD resource action on one object of an application, such as `restart` of a \
@@ -329,8 +295,8 @@ fn run_tool() -> Tool {
     .idempotent(false)
 }
 
-fn run(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn run(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let reference = ResourceRef::from(&arguments["resourceRef"])?;
     let action = args::required_str(arguments, "action")?;
     let parameters: Vec<Value> = arguments["parameters"]

@@ -1,8 +1,8 @@
 //! `sync_application`: starts a sync (optionally to a revision, selective, with prune, dry
 //! run, sync options and a strategy) and reports the operation Argo CD started.
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
@@ -96,8 +96,8 @@ pub(crate) fn body(app_ref: &AppRef<'_>, arguments: &Value) -> Value {
     Value::Object(body)
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let body = body(&app_ref, arguments);
     let application = app_ref.client.send(
         Method::POST,
@@ -125,10 +125,11 @@ mod tests {
     fn sync_options_are_sent_as_items_and_strategy_is_shaped() {
         let arguments = json!({"applicationName": "web", "syncOptions": ["ServerSideApply=true"],
                                "prune": true, "strategy": "apply", "force": true, "sourcePositions": [1]});
+        let fixture = capstan_sdk::fixture::Fixture::new().target("t", "http://argocd.test");
         let app_ref = AppRef {
             name: "web",
             namespace: Some("team-a"),
-            client: crate::client::Client::test("t"),
+            client: crate::client::Client::for_target(&fixture.context(), None).unwrap(),
         };
         let body = body(&app_ref, &arguments);
         assert_eq!(

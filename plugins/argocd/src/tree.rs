@@ -4,7 +4,7 @@
 //! than Running or Completed), with a hint on how to see the rest; a filter (`kind`,
 //! `health`, `search`) or `all: true` lists the objects as compact rows, paged.
 
-use capstan_sdk::{Map, Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::{AppRef, Paging, merge};
 use crate::schema::{app_properties, object, page_output, paging, props};
@@ -63,8 +63,8 @@ pub(crate) fn tool() -> Tool {
     .read_only()
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let tree = app_ref.client.get(
         &app_ref.path("/resource-tree"),
         &app_ref.query(),

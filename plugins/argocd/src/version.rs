@@ -1,6 +1,6 @@
 //! `get_version`: the Argo CD server's version and the versions of the tools it bundles.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, json};
 
 use crate::client::{Client, Query};
 use crate::schema::{object, target_property};
@@ -24,8 +24,8 @@ pub(crate) fn tool() -> Tool {
     .read_only()
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(&arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let not_found = "The target does not look like an Argo CD API server: check its URL (and path prefix) in the capstan manifest.";
     let details = client.get("/api/version", &Query::default(), not_found)?;
     let version = details["Version"].as_str().unwrap_or("unknown").to_owned();

@@ -3,7 +3,7 @@
 //! like `flux events [--for Kind/name]`: only Flux kinds, oldest first, with the source's
 //! events when one object is named.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds;
 use crate::kube::{Client, ListOptions, core};
@@ -102,13 +102,13 @@ pub(crate) fn tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let namespace = args::str(&arguments, "namespace");
-    let kind = args::str(&arguments, "kind")
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let namespace = args::str(arguments, "namespace");
+    let kind = args::str(arguments, "kind")
         .map(kinds::require)
         .transpose()?;
-    let name = args::str(&arguments, "name");
+    let name = args::str(arguments, "name");
     let mut found = match (kind, name, namespace) {
         (Some(kind), Some(name), Some(namespace)) => for_named(&client, kind, namespace, name)?,
         (_, Some(_), _) => {
@@ -124,7 +124,7 @@ pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
         )?,
         (None, None, _) => list(&client, namespace, "")?,
     };
-    if let Some(wanted) = args::str(&arguments, "type") {
+    if let Some(wanted) = args::str(arguments, "type") {
         found.retain(|event| event["type"] == wanted);
     }
     Ok(ToolResult::structured(json!({

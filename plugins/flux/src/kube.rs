@@ -1,13 +1,13 @@
 //! The Kubernetes API calls this plugin makes, over the SDK's client (`capstan_sdk::kube`):
-//! GET, LIST (label and field selectors, paged), JSON merge PATCH and pod logs. What it adds
-//! is one guard: the names `.` and `..`, which no Kubernetes object may have, are refused
-//! before any request, because URL parsers on the way resolve them (even percent-encoded as
-//! `%2E%2E`) as path steps, so they would leave their segment.
+//! GET, LIST (label and field selectors, paged), JSON merge PATCH and pod logs, each through
+//! the call's [`Context`]. The SDK's client refuses the names `.` and `..` (which no
+//! Kubernetes object may have, and which URL parsers on the way would resolve as path steps)
+//! before any request.
 //!
 //! The host adds the target's credentials; this plugin never handles a token.
 
 use capstan_sdk::kube::{self, KubeError, LogOptions, Resource, Subresource};
-use capstan_sdk::{ToolError, Value};
+use capstan_sdk::{Context, ToolError, Value};
 
 /// A core-group (`/api/v1`) kind this plugin reads.
 pub(crate) const fn core(plural: &'static str, kind: &'static str) -> Resource {
@@ -32,8 +32,13 @@ pub(crate) struct Client(kube::Client);
 
 impl Client {
     /// The client for `target`, or the instance's default target.
-    pub(crate) fn for_target(target: Option<&str>) -> Result<Self, ToolError> {
-        kube::Client::for_target(target).map(Self)
+    pub(crate) fn for_target(context: &Context, target: Option<&str>) -> Result<Self, ToolError> {
+        kube::Client::for_target(context, target).map(Self)
+    }
+
+    /// The call's context (the clock and progress reports of a wait).
+    pub(crate) fn context(&self) -> &Context {
+        self.0.context()
     }
 
     /// The target's name.
@@ -48,7 +53,6 @@ impl Client {
         namespace: &str,
         name: &str,
     ) -> Result<Value, KubeError> {
-        check_name(resource, name)?;
         self.0.get(resource, Some(namespace), name)
     }
 
@@ -73,7 +77,6 @@ impl Client {
         name: &str,
         patch: &Value,
     ) -> Result<Value, KubeError> {
-        check_name(resource, name)?;
         self.0
             .merge_patch(resource, Some(namespace), name, Subresource::Main, patch)
     }
@@ -85,37 +88,6 @@ impl Client {
         pod: &str,
         options: LogOptions<'_>,
     ) -> Result<String, KubeError> {
-        check_name(core("pods", "Pod"), pod)?;
         self.0.logs(namespace, pod, options)
-    }
-}
-
-/// Refuses `.` and `..` (see the module docs).
-fn check_name(resource: Resource, name: &str) -> Result<(), KubeError> {
-    match name {
-        "." | ".." => Err(KubeError {
-            status: None,
-            reason: None,
-            path_missing: false,
-            message: format!(
-                "`{name}` is not a valid {} name (Kubernetes forbids `.` and `..`); pass the \
-                 object's name as list_flux_resources shows it",
-                resource.kind
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_names_are_refused_before_any_request() {
-        let kustomizations = crate::kinds::named("Kustomization").unwrap().resource;
-        assert!(check_name(kustomizations, "..").is_err());
-        assert!(check_name(kustomizations, ".").is_err());
-        assert!(check_name(kustomizations, "..a").is_ok());
     }
 }

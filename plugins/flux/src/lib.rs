@@ -6,9 +6,15 @@
 //! `[config]`, or the only target). The host adds the target's credentials; this plugin never
 //! sees a token.
 //!
+//! Every handler is a function of the call's [`capstan_sdk::Context`] and its arguments, and
+//! does all its I/O (Kubernetes API requests, the clock, progress reports) through the
+//! context, so the native tests (the `tests` module) run each tool against recorded API
+//! answers (`tests/fixtures/`).
+//!
 //! Modules by concern: `kinds` (the Flux kinds), `health` (the status rules), `sources` (what
 //! points where), `kube` (the API calls), `resources` (list and get), `events`, `logs`,
-//! `trace`, `tree`, `status` (the installation), `reconcile` (the write tools) with `wait` and `dependencies`, `prompts`.
+//! `trace`, `tree`, `status` (the installation), `reconcile` (the write tools) with `wait` and
+//! `dependencies`, `prompts`.
 
 mod dependencies;
 mod events;
@@ -28,50 +34,36 @@ mod trace;
 mod tree;
 mod wait;
 
-use capstan_sdk::{Map, Plugin, Prompt, PromptResult, Tool, ToolError, ToolResult, Value};
+#[cfg(test)]
+mod tests;
+
+use capstan_sdk::{Map, Plugin, Prompt, PromptResult, Toolbox, Value};
 
 struct Flux;
 
-type Handler = fn(Value) -> Result<ToolResult, ToolError>;
-
 /// Every tool with its handler.
-fn tools() -> Vec<(Tool, Handler)> {
-    vec![
-        (resources::list_tool(), resources::list),
-        (resources::get_tool(), resources::get),
-        (events::tool(), events::call),
-        (logs::tool(), logs::call),
-        (trace::tool(), trace::call),
-        (status::tool(), status::call),
-        (tree::tool(), tree::call),
-        (reconcile::reconcile_tool(), reconcile::reconcile),
-        (
-            reconcile::dependencies_tool(),
+pub(crate) fn toolbox() -> Toolbox {
+    Toolbox::new("Flux")
+        .tool("list_flux_resources", resources::list_tool, resources::list)
+        .tool("get_flux_resource", resources::get_tool, resources::get)
+        .tool("get_flux_events", events::tool, events::call)
+        .tool("get_flux_logs", logs::tool, logs::call)
+        .tool("trace_resource", trace::tool, trace::call)
+        .tool("get_flux_status", status::tool, status::call)
+        .tool("flux_tree", tree::tool, tree::call)
+        .tool("reconcile", reconcile::reconcile_tool, reconcile::reconcile)
+        .tool(
+            "reconcile_dependencies",
+            reconcile::dependencies_tool,
             reconcile::reconcile_dependencies,
-        ),
-        (reconcile::suspend_tool(), reconcile::suspend),
-        (reconcile::resume_tool(), reconcile::resume),
-    ]
+        )
+        .tool("suspend", reconcile::suspend_tool, reconcile::suspend)
+        .tool("resume", reconcile::resume_tool, reconcile::resume)
 }
 
 impl Plugin for Flux {
-    fn tools() -> Vec<Tool> {
-        tools().into_iter().map(|(tool, _)| tool).collect()
-    }
-
-    fn call(name: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        let tools = tools();
-        match tools.iter().find(|(tool, _)| tool.name() == name) {
-            Some((_, handler)) => handler(arguments),
-            None => Err(ToolError::new(format!(
-                "the Flux plugin has no tool `{name}`; it has {}",
-                tools
-                    .iter()
-                    .map(|(tool, _)| tool.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+    fn toolbox() -> Toolbox {
+        toolbox()
     }
 
     fn prompts() -> Vec<Prompt> {

@@ -4,7 +4,7 @@
 //! and namespace of the object they speak about.
 
 use capstan_sdk::kube::LogOptions;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kube::{Client, ListOptions};
 use crate::schema;
@@ -62,16 +62,16 @@ struct Filter<'a> {
     level: Option<&'a str>,
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let flux_namespace = args::str(&arguments, "flux_namespace").unwrap_or("flux-system");
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let flux_namespace = args::str(arguments, "flux_namespace").unwrap_or("flux-system");
     let filter = Filter {
-        kind: args::str(&arguments, "kind"),
-        name: args::str(&arguments, "name"),
-        namespace: args::str(&arguments, "namespace"),
-        level: args::str(&arguments, "level"),
+        kind: args::str(arguments, "kind"),
+        name: args::str(arguments, "name"),
+        namespace: args::str(arguments, "namespace"),
+        level: args::str(arguments, "level"),
     };
-    let since_seconds = match args::str(&arguments, "since") {
+    let since_seconds = match args::str(arguments, "since") {
         Some(since) => Some(parse_duration(since)?.as_secs().max(1)),
         None => None,
     };
@@ -94,7 +94,7 @@ pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
         lines.extend(text.lines().filter_map(|line| parse(name, line, &filter)));
     }
     lines.sort_by(|a: &Value, b: &Value| a["ts"].as_str().cmp(&b["ts"].as_str()));
-    let limit = args::u64_or(&arguments, "limit", DEFAULT_LIMIT) as usize;
+    let limit = args::u64_or(arguments, "limit", DEFAULT_LIMIT) as usize;
     let lines: Vec<Value> = lines.split_off(lines.len().saturating_sub(limit));
     Ok(ToolResult::structured(json!({
         "target": client.target(), "count": lines.len(), "controllers": names, "lines": lines,

@@ -10,7 +10,7 @@
 //!
 //! Waiting is in `wait.rs`.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, Kind};
 use crate::kube::Client;
@@ -139,17 +139,17 @@ struct Options {
 }
 
 impl Options {
-    fn from(arguments: &Value) -> Result<Self, ToolError> {
+    fn from(ctx: &Context, arguments: &Value) -> Result<Self, ToolError> {
         let deadline = match arguments["wait"].as_bool().unwrap_or(false) {
-            true => Some(Deadline::from(args::str(arguments, "timeout"))?),
+            true => Some(Deadline::from(ctx, args::str(arguments, "timeout"))?),
             false => None,
         };
         Ok(Self { deadline })
     }
 }
 
-fn target_object(arguments: &Value) -> Result<(Client, Reference), ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+fn target_object(ctx: &Context, arguments: &Value) -> Result<(Client, Reference), ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let reference = Reference {
         kind: kinds::require(args::required_str(arguments, "kind")?)?,
         name: args::required_str(arguments, "name")?.to_owned(),
@@ -158,10 +158,10 @@ fn target_object(arguments: &Value) -> Result<(Client, Reference), ToolError> {
     Ok((client, reference))
 }
 
-pub(crate) fn reconcile(arguments: Value) -> Result<ToolResult, ToolError> {
-    let (client, reference) = target_object(&arguments)?;
-    let options = Options::from(&arguments)?;
-    let (force, reset) = (flag(&arguments, "force"), flag(&arguments, "reset"));
+pub(crate) fn reconcile(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let (client, reference) = target_object(ctx, arguments)?;
+    let options = Options::from(ctx, arguments)?;
+    let (force, reset) = (flag(arguments, "force"), flag(arguments, "reset"));
     if (force || reset) && reference.kind.name() != "HelmRelease" {
         return Err(ToolError::new(format!(
             "`force` and `reset` apply to HelmReleases only; reconcile the {} without them",
@@ -170,7 +170,7 @@ pub(crate) fn reconcile(arguments: Value) -> Result<ToolResult, ToolError> {
     }
     let object = fetch_reconcilable(&client, &reference)?;
     let mut steps = Vec::new();
-    if flag(&arguments, "with_source") {
+    if flag(arguments, "with_source") {
         for source in source_chain(&client, reference.kind, &object)? {
             steps.push(request(&client, &source, &[], &options)?);
             stop_unless_done(&steps)?;
@@ -253,7 +253,7 @@ fn request(
     extra: &[&str],
     options: &Options,
 ) -> Result<Value, ToolError> {
-    let now = time::now_rfc3339_nano();
+    let now = time::now_rfc3339_nano(client.context());
     let mut annotations = json!({REQUESTED_AT: now});
     for annotation in extra {
         annotations[*annotation] = json!(now);
@@ -329,8 +329,8 @@ fn answer(client: &Client, steps: Vec<Value>) -> ToolResult {
     ToolResult::structured(json!({"target": client.target(), "steps": steps}))
 }
 
-pub(crate) fn suspend(arguments: Value) -> Result<ToolResult, ToolError> {
-    let (client, reference) = target_object(&arguments)?;
+pub(crate) fn suspend(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let (client, reference) = target_object(ctx, arguments)?;
     let patch = json!({"spec": {"suspend": true}});
     let patched = client.merge_patch(
         reference.kind.resource,
@@ -349,11 +349,11 @@ pub(crate) fn suspend(arguments: Value) -> Result<ToolResult, ToolError> {
     Ok(answer(&client, vec![step]))
 }
 
-pub(crate) fn resume(arguments: Value) -> Result<ToolResult, ToolError> {
-    let (client, reference) = target_object(&arguments)?;
-    let options = Options::from(&arguments)?;
+pub(crate) fn resume(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let (client, reference) = target_object(ctx, arguments)?;
+    let options = Options::from(ctx, arguments)?;
     let mut patch = json!({"spec": {"suspend": null}});
-    let requested_at = flag(&arguments, "reconcile").then(time::now_rfc3339_nano);
+    let requested_at = flag(arguments, "reconcile").then(|| time::now_rfc3339_nano(ctx));
     if let Some(now) = &requested_at {
         patch["metadata"] = json!({"annotations": {REQUESTED_AT: now}});
     }
@@ -382,13 +382,16 @@ pub(crate) fn resume(arguments: Value) -> Result<ToolResult, ToolError> {
     Ok(answer(&client, vec![step]))
 }
 
-pub(crate) fn reconcile_dependencies(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let options = Options::from(&arguments)?;
+pub(crate) fn reconcile_dependencies(
+    ctx: &Context,
+    arguments: &Value,
+) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let options = Options::from(ctx, arguments)?;
     let root = Reference {
         kind: kinds::require("Kustomization")?,
-        name: args::required_str(&arguments, "name")?.to_owned(),
-        namespace: args::required_str(&arguments, "namespace")?.to_owned(),
+        name: args::required_str(arguments, "name")?.to_owned(),
+        namespace: args::required_str(arguments, "namespace")?.to_owned(),
     };
     let order = crate::dependencies::order(&client, &root)?;
     let mut steps = Vec::new();

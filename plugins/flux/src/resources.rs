@@ -2,7 +2,7 @@
 //! and one object in full (or a `fields` projection) with its health and events.
 
 use capstan_sdk::serde_json::Map;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, KINDS, Kind};
 use crate::kube::{Client, ListOptions};
@@ -42,14 +42,14 @@ pub(crate) fn list_tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn list(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
+pub(crate) fn list(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let options = ListOptions {
-        namespace: args::str(&arguments, "namespace"),
-        labels: args::str(&arguments, "labelSelector"),
+        namespace: args::str(arguments, "namespace"),
+        labels: args::str(arguments, "labelSelector"),
         fields: None,
     };
-    let wanted: Vec<Kind> = match args::str(&arguments, "kind") {
+    let wanted: Vec<Kind> = match args::str(arguments, "kind") {
         Some(name) => vec![kinds::require(name)?],
         None => KINDS.to_vec(),
     };
@@ -166,11 +166,11 @@ pub(crate) fn get_tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn get(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let kind = kinds::require(args::required_str(&arguments, "kind")?)?;
-    let name = args::required_str(&arguments, "name")?;
-    let namespace = args::required_str(&arguments, "namespace")?;
+pub(crate) fn get(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let kind = kinds::require(args::required_str(arguments, "kind")?)?;
+    let name = args::required_str(arguments, "name")?;
+    let namespace = args::required_str(arguments, "namespace")?;
     let mut object = client.get(kind.resource, namespace, name)?;
     clean(&mut object);
     let mut answer = json!({

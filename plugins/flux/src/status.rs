@@ -5,7 +5,7 @@
 //! replicas.
 
 use capstan_sdk::kube::Resource;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kube::{Client, ListOptions};
 use crate::schema;
@@ -53,9 +53,9 @@ pub(crate) fn tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let namespace = args::str(&arguments, "flux_namespace").unwrap_or("flux-system");
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let namespace = args::str(arguments, "flux_namespace").unwrap_or("flux-system");
     let selected = |namespace| ListOptions {
         namespace,
         labels: Some(FLUX_LABEL),

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use capstan_sdk::time;
+use capstan_sdk::{Context, time};
 
-/// Now, as `flux reconcile` writes `reconcile.fluxcd.io/requestedAt`: RFC 3339 with
-/// nanoseconds in UTC.
-pub(crate) fn now_rfc3339_nano() -> String {
-    time::rfc3339_nano(time::since_epoch_after(Duration::ZERO))
+/// Now (the call's wall clock), as `flux reconcile` writes `reconcile.fluxcd.io/requestedAt`:
+/// RFC 3339 with nanoseconds in UTC.
+pub(crate) fn now_rfc3339_nano(ctx: &Context) -> String {
+    time::rfc3339_nano(ctx.since_epoch())
 }
 
 /// A Go-style duration of hours, minutes and seconds (`90s`, `5m`, `1h30m`).

@@ -6,7 +6,7 @@
 //! another Kustomization continues the walk.
 
 use capstan_sdk::kube::Resource;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, Kind};
 use crate::kube::Client;
@@ -120,17 +120,17 @@ pub(crate) fn tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let kind = args::required_str(&arguments, "kind")?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let kind = args::required_str(arguments, "kind")?;
     let resource = resource_of(kind).ok_or_else(|| {
         ToolError::new(format!(
             "cannot trace kind `{kind}`; use one of {}",
             kind_names().join(", ")
         ))
     })?;
-    let name = args::required_str(&arguments, "name")?;
-    let namespace = args::required_str(&arguments, "namespace")?;
+    let name = args::required_str(arguments, "name")?;
+    let namespace = args::required_str(arguments, "namespace")?;
     let mut current = client.get(resource, namespace, name)?;
     let mut steps = vec![step("object", resource, &current)];
     current = climb_owners(&client, namespace, current, &mut steps)?;

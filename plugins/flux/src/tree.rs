@@ -4,7 +4,7 @@
 //! and each HelmRelease with its health, deployed release (name, version, chart) and the
 //! objects of that release, decoded from Helm's storage Secret (`helm.rs`).
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, Kind};
 use crate::kube::{Client, core};
@@ -40,10 +40,10 @@ pub(crate) fn tool() -> Tool {
     .open_world(false)
 }
 
-pub(crate) fn call(arguments: Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(&arguments, "target"))?;
-    let name = args::required_str(&arguments, "name")?;
-    let namespace = args::required_str(&arguments, "namespace")?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
+    let name = args::required_str(arguments, "name")?;
+    let namespace = args::required_str(arguments, "namespace")?;
     let mut walk = Walk {
         client: &client,
         compact: arguments["compact"].as_bool().unwrap_or(false),

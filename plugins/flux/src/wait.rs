@@ -8,10 +8,13 @@
 //! - A resume without a reconcile request is handled once the object's health is settled
 //!   (Ready, NotReady or Stalled) for the current generation.
 //! - On timeout the answer carries the Ready condition's status, reason and message.
+//!
+//! One deadline covers a whole call: the steps of a chain share it. Time is the context's
+//! monotonic clock, so native tests wait on a virtual one.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use capstan_sdk::{ToolError, Value, host, json};
+use capstan_sdk::{Context, Poll, ToolError, Value, json};
 
 use crate::health;
 use crate::kube::Client;
@@ -26,13 +29,13 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// When waiting must end.
 pub(crate) struct Deadline {
-    start: Instant,
+    start: Duration,
     limit: Duration,
 }
 
 impl Deadline {
     /// A deadline `timeout` (a duration like `30s`; default 20s, at most 5m) from now.
-    pub(crate) fn from(timeout: Option<&str>) -> Result<Self, ToolError> {
+    pub(crate) fn from(ctx: &Context, timeout: Option<&str>) -> Result<Self, ToolError> {
         let limit = match timeout {
             Some(text) => parse_duration(text)?,
             None => DEFAULT_TIMEOUT,
@@ -43,13 +46,13 @@ impl Deadline {
             )));
         }
         Ok(Self {
-            start: Instant::now(),
+            start: ctx.monotonic(),
             limit,
         })
     }
 
-    fn remaining(&self) -> Duration {
-        self.limit.saturating_sub(self.start.elapsed())
+    fn elapsed(&self, ctx: &Context) -> Duration {
+        ctx.monotonic().saturating_sub(self.start)
     }
 }
 
@@ -67,7 +70,9 @@ pub(crate) fn until_handled(
     requested_at: Option<&str>,
     deadline: &Deadline,
 ) -> Result<Outcome, ToolError> {
-    loop {
+    let ctx = client.context();
+    let timeout = deadline.limit.saturating_sub(deadline.elapsed(ctx));
+    let polled = ctx.poll_until(timeout, POLL, |elapsed| {
         let object = client.get(
             reference.kind.resource,
             &reference.namespace,
@@ -75,28 +80,27 @@ pub(crate) fn until_handled(
         )?;
         let health = health::of(reference.kind, &object);
         if health::suspended(&object) {
-            return Ok(Outcome {
+            return Ok(Poll::Done(Outcome {
                 completed: false,
                 object,
-            });
+            }));
         }
         let handled = handled(&object, requested_at, health.state);
         if handled || health.state == "Stalled" {
-            return Ok(Outcome {
+            return Ok(Poll::Done(Outcome {
                 completed: handled,
                 object,
-            });
+            }));
         }
-        let remaining = deadline.remaining();
-        if remaining.is_zero() {
-            return Ok(Outcome {
-                completed: false,
-                object,
-            });
+        if elapsed < timeout {
+            report(ctx, reference, deadline, &health);
         }
-        report(reference, deadline, &health);
-        host::sleep(POLL.min(remaining));
-    }
+        Ok(Poll::Pending(Outcome {
+            completed: false,
+            object,
+        }))
+    })?;
+    Ok(polled.value)
 }
 
 fn handled(object: &Value, requested_at: Option<&str>, state: &str) -> bool {
@@ -106,7 +110,7 @@ fn handled(object: &Value, requested_at: Option<&str>, state: &str) -> bool {
     }
 }
 
-fn report(reference: &Reference, deadline: &Deadline, health: &health::Health) {
+fn report(ctx: &Context, reference: &Reference, deadline: &Deadline, health: &health::Health) {
     let message = format!(
         "waiting for {} {}/{}: {} ({})",
         reference.kind.name(),
@@ -115,8 +119,8 @@ fn report(reference: &Reference, deadline: &Deadline, health: &health::Health) {
         health.state,
         health.message
     );
-    host::progress(
-        deadline.start.elapsed().as_secs_f64(),
+    ctx.progress(
+        deadline.elapsed(ctx).as_secs_f64(),
         Some(deadline.limit.as_secs_f64()),
         Some(&message),
     );

@@ -6,86 +6,158 @@
 use std::time::Duration;
 
 use capstan_sdk::kube::{Client, KubeError, Subresource};
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json, time};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json, time};
 
 use crate::phase::phase;
 use crate::schema::{self, ROLLOUTS};
 use crate::wait;
 
-pub(crate) fn tools() -> Vec<Tool> {
-    let tool = |name: &str, title: &str, description: &str, extra: Value| {
-        Tool::new(name, description)
-            .title(title)
-            .input(schema::rollout_action(extra, &[]))
-            .output(schema::action_output())
-    };
-    vec![
-        tool("promote", "Promote an Argo Rollout",
-             "Promotes a paused Rollout to its next step, exactly as `kubectl argo rollouts promote`: \
-              clears the pause conditions (a canary pause step, a blue-green pre-promotion pause), or \
-              moves past an inconclusive analysis step, or past a running analysis/experiment step, \
-              and unpauses a manually paused Rollout.", json!({}))
-            .destructive(false).idempotent(false),
-        tool("promote_full", "Fully promote an Argo Rollout",
-             "Promotes a Rollout to the new version at once, skipping the remaining steps, analyses \
-              and pauses (`kubectl argo rollouts promote --full`).", json!({}))
-            .destructive(true).idempotent(true),
-        tool("pause", "Pause an Argo Rollout", "Pauses a Rollout (`spec.paused: true`); its phase becomes Paused, \"manually paused\".", json!({}))
-            .destructive(false).idempotent(true),
-        tool("resume", "Resume an Argo Rollout",
-             "Resumes a paused Rollout: unpauses it (`spec.paused: false`) and, when a pause step or \
-              pause condition holds it, promotes it past that pause.", json!({}))
-            .destructive(false).idempotent(false),
-        tool("abort", "Abort an Argo Rollout",
-             "Aborts a Rollout's update: the controller scales the new version down, sends traffic back \
-              to the stable version and marks the Rollout Degraded (RolloutAborted). `retry` resumes it.", json!({}))
-            .destructive(true).idempotent(true),
-        tool("retry", "Retry an aborted Argo Rollout", "Retries an aborted Rollout's update (`status.abort: false`).", json!({}))
-            .destructive(false).idempotent(true),
-        tool("restart", "Restart an Argo Rollout's pods",
-             "Restarts the Rollout's pods (a rolling restart, not a new revision) now or after `delay_seconds`.",
-             json!({"delay_seconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0,
-                                      "description": "Restart this many seconds from now."}}))
-            .destructive(false).idempotent(false),
-    ]
+/// A write tool on one Rollout: its input (the shared arguments and `extra`) and output.
+fn action_tool(name: &str, title: &str, description: &str, extra: Value) -> Tool {
+    Tool::new(name, description)
+        .title(title)
+        .input(schema::rollout_action(extra, &[]))
+        .output(schema::action_output())
 }
 
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    if ![
+pub(crate) fn promote_tool() -> Tool {
+    action_tool(
         "promote",
+        "Promote an Argo Rollout",
+        "Promotes a paused Rollout to its next step, exactly as `kubectl argo rollouts promote`: \
+          clears the pause conditions (a canary pause step, a blue-green pre-promotion pause), or \
+          moves past an inconclusive analysis step, or past a running analysis/experiment step, \
+          and unpauses a manually paused Rollout.",
+        json!({}),
+    )
+    .destructive(false)
+    .idempotent(false)
+}
+
+pub(crate) fn promote_full_tool() -> Tool {
+    action_tool(
         "promote_full",
+        "Fully promote an Argo Rollout",
+        "Promotes a Rollout to the new version at once, skipping the remaining steps, analyses \
+          and pauses (`kubectl argo rollouts promote --full`).",
+        json!({}),
+    )
+    .destructive(true)
+    .idempotent(true)
+}
+
+pub(crate) fn pause_tool() -> Tool {
+    action_tool(
         "pause",
+        "Pause an Argo Rollout",
+        "Pauses a Rollout (`spec.paused: true`); its phase becomes Paused, \"manually paused\".",
+        json!({}),
+    )
+    .destructive(false)
+    .idempotent(true)
+}
+
+pub(crate) fn resume_tool() -> Tool {
+    action_tool(
         "resume",
+        "Resume an Argo Rollout",
+        "Resumes a paused Rollout: unpauses it (`spec.paused: false`) and, when a pause step or \
+          pause condition holds it, promotes it past that pause.",
+        json!({}),
+    )
+    .destructive(false)
+    .idempotent(false)
+}
+
+pub(crate) fn abort_tool() -> Tool {
+    action_tool(
         "abort",
+        "Abort an Argo Rollout",
+        "Aborts a Rollout's update: the controller scales the new version down, sends traffic \
+         back to the stable version and marks the Rollout Degraded (RolloutAborted). `retry` \
+         resumes it.",
+        json!({}),
+    )
+    .destructive(true)
+    .idempotent(true)
+}
+
+pub(crate) fn retry_tool() -> Tool {
+    action_tool(
         "retry",
+        "Retry an aborted Argo Rollout",
+        "Retries an aborted Rollout's update (`status.abort: false`).",
+        json!({}),
+    )
+    .destructive(false)
+    .idempotent(true)
+}
+
+pub(crate) fn restart_tool() -> Tool {
+    action_tool(
         "restart",
-    ]
-    .contains(&tool)
-    {
-        return None;
-    }
-    Some(Change::begin(tool, arguments).and_then(|mut change| {
-        match tool {
-            "promote" => change.promote(false)?,
-            "promote_full" => change.promote(true)?,
-            "resume" => change.resume()?,
-            "pause" => change.patch(Subresource::Main, json!({"spec": {"paused": true}}))?,
-            "abort" => {
-                let abort = json!({"status": {"abort": true}});
-                change.status_first(abort.clone(), abort)?
-            }
-            "retry" => {
-                let retry = json!({"status": {"abort": false}});
-                change.status_first(retry.clone(), retry)?
-            }
-            _ => {
-                let delay = args::u64_or(arguments, "delay_seconds", 0);
-                let at = time::rfc3339(time::since_epoch_after(Duration::from_secs(delay)));
-                change.patch(Subresource::Main, json!({"spec": {"restartAt": at}}))?
-            }
-        }
-        change.finish(arguments)
-    }))
+        "Restart an Argo Rollout's pods",
+        "Restarts the Rollout's pods (a rolling restart, not a new revision) now or after \
+         `delay_seconds`.",
+        json!({"delay_seconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0,
+                                 "description": "Restart this many seconds from now."}}),
+    )
+    .destructive(false)
+    .idempotent(false)
+}
+
+/// Runs `act` on the Rollout the arguments name, then answers (after the optional wait).
+fn run(
+    ctx: &Context,
+    action: &str,
+    arguments: &Value,
+    act: impl FnOnce(&mut Change) -> Result<(), ToolError>,
+) -> Result<ToolResult, ToolError> {
+    let mut change = Change::begin(ctx, action, arguments)?;
+    act(&mut change)?;
+    change.finish(arguments)
+}
+
+pub(crate) fn promote(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "promote", arguments, |change| change.promote(false))
+}
+
+pub(crate) fn promote_full(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "promote_full", arguments, |change| {
+        change.promote(true)
+    })
+}
+
+pub(crate) fn pause(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "pause", arguments, |change| {
+        change.patch(Subresource::Main, json!({"spec": {"paused": true}}))
+    })
+}
+
+pub(crate) fn resume(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "resume", arguments, Change::resume)
+}
+
+pub(crate) fn abort(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "abort", arguments, |change| {
+        let abort = json!({"status": {"abort": true}});
+        change.status_first(abort.clone(), abort)
+    })
+}
+
+pub(crate) fn retry(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "retry", arguments, |change| {
+        let retry = json!({"status": {"abort": false}});
+        change.status_first(retry.clone(), retry)
+    })
+}
+
+pub(crate) fn restart(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    run(ctx, "restart", arguments, |change| {
+        let delay = Duration::from_secs(args::u64_or(arguments, "delay_seconds", 0));
+        let at = time::rfc3339(ctx.since_epoch() + delay);
+        change.patch(Subresource::Main, json!({"spec": {"restartAt": at}}))
+    })
 }
 
 /// One write tool's run on one Rollout: the requests it sent and the Rollout as last seen.
@@ -100,10 +172,9 @@ pub(crate) struct Change {
 }
 
 impl Change {
-    pub(crate) fn begin(action: &str, arguments: &Value) -> Result<Self, ToolError> {
-        let client = Client::for_target(args::str(arguments, "target"))?;
+    pub(crate) fn begin(ctx: &Context, action: &str, arguments: &Value) -> Result<Self, ToolError> {
+        let client = Client::for_target(ctx, args::str(arguments, "target"))?;
         let name = args::required_str(arguments, "name")?;
-        schema::check_name(name)?;
         Ok(Self {
             client,
             namespace: args::required_str(arguments, "namespace")?.to_owned(),

@@ -13,6 +13,10 @@
 //! Each tool takes an optional `target`, the name of one of the instance's `[[targets]]` (a
 //! Kubernetes API server; default: `default_target` from `[config]`, or the only target). The
 //! host adds the target's credentials; this plugin never sees a token.
+//!
+//! The `Toolbox` below lists every tool with its description and handler. Handlers do all their
+//! I/O through the call's `Context`, so the native tests in `src/tests/` run them against answers
+//! recorded from the fake Kubernetes API (`tests/fixtures/`, by `tests/record-fixtures.py`).
 
 mod actions;
 mod analysis;
@@ -23,34 +27,65 @@ mod schema;
 mod wait;
 mod workload;
 
-use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value};
+#[cfg(test)]
+mod tests;
+
+use capstan_sdk::{Plugin, Toolbox};
 
 struct Rollouts;
 
 impl Plugin for Rollouts {
-    fn tools() -> Vec<Tool> {
-        let mut tools = read::tools();
-        tools.extend(actions::tools());
-        tools.extend(workload::tools());
-        tools.extend(analysis::tools());
-        tools
-    }
-
-    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        read::call(tool, &arguments)
-            .or_else(|| actions::call(tool, &arguments))
-            .or_else(|| workload::call(tool, &arguments))
-            .or_else(|| analysis::call(tool, &arguments))
-            .unwrap_or_else(|| {
-                let names: Vec<String> = Self::tools()
-                    .iter()
-                    .map(|tool| tool.name().to_owned())
-                    .collect();
-                Err(ToolError::new(format!(
-                    "the Argo Rollouts plugin has no tool `{tool}`; it has {}",
-                    names.join(", ")
-                )))
-            })
+    fn toolbox() -> Toolbox {
+        Toolbox::new("Argo Rollouts")
+            .tool(
+                "list_rollouts",
+                read::list_rollouts_tool,
+                read::list_rollouts,
+            )
+            .tool("get_rollout", read::get_rollout_tool, read::get_rollout)
+            .tool(
+                "list_analysis_runs",
+                read::list_analysis_runs_tool,
+                read::list_analysis_runs,
+            )
+            .tool(
+                "get_analysis_run",
+                read::get_analysis_run_tool,
+                read::get_analysis_run,
+            )
+            .tool(
+                "list_experiments",
+                read::list_experiments_tool,
+                read::list_experiments,
+            )
+            .tool("promote", actions::promote_tool, actions::promote)
+            .tool(
+                "promote_full",
+                actions::promote_full_tool,
+                actions::promote_full,
+            )
+            .tool("pause", actions::pause_tool, actions::pause)
+            .tool("resume", actions::resume_tool, actions::resume)
+            .tool("abort", actions::abort_tool, actions::abort)
+            .tool("retry", actions::retry_tool, actions::retry)
+            .tool("restart", actions::restart_tool, actions::restart)
+            .tool("set_image", workload::set_image_tool, workload::set_image)
+            .tool("undo", workload::undo_tool, workload::undo)
+            .tool(
+                "terminate_analysis_run",
+                analysis::terminate_analysis_run_tool,
+                analysis::terminate_analysis_run,
+            )
+            .tool(
+                "retry_experiment",
+                analysis::retry_experiment_tool,
+                analysis::retry_experiment,
+            )
+            .tool(
+                "terminate_experiment",
+                analysis::terminate_experiment_tool,
+                analysis::terminate_experiment,
+            )
     }
 }
 

@@ -2,96 +2,104 @@
 //! and `list_experiments`.
 
 use capstan_sdk::kube::{Client, ListOptions};
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::info;
 use crate::schema::{
     self, ANALYSIS_RUNS, DEPLOYMENTS, EXPERIMENTS, PODS, REPLICA_SETS, ROLLOUTS, object,
 };
 
-pub(crate) fn tools() -> Vec<Tool> {
-    let list_input = |extra: Value| {
-        let mut properties = json!({"target": schema::target(), "namespace": schema::namespace(true),
-                                    "labelSelector": schema::label_selector()});
-        if let (Some(properties), Some(extra)) = (properties.as_object_mut(), extra.as_object()) {
-            properties.extend(extra.clone());
-        }
-        object(properties, &[])
-    };
-    let one = |kind: &str| {
-        object(
-            json!({"target": schema::target(), "namespace": schema::namespace(false), "name": schema::name(kind)}),
-            &["namespace", "name"],
-        )
-    };
-    vec![
-        Tool::new(
-            "list_rollouts",
-            "Lists Argo Rollouts in one namespace (or every namespace when `namespace` is omitted), \
-             optionally filtered by a label selector. One row per Rollout: strategy (Canary or \
-             BlueGreen), status (Healthy, Progressing, Paused, Degraded) with its message, the canary \
-             step, set and actual weight, desired/ready/updated/available replicas and the images.",
-        )
-        .title("List Argo Rollouts")
-        .input(list_input(json!({})))
-        .output(object(json!({"target": {"type": "string"}, "count": {"type": "integer"},
-                              "rollouts": {"type": "array", "items": {"type": "object"}}}), &["target", "count", "rollouts"]))
-        .read_only(),
-        Tool::new(
-            "get_rollout",
-            "Shows one Rollout the way the Argo Rollouts dashboard does (RolloutInfo): status and \
-             message, strategy, step, weights, replica counts, containers, and its ReplicaSets by \
-             revision with their role (stable, canary, active, preview) and pods, its AnalysisRuns \
-             and Experiments.",
-        )
-        .title("Get an Argo Rollout")
-        .input(one("Rollout"))
-        .output(json!({"type": "object", "properties": {"target": {"type": "string"}, "rollout": {"type": "object"}}, "required": ["target", "rollout"]}))
-        .read_only(),
-        Tool::new(
-            "list_analysis_runs",
-            "Lists AnalysisRuns (namespace or all, label selector, or only those of one Rollout with \
-             `rollout`): phase, revision and the successful/failed/inconclusive/error counts of each \
-             metric.",
-        )
-        .title("List Argo Rollouts analysis runs")
-        .input(list_input(json!({"rollout": {"type": "string", "maxLength": 253, "description": "Only the runs this Rollout owns (needs `namespace`)."}})))
-        .output(object(json!({"target": {"type": "string"}, "count": {"type": "integer"}, "analysisRuns": {"type": "array"}}), &["target", "count", "analysisRuns"]))
-        .read_only(),
-        Tool::new(
-            "get_analysis_run",
-            "Shows one AnalysisRun: phase and message, each metric's results and its last measurement.",
-        )
-        .title("Get an Argo Rollouts analysis run")
-        .input(one("AnalysisRun"))
-        .output(object(json!({"target": {"type": "string"}, "analysisRun": {"type": "object"}}), &["target", "analysisRun"]))
-        .read_only(),
-        Tool::new(
-            "list_experiments",
-            "Lists Argo Rollouts Experiments (namespace or all, label selector): phase, message, the \
-             templates' replica counts and the analyses.",
-        )
-        .title("List Argo Rollouts experiments")
-        .input(list_input(json!({})))
-        .output(object(json!({"target": {"type": "string"}, "count": {"type": "integer"}, "experiments": {"type": "array"}}), &["target", "count", "experiments"]))
-        .read_only(),
-    ]
+/// The input of a list tool: `target`, `namespace`, `labelSelector` and `extra`.
+fn list_input(extra: Value) -> Value {
+    let mut properties = json!({"target": schema::target(), "namespace": schema::namespace(true),
+                                "labelSelector": schema::label_selector()});
+    if let (Some(properties), Some(extra)) = (properties.as_object_mut(), extra.as_object()) {
+        properties.extend(extra.clone());
+    }
+    object(properties, &[])
 }
 
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    let result = match tool {
-        "list_rollouts" => list_rollouts(arguments),
-        "get_rollout" => get_rollout(arguments),
-        "list_analysis_runs" => list_analysis_runs(arguments),
-        "get_analysis_run" => get_analysis_run(arguments),
-        "list_experiments" => list_experiments(arguments),
-        _ => return None,
-    };
-    Some(result)
+/// The input of a tool on one object of `kind`: `target`, `namespace` and `name`.
+fn one(kind: &str) -> Value {
+    object(
+        json!({"target": schema::target(), "namespace": schema::namespace(false), "name": schema::name(kind)}),
+        &["namespace", "name"],
+    )
 }
 
-fn list_rollouts(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+pub(crate) fn list_rollouts_tool() -> Tool {
+    Tool::new(
+        "list_rollouts",
+        "Lists Argo Rollouts in one namespace (or every namespace when `namespace` is omitted), \
+         optionally filtered by a label selector. One row per Rollout: strategy (Canary or \
+         BlueGreen), status (Healthy, Progressing, Paused, Degraded) with its message, the canary \
+         step, set and actual weight, desired/ready/updated/available replicas and the images.",
+    )
+    .title("List Argo Rollouts")
+    .input(list_input(json!({})))
+    .output(object(
+        json!({"target": {"type": "string"}, "count": {"type": "integer"},
+                          "rollouts": {"type": "array", "items": {"type": "object"}}}),
+        &["target", "count", "rollouts"],
+    ))
+    .read_only()
+}
+
+pub(crate) fn get_rollout_tool() -> Tool {
+    Tool::new(
+        "get_rollout",
+        "Shows one Rollout the way the Argo Rollouts dashboard does (RolloutInfo): status and \
+         message, strategy, step, weights, replica counts, containers, and its ReplicaSets by \
+         revision with their role (stable, canary, active, preview) and pods, its AnalysisRuns \
+         and Experiments.",
+    )
+    .title("Get an Argo Rollout")
+    .input(one("Rollout"))
+    .output(json!({"type": "object", "properties": {"target": {"type": "string"}, "rollout": {"type": "object"}}, "required": ["target", "rollout"]}))
+    .read_only()
+}
+
+pub(crate) fn list_analysis_runs_tool() -> Tool {
+    Tool::new(
+        "list_analysis_runs",
+        "Lists AnalysisRuns (namespace or all, label selector, or only those of one Rollout with \
+         `rollout`): phase, revision and the successful/failed/inconclusive/error counts of each \
+         metric.",
+    )
+    .title("List Argo Rollouts analysis runs")
+    .input(list_input(json!({"rollout": {"type": "string", "maxLength": 253, "description": "Only the runs this Rollout owns (needs `namespace`)."}})))
+    .output(object(json!({"target": {"type": "string"}, "count": {"type": "integer"}, "analysisRuns": {"type": "array"}}), &["target", "count", "analysisRuns"]))
+    .read_only()
+}
+
+pub(crate) fn get_analysis_run_tool() -> Tool {
+    Tool::new(
+        "get_analysis_run",
+        "Shows one AnalysisRun: phase and message, each metric's results and its last measurement.",
+    )
+    .title("Get an Argo Rollouts analysis run")
+    .input(one("AnalysisRun"))
+    .output(object(
+        json!({"target": {"type": "string"}, "analysisRun": {"type": "object"}}),
+        &["target", "analysisRun"],
+    ))
+    .read_only()
+}
+
+pub(crate) fn list_experiments_tool() -> Tool {
+    Tool::new(
+        "list_experiments",
+        "Lists Argo Rollouts Experiments (namespace or all, label selector): phase, message, the \
+         templates' replica counts and the analyses.",
+    )
+    .title("List Argo Rollouts experiments")
+    .input(list_input(json!({})))
+    .output(object(json!({"target": {"type": "string"}, "count": {"type": "integer"}, "experiments": {"type": "array"}}), &["target", "count", "experiments"]))
+    .read_only()
+}
+
+pub(crate) fn list_rollouts(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let rollouts = client.list(
         ROLLOUTS,
         args::str(arguments, "namespace"),
@@ -103,11 +111,10 @@ fn list_rollouts(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn get_rollout(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+pub(crate) fn get_rollout(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let namespace = args::required_str(arguments, "namespace")?;
     let name = args::required_str(arguments, "name")?;
-    schema::check_name(name)?;
     let rollout = client.get(ROLLOUTS, Some(namespace), name)?;
     let selector = info::selector_string(&rollout["spec"]["selector"]);
     let by_selector = ListOptions {
@@ -137,8 +144,11 @@ fn get_rollout(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn list_analysis_runs(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+pub(crate) fn list_analysis_runs(
+    ctx: &Context,
+    arguments: &Value,
+) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let namespace = args::str(arguments, "namespace");
     let mut runs = client.list(
         ANALYSIS_RUNS,
@@ -146,7 +156,6 @@ fn list_analysis_runs(arguments: &Value) -> Result<ToolResult, ToolError> {
         args::str(arguments, "labelSelector"),
     )?;
     if let Some(rollout) = args::str(arguments, "rollout") {
-        schema::check_name(rollout)?;
         let namespace =
             namespace.ok_or("`rollout` needs `namespace`: pass the Rollout's namespace")?;
         let owner = client.get(ROLLOUTS, Some(namespace), rollout)?;
@@ -158,10 +167,9 @@ fn list_analysis_runs(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn get_analysis_run(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+pub(crate) fn get_analysis_run(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let name = args::required_str(arguments, "name")?;
-    schema::check_name(name)?;
     let run = client.get(
         ANALYSIS_RUNS,
         Some(args::required_str(arguments, "namespace")?),
@@ -174,8 +182,8 @@ fn get_analysis_run(arguments: &Value) -> Result<ToolResult, ToolError> {
     ))
 }
 
-fn list_experiments(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_target(args::str(arguments, "target"))?;
+pub(crate) fn list_experiments(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_target(ctx, args::str(arguments, "target"))?;
     let experiments = client.list(
         EXPERIMENTS,
         args::str(arguments, "namespace"),

@@ -109,13 +109,3 @@ pub(crate) fn action_output() -> Value {
         "required": ["target", "namespace", "name", "action", "changed", "requests", "status"],
     })
 }
-
-/// Refuses a name the API could never hold and that could climb a path (`.` and `..`).
-pub(crate) fn check_name(name: &str) -> Result<(), capstan_sdk::ToolError> {
-    if name == "." || name == ".." {
-        return Err(capstan_sdk::ToolError::new(format!(
-            "`{name}` is not a Kubernetes object name; pass the object's metadata.name"
-        )));
-    }
-    Ok(())
-}

@@ -3,21 +3,30 @@
 //! `kubectl argo rollouts status` does), or the timeout passes; report progress meanwhile.
 //! A timeout is an answer (the current phase and message), not an error.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use capstan_sdk::kube::Client;
-use capstan_sdk::{ToolError, Value, host, json};
+use capstan_sdk::{Poll, ToolError, Value, json};
 
 use crate::phase::phase;
 use crate::schema::ROLLOUTS;
 
-/// Seconds between two polls.
+/// Time between two polls.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the wait found, and the Rollout as last read.
 pub(crate) struct Waited {
     pub(crate) report: Value,
     pub(crate) rollout: Value,
+}
+
+/// One look at the Rollout: as read, its phase and message, and whether the wait stopped short
+/// of the wanted phase.
+struct Seen {
+    rollout: Value,
+    phase: String,
+    message: String,
+    stopped: bool,
 }
 
 /// Polls `namespace/name` until its phase is `wanted` (`healthy`, `paused` or `degraded`).
@@ -28,44 +37,46 @@ pub(crate) fn until(
     wanted: &str,
     timeout: u64,
 ) -> Result<Waited, ToolError> {
-    let started = Instant::now();
+    let ctx = client.context();
     let limit = Duration::from_secs(timeout);
-    let mut polls = 0u32;
-    loop {
+    let polled = ctx.poll_until(limit, POLL_INTERVAL, |elapsed| {
         let rollout = client.get(ROLLOUTS, Some(namespace), name)?;
-        polls += 1;
-        let (current, message) = phase(&rollout);
-        let elapsed = started.elapsed();
+        let (phase, message) = phase(&rollout);
         let note = if message.is_empty() {
-            current.clone()
+            phase.clone()
         } else {
-            format!("{current} - {message}")
+            format!("{phase} - {message}")
         };
-        host::progress(
+        ctx.progress(
             elapsed.as_secs_f64().min(timeout as f64),
             Some(timeout as f64),
             Some(&note),
         );
-        let reached = current.eq_ignore_ascii_case(wanted);
+        let reached = phase.eq_ignore_ascii_case(wanted);
         let stopped =
-            !reached && (current == "Degraded" || (wanted == "healthy" && current == "Paused"));
-        let timed_out = !reached && !stopped && elapsed >= limit;
-        if reached || stopped || timed_out {
-            let outcome = if reached {
-                "reached"
-            } else if stopped {
-                "stopped"
-            } else {
-                "timed_out"
-            };
-            let report = json!({"for": wanted, "outcome": outcome, "polls": polls,
-                                "seconds": elapsed.as_secs(), "status": current, "message": message});
-            return Ok(Waited { report, rollout });
-        }
-        host::sleep(
-            POLL_INTERVAL
-                .min(limit.saturating_sub(elapsed))
-                .max(Duration::from_millis(50)),
-        );
-    }
+            !reached && (phase == "Degraded" || (wanted == "healthy" && phase == "Paused"));
+        let seen = Seen {
+            rollout,
+            phase,
+            message,
+            stopped,
+        };
+        Ok(if reached || stopped {
+            Poll::Done(seen)
+        } else {
+            Poll::Pending(seen)
+        })
+    })?;
+    let seen = polled.value;
+    let outcome = match (polled.done, seen.stopped) {
+        (true, false) => "reached",
+        (true, true) => "stopped",
+        (false, _) => "timed_out",
+    };
+    let report = json!({"for": wanted, "outcome": outcome, "polls": polled.polls,
+                        "seconds": polled.elapsed.as_secs(), "status": seen.phase, "message": seen.message});
+    Ok(Waited {
+        report,
+        rollout: seen.rollout,
+    })
 }

@@ -4,7 +4,7 @@
 //! `spec.workloadRef` keeps its template in a Deployment: both tools change that Deployment.
 
 use capstan_sdk::kube::{KubeError, ListOptions, Subresource};
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::actions::Change;
 use crate::info;
@@ -15,47 +15,39 @@ const ATTEMPTS: usize = 5;
 /// The label the controller adds to each ReplicaSet's template.
 const HASH_LABEL: &str = "rollouts-pod-template-hash";
 
-pub(crate) fn tools() -> Vec<Tool> {
-    vec![
-        Tool::new(
-            "set_image",
-            "Sets the image of a container of a Rollout (`container` `*` for every container), \
-             starting a new revision that goes through the Rollout's steps. A Rollout with a \
-             `workloadRef` gets its referenced Deployment updated instead.",
-        )
-        .title("Set an Argo Rollout's image")
-        .input(schema::rollout_action(
-            json!({"container": {"type": "string", "minLength": 1, "maxLength": 253, "description": "Container name, or `*` for all."},
-                   "image": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "The new image, e.g. `ghcr.io/org/app:2.0.1`."}}),
-            &["container", "image"],
-        ))
-        .output(schema::action_output())
-        .destructive(true)
-        .idempotent(true),
-        Tool::new(
-            "undo",
-            "Rolls a Rollout back to an earlier revision (`to_revision`, default the previous one) by \
-             restoring that revision's pod template; the rollback goes through the normal steps.",
-        )
-        .title("Undo an Argo Rollout")
-        .input(schema::rollout_action(
-            json!({"to_revision": {"type": "integer", "minimum": 0, "default": 0,
-                                   "description": "The revision to go back to; 0 or omitted: the previous one."}}),
-            &[],
-        ))
-        .output(schema::action_output())
-        .destructive(true)
-        .idempotent(false),
-    ]
+pub(crate) fn set_image_tool() -> Tool {
+    Tool::new(
+        "set_image",
+        "Sets the image of a container of a Rollout (`container` `*` for every container), \
+         starting a new revision that goes through the Rollout's steps. A Rollout with a \
+         `workloadRef` gets its referenced Deployment updated instead.",
+    )
+    .title("Set an Argo Rollout's image")
+    .input(schema::rollout_action(
+        json!({"container": {"type": "string", "minLength": 1, "maxLength": 253, "description": "Container name, or `*` for all."},
+               "image": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "The new image, e.g. `ghcr.io/org/app:2.0.1`."}}),
+        &["container", "image"],
+    ))
+    .output(schema::action_output())
+    .destructive(true)
+    .idempotent(true)
 }
 
-pub(crate) fn call(tool: &str, arguments: &Value) -> Option<Result<ToolResult, ToolError>> {
-    let result = match tool {
-        "set_image" => set_image(arguments),
-        "undo" => undo(arguments),
-        _ => return None,
-    };
-    Some(result)
+pub(crate) fn undo_tool() -> Tool {
+    Tool::new(
+        "undo",
+        "Rolls a Rollout back to an earlier revision (`to_revision`, default the previous one) by \
+         restoring that revision's pod template; the rollback goes through the normal steps.",
+    )
+    .title("Undo an Argo Rollout")
+    .input(schema::rollout_action(
+        json!({"to_revision": {"type": "integer", "minimum": 0, "default": 0,
+                               "description": "The revision to go back to; 0 or omitted: the previous one."}}),
+        &[],
+    ))
+    .output(schema::action_output())
+    .destructive(true)
+    .idempotent(false)
 }
 
 /// Where the pod template lives: the Rollout itself or its workloadRef Deployment.
@@ -73,8 +65,8 @@ fn workload_name(rollout: &Value) -> Result<Option<String>, ToolError> {
     }
 }
 
-fn set_image(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let mut change = Change::begin("set_image", arguments)?;
+pub(crate) fn set_image(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let mut change = Change::begin(ctx, "set_image", arguments)?;
     let container = args::required_str(arguments, "container")?;
     let image = args::required_str(arguments, "image")?;
     for attempt in 1..=ATTEMPTS {
@@ -151,8 +143,8 @@ fn container_names(pod_spec: &Value) -> Vec<String> {
         .collect()
 }
 
-fn undo(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let mut change = Change::begin("undo", arguments)?;
+pub(crate) fn undo(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let mut change = Change::begin(ctx, "undo", arguments)?;
     let wanted = args::u64_or(arguments, "to_revision", 0);
     let rollout = change.get()?;
     let selector = info::selector_string(&rollout["spec"]["selector"]);

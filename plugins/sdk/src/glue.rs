@@ -3,13 +3,17 @@
 
 use serde_json::{Map, Value};
 
-use crate::Plugin;
 use crate::bindings::capstan::plugin::types;
 use crate::result::ToolResult;
+use crate::{Context, Plugin};
 
 /// `tools.list-tools` for `P`.
 pub fn list_tools<P: Plugin>() -> Vec<types::Tool> {
-    P::tools().into_iter().map(|tool| tool.into_wit()).collect()
+    P::toolbox()
+        .tools()
+        .into_iter()
+        .map(|tool| tool.into_wit())
+        .collect()
 }
 
 /// `tools.call-tool` for `P`: parses the arguments and turns an `Err` into an error result.
@@ -20,7 +24,7 @@ pub fn call_tool<P: Plugin>(name: &str, arguments: &str) -> types::CallResult {
             return ToolResult::error(format!("arguments are not JSON: {error}")).into_wit();
         }
     };
-    match P::call(name, arguments) {
+    match P::toolbox().call(&Context::component(), name, &arguments) {
         Ok(result) => result.into_wit(),
         Err(error) => ToolResult::error(error.message()).into_wit(),
     }

@@ -4,17 +4,16 @@
 //! itself; plugins never set or see tokens. A request outside the targets fails with
 //! [`HttpError::Denied`].
 //!
-//! The helpers here are blocking: call them from [`crate::Plugin::call`]. For concurrent
-//! requests use [`wstd::http::Client`] inside [`block_on`] (it may not be nested).
+//! A [`Request`] is built here and sent through the call's [`Context`](crate::Context)
+//! (`ctx.send(request)`, or `ctx.send_all(requests)` for several at once), so the same handler
+//! runs against `wasi:http` in a component and against recorded answers in a native test.
 
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use wstd::http::{Body, BodyExt, Client, ErrorCode, Method, Request as WstdRequest};
-
-pub use wstd::runtime::block_on;
-pub use wstd::{self};
+pub use wstd::http::Method;
+use wstd::http::{Body, BodyExt, Client, ErrorCode, Request as WstdRequest};
 
 /// Why a request did not produce a response.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,13 +145,29 @@ impl Request {
         self
     }
 
-    /// Sends the request and reads the whole response.
-    pub fn send(self) -> Result<Response, HttpError> {
-        block_on(self.send_async())
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
     }
 
-    /// Sends the request from async code (inside [`block_on`]).
-    pub async fn send_async(self) -> Result<Response, HttpError> {
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The headers set so far, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Sends the request over `wasi:http` and reads the whole response; used by the
+    /// component's [`Transport`](crate::Transport).
+    pub(crate) async fn send_wasi(self) -> Result<Response, HttpError> {
         let url = self.url.clone();
         let request = self.build()?;
         let response = Client::new()
@@ -208,22 +223,6 @@ async fn read_body(body: Body) -> Result<Vec<u8>, wstd::http::Error> {
         }
     }
     Ok(data)
-}
-
-/// GETs `url` with `accept: application/json` and parses a 2xx body; a non-2xx status becomes
-/// an error that quotes the status and the start of the body.
-pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, crate::ToolError> {
-    let response = Request::get(url)
-        .header("accept", "application/json")
-        .send()?;
-    if !response.is_success() {
-        return Err(crate::ToolError::new(format!(
-            "GET {url} answered HTTP {}: {}",
-            response.status,
-            excerpt(&response.text(), 500)
-        )));
-    }
-    Ok(response.json()?)
 }
 
 /// At most `limit` characters of `text`, with `…` when cut.

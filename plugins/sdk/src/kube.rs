@@ -10,16 +10,18 @@
 //! ```ignore
 //! use capstan_sdk::kube::{Client, Resource, Subresource};
 //! const ROLLOUTS: Resource = Resource { group: "argoproj.io", version: "v1alpha1", plural: "rollouts", kind: "Rollout" };
-//! let client = Client::for_target(None)?;
+//! let client = Client::for_target(ctx, None)?;
 //! let rollout = client.get(ROLLOUTS, Some("shop"), "web")?;
 //! client.merge_patch(ROLLOUTS, Some("shop"), "web", Subresource::Status, &json!({"status": {"abort": true}}))?;
 //! ```
 //!
-//! The host adds the target's credentials; plugins never handle a token.
+//! The host adds the target's credentials; plugins never handle a token. Object names are
+//! checked before any request: `.` and `..` (which Kubernetes forbids, and which would climb
+//! the path) are refused with a message naming the kind.
 
 use crate::http::{Request, Response, excerpt};
 use crate::url::{encode, segment};
-use crate::{ToolError, Value, config};
+use crate::{Context, ToolError, Value};
 use wstd::http::Method;
 
 /// Objects asked for per page.
@@ -160,15 +162,25 @@ struct Action<'a> {
 
 /// A connection to one Kubernetes API target of this instance.
 pub struct Client {
+    context: Context,
     target: String,
     base: String,
 }
 
 impl Client {
     /// The client for `target`, or for the instance's default target when `None`.
-    pub fn for_target(target: Option<&str>) -> Result<Self, ToolError> {
-        let (target, base) = config::resolve_target(target)?;
-        Ok(Self { target, base })
+    pub fn for_target(context: &Context, target: Option<&str>) -> Result<Self, ToolError> {
+        let (target, base) = context.config().resolve_target(target)?;
+        Ok(Self {
+            context: context.clone(),
+            target,
+            base,
+        })
+    }
+
+    /// The call's context.
+    pub fn context(&self) -> &Context {
+        &self.context
     }
 
     /// The target's name.
@@ -212,6 +224,7 @@ impl Client {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, KubeError> {
+        check_name(resource, name)?;
         let url = self.url(resource, namespace, Some(name), None);
         let action = Action {
             verb: "get",
@@ -301,6 +314,7 @@ impl Client {
         name: &str,
         object: &Value,
     ) -> Result<Value, KubeError> {
+        check_name(resource, name)?;
         let url = self.url(resource, namespace, Some(name), None);
         let action = Action {
             verb: "update",
@@ -347,6 +361,7 @@ impl Client {
         content_type: &str,
         patch: &Value,
     ) -> Result<Value, KubeError> {
+        check_name(resource, name)?;
         let subresource = (part == Subresource::Status).then_some("status");
         let url = self.url(resource, namespace, Some(name), subresource);
         let request = Request::new(Method::PATCH, url)
@@ -375,6 +390,7 @@ impl Client {
             plural: "pods",
             kind: "Pod",
         };
+        check_name(PODS, pod)?;
         let mut url = self.url(PODS, Some(namespace), Some(pod), Some("log"));
         let mut query: Vec<String> = Vec::new();
         if let Some(container) = options.container {
@@ -435,9 +451,9 @@ impl Client {
     }
 
     fn send(&self, request: Request, action: &Action<'_>) -> Result<Response, KubeError> {
-        let response = request
-            .header("accept", "application/json")
-            .send()
+        let response = self
+            .context
+            .send(request.header("accept", "application/json"))
             .map_err(|error| KubeError::transport(error.to_string()))?;
         if !response.is_success() {
             return Err(self.failure(&response, action));
@@ -527,6 +543,19 @@ impl Client {
     }
 }
 
+/// Refuses `.` and `..`: Kubernetes forbids them as object names, and in a URL they would
+/// climb the path instead of naming an object.
+pub fn check_name(resource: Resource, name: &str) -> Result<(), KubeError> {
+    match name {
+        "." | ".." => Err(KubeError::transport(format!(
+            "`{name}` is not a valid {} name (Kubernetes forbids `.` and `..`); pass the \
+             object's metadata.name as the list tools show it",
+            resource.kind
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `Rollout shop/web`, `Rollout shop/web (status)` or `Rollouts in shop`.
 fn describe(action: &Action<'_>) -> String {
     let kind = action.resource.kind;
@@ -556,10 +585,8 @@ mod tests {
     };
 
     fn client() -> Client {
-        Client {
-            target: "t".into(),
-            base: "http://k/prefix".into(),
-        }
+        let fixture = crate::fixture::Fixture::new().target("t", "http://k/prefix");
+        Client::for_target(&fixture.context(), None).unwrap()
     }
 
     #[test]
@@ -599,5 +626,72 @@ mod tests {
         );
         assert_eq!(ROLLOUTS.qualified(), "rollouts.argoproj.io");
         assert_eq!(pods.api_version(), "v1");
+    }
+
+    #[test]
+    fn dot_names_are_refused_before_any_request() {
+        let fixture = crate::fixture::Fixture::new().target("t", "http://k");
+        let client = Client::for_target(&fixture.context(), None).unwrap();
+        for name in [".", ".."] {
+            let error = client.get(ROLLOUTS, Some("shop"), name).unwrap_err();
+            assert!(
+                error.message.contains("not a valid Rollout name"),
+                "{error}"
+            );
+            let patch = client.merge_patch(
+                ROLLOUTS,
+                Some("shop"),
+                name,
+                Subresource::Status,
+                &Value::Null,
+            );
+            assert!(patch.is_err());
+        }
+        assert!(fixture.requests().is_empty());
+    }
+
+    #[test]
+    fn a_denied_verb_names_the_rbac_rule_to_grant() {
+        let status = r#"{"kind":"Status","reason":"Forbidden","message":"rollouts.argoproj.io \"web\" is forbidden","details":{"name":"web"}}"#;
+        let fixture = crate::fixture::Fixture::new()
+            .target("t", "http://k")
+            .on_status_json(
+                "PATCH",
+                "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web/status",
+                403,
+                status,
+            );
+        let client = Client::for_target(&fixture.context(), None).unwrap();
+        let patch = serde_json::json!({"status": {"abort": true}});
+        let error = client
+            .merge_patch(ROLLOUTS, Some("shop"), "web", Subresource::Status, &patch)
+            .unwrap_err();
+        assert!(
+            error.message.contains("RBAC verb `patch` on resource `rollouts/status` in API group `argoproj.io` in namespace `shop`"),
+            "{error}"
+        );
+        let sent = &fixture.requests()[0];
+        assert_eq!(sent.header("content-type"), Some(MERGE_PATCH));
+        assert_eq!(sent.json(), patch);
+    }
+
+    #[test]
+    fn lists_follow_continue_tokens() {
+        let fixture = crate::fixture::Fixture::new()
+            .target("t", "http://k")
+            .on_json(
+                "GET",
+                "/apis/argoproj.io/v1alpha1/rollouts?limit=500",
+                r#"{"items":[{"n":1}],"metadata":{"continue":"next"}}"#,
+            )
+            .on_json(
+                "GET",
+                "/apis/argoproj.io/v1alpha1/rollouts?limit=500&continue=next",
+                r#"{"items":[{"n":2}],"metadata":{}}"#,
+            );
+        let client = Client::for_target(&fixture.context(), None).unwrap();
+        let items = client.list(ROLLOUTS, None, None).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(fixture.requests().len(), 2);
     }
 }

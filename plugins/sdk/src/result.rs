@@ -126,6 +126,16 @@ impl ToolResult {
         self.is_error
     }
 
+    /// The structured output, if any.
+    pub fn structured_content(&self) -> Option<&Value> {
+        self.structured.as_ref()
+    }
+
+    /// The content blocks.
+    pub fn content(&self) -> &[Content] {
+        &self.content
+    }
+
     pub(crate) fn into_wit(self) -> types::CallResult {
         types::CallResult {
             content: self.content.into_iter().map(Content::into_wit).collect(),

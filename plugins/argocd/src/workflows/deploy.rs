@@ -2,10 +2,10 @@
 //! health with progress notifications until it is Healthy, Degraded, failed or out of time,
 //! and on request rolls back to the previous deployment when it degrades, reporting each step.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, host, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Poll, Tool, ToolError, ToolResult, Value, json};
 
 use crate::client::Query;
 use crate::operations::post_rollback;
@@ -54,16 +54,31 @@ pub(crate) fn tool() -> Tool {
     .idempotent(false)
 }
 
-/// The steps taken so far, timed from the start of the call.
+/// The steps taken so far, timed from the start of the call; each is also a progress report.
 struct Log {
-    started: Instant,
+    context: Context,
+    started: Duration,
     steps: Vec<Value>,
 }
 
 impl Log {
+    fn new(context: &Context) -> Self {
+        Self {
+            context: context.clone(),
+            started: context.monotonic(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Time since the start of the call.
+    fn elapsed(&self) -> Duration {
+        self.context.monotonic().saturating_sub(self.started)
+    }
+
     fn step(&mut self, event: String) {
-        let seconds = (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-        host::progress(self.steps.len() as f64 + 1.0, None, Some(&event));
+        let seconds = (self.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+        self.context
+            .progress(self.steps.len() as f64 + 1.0, None, Some(&event));
         self.steps.push(json!({"seconds": seconds, "event": event}));
     }
 }
@@ -77,18 +92,15 @@ enum Settled {
     TimedOut,
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let timeout = Duration::from_secs_f64(
         arguments["timeoutSeconds"]
             .as_f64()
             .unwrap_or(DEFAULT_TIMEOUT),
     );
     let poll = Duration::from_secs_f64(arguments["pollSeconds"].as_f64().unwrap_or(DEFAULT_POLL));
-    let mut log = Log {
-        started: Instant::now(),
-        steps: Vec::new(),
-    };
+    let mut log = Log::new(ctx);
     let body = crate::sync::body(&app_ref, arguments);
     let synced = app_ref.client.send(
         Method::POST,
@@ -118,16 +130,20 @@ pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
     })))
 }
 
-/// Polls the application until its operation has finished and its health settled.
+/// Polls the application until its operation has finished and its health settled: the first
+/// look one interval from now, then one every interval while it fits within `timeout` of the
+/// start of the call.
 fn watch(
     app_ref: &AppRef<'_>,
     log: &mut Log,
     poll: Duration,
     timeout: Duration,
 ) -> Result<(Settled, Value), ToolError> {
+    let ctx = app_ref.client.context();
+    ctx.sleep(poll);
     let mut last = String::new();
-    loop {
-        host::sleep(poll);
+    let until = last_look(log.elapsed(), poll, timeout);
+    let polled = ctx.poll_until(until, poll, |_| {
         let app = app_ref
             .client
             .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;
@@ -141,24 +157,34 @@ fn watch(
             log.step(state.clone());
             last = state;
         }
-        match (phase.as_str(), health.as_str()) {
+        Ok(match (phase.as_str(), health.as_str()) {
             ("Failed" | "Error", _) => {
                 let message = text(&app["status"]["operationState"]["message"]).to_owned();
                 log.step(format!("sync failed: {message}"));
-                return Ok((Settled::Failed(message), app));
+                Poll::Done((Settled::Failed(message), app))
             }
-            ("Succeeded", "Healthy") => return Ok((Settled::Healthy, app)),
-            ("Succeeded", "Degraded") => return Ok((Settled::Degraded, app)),
-            _ if log.started.elapsed() + poll > timeout => {
-                log.step(format!(
-                    "stopped watching after {:.0} seconds",
-                    timeout.as_secs_f64()
-                ));
-                return Ok((Settled::TimedOut, app));
-            }
-            _ => {}
-        }
+            ("Succeeded", "Healthy") => Poll::Done((Settled::Healthy, app)),
+            ("Succeeded", "Degraded") => Poll::Done((Settled::Degraded, app)),
+            // Not settled yet: what is answered if the deadline passes first.
+            _ => Poll::Pending((Settled::TimedOut, app)),
+        })
+    })?;
+    if !polled.done {
+        log.step(format!(
+            "stopped watching after {:.0} seconds",
+            timeout.as_secs_f64()
+        ));
     }
+    Ok(polled.value)
+}
+
+/// How long after the first look (`elapsed` into the call) the last may come: the last whole
+/// `poll` interval that ends within `timeout` of the start of the call. The first look always
+/// comes.
+fn last_look(elapsed: Duration, poll: Duration, timeout: Duration) -> Duration {
+    let budget = timeout.saturating_sub(elapsed).as_nanos();
+    let interval = poll.as_nanos().max(1);
+    Duration::from_nanos(u64::try_from(budget - budget % interval).unwrap_or(u64::MAX))
 }
 
 fn roll_back(

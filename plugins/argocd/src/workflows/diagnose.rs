@@ -2,7 +2,7 @@
 //! last operation, the objects that are not healthy, their events, recent logs of failing pods)
 //! and names the common causes it recognises in it, each with the evidence and what to do.
 
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, json};
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, json};
 
 use crate::client::Query;
 use crate::params::AppRef;
@@ -102,8 +102,8 @@ pub(crate) fn tool() -> Tool {
     .read_only()
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let app_ref = AppRef::from(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let app_ref = AppRef::from(ctx, arguments)?;
     let app = app_ref
         .client
         .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;

@@ -2,8 +2,8 @@
 //! finds under a path of a Git repository, optionally under a parent app-of-apps. A dry run
 //! (the default) only shows what would be created.
 
-use capstan_sdk::http::wstd::http::Method;
-use capstan_sdk::{Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::http::Method;
+use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
 use crate::projects::app_paths;
@@ -152,8 +152,8 @@ fn row(app: &Value) -> Value {
            "automated": app["spec"]["syncPolicy"]["automated"].is_object()})
 }
 
-pub(crate) fn call(arguments: &Value) -> Result<ToolResult, ToolError> {
-    let client = Client::for_call(arguments)?;
+pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let client = Client::for_call(ctx, arguments)?;
     let repo = args::required_str(arguments, "repo")?;
     let paths = app_paths(
         &client,

@@ -9,9 +9,11 @@
 //! `test_elicitation*` tools (a plugin cannot send requests to the client) and the `test://`
 //! resources (the contract has no resources). The conformance baseline lists those scenarios.
 
+use std::time::Duration;
+
 use capstan_sdk::{
-    Content, Map, Plugin, Prompt, PromptMessage, PromptResult, Tool, ToolError, ToolResult, Value,
-    host, json,
+    Content, Context, Map, Plugin, Prompt, PromptMessage, PromptResult, Tool, ToolError,
+    ToolResult, Toolbox, Value, json,
 };
 
 /// The JSON Schema dialect every input schema here declares.
@@ -81,120 +83,157 @@ fn json_schema_2020_12() -> Value {
 }
 
 impl Plugin for Conformance {
-    fn tools() -> Vec<Tool> {
-        vec![
-            fixture(
+    fn toolbox() -> Toolbox {
+        Toolbox::new("conformance")
+            .tool(
                 "test_simple_text",
-                "Simple text",
-                "Conformance fixture: answers with one fixed text block.",
-            ),
-            fixture(
-                "test_image_content",
-                "Image content",
-                "Conformance fixture: answers with a 1x1 PNG image block.",
-            ),
-            fixture(
-                "test_audio_content",
-                "Audio content",
-                "Conformance fixture: answers with a short WAV audio block.",
-            ),
-            fixture(
-                "test_embedded_resource",
-                "Embedded resource",
-                "Conformance fixture: answers with an embedded text resource \
-                 (test://embedded-resource).",
-            ),
-            fixture(
-                "test_multiple_content_types",
-                "Multiple content types",
-                "Conformance fixture: answers with a text, an image and an embedded JSON resource.",
-            ),
-            fixture(
-                "test_tool_with_logging",
-                "Tool with logging",
-                "Conformance fixture: writes three info log lines 50 ms apart, then answers.",
-            ),
-            fixture(
-                "test_error_handling",
-                "Error handling",
-                "Conformance fixture: always fails with an error result (isError).",
-            ),
-            fixture(
-                "test_tool_with_progress",
-                "Tool with progress",
-                "Conformance fixture: reports progress 0, 50 and 100 of 100, 50 ms apart, \
-                 then answers.",
-            ),
-            fixture(
-                "test_reconnection",
-                "Reconnection",
-                "Conformance fixture for SSE polling (SEP-1699): works for 100 ms, then answers.",
-            ),
-            Tool::new(
-                "json_schema_2020_12_tool",
-                "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613): \
-                 echoes its arguments.",
+                || {
+                    fixture(
+                        "test_simple_text",
+                        "Simple text",
+                        "Conformance fixture: answers with one fixed text block.",
+                    )
+                },
+                |_, _| Ok(ToolResult::text("This is a simple text response for testing.")),
             )
-            .title("JSON Schema 2020-12")
-            .input(json_schema_2020_12())
-            .read_only()
-            .open_world(false),
-        ]
-    }
-
-    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        Ok(match tool {
-            "test_simple_text" => ToolResult::text("This is a simple text response for testing."),
-            "test_image_content" => ToolResult::from_content(vec![image()]),
-            "test_audio_content" => ToolResult::from_content(vec![Content::Audio {
-                data: TEST_AUDIO_WAV.into(),
-                mime_type: "audio/wav".into(),
-            }]),
-            "test_embedded_resource" => ToolResult::from_content(vec![Content::Resource {
-                uri: "test://embedded-resource".into(),
-                mime_type: Some("text/plain".into()),
-                text: "This is an embedded resource content.".into(),
-            }]),
-            "test_multiple_content_types" => ToolResult::text("Multiple content types test:")
-                .with(image())
-                .with(Content::Resource {
-                    uri: "test://mixed-content-resource".into(),
-                    mime_type: Some("application/json".into()),
-                    text: json!({"test": "data", "value": 123}).to_string(),
-                }),
-            "test_tool_with_logging" => {
-                host::info("Tool execution started");
-                sleep_ms(STEP_DELAY_MS);
-                host::info("Tool processing data");
-                sleep_ms(STEP_DELAY_MS);
-                host::info("Tool execution completed");
-                ToolResult::text("Tool with logging executed successfully")
-            }
-            "test_error_handling" => {
-                ToolResult::error("This tool intentionally returns an error for testing")
-            }
-            "test_tool_with_progress" => {
-                for (step, done) in [0.0, 50.0, 100.0].into_iter().enumerate() {
-                    if step > 0 {
-                        sleep_ms(STEP_DELAY_MS);
-                    }
-                    let message = format!("Completed step {done} of 100");
-                    host::progress(done, Some(100.0), Some(&message));
-                }
-                ToolResult::text("Progress reported: 0, 50 and 100 of 100")
-            }
-            "test_reconnection" => {
-                sleep_ms(RECONNECTION_DELAY_MS);
-                ToolResult::text(
-                    "Reconnection test completed successfully. If you received this, the client \
-                     properly reconnected after stream closure.",
-                )
-            }
-            "json_schema_2020_12_tool" => {
-                ToolResult::text(format!("JSON Schema 2020-12 tool called with: {arguments}"))
-            }
-            other => return Err(ToolError::new(format!("unknown tool `{other}`"))),
-        })
+            .tool(
+                "test_image_content",
+                || {
+                    fixture(
+                        "test_image_content",
+                        "Image content",
+                        "Conformance fixture: answers with a 1x1 PNG image block.",
+                    )
+                },
+                |_, _| Ok(ToolResult::from_content(vec![image()])),
+            )
+            .tool(
+                "test_audio_content",
+                || {
+                    fixture(
+                        "test_audio_content",
+                        "Audio content",
+                        "Conformance fixture: answers with a short WAV audio block.",
+                    )
+                },
+                |_, _| {
+                    Ok(ToolResult::from_content(vec![Content::Audio {
+                        data: TEST_AUDIO_WAV.into(),
+                        mime_type: "audio/wav".into(),
+                    }]))
+                },
+            )
+            .tool(
+                "test_embedded_resource",
+                || {
+                    fixture(
+                        "test_embedded_resource",
+                        "Embedded resource",
+                        "Conformance fixture: answers with an embedded text resource \
+                         (test://embedded-resource).",
+                    )
+                },
+                |_, _| {
+                    Ok(ToolResult::from_content(vec![Content::Resource {
+                        uri: "test://embedded-resource".into(),
+                        mime_type: Some("text/plain".into()),
+                        text: "This is an embedded resource content.".into(),
+                    }]))
+                },
+            )
+            .tool(
+                "test_multiple_content_types",
+                || {
+                    fixture(
+                        "test_multiple_content_types",
+                        "Multiple content types",
+                        "Conformance fixture: answers with a text, an image and an embedded JSON resource.",
+                    )
+                },
+                |_, _| {
+                    Ok(ToolResult::text("Multiple content types test:")
+                        .with(image())
+                        .with(Content::Resource {
+                            uri: "test://mixed-content-resource".into(),
+                            mime_type: Some("application/json".into()),
+                            text: json!({"test": "data", "value": 123}).to_string(),
+                        }))
+                },
+            )
+            .tool(
+                "test_tool_with_logging",
+                || {
+                    fixture(
+                        "test_tool_with_logging",
+                        "Tool with logging",
+                        "Conformance fixture: writes three info log lines 50 ms apart, then answers.",
+                    )
+                },
+                with_logging,
+            )
+            .tool(
+                "test_error_handling",
+                || {
+                    fixture(
+                        "test_error_handling",
+                        "Error handling",
+                        "Conformance fixture: always fails with an error result (isError).",
+                    )
+                },
+                |_, _| {
+                    Ok(ToolResult::error(
+                        "This tool intentionally returns an error for testing",
+                    ))
+                },
+            )
+            .tool(
+                "test_tool_with_progress",
+                || {
+                    fixture(
+                        "test_tool_with_progress",
+                        "Tool with progress",
+                        "Conformance fixture: reports progress 0, 50 and 100 of 100, 50 ms apart, \
+                         then answers.",
+                    )
+                },
+                with_progress,
+            )
+            .tool(
+                "test_reconnection",
+                || {
+                    fixture(
+                        "test_reconnection",
+                        "Reconnection",
+                        "Conformance fixture for SSE polling (SEP-1699): works for 100 ms, then answers.",
+                    )
+                },
+                |ctx, _| {
+                    ctx.sleep(Duration::from_millis(RECONNECTION_DELAY_MS));
+                    Ok(ToolResult::text(
+                        "Reconnection test completed successfully. If you received this, the client \
+                         properly reconnected after stream closure.",
+                    ))
+                },
+            )
+            .tool(
+                "json_schema_2020_12_tool",
+                || {
+                    Tool::new(
+                        "json_schema_2020_12_tool",
+                        "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613): \
+                         echoes its arguments.",
+                    )
+                    .title("JSON Schema 2020-12")
+                    .input(json_schema_2020_12())
+                    .read_only()
+                    .open_world(false)
+                },
+                |_, arguments| {
+                    Ok(ToolResult::text(format!(
+                        "JSON Schema 2020-12 tool called with: {arguments}"
+                    )))
+                },
+            )
     }
 
     fn prompts() -> Vec<Prompt> {
@@ -291,9 +330,25 @@ fn argument<'a>(arguments: &'a Map<String, Value>, name: &str) -> Result<&'a str
         .ok_or_else(|| format!("the argument `{name}` (a string) is required"))
 }
 
-/// Pauses the call for `ms` milliseconds.
-fn sleep_ms(ms: u64) {
-    host::sleep(std::time::Duration::from_millis(ms));
+fn with_logging(ctx: &Context, _: &Value) -> Result<ToolResult, ToolError> {
+    let pause = Duration::from_millis(STEP_DELAY_MS);
+    ctx.info("Tool execution started");
+    ctx.sleep(pause);
+    ctx.info("Tool processing data");
+    ctx.sleep(pause);
+    ctx.info("Tool execution completed");
+    Ok(ToolResult::text("Tool with logging executed successfully"))
+}
+
+fn with_progress(ctx: &Context, _: &Value) -> Result<ToolResult, ToolError> {
+    for (step, done) in [0.0, 50.0, 100.0].into_iter().enumerate() {
+        if step > 0 {
+            ctx.sleep(Duration::from_millis(STEP_DELAY_MS));
+        }
+        let message = format!("Completed step {done} of 100");
+        ctx.progress(done, Some(100.0), Some(&message));
+    }
+    Ok(ToolResult::text("Progress reported: 0, 50 and 100 of 100"))
 }
 
 capstan_sdk::export_plugin!(Conformance);

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use capstan_sdk::{Content, ToolError, ToolResult, host};
+use capstan_sdk::{Content, Context, ToolError, ToolResult};
 
 /// The most text blocks `blocks` returns.
 pub const MAX_BLOCKS: u64 = 1_000_000;
@@ -50,21 +50,21 @@ pub fn alloc(mib: u64) -> String {
 }
 
 /// Allocates and touches `mib` MiB, then sleeps `ms` milliseconds while holding it.
-pub fn hold(mib: u64, ms: u64) -> String {
+pub fn hold(ctx: &Context, mib: u64, ms: u64) -> String {
     let buffer = touched(mib);
-    sleep_ms(ms);
+    sleep_ms(ctx, ms);
     format!("held {} bytes", black_box(&buffer).len())
 }
 
 /// Sleeps in a host call.
-pub fn sleep_ms(ms: u64) {
-    host::sleep(Duration::from_millis(ms));
+pub fn sleep_ms(ctx: &Context, ms: u64) {
+    ctx.sleep(Duration::from_millis(ms));
 }
 
 /// Keeps yielding through host calls, forever.
-pub fn nap_loop() -> ! {
+pub fn nap_loop(ctx: &Context) -> ! {
     loop {
-        sleep_ms(10);
+        sleep_ms(ctx, 10);
     }
 }
 

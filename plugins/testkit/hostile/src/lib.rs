@@ -15,7 +15,7 @@ mod exhaust;
 mod raw_http;
 mod snoop;
 
-use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Plugin, Tool, ToolResult, Toolbox, Value, args, json};
 
 struct Hostile;
 
@@ -128,41 +128,104 @@ fn result_tools() -> Vec<Tool> {
 }
 
 impl Plugin for Hostile {
-    fn tools() -> Vec<Tool> {
-        [network_tools(), runaway_tools(), result_tools()].concat()
+    fn toolbox() -> Toolbox {
+        Toolbox::new("hostile")
+            .tool(
+                "request",
+                || described("request"),
+                |_, arguments| {
+                    Ok(ToolResult::structured(raw_http::request(args::parse(
+                        arguments.clone(),
+                    )?)))
+                },
+            )
+            .tool(
+                "flood",
+                || described("flood"),
+                |_, arguments| {
+                    let url = args::required_str(arguments, "url")?;
+                    Ok(ToolResult::structured(raw_http::flood(
+                        url,
+                        number(arguments, "n"),
+                    )?))
+                },
+            )
+            .tool(
+                "read_endless",
+                || described("read_endless"),
+                |_, arguments| {
+                    let url = args::required_str(arguments, "url")?;
+                    Ok(ToolResult::structured(raw_http::read_endless(url)?))
+                },
+            )
+            .tool(
+                "recurse",
+                || described("recurse"),
+                |_, _| Ok(ToolResult::text(format!("depth {}", exhaust::recurse()))),
+            )
+            .tool("spin", || described("spin"), |_, _| exhaust::spin())
+            .tool(
+                "alloc",
+                || described("alloc"),
+                |_, arguments| Ok(ToolResult::text(exhaust::alloc(number(arguments, "mib")))),
+            )
+            .tool(
+                "hold",
+                || described("hold"),
+                |ctx, arguments| {
+                    let (mib, ms) = (number(arguments, "mib"), number(arguments, "ms"));
+                    Ok(ToolResult::text(exhaust::hold(ctx, mib, ms)))
+                },
+            )
+            .tool(
+                "sleep",
+                || described("sleep"),
+                |ctx, arguments| {
+                    exhaust::sleep_ms(ctx, number(arguments, "ms"));
+                    Ok(ToolResult::text("slept"))
+                },
+            )
+            .tool(
+                "nap_loop",
+                || described("nap_loop"),
+                |ctx, _| exhaust::nap_loop(ctx),
+            )
+            .tool(
+                "output",
+                || described("output"),
+                |_, arguments| Ok(ToolResult::text(exhaust::output(number(arguments, "mib")))),
+            )
+            .tool(
+                "blocks",
+                || described("blocks"),
+                |_, arguments| Ok(exhaust::blocks(number(arguments, "n"))),
+            )
+            .tool(
+                "panic",
+                || described("panic"),
+                |_, _| panic!("hostile panic"),
+            )
+            .tool("trap", || described("trap"), |_, _| exhaust::trap())
+            .tool(
+                "guess_secrets",
+                || described("guess_secrets"),
+                |ctx, _| Ok(ToolResult::text(snoop::guess_secrets(ctx))),
+            )
     }
+}
 
-    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        let number = |name| args::u64_or(&arguments, name, 0);
-        match tool {
-            "request" => Ok(ToolResult::structured(raw_http::request(args::parse(
-                arguments,
-            )?))),
-            "flood" => {
-                let url = args::required_str(&arguments, "url")?;
-                Ok(ToolResult::structured(raw_http::flood(url, number("n"))?))
-            }
-            "read_endless" => {
-                let url = args::required_str(&arguments, "url")?;
-                Ok(ToolResult::structured(raw_http::read_endless(url)?))
-            }
-            "recurse" => Ok(ToolResult::text(format!("depth {}", exhaust::recurse()))),
-            "spin" => exhaust::spin(),
-            "alloc" => Ok(ToolResult::text(exhaust::alloc(number("mib")))),
-            "hold" => Ok(ToolResult::text(exhaust::hold(number("mib"), number("ms")))),
-            "sleep" => {
-                exhaust::sleep_ms(number("ms"));
-                Ok(ToolResult::text("slept"))
-            }
-            "nap_loop" => exhaust::nap_loop(),
-            "output" => Ok(ToolResult::text(exhaust::output(number("mib")))),
-            "blocks" => Ok(exhaust::blocks(number("n"))),
-            "panic" => panic!("hostile panic"),
-            "trap" => exhaust::trap(),
-            "guess_secrets" => Ok(ToolResult::text(snoop::guess_secrets())),
-            other => Err(ToolError::new(format!("unknown tool `{other}`"))),
-        }
-    }
+/// The description of the tool `name` from the lists above.
+fn described(name: &str) -> Tool {
+    [network_tools(), runaway_tools(), result_tools()]
+        .concat()
+        .into_iter()
+        .find(|tool| tool.name() == name)
+        .unwrap_or_else(|| panic!("the hostile plugin describes no tool `{name}`"))
+}
+
+/// The integer argument `name`, or 0.
+fn number(arguments: &Value, name: &str) -> u64 {
+    args::u64_or(arguments, name, 0)
 }
 
 capstan_sdk::export_plugin!(Hostile);

@@ -1,8 +1,8 @@
 //! Attempts to learn a credential from inside the sandbox: everything `wasi:config` hands out,
 //! keys that would hold a token if the host leaked one there, the environment and the arguments.
 
+use capstan_sdk::Context;
 use capstan_sdk::bindings::wasi::config::store;
-use capstan_sdk::config;
 
 /// Config keys a careless host might keep a credential under.
 const GUESSED_KEYS: &[&str] = &[
@@ -38,10 +38,10 @@ const TARGET_SUFFIXES: &[&str] = &[
 ];
 
 /// Every value the guest could read, one `source key=value` line each.
-pub fn guess_secrets() -> String {
+pub fn guess_secrets(ctx: &Context) -> String {
     let mut seen = all_config();
-    for key in guessed_keys() {
-        if let Some(value) = config::get(&key) {
+    for key in guessed_keys(ctx) {
+        if let Some(value) = ctx.config().get(&key) {
             seen.push(format!("config {key}={value}"));
         }
     }
@@ -61,8 +61,8 @@ fn all_config() -> Vec<String> {
     }
 }
 
-fn guessed_keys() -> Vec<String> {
-    let per_target = config::targets().into_iter().flat_map(|target| {
+fn guessed_keys(ctx: &Context) -> Vec<String> {
+    let per_target = ctx.config().targets().into_iter().flat_map(|target| {
         TARGET_SUFFIXES
             .iter()
             .map(move |suffix| format!("capstan.target.{target}.{suffix}"))

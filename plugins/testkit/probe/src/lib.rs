@@ -2,8 +2,11 @@
 //! end-to-end tests can pair an obeyed limit with a violated one (echo vs. spin, a small
 //! allocation vs. a memory bomb, an allowed fetch vs. a denied one).
 
+use std::time::Duration;
+
+use capstan_sdk::host::Level;
 use capstan_sdk::http::{self, Request};
-use capstan_sdk::{Plugin, Tool, ToolError, ToolResult, Value, args, config, host, json};
+use capstan_sdk::{Context, Plugin, Tool, ToolError, ToolResult, Toolbox, Value, args, json};
 
 struct Probe;
 
@@ -12,10 +15,10 @@ fn object(properties: Value, required: &[&str]) -> Value {
 }
 
 impl Plugin for Probe {
-    fn tools() -> Vec<Tool> {
-        vec![
-            Tool::new("noop", "Does nothing and answers `ok`.").read_only().open_world(false),
-            Tool::new("echo", "Returns `text`, repeated `times` times (default 1), with structured output.")
+    fn toolbox() -> Toolbox {
+        Toolbox::new("probe")
+            .tool("noop", || Tool::new("noop", "Does nothing and answers `ok`.").read_only().open_world(false), |_, _| Ok(ToolResult::text("ok")))
+            .tool("echo", || Tool::new("echo", "Returns `text`, repeated `times` times (default 1), with structured output.")
                 .input(object(
                     json!({"text": {"type": "string", "maxLength": 1000},
                            "times": {"type": "integer", "minimum": 1, "maximum": 10}}),
@@ -23,27 +26,27 @@ impl Plugin for Probe {
                 ))
                 .output(object(json!({"echo": {"type": "string"}}), &["echo"]))
                 .read_only()
-                .open_world(false),
-            Tool::new("config", "Returns the value of a `[config]` key of this instance.")
+                .open_world(false), |_, arguments| echo(arguments))
+            .tool("config", || Tool::new("config", "Returns the value of a `[config]` key of this instance.")
                 .input(object(json!({"key": {"type": "string"}}), &["key"]))
                 .read_only()
-                .open_world(false),
-            Tool::new("fetch", "Sends an HTTP request and returns the status and body.")
+                .open_world(false), config)
+            .tool("fetch", || Tool::new("fetch", "Sends an HTTP request and returns the status and body.")
                 .input(object(
                     json!({"url": {"type": "string"}, "method": {"type": "string"},
                            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
                            "body": {"type": "string"}}),
                     &["url"],
                 ))
-                .read_only(),
-            Tool::new("spin", "Loops forever; the host must interrupt it.").read_only(),
-            Tool::new("alloc", "Allocates `mib` MiB; with `fallible`, reports failure instead of aborting.")
+                .read_only(), fetch)
+            .tool("spin", || Tool::new("spin", "Loops forever; the host must interrupt it.").read_only(), |_, _| spin())
+            .tool("alloc", || Tool::new("alloc", "Allocates `mib` MiB; with `fallible`, reports failure instead of aborting.")
                 .input(object(
                     json!({"mib": {"type": "integer", "minimum": 0}, "fallible": {"type": "boolean"}}),
                     &["mib"],
                 ))
-                .read_only(),
-            Tool::new(
+                .read_only(), |_, arguments| alloc(arguments))
+            .tool("remember", || Tool::new(
                 "remember",
                 "Looks through all of its linear memory for what a call with `value` = `previous` \
                  would have left there, then leaves `value` behind in a buffer of `kib` KiB and \
@@ -60,74 +63,57 @@ impl Plugin for Probe {
                 &["found", "sees_own"],
             ))
             .read_only()
-            .open_world(false),
-            Tool::new("trap", "Executes `unreachable`.").read_only(),
-            Tool::new("panic", "Panics with a message.").read_only(),
-            Tool::new("sleep", "Sleeps `ms` milliseconds in a host call, then answers.")
+            .open_world(false), |_, arguments| remember(arguments))
+            .tool("trap", || Tool::new("trap", "Executes `unreachable`.").read_only(), |_, _| trap())
+            .tool("panic", || Tool::new("panic", "Panics with a message.").read_only(), |_, _| panic!("the probe panicked on purpose"))
+            .tool("sleep", || Tool::new("sleep", "Sleeps `ms` milliseconds in a host call, then answers.")
                 .input(object(json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]))
-                .read_only(),
-            Tool::new("progress", "Reports `steps` progress updates `delay_ms` apart, then answers.")
+                .read_only(), sleep)
+            .tool("progress", || Tool::new("progress", "Reports `steps` progress updates `delay_ms` apart, then answers.")
                 .input(object(
                     json!({"steps": {"type": "integer", "minimum": 1, "maximum": 1000},
                            "delay_ms": {"type": "integer", "minimum": 0}}),
                     &["steps"],
                 ))
-                .read_only(),
-            Tool::new("big_output", "Returns a text of `bytes` bytes.")
+                .read_only(), progress)
+            .tool("big_output", || Tool::new("big_output", "Returns a text of `bytes` bytes.")
                 .input(object(json!({"bytes": {"type": "integer", "minimum": 0}}), &["bytes"]))
-                .read_only(),
-            Tool::new("log", "Writes `message` to the host log at `level`.")
+                .read_only(), |_, arguments| Ok(ToolResult::text("x".repeat(args::u64_or(arguments, "bytes", 0) as usize))))
+            .tool("log", || Tool::new("log", "Writes `message` to the host log at `level`.")
                 .input(object(
                     json!({"message": {"type": "string"},
                            "level": {"enum": ["trace", "debug", "info", "warn", "error"]}}),
                     &["message"],
                 ))
-                .read_only(),
-            Tool::new("mutate", "Pretends to change something; not read-only.")
+                .read_only(), log)
+            .tool("mutate", || Tool::new("mutate", "Pretends to change something; not read-only.")
                 .destructive(true)
-                .open_world(false),
-        ]
+                .open_world(false), |_, _| Ok(ToolResult::text("mutated")))
     }
+}
 
-    fn call(tool: &str, arguments: Value) -> Result<ToolResult, ToolError> {
-        match tool {
-            "noop" => Ok(ToolResult::text("ok")),
-            "echo" => echo(&arguments),
-            "config" => {
-                let key = args::required_str(&arguments, "key")?;
-                Ok(ToolResult::text(
-                    config::get(key).unwrap_or_else(|| "<unset>".into()),
-                ))
-            }
-            "fetch" => fetch(&arguments),
-            "spin" => spin(),
-            "alloc" => alloc(&arguments),
-            "remember" => remember(&arguments),
-            "trap" => trap(),
-            "panic" => panic!("the probe panicked on purpose"),
-            "sleep" => {
-                sleep_ms(args::u64_or(&arguments, "ms", 0));
-                Ok(ToolResult::text("slept"))
-            }
-            "progress" => progress(&arguments),
-            "big_output" => Ok(ToolResult::text(
-                "x".repeat(args::u64_or(&arguments, "bytes", 0) as usize),
-            )),
-            "log" => {
-                let level = match args::str(&arguments, "level").unwrap_or("info") {
-                    "trace" => host::Level::Trace,
-                    "debug" => host::Level::Debug,
-                    "warn" => host::Level::Warn,
-                    "error" => host::Level::Error,
-                    _ => host::Level::Info,
-                };
-                host::log(level, args::required_str(&arguments, "message")?);
-                Ok(ToolResult::text("logged"))
-            }
-            "mutate" => Ok(ToolResult::text("mutated")),
-            other => Err(ToolError::new(format!("unknown tool `{other}`"))),
-        }
-    }
+fn config(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let key = args::required_str(arguments, "key")?;
+    Ok(ToolResult::text(
+        ctx.config().get(key).unwrap_or_else(|| "<unset>".into()),
+    ))
+}
+
+fn sleep(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    ctx.sleep(Duration::from_millis(args::u64_or(arguments, "ms", 0)));
+    Ok(ToolResult::text("slept"))
+}
+
+fn log(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let level = match args::str(arguments, "level").unwrap_or("info") {
+        "trace" => Level::Trace,
+        "debug" => Level::Debug,
+        "warn" => Level::Warn,
+        "error" => Level::Error,
+        _ => Level::Info,
+    };
+    ctx.log(level, args::required_str(arguments, "message")?);
+    Ok(ToolResult::text("logged"))
 }
 
 fn echo(arguments: &Value) -> Result<ToolResult, ToolError> {
@@ -136,7 +122,7 @@ fn echo(arguments: &Value) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::structured(json!({ "echo": echo })))
 }
 
-fn fetch(arguments: &Value) -> Result<ToolResult, ToolError> {
+fn fetch(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let url = args::required_str(arguments, "url")?;
     let method = args::str(arguments, "method").unwrap_or("GET");
     let method = method
@@ -151,7 +137,7 @@ fn fetch(arguments: &Value) -> Result<ToolResult, ToolError> {
     if let Some(body) = args::str(arguments, "body") {
         request = request.body(body.as_bytes().to_vec());
     }
-    let response = request.send()?;
+    let response = ctx.send(request)?;
     Ok(ToolResult::structured(json!({
         "status": response.status,
         "body": http::excerpt(&response.text(), 4096),
@@ -233,22 +219,18 @@ fn trap() -> Result<ToolResult, ToolError> {
     unreachable!("trap")
 }
 
-fn progress(arguments: &Value) -> Result<ToolResult, ToolError> {
+fn progress(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let steps = args::u64_or(arguments, "steps", 1);
     let delay = args::u64_or(arguments, "delay_ms", 0);
     for step in 1..=steps {
-        sleep_ms(delay);
-        host::progress(
+        ctx.sleep(Duration::from_millis(delay));
+        ctx.progress(
             step as f64,
             Some(steps as f64),
             Some(&format!("step {step} of {steps}")),
         );
     }
     Ok(ToolResult::text(format!("done after {steps} steps")))
-}
-
-fn sleep_ms(ms: u64) {
-    host::sleep(std::time::Duration::from_millis(ms));
 }
 
 capstan_sdk::export_plugin!(Probe);

@@ -1,0 +1,141 @@
+//! The context a handler runs in: every way a tool reaches outside its own code (HTTP to the
+//! instance's targets, the manifest's settings, progress and log lines, the clock) goes through
+//! a [`Context`], which hands the work to a [`Transport`].
+//!
+//! In a component the transport is [`WasiTransport`](crate::wasi::WasiTransport) (`wasi:http`,
+//! `wasi:config`, the host's `progress` and `log`); in a native test it is a
+//! [`Fixture`](crate::fixture::Fixture) that serves recorded answers and records every request,
+//! so a handler is tested in milliseconds without a host, a sandbox or a fake server.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::ToolError;
+use crate::host::Level;
+use crate::http::{HttpError, Request, Response, excerpt};
+
+/// What a [`Context`] needs from the world. Implement it only to run handlers somewhere new;
+/// plugins use the [`Context`] methods.
+pub trait Transport {
+    /// Sends one request and reads the whole response.
+    fn send(&self, request: Request) -> Result<Response, HttpError>;
+
+    /// Sends several requests at once (as far as the transport can) and answers in order.
+    fn send_all(&self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+        requests
+            .into_iter()
+            .map(|request| self.send(request))
+            .collect()
+    }
+
+    /// The manifest setting `key`, if set.
+    fn config(&self, key: &str) -> Option<String>;
+
+    /// Reports progress of the current call.
+    fn progress(&self, done: f64, total: Option<f64>, message: Option<&str>);
+
+    /// Writes a log line.
+    fn log(&self, level: Level, message: &str);
+
+    /// Waits for `duration`.
+    fn sleep(&self, duration: Duration);
+
+    /// Time on a monotonic clock (from an arbitrary origin); moves on while sleeping.
+    fn monotonic(&self) -> Duration;
+
+    /// Wall-clock time since the Unix epoch.
+    fn since_epoch(&self) -> Duration;
+}
+
+/// One call's way out, cheap to clone; clients built for a call keep a clone.
+#[derive(Clone)]
+pub struct Context {
+    transport: Rc<dyn Transport>,
+}
+
+impl Context {
+    /// A context over `transport`.
+    pub fn new(transport: impl Transport + 'static) -> Self {
+        Self {
+            transport: Rc::new(transport),
+        }
+    }
+
+    /// The context of a call inside a component: `wasi:http`, `wasi:config` and the host.
+    pub fn component() -> Self {
+        Self::new(crate::wasi::WasiTransport)
+    }
+
+    /// Sends `request` to one of the instance's targets and reads the whole response. The host
+    /// refuses anything outside the targets ([`HttpError::Denied`]) and adds the credentials.
+    pub fn send(&self, request: Request) -> Result<Response, HttpError> {
+        self.transport.send(request)
+    }
+
+    /// Sends several requests at once and answers in order.
+    pub fn send_all(&self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+        self.transport.send_all(requests)
+    }
+
+    /// GETs `url` with `accept: application/json` and parses a 2xx body; a non-2xx status
+    /// becomes an error that quotes the status and the start of the body.
+    pub fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ToolError> {
+        let response = self.send(Request::get(url).header("accept", "application/json"))?;
+        if !response.is_success() {
+            return Err(ToolError::new(format!(
+                "GET {url} answered HTTP {}: {}",
+                response.status,
+                excerpt(&response.text(), 500)
+            )));
+        }
+        Ok(response.json()?)
+    }
+
+    /// The instance's settings: its manifest's `[config]` and its targets.
+    pub fn config(&self) -> crate::config::Config<'_> {
+        crate::config::Config::new(self)
+    }
+
+    pub(crate) fn setting(&self, key: &str) -> Option<String> {
+        self.transport.config(key)
+    }
+
+    /// Reports progress (`done` of `total`, with an optional message); the host forwards it as
+    /// `notifications/progress` when the client asked for progress.
+    pub fn progress(&self, done: f64, total: Option<f64>, message: Option<&str>) {
+        self.transport.progress(done, total, message);
+    }
+
+    /// Writes a log line, tagged by the host with the plugin instance and tool. Never log
+    /// secrets.
+    pub fn log(&self, level: Level, message: &str) {
+        self.transport.log(level, message);
+    }
+
+    /// Writes an `info` log line.
+    pub fn info(&self, message: &str) {
+        self.log(Level::Info, message);
+    }
+
+    /// Writes a `warn` log line.
+    pub fn warn(&self, message: &str) {
+        self.log(Level::Warn, message);
+    }
+
+    /// Sleeps for `duration` (a host timer; it counts against the call's timeout).
+    pub fn sleep(&self, duration: Duration) {
+        self.transport.sleep(duration);
+    }
+
+    /// Time on a monotonic clock; use differences of two readings.
+    pub fn monotonic(&self) -> Duration {
+        self.transport.monotonic()
+    }
+
+    /// Wall-clock time since the Unix epoch (for timestamps sent upstream).
+    pub fn since_epoch(&self) -> Duration {
+        self.transport.since_epoch()
+    }
+}
