@@ -1,17 +1,13 @@
 //! The Argo CD plugin end to end: a real capstan serving the real component (prefix `""`, so
 //! the tools have argocd-mcp's names) against the stateful fake Argo CD, over MCP with rmcp's
-//! client. Tests assert the exact requests the plugin sent (method, path, query, body), the
-//! state they left in the fake, and that every request kept to the contract.
+//! client. What each tool sends and answers is tested natively in the plugin against answers
+//! recorded from the same fake (`plugins/argocd/src/tests/`); here stays what needs the whole
+//! stack: one smoke test that drives every tool and holds every request to Argo CD's API
+//! contract (and to the host's credentials), and what the host itself adds.
 
-mod appsets;
-mod catalog;
-mod lifecycle;
-mod operations;
-mod reads;
-mod realistic;
-mod resources;
-mod sync;
-mod workflows;
+mod host;
+mod record;
+mod smoke;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};

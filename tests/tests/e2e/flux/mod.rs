@@ -2,10 +2,16 @@
 //! writable instance, `flux`, and one read-only, `fluxro`), an rmcp client, and the fake
 //! Kubernetes API holding the scenario in `fixtures.rs`, which checks every request against the
 //! Flux CRDs and records it.
+//!
+//! Each tool's cases (answers, error paths, exact requests, waits) are native tests of the
+//! plugin (`plugins/flux/src/tests/`), run against answers recorded from this scenario
+//! (`record.rs`). Here: one smoke test over the tools through the whole stack within the API
+//! contract (`smoke.rs`), and what only the host does (`host.rs`).
 
 mod fixtures;
-mod reads;
-mod writes;
+mod host;
+mod record;
+mod smoke;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, is_error, text};
@@ -58,13 +64,6 @@ impl Flux {
     async fn ok(&self, tool: &str, arguments: Value) -> Value {
         let result = self.call(tool, arguments).await;
         structured(&result).clone()
-    }
-
-    /// Calls `flux_<tool>` and returns the error text, failing on success.
-    async fn error(&self, tool: &str, arguments: Value) -> String {
-        let result = self.call(tool, arguments).await;
-        assert!(is_error(&result), "expected an error: {result:?}");
-        text(&result)
     }
 
     async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
