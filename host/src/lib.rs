@@ -21,3 +21,4 @@ pub mod reload;
 pub mod runtime;
 pub mod serve;
 pub mod telemetry;
+pub mod units;
