@@ -31,3 +31,6 @@ pub mod runtime;
 pub mod serve;
 pub mod telemetry;
 pub mod units;
+
+#[cfg(test)]
+mod layering;
