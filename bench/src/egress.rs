@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
+use capstan::events::EventSink;
 use capstan_tests::capstan::PluginDir;
 use capstan_tests::upstream::Upstream;
 use serde_json::json;
@@ -34,7 +35,7 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
     let fetch = instance
         .tools()
         .iter()
-        .position(|t| t.name == "fetch")
+        .position(|t| t.name() == "fetch")
         .context("probe has a fetch tool")?;
     let arguments = json!({ "url": url });
     capstan_tests::install_crypto_provider();
@@ -43,7 +44,7 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
     for round in 0..calls + calls.min(100) {
         let started = Instant::now();
         let result = instance
-            .call_tool(fetch, &arguments, None, Default::default())
+            .call_tool(fetch, &arguments, EventSink::none(), Default::default())
             .await?;
         anyhow::ensure!(!result.is_error, "the probe's fetch failed");
         let through_gate = started.elapsed();

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use capstan::events::EventSink;
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::Client;
 use clap::Parser;
@@ -233,19 +234,19 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     let noop = instance
         .tools()
         .iter()
-        .position(|t| t.name == "noop")
+        .position(|t| t.name() == "noop")
         .context("probe has a noop tool")?;
     let arguments = json!({});
     for _ in 0..calls.min(200) {
         instance
-            .call_tool(noop, &arguments, None, Default::default())
+            .call_tool(noop, &arguments, EventSink::none(), Default::default())
             .await?;
     }
     let mut sample = Sample::default();
     for _ in 0..calls {
         let started = Instant::now();
         instance
-            .call_tool(noop, &arguments, None, Default::default())
+            .call_tool(noop, &arguments, EventSink::none(), Default::default())
             .await?;
         sample.push(started.elapsed());
     }

@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use crate::egress::ResolveOverrides;
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
+use crate::units;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
@@ -274,10 +275,9 @@ fn resolve_overrides(
 
 /// Parses a size such as `256KiB` for setting `name`.
 pub fn parse_size(name: &str, text: &str) -> anyhow::Result<usize> {
-    let size: bytesize::ByteSize = text
-        .parse()
-        .map_err(|_| anyhow::anyhow!("`{name}`: `{text}` is not a size; write e.g. \"256KiB\""))?;
-    Ok(size.as_u64() as usize)
+    let size = units::parse_size(text)
+        .map_err(|error| anyhow::anyhow!("`{name}`: {error}; write e.g. \"256KiB\""))?;
+    Ok(size as usize)
 }
 
 /// `$XDG_CACHE_HOME/capstan`, else `$HOME/.cache/capstan`, else `.capstan-cache`.

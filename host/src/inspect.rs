@@ -60,16 +60,16 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
         .tools()
         .map(|(name, entry)| {
             let tool = &entry.instance.tools()[entry.index].tool;
-            let hints = tool.annotations.as_ref();
-            let kind = match hints {
-                Some(h) if h.read_only_hint == Some(true) => "read-only",
-                Some(h) if h.destructive_hint == Some(false) => "writes",
-                _ => "destructive",
+            let hints = &tool.annotations;
+            let kind = if hints.read_only {
+                "read-only"
+            } else if !hints.destructive {
+                "writes"
+            } else {
+                "destructive"
             };
             let description = tool
                 .description
-                .as_deref()
-                .unwrap_or_default()
                 .lines()
                 .next()
                 .unwrap_or_default()

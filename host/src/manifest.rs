@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::egress::Target;
+use crate::units;
 
 mod targets;
 
@@ -274,14 +275,14 @@ fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, Manife
     let memory_bytes = match raw.memory {
         None => defaults.memory_bytes,
         Some(text) => {
-            let size: bytesize::ByteSize = text.parse().map_err(|_| {
+            let size = units::parse_size(&text).map_err(|error| {
                 problem(
                     path,
                     Some("limits.memory"),
-                    format!("`{text}` is not a size; write e.g. \"64MiB\""),
+                    format!("{error}; write e.g. \"64MiB\""),
                 )
             })?;
-            if size.as_u64() < 1 << 20 || size.as_u64() > max_memory {
+            if size < 1 << 20 || size > max_memory {
                 return Err(problem(
                     path,
                     Some("limits.memory"),
@@ -291,17 +292,17 @@ fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, Manife
                     ),
                 ));
             }
-            size.as_u64() as usize
+            size as usize
         }
     };
     let timeout = match raw.timeout {
         None => defaults.timeout,
         Some(text) => {
-            let timeout = humantime::parse_duration(&text).map_err(|_| {
+            let timeout = units::parse_duration(&text).map_err(|error| {
                 problem(
                     path,
                     Some("limits.timeout"),
-                    format!("`{text}` is not a duration; write e.g. \"30s\" or \"500ms\""),
+                    format!("{error}; write e.g. \"30s\" or \"500ms\""),
                 )
             })?;
             if timeout < Duration::from_millis(10) || timeout > Duration::from_secs(3600) {

@@ -7,6 +7,7 @@
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
 //! | `capstan_egress_requests_total{instance,decision}` | counter | plugin requests: `allowed`, `denied` by the gate, `failed` before a response |
 //! | `capstan_egress_response_bytes_total{instance,decision}` | counter | response body bytes plugins read |
+//! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`) |
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

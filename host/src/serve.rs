@@ -13,24 +13,30 @@ use crate::config::Settings;
 use crate::egress::EgressSettings;
 use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::notify::Broadcaster;
-use crate::mcp::server::{McpServer, ServeOptions, Shared};
+use crate::mcp::server::{McpServer, ServeOptions};
 use crate::metrics::Metrics;
-use crate::registry::{LoadOptions, Registry};
-use crate::reload::{LoadStatus, Reloader};
+use crate::registry::{LoadOptions, LoadStatus, Registry};
+use crate::reload::Reloader;
 use crate::runtime::{EngineLimits, Runtime};
 
 /// Runs a server with `settings`, over stdio when `stdio` is set, else over HTTP.
+///
+/// The wiring: the registry tells the MCP broadcaster when the lists change; the reloader
+/// fills the registry, the readiness report and the metrics; the MCP handler serves the
+/// registry; the HTTP app serves the handler, the readiness report and the metrics.
 pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let runtime = Runtime::new(EngineLimits::default(), &settings.cache_dir)?;
-    let shared = Arc::new(Shared {
-        registry: Arc::new(Registry::default()),
-        broadcaster: Arc::new(Broadcaster::default()),
-        metrics: Arc::new(Metrics::default()),
-        options: ServeOptions {
+    let broadcaster = Broadcaster::default();
+    let registry = Arc::new(Registry::with_listener(Arc::new(broadcaster.clone())));
+    let metrics = Arc::new(Metrics::default());
+    let server = McpServer::new(
+        registry.clone(),
+        broadcaster,
+        ServeOptions {
             result_cap: settings.result_cap,
         },
-    });
+    );
     let load_options = LoadOptions {
         plugin_dirs: settings.plugins.clone(),
         egress: EgressSettings {
@@ -40,18 +46,25 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         },
     };
     let status = Arc::new(LoadStatus::default());
-    let mut reloader = Reloader::new(runtime, load_options, shared.clone(), status.clone())?;
+    let mut reloader = Reloader::new(
+        runtime,
+        load_options,
+        registry.clone(),
+        status.clone(),
+        metrics.clone(),
+    )?;
     let watch = settings.reload.watch_mode(!stdio);
     let shutdown = CancellationToken::new();
     if stdio {
         reloader.reload().await;
-        log_ready(&shared, started);
+        log_ready(&registry, started);
         tokio::spawn(reloader.run(watch, shutdown.clone()));
-        return serve_stdio(shared).await;
+        return serve_stdio(server).await;
     }
     let app = http::app(
-        shared.clone(),
+        server,
         status,
+        metrics,
         &http_options(&settings),
         shutdown.clone(),
     );
@@ -59,7 +72,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     let listener = bind(&settings).await?;
     tokio::spawn(async move {
         reloader.reload().await;
-        log_ready(&shared, started);
+        log_ready(&registry, started);
         reloader.run(watch, reload_shutdown).await;
     });
     axum::serve(listener.tap_io(no_delay), app)
@@ -72,8 +85,8 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         .context("the HTTP server failed")
 }
 
-async fn serve_stdio(shared: Arc<Shared>) -> anyhow::Result<()> {
-    let service = McpServer::new(shared)
+async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
+    let service = server
         .serve(rmcp::transport::stdio())
         .await
         .context("the stdio MCP session could not start")?;
@@ -116,8 +129,8 @@ fn no_delay(connection: &mut tokio::net::TcpStream) {
     }
 }
 
-fn log_ready(shared: &Shared, started: Instant) {
-    let snapshot = shared.registry.snapshot();
+fn log_ready(registry: &Registry, started: Instant) {
+    let snapshot = registry.snapshot();
     tracing::info!(
         instances = snapshot.instances().len(),
         tools = snapshot.tools().count(),

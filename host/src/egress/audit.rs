@@ -2,7 +2,8 @@
 //! `capstan::audit` log target. Records carry who asked (instance and tool), where to
 //! (target, method, host, path without query), the outcome (status, bytes, duration) and never
 //! a header value or a body. The same calls feed the egress counters on `/metrics`
-//! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`).
+//! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
+//! `capstan_egress_denials_total{instance,reason}`).
 
 use std::pin::Pin;
 use std::sync::LazyLock;
@@ -16,6 +17,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use crate::events::RefusalReason;
+
 /// Labels of the egress counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Labels {
@@ -23,15 +26,24 @@ struct Labels {
     decision: &'static str,
 }
 
+/// Labels of the refusal counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DenialLabels {
+    instance: String,
+    reason: &'static str,
+}
+
 /// The egress counters, process-wide (every record goes through this module).
 struct EgressMetrics {
     requests: Family<Labels, Counter>,
     response_bytes: Family<Labels, Counter>,
+    denials: Family<DenialLabels, Counter>,
 }
 
 static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
     requests: Family::default(),
     response_bytes: Family::default(),
+    denials: Family::default(),
 });
 
 /// Adds the egress counters to `registry`.
@@ -45,6 +57,11 @@ pub fn register_metrics(registry: &mut Registry) {
         "capstan_egress_response_bytes",
         "Response body bytes plugins read, by instance",
         METRICS.response_bytes.clone(),
+    );
+    registry.register(
+        "capstan_egress_denials",
+        "Outgoing plugin requests the egress gate refused, by instance and reason",
+        METRICS.denials.clone(),
     );
 }
 
@@ -67,9 +84,20 @@ pub struct Caller {
     pub tool: String,
 }
 
-/// Records a refused request.
-pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
+/// Records a refused request: the kind of refusal and the message explaining it.
+pub fn denied(
+    caller: &Caller,
+    method: &http::Method,
+    url: &str,
+    kind: RefusalReason,
+    reason: &str,
+) {
     let _ = count(caller, "denied");
+    let labels = DenialLabels {
+        instance: caller.instance.clone(),
+        reason: kind.label(),
+    };
+    METRICS.denials.get_or_create(&labels).inc();
     tracing::warn!(
         target: "capstan::audit",
         decision = "denied",
@@ -77,6 +105,7 @@ pub fn denied(caller: &Caller, method: &http::Method, url: &str, reason: &str) {
         tool = %caller.tool,
         %method,
         url,
+        refusal = kind.label(),
         reason,
         "egress denied"
     );

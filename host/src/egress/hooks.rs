@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::audit::{self, AuditedBody, Caller, Exchange};
@@ -14,7 +14,8 @@ use super::credentials::Credentials;
 use super::normalise::NormalUrl;
 use super::resolve::{AddressRefused, GuardedResolver, ResolveOverrides};
 use super::target::Target;
-use crate::runtime::GuestEvent;
+use super::tls::TlsError;
+use crate::events::{EventSink, GuestEvent, RefusalReason};
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
@@ -41,6 +42,53 @@ impl Default for EgressSettings {
             max_redirects: 5,
             overrides: Arc::default(),
             inbound_authorization: false,
+        }
+    }
+}
+
+/// Why an instance's egress policy cannot be built; the message names the target and the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EgressError {
+    /// A target would forward capstan's own inbound token.
+    #[error(
+        "target `{target}` passes through the MCP client's Authorization header, which carries capstan's own inbound token; have clients send their upstream credential in another header and pass that one through"
+    )]
+    ForwardsInboundToken {
+        /// The target.
+        target: String,
+    },
+    /// A target's TLS settings do not apply.
+    #[error("target `{target}`: {error}")]
+    Tls {
+        /// The target.
+        target: String,
+        /// What is wrong with them.
+        error: TlsError,
+    },
+    /// A target's HTTP client cannot be built.
+    #[error("target `{target}`: cannot build its HTTP client: {error}")]
+    Client {
+        /// The target.
+        target: String,
+        /// reqwest's reason.
+        error: Arc<reqwest::Error>,
+    },
+}
+
+/// A refused request: the URL as shown, the kind of refusal and the message for the agent.
+#[derive(Debug)]
+struct Refused {
+    shown: String,
+    reason: RefusalReason,
+    message: String,
+}
+
+impl Refused {
+    fn new(shown: String, reason: RefusalReason, message: impl Into<String>) -> Self {
+        Self {
+            shown,
+            reason,
+            message: message.into(),
         }
     }
 }
@@ -72,7 +120,7 @@ impl EgressPolicy {
         targets: Vec<Target>,
         max_outbound: usize,
         settings: &EgressSettings,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EgressError> {
         install_crypto_provider();
         refuse_forwarding_capstans_token(&targets, settings)?;
         let targets: Arc<[Target]> = targets.into();
@@ -99,11 +147,7 @@ impl EgressPolicy {
     }
 
     /// Hooks for one call; refusals are reported on `events`.
-    pub fn hooks(
-        self: &Arc<Self>,
-        events: Option<mpsc::Sender<GuestEvent>>,
-        context: CallContext,
-    ) -> EgressHooks {
+    pub fn hooks(self: &Arc<Self>, events: EventSink, context: CallContext) -> EgressHooks {
         EgressHooks {
             policy: self.clone(),
             events,
@@ -127,16 +171,18 @@ impl EgressPolicy {
     }
 
     /// The normalised URL and the index of the target it falls in; `Err` says why not.
-    fn check(&self, raw: &str) -> Result<(NormalUrl, usize), (String, String)> {
-        let url = NormalUrl::parse(raw).map_err(|reason| (shown_raw(raw), reason))?;
+    fn check(&self, raw: &str) -> Result<(NormalUrl, usize), Refused> {
+        let url = NormalUrl::parse(raw)
+            .map_err(|error| Refused::new(shown_raw(raw), error.reason(), error.to_string()))?;
         self.locate(url)
     }
 
-    fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), (String, String)> {
+    fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), Refused> {
         match self.targets.iter().position(|target| target.matches(&url)) {
             Some(index) => Ok((url, index)),
-            None => Err((
+            None => Err(Refused::new(
                 url.shown(),
+                RefusalReason::OutsideTargets,
                 format!(
                     "{} is not inside any target of plugin instance `{}`",
                     url.shown(),
@@ -150,18 +196,20 @@ impl EgressPolicy {
 fn refuse_forwarding_capstans_token(
     targets: &[Target],
     settings: &EgressSettings,
-) -> Result<(), String> {
+) -> Result<(), EgressError> {
     let forwards_authorization = |target: &&Target| matches!(target.credentials(), Credentials::Passthrough(name) if name == http::header::AUTHORIZATION);
     match targets.iter().find(forwards_authorization) {
-        Some(target) if settings.inbound_authorization => Err(format!(
-            "target `{}` passes through the MCP client's Authorization header, which carries capstan's own inbound token; have clients send their upstream credential in another header and pass that one through",
-            target.name()
-        )),
+        Some(target) if settings.inbound_authorization => Err(EgressError::ForwardsInboundToken {
+            target: target.name().to_owned(),
+        }),
         _ => Ok(()),
     }
 }
 
-fn client_for(target: &Target, resolver: Arc<GuardedResolver>) -> Result<reqwest::Client, String> {
+fn client_for(
+    target: &Target,
+    resolver: Arc<GuardedResolver>,
+) -> Result<reqwest::Client, EgressError> {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -172,12 +220,13 @@ fn client_for(target: &Target, resolver: Arc<GuardedResolver>) -> Result<reqwest
     let builder = target
         .tls()
         .apply(builder)
-        .map_err(|error| format!("target `{}`: {error}", target.name()))?;
-    builder.build().map_err(|error| {
-        format!(
-            "target `{}`: cannot build its HTTP client: {error}",
-            target.name()
-        )
+        .map_err(|error| EgressError::Tls {
+            target: target.name().to_owned(),
+            error,
+        })?;
+    builder.build().map_err(|error| EgressError::Client {
+        target: target.name().to_owned(),
+        error: Arc::new(error),
     })
 }
 
@@ -189,7 +238,7 @@ fn shown_raw(raw: &str) -> String {
 /// The per-call face of an [`EgressPolicy`], installed as the store's `wasi:http` hooks.
 pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
-    events: Option<mpsc::Sender<GuestEvent>>,
+    events: EventSink,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
 }
@@ -197,7 +246,7 @@ pub struct EgressHooks {
 /// One request on its way out, shared by its redirect hops.
 struct Outgoing {
     policy: Arc<EgressPolicy>,
-    events: Option<mpsc::Sender<GuestEvent>>,
+    events: EventSink,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
     method: Method,
@@ -217,15 +266,8 @@ impl WasiHttpHooks for EgressHooks {
         let method = request.method().clone();
         let (url, target) = match self.policy.check(&request.uri().to_string()) {
             Ok(allowed) => allowed,
-            Err((shown, reason)) => {
-                report_denial(
-                    &self.events,
-                    &self.caller,
-                    &self.policy,
-                    &method,
-                    &shown,
-                    reason,
-                );
+            Err(refused) => {
+                report_denial(&self.events, &self.caller, &self.policy, &method, refused);
                 return Box::new(drain_then_deny(request.into_body()));
             }
         };
@@ -252,20 +294,28 @@ impl WasiHttpHooks for EgressHooks {
 }
 
 fn report_denial(
-    events: &Option<mpsc::Sender<GuestEvent>>,
+    events: &EventSink,
     caller: &Caller,
     policy: &EgressPolicy,
     method: &Method,
-    url: &str,
-    reason: String,
+    refused: Refused,
 ) {
-    audit::denied(caller, method, url, &reason);
-    if let Some(events) = events {
-        let _ = events.try_send(GuestEvent::Denied {
-            url: url.to_owned(),
-            reason: format!("{reason}; allowed targets: {}", policy.allowed_targets()),
-        });
-    }
+    audit::denied(
+        caller,
+        method,
+        &refused.shown,
+        refused.reason,
+        &refused.message,
+    );
+    events.emit(GuestEvent::Denied {
+        url: refused.shown,
+        reason: refused.reason,
+        message: format!(
+            "{}; allowed targets: {}",
+            refused.message,
+            policy.allowed_targets()
+        ),
+    });
 }
 
 impl Outgoing {
@@ -290,17 +340,19 @@ impl Outgoing {
             };
             hops += 1;
             if hops > self.policy.settings.max_redirects {
-                return Err(self.refuse(
-                    &url,
+                return Err(self.refuse(Refused::new(
+                    url.shown(),
+                    RefusalReason::TooManyRedirects,
                     format!("more than {} redirects", self.policy.settings.max_redirects),
-                ));
+                )));
             }
-            let next = url
-                .join(&location)
-                .map_err(|reason| self.refuse(&url, reason))?;
+            let next = url.join(&location).map_err(|error| {
+                self.refuse(Refused::new(url.shown(), error.reason(), error.to_string()))
+            })?;
             let from = url.shown();
-            (url, target) = self.policy.locate(next).map_err(|(shown, reason)| {
-                self.refuse_shown(&shown, format!("redirected from {from}: {reason}"))
+            (url, target) = self.policy.locate(next).map_err(|mut refused| {
+                refused.message = format!("redirected from {from}: {}", refused.message);
+                self.refuse(refused)
             })?;
             self.follow(response.status());
         }
@@ -331,11 +383,15 @@ impl Outgoing {
             }
             Ok(None) => {}
             Err(error) => {
-                let reason = format!(
+                let message = format!(
                     "capstan could not add the credentials of target `{}`: {error}",
                     target.name()
                 );
-                return Err(self.refuse_shown(&url.shown(), reason));
+                return Err(self.refuse(Refused::new(
+                    url.shown(),
+                    RefusalReason::Credentials,
+                    message,
+                )));
             }
         }
         Ok(headers)
@@ -356,7 +412,11 @@ impl Outgoing {
 
     fn send_failed(&self, target: &Target, url: &NormalUrl, error: &reqwest::Error) -> HttpError {
         if let Some(refused) = find_source::<AddressRefused>(error) {
-            return self.refuse_shown(&url.shown(), refused.to_string());
+            return self.refuse(Refused::new(
+                url.shown(),
+                RefusalReason::AddressRefused,
+                refused.to_string(),
+            ));
         }
         // reqwest's message is only "error sending request"; the TLS reason is buried.
         let tls = find_source::<rustls::Error>(error);
@@ -385,18 +445,13 @@ impl Outgoing {
         }
     }
 
-    fn refuse(&self, url: &NormalUrl, reason: String) -> HttpError {
-        self.refuse_shown(&url.shown(), reason)
-    }
-
-    fn refuse_shown(&self, shown: &str, reason: String) -> HttpError {
+    fn refuse(&self, refused: Refused) -> HttpError {
         report_denial(
             &self.events,
             &self.caller,
             &self.policy,
             &self.method,
-            shown,
-            reason,
+            refused,
         );
         HttpError::HttpRequestDenied
     }
@@ -570,7 +625,8 @@ mod tests {
         };
         let error = EgressPolicy::new("i", vec![forward.clone()], 1, &guarded)
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(error.contains("capstan's own inbound token"), "{error}");
         assert!(EgressPolicy::new("i", vec![forward], 1, &EgressSettings::default()).is_ok());
     }

@@ -4,12 +4,13 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::Deserialize;
 
 use super::credentials::{Credentials, Secret};
-use super::tls::TlsSettings;
+use super::tls::{TlsError, TlsSettings};
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -25,17 +26,74 @@ pub struct KubeAccess {
     pub credentials: Credentials,
 }
 
+/// Why Kubernetes access cannot be set up; the message says what to change.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KubeError {
+    /// `in_cluster` outside a pod.
+    #[error(
+        "KUBERNETES_SERVICE_HOST is not set: `in_cluster` works only inside a Kubernetes pod; outside one use `kubeconfig`"
+    )]
+    NotInCluster,
+    /// The service-account token is not mounted.
+    #[error(
+        "the service-account token {} does not exist; is automountServiceAccountToken off?",
+        .0.display()
+    )]
+    NoToken(PathBuf),
+    /// The kubeconfig cannot be read.
+    #[error("cannot read the kubeconfig {}: {error}", path.display())]
+    Unreadable {
+        /// The kubeconfig.
+        path: PathBuf,
+        /// Why.
+        error: Arc<std::io::Error>,
+    },
+    /// The kubeconfig is not YAML of the expected shape.
+    #[error("the kubeconfig {} does not parse: {error}", path.display())]
+    Unparsable {
+        /// The kubeconfig.
+        path: PathBuf,
+        /// The parser's message.
+        error: String,
+    },
+    /// No context named and no current one.
+    #[error("the kubeconfig has no current-context; name one with `context = \"...\"`")]
+    NoCurrentContext,
+    /// A context, cluster or user that is not there.
+    #[error("the kubeconfig has no {kind} `{name}` (it has: {})", known.join(", "))]
+    Missing {
+        /// `context`, `cluster` or `user`.
+        kind: &'static str,
+        /// The name looked for.
+        name: String,
+        /// The names there are.
+        known: Vec<String>,
+    },
+    /// Half a client identity.
+    #[error(
+        "the kubeconfig user has a client certificate without a key, or a key without a certificate"
+    )]
+    HalfIdentity,
+    /// A user that needs a program run.
+    #[error(
+        "the kubeconfig user runs an exec or auth-provider plugin (e.g. a cloud CLI), which capstan does not run; give it a service-account token (`token` or `tokenFile`) or a client certificate"
+    )]
+    ExecPlugin,
+    /// Base64 data that is not.
+    #[error("the kubeconfig's `{0}` is not valid base64")]
+    Base64(String),
+    /// A certificate file that cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 /// Access from the pod's service account: `KUBERNETES_SERVICE_HOST`/`_PORT`, and the token
 /// and CA under `dir` (the standard mount, or `CAPSTAN_SERVICE_ACCOUNT_DIR` when set).
-pub fn in_cluster() -> Result<KubeAccess, String> {
+pub fn in_cluster() -> Result<KubeAccess, KubeError> {
     let dir = std::env::var_os("CAPSTAN_SERVICE_ACCOUNT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR));
-    let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
-        "KUBERNETES_SERVICE_HOST is not set: `in_cluster` works only inside a Kubernetes pod; \
-         outside one use `kubeconfig`"
-            .to_owned()
-    })?;
+    let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| KubeError::NotInCluster)?;
     let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
     let host = match host.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
@@ -43,10 +101,7 @@ pub fn in_cluster() -> Result<KubeAccess, String> {
     };
     let token = dir.join("token");
     if !token.is_file() {
-        return Err(format!(
-            "the service-account token {} does not exist; is automountServiceAccountToken off?",
-            token.display()
-        ));
+        return Err(KubeError::NoToken(token));
     }
     Ok(KubeAccess {
         server: format!("https://{host}:{port}"),
@@ -114,16 +169,21 @@ struct Context {
 }
 
 /// Access from context `context` (or the current context) of the kubeconfig at `path`.
-pub fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<KubeAccess, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read the kubeconfig {}: {error}", path.display()))?;
-    let config: Kubeconfig = serde_norway::from_str(&text)
-        .map_err(|error| format!("the kubeconfig {} does not parse: {error}", path.display()))?;
+pub fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<KubeAccess, KubeError> {
+    let text = std::fs::read_to_string(path).map_err(|error| KubeError::Unreadable {
+        path: path.to_path_buf(),
+        error: Arc::new(error),
+    })?;
+    let config: Kubeconfig =
+        serde_norway::from_str(&text).map_err(|error| KubeError::Unparsable {
+            path: path.to_path_buf(),
+            error: error.to_string(),
+        })?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let wanted = context
         .map(str::to_owned)
         .or(config.current_context.clone())
-        .ok_or("the kubeconfig has no current-context; name one with `context = \"...\"`")?;
+        .ok_or(KubeError::NoCurrentContext)?;
     let context = find(&config.contexts, &wanted, "context")?;
     let cluster = find(&config.clusters, &context.cluster, "cluster")?;
     let user = match &context.user {
@@ -139,21 +199,19 @@ pub fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<KubeAccess,
     })
 }
 
-fn find<'a, T>(items: &'a [Named<T>], name: &str, kind: &str) -> Result<&'a T, String> {
+fn find<'a, T>(items: &'a [Named<T>], name: &str, kind: &'static str) -> Result<&'a T, KubeError> {
     items
         .iter()
         .find(|item| item.name == name)
         .map(|item| &item.item)
-        .ok_or_else(|| {
-            let known: Vec<&str> = items.iter().map(|item| item.name.as_str()).collect();
-            format!(
-                "the kubeconfig has no {kind} `{name}` (it has: {})",
-                known.join(", ")
-            )
+        .ok_or_else(|| KubeError::Missing {
+            kind,
+            name: name.to_owned(),
+            known: items.iter().map(|item| item.name.clone()).collect(),
         })
 }
 
-fn cluster_tls(cluster: &Cluster, folder: &Path) -> Result<TlsSettings, String> {
+fn cluster_tls(cluster: &Cluster, folder: &Path) -> Result<TlsSettings, KubeError> {
     let ca_pem = match (
         &cluster.certificate_authority_data,
         &cluster.certificate_authority,
@@ -173,7 +231,7 @@ fn cluster_tls(cluster: &Cluster, folder: &Path) -> Result<TlsSettings, String> 
     })
 }
 
-fn client_identity(user: &User, folder: &Path) -> Result<Option<Vec<u8>>, String> {
+fn client_identity(user: &User, folder: &Path) -> Result<Option<Vec<u8>>, KubeError> {
     let certificate = pem_field(
         &user.client_certificate_data,
         &user.client_certificate,
@@ -193,7 +251,7 @@ fn client_identity(user: &User, folder: &Path) -> Result<Option<Vec<u8>>, String
             Ok(Some(certificate))
         }
         (None, None) => Ok(None),
-        _ => Err("the kubeconfig user has a client certificate without a key, or a key without a certificate".into()),
+        _ => Err(KubeError::HalfIdentity),
     }
 }
 
@@ -202,22 +260,17 @@ fn pem_field(
     file: &Option<PathBuf>,
     folder: &Path,
     what: &str,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, KubeError> {
     match (data, file) {
         (Some(data), _) => decode(data, &format!("{what}-data")).map(Some),
-        (None, Some(file)) => TlsSettings::read_pem(&folder.join(file), what).map(Some),
+        (None, Some(file)) => Ok(Some(TlsSettings::read_pem(&folder.join(file), what)?)),
         (None, None) => Ok(None),
     }
 }
 
-fn user_credentials(user: &User, folder: &Path) -> Result<Credentials, String> {
+fn user_credentials(user: &User, folder: &Path) -> Result<Credentials, KubeError> {
     if user.exec.is_some() || user.auth_provider.is_some() {
-        return Err(
-            "the kubeconfig user runs an exec or auth-provider plugin (e.g. a cloud CLI), which \
-             capstan does not run; give it a service-account token (`token` or `tokenFile`) or \
-             a client certificate"
-                .into(),
-        );
+        return Err(KubeError::ExecPlugin);
     }
     Ok(
         match (
@@ -237,10 +290,10 @@ fn user_credentials(user: &User, folder: &Path) -> Result<Credentials, String> {
     )
 }
 
-fn decode(data: &str, field: &str) -> Result<Vec<u8>, String> {
+fn decode(data: &str, field: &str) -> Result<Vec<u8>, KubeError> {
     base64::engine::general_purpose::STANDARD
         .decode(data.trim())
-        .map_err(|_| format!("the kubeconfig's `{field}` is not valid base64"))
+        .map_err(|_| KubeError::Base64(field.to_owned()))
 }
 
 #[cfg(test)]
@@ -293,9 +346,13 @@ mod tests {
     #[test]
     fn exec_plugins_and_unknown_contexts_are_explained() {
         let dir = kubeconfig("    exec:\n      command: aws");
-        let error = from_kubeconfig(&dir.path().join("config"), None).unwrap_err();
+        let error = from_kubeconfig(&dir.path().join("config"), None)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("exec"), "{error}");
-        let error = from_kubeconfig(&dir.path().join("config"), Some("staging")).unwrap_err();
+        let error = from_kubeconfig(&dir.path().join("config"), Some("staging"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("prod, dev"), "{error}");
     }
 }

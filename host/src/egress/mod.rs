@@ -8,8 +8,9 @@
 //! resolver, which refuses loopback, link-local and metadata addresses unless a target names
 //! them ([`resolve`], [`address`]). Redirects are followed hop by hop, each hop checked like a
 //! new request and given only its own target's credentials. Anything else is refused with
-//! `HttpRequestDenied`, reported to the call so the agent learns which URL was refused and
-//! which targets exist, and written to the audit log ([`audit`]).
+//! `HttpRequestDenied`, reported to the call as a [`GuestEvent::Denied`](crate::events::GuestEvent)
+//! with a [`RefusalReason`] so the agent learns which URL was refused and which targets exist,
+//! and written to the audit log ([`audit`]).
 
 pub mod address;
 pub mod audit;
@@ -21,8 +22,11 @@ pub mod resolve;
 mod target;
 pub mod tls;
 
+pub use crate::events::RefusalReason;
 pub use credentials::{Credentials, Secret};
-pub use hooks::{CallContext, EgressHooks, EgressPolicy, EgressSettings};
-pub use resolve::ResolveOverrides;
+pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings};
+pub use kube::KubeError;
+pub use normalise::UrlError;
+pub use resolve::{ResolveError, ResolveOverrides};
 pub use target::{Target, TargetError, TargetLimits};
-pub use tls::TlsSettings;
+pub use tls::{TlsError, TlsSettings};

@@ -13,6 +13,49 @@ use percent_encoding::percent_decode_str;
 use url::{Host, Url};
 
 use super::address;
+use crate::events::RefusalReason;
+
+/// Why a URL cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// The URL does not parse.
+    #[error("the URL does not parse ({0})")]
+    Unparsable(url::ParseError),
+    /// A redirect's `Location` does not parse against the URL it came from.
+    #[error("the redirect target `{location}` does not parse ({error})")]
+    BadLocation {
+        /// The `Location` header.
+        location: String,
+        /// Why it does not parse.
+        error: url::ParseError,
+    },
+    /// Not `http` or `https`.
+    #[error("scheme `{0}` is not allowed; only http and https leave the sandbox")]
+    Scheme(String),
+    /// `user@host`.
+    #[error("URLs with user info (`user@host`) are refused")]
+    UserInfo,
+    /// A host name of dots only.
+    #[error("the URL's host is empty")]
+    EmptyHost,
+    /// No host at all.
+    #[error("the URL has no host")]
+    NoHost,
+    /// A host the URL parser refuses once canonicalised.
+    #[error("the URL's host is invalid ({0})")]
+    InvalidHost(url::ParseError),
+}
+
+impl UrlError {
+    /// The kind of refusal this is.
+    pub fn reason(&self) -> RefusalReason {
+        match self {
+            UrlError::Scheme(_) => RefusalReason::Scheme,
+            UrlError::UserInfo => RefusalReason::UserInfo,
+            _ => RefusalReason::BadUrl,
+        }
+    }
+}
 
 /// A request URL in canonical form.
 #[derive(Debug, Clone)]
@@ -32,28 +75,29 @@ pub enum NormalHost<'a> {
 
 impl NormalUrl {
     /// Parses and normalises `raw`; the error says why it cannot be sent.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw).map_err(|error| format!("the URL does not parse ({error})"))?;
+    pub fn parse(raw: &str) -> Result<Self, UrlError> {
+        let url = Url::parse(raw).map_err(UrlError::Unparsable)?;
         Self::from_url(url)
     }
 
     /// Resolves `location` (a redirect's `Location`) against this URL and normalises it.
-    pub fn join(&self, location: &str) -> Result<Self, String> {
-        let url = self.url.join(location).map_err(|error| {
-            format!("the redirect target `{location}` does not parse ({error})")
-        })?;
+    pub fn join(&self, location: &str) -> Result<Self, UrlError> {
+        let url = self
+            .url
+            .join(location)
+            .map_err(|error| UrlError::BadLocation {
+                location: location.to_owned(),
+                error,
+            })?;
         Self::from_url(url)
     }
 
-    fn from_url(mut url: Url) -> Result<Self, String> {
+    fn from_url(mut url: Url) -> Result<Self, UrlError> {
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(format!(
-                "scheme `{}` is not allowed; only http and https leave the sandbox",
-                url.scheme()
-            ));
+            return Err(UrlError::Scheme(url.scheme().to_owned()));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("URLs with user info (`user@host`) are refused".into());
+            return Err(UrlError::UserInfo);
         }
         canonicalise_host(&mut url)?;
         url.set_fragment(None);
@@ -108,12 +152,12 @@ impl NormalUrl {
     }
 }
 
-fn canonicalise_host(url: &mut Url) -> Result<(), String> {
+fn canonicalise_host(url: &mut Url) -> Result<(), UrlError> {
     let replacement = match url.host() {
         Some(Host::Domain(name)) if name.ends_with('.') => {
             let trimmed = name.trim_end_matches('.');
             if trimmed.is_empty() {
-                return Err("the URL's host is empty".into());
+                return Err(UrlError::EmptyHost);
             }
             Some(trimmed.to_owned())
         }
@@ -122,11 +166,10 @@ fn canonicalise_host(url: &mut Url) -> Result<(), String> {
             IpAddr::V6(_) => None,
         },
         Some(_) => None,
-        None => return Err("the URL has no host".into()),
+        None => return Err(UrlError::NoHost),
     };
     if let Some(host) = replacement {
-        url.set_host(Some(&host))
-            .map_err(|error| format!("the URL's host is invalid ({error})"))?;
+        url.set_host(Some(&host)).map_err(UrlError::InvalidHost)?;
     }
     Ok(())
 }
@@ -187,10 +230,15 @@ mod tests {
 
     #[test]
     fn user_info_and_other_schemes_are_refused() {
-        assert!(NormalUrl::parse("https://allowed.example@evil.example/").is_err());
-        assert!(NormalUrl::parse("https://u:p@a.example/").is_err());
-        assert!(NormalUrl::parse("ftp://a.example/").is_err());
-        assert!(NormalUrl::parse("file:///etc/passwd").is_err());
+        let reason = |raw: &str| NormalUrl::parse(raw).unwrap_err().reason();
+        assert_eq!(
+            reason("https://allowed.example@evil.example/"),
+            RefusalReason::UserInfo
+        );
+        assert_eq!(reason("https://u:p@a.example/"), RefusalReason::UserInfo);
+        assert_eq!(reason("ftp://a.example/"), RefusalReason::Scheme);
+        assert_eq!(reason("file:///etc/passwd"), RefusalReason::Scheme);
+        assert_eq!(reason("http://[::1/"), RefusalReason::BadUrl);
     }
 
     #[test]

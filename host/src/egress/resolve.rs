@@ -16,21 +16,40 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use super::address;
 use super::target::Target;
 
+/// A resolve override that does not parse; the message names the entry and the form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// Not `HOST=ADDR[,ADDR...]`.
+    #[error("resolve override `{0}` should look like HOST=ADDR[,ADDR...]")]
+    Form(String),
+    /// No host before `=`.
+    #[error("resolve override `{0}` has no host name")]
+    NoHost(String),
+    /// An address that is not one.
+    #[error("resolve override `{entry}`: `{address}` is not an IP address")]
+    Address {
+        /// The entry.
+        entry: String,
+        /// The text that is not an address.
+        address: String,
+    },
+}
+
 /// Fixed name → address mappings, consulted before DNS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolveOverrides(BTreeMap<String, Vec<IpAddr>>);
 
 impl ResolveOverrides {
     /// Parses `HOST=ADDR[,ADDR...]` entries; the error says which entry is wrong and why.
-    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Self, ResolveError> {
         let mut map = BTreeMap::new();
         for entry in entries {
-            let (host, addresses) = entry.split_once('=').ok_or_else(|| {
-                format!("resolve override `{entry}` should look like HOST=ADDR[,ADDR...]")
-            })?;
+            let (host, addresses) = entry
+                .split_once('=')
+                .ok_or_else(|| ResolveError::Form(entry.to_owned()))?;
             let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
             if host.is_empty() {
-                return Err(format!("resolve override `{entry}` has no host name"));
+                return Err(ResolveError::NoHost(entry.to_owned()));
             }
             let addresses = addresses
                 .split(',')
@@ -38,8 +57,9 @@ impl ResolveOverrides {
                     text.trim()
                         .trim_matches(['[', ']'])
                         .parse::<IpAddr>()
-                        .map_err(|_| {
-                            format!("resolve override `{entry}`: `{text}` is not an IP address")
+                        .map_err(|_| ResolveError::Address {
+                            entry: entry.to_owned(),
+                            address: text.to_owned(),
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;

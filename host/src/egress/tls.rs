@@ -3,7 +3,37 @@
 //! malformed certificate is a load error, not a failed call.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A TLS setting that cannot be used; the message names the file or the part at fault.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file cannot be read.
+    #[error("cannot read the {what} {}: {error}", path.display())]
+    Unreadable {
+        /// Which setting the file belongs to.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: Arc<std::io::Error>,
+    },
+    /// A file that should be PEM is not.
+    #[error("the {what} {} is not PEM (expected a -----BEGIN ...----- block)", path.display())]
+    NotPem {
+        /// Which setting the file belongs to.
+        what: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The CA certificates do not parse.
+    #[error("the CA certificates do not parse: {0}")]
+    Ca(Arc<reqwest::Error>),
+    /// The client certificate and key do not parse.
+    #[error("the client certificate and key do not parse: {0}")]
+    Identity(Arc<reqwest::Error>),
+}
 
 /// How the host's TLS client treats one target.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -39,14 +69,17 @@ impl TlsSettings {
     }
 
     /// Reads a PEM file, saying which setting it belongs to when that fails.
-    pub fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-        let pem = std::fs::read(path)
-            .map_err(|error| format!("cannot read the {what} {}: {error}", path.display()))?;
+    pub fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, TlsError> {
+        let pem = std::fs::read(path).map_err(|error| TlsError::Unreadable {
+            what: what.to_owned(),
+            path: path.to_path_buf(),
+            error: Arc::new(error),
+        })?;
         if !pem.windows(11).any(|window| window == b"-----BEGIN ") {
-            return Err(format!(
-                "the {what} {} is not PEM (expected a -----BEGIN ...----- block)",
-                path.display()
-            ));
+            return Err(TlsError::NotPem {
+                what: what.to_owned(),
+                path: path.to_path_buf(),
+            });
         }
         Ok(pem)
     }
@@ -55,10 +88,10 @@ impl TlsSettings {
     pub fn apply(
         &self,
         mut builder: reqwest::ClientBuilder,
-    ) -> Result<reqwest::ClientBuilder, String> {
+    ) -> Result<reqwest::ClientBuilder, TlsError> {
         if let Some(pem) = &self.ca_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|error| format!("the CA certificates do not parse: {error}"))?;
+                .map_err(|error| TlsError::Ca(Arc::new(error)))?;
             builder = if self.ca_only {
                 builder.tls_certs_only(certificates)
             } else {
@@ -67,7 +100,7 @@ impl TlsSettings {
         }
         if let Some(pem) = &self.identity_pem {
             let identity = reqwest::Identity::from_pem(pem)
-                .map_err(|error| format!("the client certificate and key do not parse: {error}"))?;
+                .map_err(|error| TlsError::Identity(Arc::new(error)))?;
             builder = builder.identity(identity);
         }
         if self.insecure_skip_verify {

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::{ManifestError, problem};
 use crate::egress::kube::{self, KubeAccess};
 use crate::egress::{Credentials, Secret, Target, TargetLimits, TlsSettings};
+use crate::units;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +193,9 @@ fn kube_access(site: &Site<'_>, auth: &RawAuth) -> Result<Option<KubeAccess>, Ma
         Some(file) => kube::from_kubeconfig(&site.file(file), auth.context.as_deref()),
         None => kube::in_cluster(),
     };
-    access.map(Some).map_err(|error| site.error("auth", error))
+    access
+        .map(Some)
+        .map_err(|error| site.error("auth", error.to_string()))
 }
 
 /// How many of the mutually exclusive kinds of credential are given.
@@ -268,7 +271,8 @@ fn header_name(site: &Site<'_>, name: &str) -> Result<HeaderName, ManifestError>
 
 fn tls(site: &Site<'_>, raw: RawTls) -> Result<TlsSettings, ManifestError> {
     let read = |file: &Path, what: &str| {
-        TlsSettings::read_pem(&site.file(file), what).map_err(|error| site.error("tls", error))
+        TlsSettings::read_pem(&site.file(file), what)
+            .map_err(|error| site.error("tls", error.to_string()))
     };
     let ca_pem = raw
         .ca_file
@@ -298,7 +302,7 @@ fn tls(site: &Site<'_>, raw: RawTls) -> Result<TlsSettings, ManifestError> {
     };
     let _checked_now_not_at_the_first_call = settings
         .apply(reqwest::Client::builder())
-        .map_err(|error| site.error("tls", error))?;
+        .map_err(|error| site.error("tls", error.to_string()))?;
     Ok(settings)
 }
 
@@ -311,29 +315,35 @@ fn limits(
     let defaults = TargetLimits::default();
     let duration = |field: &str, text: Option<String>, default: Duration| match text {
         None => Ok(default),
-        Some(text) => humantime::parse_duration(&text)
-            .ok()
-            .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(3600))
-            .ok_or_else(|| {
-                site.error(
-                    field,
-                    format!("`{text}` is not a duration between 1ms and 1h; write e.g. \"10s\""),
-                )
-            }),
+        Some(text) => match units::parse_duration(&text) {
+            Err(error) => Err(site.error(
+                field,
+                format!("{error}; write one between 1ms and 1h, e.g. \"10s\""),
+            )),
+            Ok(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(3600) => Ok(d),
+            Ok(_) => Err(site.error(
+                field,
+                format!("`{text}` is not a duration between 1ms and 1h; write e.g. \"10s\""),
+            )),
+        },
     };
     let response_bytes = match max_response {
         None => defaults.response_bytes,
-        Some(text) => text
-            .parse::<bytesize::ByteSize>()
-            .ok()
-            .filter(|size| size.as_u64() >= 1 && size.as_u64() <= 1 << 30)
-            .ok_or_else(|| {
-                site.error(
+        Some(text) => match units::parse_size(&text) {
+            Err(error) => {
+                return Err(site.error(
+                    "max_response",
+                    format!("{error}; write one up to 1GiB, e.g. \"32MiB\""),
+                ));
+            }
+            Ok(size) if (1..=1 << 30).contains(&size) => size as usize,
+            Ok(_) => {
+                return Err(site.error(
                     "max_response",
                     format!("`{text}` is not a size up to 1GiB; write e.g. \"32MiB\""),
-                )
-            })?
-            .as_u64() as usize,
+                ));
+            }
+        },
     };
     Ok(TargetLimits {
         connect_timeout: duration("connect_timeout", connect_timeout, defaults.connect_timeout)?,

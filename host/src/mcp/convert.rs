@@ -1,51 +1,42 @@
-//! Translating between the plugin contract's types and MCP's.
+//! Translating between the plugin contract's types (as the registry serves them) and MCP's.
 
 use rmcp::model::{
-    CallToolResult, ContentBlock, GetPromptResult, JsonObject, Prompt, PromptArgument,
-    PromptMessage, ResourceContents, Role, Tool, ToolAnnotations,
+    CallToolResult, ContentBlock, GetPromptResult, Prompt, PromptArgument, PromptMessage,
+    ResourceContents, Role, Tool, ToolAnnotations,
 };
 use serde_json::Value;
 
+use crate::registry::{PromptDefinition, ToolDefinition};
 use crate::runtime::types;
 
-/// The MCP description of a plugin tool exposed as `exposed`, and its compiled input validator.
-pub fn tool(exposed: &str, tool: &types::Tool) -> Result<(Tool, jsonschema::Validator), String> {
-    let input = schema_object(&tool.input_schema, "input schema")?;
-    if input.get("type").is_some_and(|t| t != "object") {
-        return Err(
-            "the input schema's root must be an object schema (\"type\": \"object\")".into(),
-        );
+/// The MCP description of a served tool.
+pub fn tool(definition: &ToolDefinition) -> Tool {
+    let declared = &definition.tool;
+    let mut served = Tool::new(
+        definition.exposed.clone(),
+        declared.description.clone(),
+        definition.input_schema.clone(),
+    );
+    if let Some(output) = &definition.output_schema {
+        served = served.with_raw_output_schema(output.clone());
     }
-    let validator = jsonschema::validator_for(&Value::Object(input.clone()))
-        .map_err(|error| format!("the input schema is not a valid JSON Schema: {error}"))?;
-    let mut served = Tool::new(exposed.to_owned(), tool.description.clone(), input);
-    if let Some(output) = &tool.output_schema {
-        served = served.with_raw_output_schema(schema_object(output, "output schema")?.into());
-    }
-    let hints = &tool.annotations;
+    let hints = &declared.annotations;
     let mut annotations = ToolAnnotations::new()
         .read_only(hints.read_only)
         .destructive(hints.destructive)
         .idempotent(hints.idempotent)
         .open_world(hints.open_world);
-    if let Some(title) = &tool.title {
+    if let Some(title) = &declared.title {
         annotations.title = Some(title.clone());
         served = served.with_title(title.clone());
     }
-    Ok((served.with_annotations(annotations), validator))
+    served.with_annotations(annotations)
 }
 
-fn schema_object(text: &str, what: &str) -> Result<JsonObject, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(format!("the {what} must be a JSON object")),
-        Err(error) => Err(format!("the {what} is not JSON: {error}")),
-    }
-}
-
-/// The MCP description of a plugin prompt exposed as `exposed`.
-pub fn prompt(exposed: &str, prompt: &types::Prompt) -> Prompt {
-    let arguments = prompt
+/// The MCP description of a served prompt.
+pub fn prompt(definition: &PromptDefinition) -> Prompt {
+    let declared = &definition.prompt;
+    let arguments = declared
         .arguments
         .iter()
         .map(|argument| {
@@ -58,11 +49,11 @@ pub fn prompt(exposed: &str, prompt: &types::Prompt) -> Prompt {
         })
         .collect();
     let mut served = Prompt::new(
-        exposed.to_owned(),
-        prompt.description.clone(),
+        definition.exposed.clone(),
+        declared.description.clone(),
         Some(arguments),
     );
-    if let Some(title) = &prompt.title {
+    if let Some(title) = &declared.title {
         served = served.with_title(title.clone());
     }
     served

@@ -16,8 +16,9 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::server::{McpServer, Shared};
+use super::server::McpServer;
 use crate::metrics::Metrics;
+use crate::registry::Readiness;
 
 /// How the HTTP face is exposed.
 #[derive(Debug, Clone, Default)]
@@ -32,24 +33,19 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
 }
 
-/// Whether the initial plugin load has finished, for `/readyz`.
-pub trait Readiness: Send + Sync + 'static {
-    /// `None` until the first load finished; then the readiness report.
-    fn report(&self) -> Option<serde_json::Value>;
-}
-
-/// Builds the app. `shutdown` ends open MCP streams when cancelled.
+/// Builds the app: `server` answers MCP (each session gets its own
+/// [`session`](McpServer::session) of it), `readiness` backs `/readyz` and `metrics`
+/// `/metrics`. `shutdown` ends open MCP streams when cancelled.
 pub fn app(
-    shared: Arc<Shared>,
+    server: McpServer,
     readiness: Arc<dyn Readiness>,
+    metrics: Arc<Metrics>,
     options: &HttpOptions,
     shutdown: CancellationToken,
 ) -> Router {
     let config = mcp_config(options, shutdown);
-    let metrics = shared.metrics.clone();
-    let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(McpServer::new(factory_shared.clone())),
+        move || Ok(server.session()),
         LocalSessionManager::default().into(),
         config,
     );

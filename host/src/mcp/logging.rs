@@ -12,7 +12,7 @@ use rmcp::model::{
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use serde_json::Value;
 
-use crate::runtime::LogLevel;
+use crate::events::LogLevel;
 
 /// The lowest severity a client wants to receive.
 #[derive(Debug, Clone, Copy, PartialEq)]

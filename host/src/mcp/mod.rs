@@ -6,7 +6,10 @@
 //! - [`http`]: the axum app: `/mcp` (Streamable HTTP, both protocol generations), `/healthz`,
 //!   `/readyz`, `/metrics`, with Host/Origin checks and inbound bearer auth on `/mcp`.
 //! - [`notify`]: `tools/list_changed` and `prompts/list_changed` fan-out to every connected
-//!   client (legacy GET streams and 2026-07-28 subscriptions).
+//!   client (legacy GET streams and 2026-07-28 subscriptions); the registry's
+//!   [`ChangeListener`](crate::registry::ChangeListener).
+//! - [`convert`]: the registry's tool and prompt definitions and the plugins' results as MCP
+//!   types; this is the only place where plugin types become protocol types.
 
 pub mod convert;
 pub mod http;

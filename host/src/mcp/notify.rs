@@ -6,53 +6,64 @@
 //! subscription id.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rmcp::service::{Peer, RoleServer, SubscriptionSink};
 use tokio::sync::Mutex;
 
-/// Everyone to tell about changes.
-#[derive(Default)]
+use crate::registry::{ChangeListener, Changes};
+
+/// Everyone to tell about changes. Clones share the same set of clients.
+#[derive(Default, Clone)]
 pub struct Broadcaster {
+    inner: Arc<Clients>,
+}
+
+#[derive(Default)]
+struct Clients {
     peers: Mutex<Vec<Peer<RoleServer>>>,
     subscriptions: Mutex<HashMap<u64, SubscriptionSink>>,
     next_subscription: AtomicU64,
 }
 
-/// Which lists changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Changes {
-    /// The tool list.
-    pub tools: bool,
-    /// The prompt list.
-    pub prompts: bool,
+impl ChangeListener for Broadcaster {
+    /// Tells every connected client in a task of its own, so a slow client never holds up the
+    /// reload that changed the lists.
+    fn changed(&self, changes: Changes) {
+        let broadcaster = self.clone();
+        tokio::spawn(async move {
+            let told = broadcaster.announce(changes).await;
+            tracing::debug!(told, ?changes, "told clients the lists changed");
+        });
+    }
 }
 
 impl Broadcaster {
     /// Remembers a legacy session's peer.
     pub async fn add_peer(&self, peer: Peer<RoleServer>) {
-        let mut peers = self.peers.lock().await;
+        let mut peers = self.inner.peers.lock().await;
         peers.retain(|peer| !peer.is_transport_closed());
         peers.push(peer);
     }
 
     /// Registers a subscription stream; returns its key for [`Self::remove_subscription`].
     pub async fn add_subscription(&self, sink: SubscriptionSink) -> u64 {
-        let key = self.next_subscription.fetch_add(1, Ordering::Relaxed);
-        self.subscriptions.lock().await.insert(key, sink);
+        let key = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
+        self.inner.subscriptions.lock().await.insert(key, sink);
         key
     }
 
     /// Forgets a subscription stream.
     pub async fn remove_subscription(&self, key: u64) {
-        self.subscriptions.lock().await.remove(&key);
+        self.inner.subscriptions.lock().await.remove(&key);
     }
 
     /// Tells every connected client about `changes`; returns how many were told.
     pub async fn announce(&self, changes: Changes) -> usize {
         let mut told = 0;
         let peers: Vec<_> = {
-            let mut peers = self.peers.lock().await;
+            let mut peers = self.inner.peers.lock().await;
             peers.retain(|peer| !peer.is_transport_closed());
             peers.clone()
         };
@@ -61,7 +72,14 @@ impl Broadcaster {
             let prompts = !changes.prompts || peer.notify_prompt_list_changed().await.is_ok();
             told += usize::from(tools && prompts);
         }
-        let sinks: Vec<_> = self.subscriptions.lock().await.values().cloned().collect();
+        let sinks: Vec<_> = self
+            .inner
+            .subscriptions
+            .lock()
+            .await
+            .values()
+            .cloned()
+            .collect();
         for sink in sinks {
             let tools = !changes.tools || sink.notify_tool_list_changed().await.is_ok();
             let prompts = !changes.prompts || sink.notify_prompt_list_changed().await.is_ok();

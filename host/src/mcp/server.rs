@@ -17,9 +17,8 @@ use tokio::sync::{Mutex, mpsc};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::{convert, result};
-use crate::metrics::Metrics;
+use crate::events::{EventSink, GuestEvent, LogLevel};
 use crate::registry::{Entry, Instance, Registry};
-use crate::runtime::{GuestEvent, LogLevel};
 
 /// Settings of the MCP front that shape results.
 #[derive(Debug, Clone)]
@@ -36,31 +35,32 @@ impl Default for ServeOptions {
     }
 }
 
-/// State shared by every MCP session.
-pub struct Shared {
-    /// The plugin registry.
-    pub registry: Arc<Registry>,
-    /// Who to tell about changes.
-    pub broadcaster: Arc<Broadcaster>,
-    /// The process's metrics.
-    pub metrics: Arc<Metrics>,
-    /// Result shaping.
-    pub options: ServeOptions,
-}
-
-/// The handler of one MCP session (or of one stateless request).
+/// The handler of one MCP session (or of one stateless request): tools and prompts from
+/// `registry`, sessions and subscriptions remembered by `broadcaster` for change notifications.
 #[derive(Clone)]
 pub struct McpServer {
-    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    broadcaster: Broadcaster,
+    options: ServeOptions,
     log_threshold: Arc<Mutex<Option<Threshold>>>,
 }
 
 impl McpServer {
-    /// A handler for a new session.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    /// A handler serving `registry`.
+    pub fn new(registry: Arc<Registry>, broadcaster: Broadcaster, options: ServeOptions) -> Self {
         Self {
-            shared,
+            registry,
+            broadcaster,
+            options,
             log_threshold: Arc::default(),
+        }
+    }
+
+    /// A handler for a new session: the same registry and clients, its own log level.
+    pub fn session(&self) -> Self {
+        Self {
+            log_threshold: Arc::default(),
+            ..self.clone()
         }
     }
 }
@@ -79,19 +79,19 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let snapshot = self.shared.registry.snapshot();
+        let snapshot = self.registry.snapshot();
         let tools = snapshot
             .tools()
-            .map(|(_, entry)| entry.instance.tools()[entry.index].tool.clone())
+            .map(|(_, entry)| convert::tool(&entry.instance.tools()[entry.index]))
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
-        let snapshot = self.shared.registry.snapshot();
+        let snapshot = self.registry.snapshot();
         snapshot
             .tool(name)
-            .map(|entry| entry.instance.tools()[entry.index].tool.clone())
+            .map(|entry| convert::tool(&entry.instance.tools()[entry.index]))
     }
 
     async fn call_tool(
@@ -99,7 +99,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let snapshot = self.shared.registry.snapshot();
+        let snapshot = self.registry.snapshot();
         let entry = snapshot.tool(&request.name).cloned().ok_or_else(|| {
             ErrorData::invalid_params(
                 format!(
@@ -122,10 +122,10 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let snapshot = self.shared.registry.snapshot();
+        let snapshot = self.registry.snapshot();
         let prompts = snapshot
             .prompts()
-            .map(|(_, entry)| entry.instance.prompts()[entry.index].prompt.clone())
+            .map(|(_, entry)| convert::prompt(&entry.instance.prompts()[entry.index]))
             .collect();
         Ok(ListPromptsResult::with_all_items(prompts))
     }
@@ -135,7 +135,7 @@ impl ServerHandler for McpServer {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let snapshot = self.shared.registry.snapshot();
+        let snapshot = self.registry.snapshot();
         let entry = snapshot.prompt(&request.name).cloned().ok_or_else(|| {
             ErrorData::invalid_params(
                 format!(
@@ -172,7 +172,7 @@ impl ServerHandler for McpServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.shared.broadcaster.add_peer(context.peer).await;
+        self.broadcaster.add_peer(context.peer).await;
     }
 
     fn accepted_subscription_filter(
@@ -184,12 +184,11 @@ impl ServerHandler for McpServer {
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let key = self
-            .shared
             .broadcaster
             .add_subscription(context.sink().clone())
             .await;
         context.cancelled().await;
-        self.shared.broadcaster.remove_subscription(key).await;
+        self.broadcaster.remove_subscription(key).await;
         Ok(())
     }
 }
@@ -202,20 +201,18 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
-        let (events, receiver) = mpsc::channel(256);
+        let (events, receiver) = EventSink::channel(256);
         let relay = relay_events(
             receiver,
             context.peer.clone(),
             context.meta.get_progress_token(),
             Threshold::for_call(context, *self.log_threshold.lock().await),
-            Arc::from(format!("{}/{}", entry.instance.name(), tool.name)),
+            Arc::from(format!("{}/{}", entry.instance.name(), tool.name())),
         );
-        let call = entry.instance.call_tool(
-            entry.index,
-            arguments,
-            Some(events),
-            client_headers(context),
-        );
+        let call =
+            entry
+                .instance
+                .call_tool(entry.index, arguments, events, client_headers(context));
         // The relay ends when the call's store, which holds the sender, is dropped; both run
         // in this task, so a call costs no extra task or cross-thread wake-up.
         let (outcome, denials) = tokio::select! {
@@ -226,13 +223,13 @@ impl McpServer {
         };
         let result = match outcome {
             Ok(result) => convert::call_result(result),
-            Err(error) => failed_call(&entry.instance, &tool.name, &error.to_string()),
+            Err(error) => failed_call(&entry.instance, tool.name(), &error.to_string()),
         };
         let result = result::note_denials(result, &denials);
         Ok(result::cap_size(
             result,
-            self.shared.options.result_cap,
-            tool.tool.output_schema.is_some(),
+            self.options.result_cap,
+            tool.output_schema.is_some(),
         ))
     }
 }
@@ -313,7 +310,9 @@ async fn relay_events(
                 log_locally(&source, level, &message);
                 logging::forward(&peer, log_threshold, &source, level, message).await;
             }
-            GuestEvent::Denied { url, reason } => result::collect_denial(&mut denials, url, reason),
+            GuestEvent::Denied { url, message, .. } => {
+                result::collect_denial(&mut denials, url, message)
+            }
         }
     }
     denials

@@ -1,40 +1,67 @@
 //! One running plugin instance: a manifest, its component, its sandbox, and the tools and
 //! prompts it serves.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::gate::{Busy, Gate};
+use super::schema::{PromptDefinition, SchemaError, ToolDefinition};
 use super::source::{Fingerprint, Source};
-use crate::egress::{CallContext, EgressPolicy, EgressSettings};
+use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
+use crate::events::EventSink;
 use crate::manifest::Manifest;
-use crate::mcp::convert;
-use crate::runtime::{CallError, Component, GuestEvent, Runtime, Sandbox, types};
+use crate::runtime::{CallError, Component, Runtime, Sandbox, types};
 
-/// A tool as served: its exposed name, the plugin's own name, its MCP description and the
-/// compiled validator of its input schema.
-pub struct PluginTool {
-    /// The name clients call (`<prefix>_<name>`).
-    pub exposed: String,
-    /// The plugin's own name for it.
-    pub name: String,
-    /// The MCP tool description.
-    pub tool: rmcp::model::Tool,
-    /// Validates arguments before the plugin runs.
-    pub validator: Arc<jsonschema::Validator>,
-}
-
-/// A prompt as served.
-pub struct PluginPrompt {
-    /// The name clients ask for.
-    pub exposed: String,
-    /// The plugin's own name for it.
-    pub name: String,
-    /// The MCP prompt description.
-    pub prompt: rmcp::model::Prompt,
+/// Why an instance could not be loaded from its source; the message says what to fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// The component does not compile, link or pass the import check.
+    #[error("{}: {error}", component.display())]
+    Component {
+        /// The component file.
+        component: PathBuf,
+        /// Why, with its causes.
+        error: String,
+    },
+    /// Compiling panicked.
+    #[error("loading the component panicked: {0}")]
+    Panicked(String),
+    /// The egress policy cannot be built from the targets.
+    #[error(transparent)]
+    Egress(#[from] EgressError),
+    /// `list-tools` failed.
+    #[error("the plugin failed while listing its tools: {0}")]
+    ListTools(CallError),
+    /// `list-prompts` failed.
+    #[error("the plugin failed while listing its prompts: {0}")]
+    ListPrompts(CallError),
+    /// A tool or prompt name the host cannot expose.
+    #[error("the plugin's {kind} name `{name}` is invalid: use 1 to 48 of a-z, 0-9 and _")]
+    InvalidName {
+        /// `tool` or `prompt`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A tool or prompt listed twice.
+    #[error("the plugin lists the {kind} `{name}` twice")]
+    Duplicate {
+        /// `tool` or `prompt`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A tool's schemas cannot be served.
+    #[error("tool `{tool}`: {error}")]
+    Schema {
+        /// The plugin's name of the tool.
+        tool: String,
+        /// What is wrong.
+        error: SchemaError,
+    },
 }
 
 /// Why a call to an instance produced no result.
@@ -54,20 +81,20 @@ pub struct Instance {
     fingerprint: Fingerprint,
     component: Component,
     sandbox: Sandbox,
-    tools: Vec<PluginTool>,
-    prompts: Vec<PluginPrompt>,
+    tools: Vec<ToolDefinition>,
+    prompts: Vec<PromptDefinition>,
     gate: Gate,
 }
 
 impl Instance {
     /// Loads the component of `source` (compiling it off the async runtime, or taking it from the
-    /// compile cache) and asks it for its tools and prompts. The error is a message for the
+    /// compile cache) and asks it for its tools and prompts. The error's message is for the
     /// operator.
     pub async fn load(
         runtime: &Runtime,
         source: Source,
         egress: EgressSettings,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LoadError> {
         let Source {
             manifest,
             wasm,
@@ -78,11 +105,11 @@ impl Instance {
         let tools = component
             .list_tools(&sandbox)
             .await
-            .map_err(|error| format!("the plugin failed while listing its tools: {error}"))?;
+            .map_err(LoadError::ListTools)?;
         let prompts = component
             .list_prompts(&sandbox)
             .await
-            .map_err(|error| format!("the plugin failed while listing its prompts: {error}"))?;
+            .map_err(LoadError::ListPrompts)?;
         Ok(Self {
             tools: serve_tools(&manifest, tools)?,
             prompts: serve_prompts(&manifest, prompts)?,
@@ -115,28 +142,29 @@ impl Instance {
     }
 
     /// The tools it serves (read-only ones only, for a read-only instance).
-    pub fn tools(&self) -> &[PluginTool] {
+    pub fn tools(&self) -> &[ToolDefinition] {
         &self.tools
     }
 
     /// The prompts it serves.
-    pub fn prompts(&self) -> &[PluginPrompt] {
+    pub fn prompts(&self) -> &[PromptDefinition] {
         &self.prompts
     }
 
-    /// Runs tool `index` with already-validated `arguments`.
+    /// Runs tool `index` with already-validated `arguments`; progress, logs and egress
+    /// refusals go to `events`.
     pub async fn call_tool(
         &self,
         index: usize,
         arguments: &Value,
-        events: Option<mpsc::Sender<GuestEvent>>,
+        events: EventSink,
         client_headers: http::HeaderMap,
     ) -> Result<types::CallResult, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
-        let name = &self.tools[index].name;
+        let name = self.tools[index].name();
         let context = CallContext {
-            tool: name.clone(),
+            tool: name.to_owned(),
             client_headers,
         };
         Ok(self
@@ -153,7 +181,7 @@ impl Instance {
     ) -> Result<Result<types::PromptResult, String>, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
-        let name = &self.prompts[index].name;
+        let name = self.prompts[index].name();
         Ok(self
             .component
             .get_prompt(&self.sandbox, name, &arguments)
@@ -165,15 +193,18 @@ async fn compile(
     runtime: &Runtime,
     manifest: &Manifest,
     wasm: Vec<u8>,
-) -> Result<Component, String> {
+) -> Result<Component, LoadError> {
     let runtime = runtime.clone();
     tokio::task::spawn_blocking(move || runtime.load(&wasm))
         .await
-        .map_err(|error| format!("loading the component panicked: {error}"))?
-        .map_err(|error| format!("{}: {error:#}", manifest.component.display()))
+        .map_err(|error| LoadError::Panicked(error.to_string()))?
+        .map_err(|error| LoadError::Component {
+            component: manifest.component.clone(),
+            error: format!("{error:#}"),
+        })
 }
 
-fn sandbox(manifest: &Manifest, egress: EgressSettings) -> Result<Sandbox, String> {
+fn sandbox(manifest: &Manifest, egress: EgressSettings) -> Result<Sandbox, LoadError> {
     let mut config: WasiConfigVariables = manifest
         .config
         .iter()
@@ -201,25 +232,27 @@ fn sandbox(manifest: &Manifest, egress: EgressSettings) -> Result<Sandbox, Strin
     })
 }
 
-fn serve_tools(manifest: &Manifest, tools: Vec<types::Tool>) -> Result<Vec<PluginTool>, String> {
-    let mut served: Vec<PluginTool> = Vec::with_capacity(tools.len());
+fn serve_tools(
+    manifest: &Manifest,
+    tools: Vec<types::Tool>,
+) -> Result<Vec<ToolDefinition>, LoadError> {
+    let mut served: Vec<ToolDefinition> = Vec::with_capacity(tools.len());
     for tool in tools {
         check_name(&tool.name, "tool")?;
-        if served.iter().any(|t| t.name == tool.name) {
-            return Err(format!("the plugin lists the tool `{}` twice", tool.name));
+        if served.iter().any(|t| t.name() == tool.name) {
+            return Err(LoadError::Duplicate {
+                kind: "tool",
+                name: tool.name,
+            });
         }
         if manifest.read_only && !tool.annotations.read_only {
             continue;
         }
         let exposed = manifest.exposed_name(&tool.name);
-        let (mcp_tool, validator) = convert::tool(&exposed, &tool)
-            .map_err(|error| format!("tool `{}`: {error}", tool.name))?;
-        served.push(PluginTool {
-            exposed,
-            name: tool.name,
-            tool: mcp_tool,
-            validator: Arc::new(validator),
-        });
+        let name = tool.name.clone();
+        let definition = ToolDefinition::new(exposed, tool)
+            .map_err(|error| LoadError::Schema { tool: name, error })?;
+        served.push(definition);
     }
     Ok(served)
 }
@@ -227,27 +260,25 @@ fn serve_tools(manifest: &Manifest, tools: Vec<types::Tool>) -> Result<Vec<Plugi
 fn serve_prompts(
     manifest: &Manifest,
     prompts: Vec<types::Prompt>,
-) -> Result<Vec<PluginPrompt>, String> {
-    let mut served: Vec<PluginPrompt> = Vec::with_capacity(prompts.len());
+) -> Result<Vec<PromptDefinition>, LoadError> {
+    let mut served: Vec<PromptDefinition> = Vec::with_capacity(prompts.len());
     for prompt in prompts {
         check_name(&prompt.name, "prompt")?;
-        if served.iter().any(|p| p.name == prompt.name) {
-            return Err(format!(
-                "the plugin lists the prompt `{}` twice",
-                prompt.name
-            ));
+        if served.iter().any(|p| p.name() == prompt.name) {
+            return Err(LoadError::Duplicate {
+                kind: "prompt",
+                name: prompt.name,
+            });
         }
-        let exposed = manifest.exposed_name(&prompt.name);
-        served.push(PluginPrompt {
-            prompt: convert::prompt(&exposed, &prompt),
-            exposed,
-            name: prompt.name,
+        served.push(PromptDefinition {
+            exposed: manifest.exposed_name(&prompt.name),
+            prompt,
         });
     }
     Ok(served)
 }
 
-fn check_name(name: &str, kind: &str) -> Result<(), String> {
+fn check_name(name: &str, kind: &'static str) -> Result<(), LoadError> {
     let valid = !name.is_empty()
         && name.len() <= 48
         && name
@@ -256,8 +287,9 @@ fn check_name(name: &str, kind: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "the plugin's {kind} name `{name}` is invalid: use 1 to 48 of a-z, 0-9 and _"
-        ))
+        Err(LoadError::InvalidName {
+            kind,
+            name: name.to_owned(),
+        })
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 
-use super::{Instance, LoadFailure, Snapshot, Source};
+use super::{FailureCause, Instance, LoadError, LoadFailure, Snapshot, Source};
 use crate::egress::EgressSettings;
 use crate::runtime::Runtime;
 
@@ -116,18 +116,19 @@ async fn stage(
     }
 }
 
-async fn read_source(path: &Path, max_memory: u64) -> Result<Source, String> {
+async fn read_source(path: &Path, max_memory: u64) -> Result<Source, FailureCause> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || Source::read(&path, max_memory))
-        .await
-        .unwrap_or_else(|error| Err(format!("reading the manifest panicked: {error}")))
+    match tokio::task::spawn_blocking(move || Source::read(&path, max_memory)).await {
+        Ok(read) => Ok(read?),
+        Err(error) => Err(FailureCause::ReadPanicked(error.to_string())),
+    }
 }
 
 async fn load_one(
     runtime: &Runtime,
     source: Source,
     egress: EgressSettings,
-) -> Result<Instance, String> {
+) -> Result<Instance, LoadError> {
     let instance = Instance::load(runtime, source, egress).await?;
     tracing::info!(
         instance = instance.name(),
@@ -141,9 +142,8 @@ async fn load_one(
 
 /// The `*.toml` files directly in `dir`, sorted; hidden entries (such as Kubernetes' `..data`)
 /// are skipped.
-fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|error| format!("cannot read the plugin folder: {error}"))?;
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, FailureCause> {
+    let entries = std::fs::read_dir(dir).map_err(|error| FailureCause::Folder(Arc::new(error)))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())

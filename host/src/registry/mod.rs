@@ -4,11 +4,17 @@
 //! holds the snapshot (and instance) it started with while a reload installs the next one.
 //! [`reload_snapshot`] builds the next snapshot against the serving one: instances whose
 //! [`Fingerprint`] is unchanged are shared, and a new version that fails leaves the old one in.
+//!
+//! The registry speaks no protocol: it keeps the plugins' own tool and prompt declarations
+//! ([`schema`]) and tells a [`ChangeListener`] when a replaced snapshot changes what clients
+//! would see. [`LoadStatus`] keeps the readiness report of the last (re)load.
 
 mod gate;
 mod instance;
 mod load;
+pub mod schema;
 mod source;
+mod status;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,11 +22,44 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::mcp::notify::Changes;
 pub use gate::Busy;
-pub use instance::{Instance, InstanceError, PluginPrompt, PluginTool};
+pub use instance::{Instance, InstanceError, LoadError};
 pub use load::{LoadOptions, Staged, load_snapshot, reload_snapshot};
-pub use source::{Fingerprint, Source};
+pub use schema::{PromptDefinition, SchemaError, ToolDefinition};
+pub use source::{Fingerprint, Source, SourceError};
+pub use status::{LoadStatus, Readiness};
+
+/// Why a manifest is not serving (in its current version); the message says what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FailureCause {
+    /// The plugin folder cannot be listed.
+    #[error("cannot read the plugin folder: {0}")]
+    Folder(Arc<std::io::Error>),
+    /// The manifest or its component cannot be read, or the manifest is invalid.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Reading the manifest panicked.
+    #[error("reading the manifest panicked: {0}")]
+    ReadPanicked(String),
+    /// The instance cannot be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A tool or prompt name is already served by another instance.
+    #[error(
+        "{kind} name `{name}` is already served by instance `{instance}` ({}); give one of them a different `prefix`",
+        manifest.display()
+    )]
+    Collision {
+        /// `tool` or `prompt`.
+        kind: &'static str,
+        /// The exposed name.
+        name: String,
+        /// The instance serving it.
+        instance: String,
+        /// That instance's manifest.
+        manifest: PathBuf,
+    },
+}
 
 /// A manifest that could not be loaded, and why.
 #[derive(Debug, Clone)]
@@ -28,20 +67,48 @@ pub struct LoadFailure {
     /// The manifest file.
     pub manifest: PathBuf,
     /// What went wrong and what to do, for the operator.
-    pub error: String,
+    pub error: FailureCause,
     /// Whether the version loaded before from this manifest is still serving.
     pub serving_previous: bool,
 }
 
 impl LoadFailure {
     /// A failure of `manifest` with nothing serving in its place (yet).
-    pub fn new(manifest: PathBuf, error: String) -> Self {
+    pub fn new(manifest: PathBuf, error: impl Into<FailureCause>) -> Self {
         Self {
             manifest,
-            error,
+            error: error.into(),
             serving_previous: false,
         }
     }
+
+    /// True when `other` is the same manifest failing with the same message.
+    pub fn same_as(&self, other: &LoadFailure) -> bool {
+        self.manifest == other.manifest && self.error.to_string() == other.error.to_string()
+    }
+}
+
+/// Which exposed lists changed between two snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    /// The tool list.
+    pub tools: bool,
+    /// The prompt list.
+    pub prompts: bool,
+}
+
+impl Changes {
+    /// True when either list changed.
+    pub fn any(&self) -> bool {
+        self.tools || self.prompts
+    }
+}
+
+/// Who is told when a replaced snapshot changes the exposed lists (the MCP front, which tells
+/// its clients). Called on the task that replaced the snapshot: hand slow work off.
+pub trait ChangeListener: Send + Sync + 'static {
+    /// The lists in `changes` differ from those of the snapshot before.
+    fn changed(&self, changes: Changes);
 }
 
 /// Where an exposed name leads: the instance and the index of the tool or prompt in it.
@@ -105,7 +172,7 @@ impl Snapshot {
         Some(failure)
     }
 
-    fn try_add(&mut self, instance: Arc<Instance>) -> Result<(), String> {
+    fn try_add(&mut self, instance: Arc<Instance>) -> Result<(), FailureCause> {
         match self.collision(&instance) {
             Some(error) => Err(error),
             None => {
@@ -115,7 +182,7 @@ impl Snapshot {
         }
     }
 
-    fn collision(&self, instance: &Instance) -> Option<String> {
+    fn collision(&self, instance: &Instance) -> Option<FailureCause> {
         let tools = instance
             .tools()
             .iter()
@@ -125,12 +192,11 @@ impl Snapshot {
             .iter()
             .map(|p| (&p.exposed, &self.prompts, "prompt"));
         tools.chain(prompts).find_map(|(name, names, kind)| {
-            names.get(name).map(|existing| {
-                format!(
-                    "{kind} name `{name}` is already served by instance `{}` ({}); give one of them a different `prefix`",
-                    existing.instance.name(),
-                    existing.instance.manifest().path.display()
-                )
+            names.get(name).map(|existing| FailureCause::Collision {
+                kind,
+                name: name.clone(),
+                instance: existing.instance.name().to_owned(),
+                manifest: existing.instance.manifest().path.clone(),
             })
         })
     }
@@ -190,34 +256,40 @@ impl Snapshot {
 
     /// Which exposed lists differ from `previous`: names, or any tool's or prompt's definition.
     pub fn changes_since(&self, previous: &Snapshot) -> Changes {
-        fn tool(entry: &Entry) -> &rmcp::model::Tool {
-            &entry.instance.tools()[entry.index].tool
+        fn tool(entry: &Entry) -> &ToolDefinition {
+            &entry.instance.tools()[entry.index]
         }
-        fn prompt(entry: &Entry) -> &rmcp::model::Prompt {
-            &entry.instance.prompts()[entry.index].prompt
+        fn prompt(entry: &Entry) -> &PromptDefinition {
+            &entry.instance.prompts()[entry.index]
         }
         Changes {
-            tools: !same_lists(&self.tools, &previous.tools, tool),
-            prompts: !same_lists(&self.prompts, &previous.prompts, prompt),
+            tools: !same_lists(&self.tools, &previous.tools, |a, b| {
+                tool(a).same_as(tool(b))
+            }),
+            prompts: !same_lists(&self.prompts, &previous.prompts, |a, b| {
+                prompt(a).same_as(prompt(b))
+            }),
         }
     }
 }
 
-fn same_lists<T: PartialEq>(
+fn same_lists(
     a: &BTreeMap<String, Entry>,
     b: &BTreeMap<String, Entry>,
-    definition: fn(&Entry) -> &T,
+    same: impl Fn(&Entry, &Entry) -> bool,
 ) -> bool {
     a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((x, ex), (y, ey))| x == y && definition(ex) == definition(ey))
+        && a.iter().zip(b).all(|((x, ex), (y, ey))| {
+            x == y
+                && (Arc::ptr_eq(&ex.instance, &ey.instance) && ex.index == ey.index || same(ex, ey))
+        })
 }
 
 /// The current snapshot, replaced atomically on reload.
 #[derive(Default)]
 pub struct Registry {
     current: ArcSwap<Snapshot>,
+    listener: Option<Arc<dyn ChangeListener>>,
 }
 
 impl Registry {
@@ -225,6 +297,15 @@ impl Registry {
     pub fn new(snapshot: Snapshot) -> Self {
         Self {
             current: ArcSwap::from_pointee(snapshot),
+            listener: None,
+        }
+    }
+
+    /// An empty registry that tells `listener` when a replaced snapshot changes the lists.
+    pub fn with_listener(listener: Arc<dyn ChangeListener>) -> Self {
+        Self {
+            current: ArcSwap::default(),
+            listener: Some(listener),
         }
     }
 
@@ -234,8 +315,17 @@ impl Registry {
     }
 
     /// Installs `snapshot` for every request that starts from now on; calls already running
-    /// finish on the instances they started with. Returns the snapshot it replaced.
+    /// finish on the instances they started with. Tells the listener, if the exposed lists
+    /// changed. Returns the snapshot it replaced.
     pub fn replace(&self, snapshot: Snapshot) -> Arc<Snapshot> {
-        self.current.swap(Arc::new(snapshot))
+        let next = Arc::new(snapshot);
+        let previous = self.current.swap(next.clone());
+        if let Some(listener) = &self.listener {
+            let changes = next.changes_since(&previous);
+            if changes.any() {
+                listener.changed(changes);
+            }
+        }
+        previous
     }
 }

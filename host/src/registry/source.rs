@@ -2,11 +2,32 @@
 //! component's bytes, and a [`Fingerprint`] of both, by which a rescan tells an unchanged
 //! instance (kept as it is, calls and all) from a changed one (loaded anew).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ManifestError};
+
+/// Why a manifest and its component cannot be read; the message leaves out the manifest's path
+/// (reports show it separately) and says what to fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    /// The manifest file cannot be read.
+    #[error("cannot be read: {0}")]
+    Unreadable(Arc<std::io::Error>),
+    /// The manifest is invalid.
+    #[error("{}", .0.message_without_path())]
+    Manifest(ManifestError),
+    /// The component file cannot be read.
+    #[error("{}: cannot be read: {error}; check the `component` path and the file's permissions", path.display())]
+    Component {
+        /// The component file.
+        path: PathBuf,
+        /// Why.
+        error: Arc<std::io::Error>,
+    },
+}
 
 /// The sha256 of a manifest file and of the component it names. Two loads with equal
 /// fingerprints would build the same instance.
@@ -28,18 +49,14 @@ pub struct Source {
 
 impl Source {
     /// Reads and validates the manifest at `path` (`max_memory` is the engine's ceiling) and reads
-    /// the component it names. The error is a message for the operator, without the manifest's
-    /// path (reports show it separately).
-    pub fn read(path: &Path, max_memory: u64) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|error| format!("cannot be read: {error}"))?;
-        let manifest = Manifest::parse(path, &text, max_memory)
-            .map_err(|error| error.message_without_path())?;
-        let wasm = std::fs::read(&manifest.component).map_err(|error| {
-            format!(
-                "{}: cannot be read: {error}; check the `component` path and the file's permissions",
-                manifest.component.display()
-            )
+    /// the component it names.
+    pub fn read(path: &Path, max_memory: u64) -> Result<Self, SourceError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| SourceError::Unreadable(Arc::new(error)))?;
+        let manifest = Manifest::parse(path, &text, max_memory).map_err(SourceError::Manifest)?;
+        let wasm = std::fs::read(&manifest.component).map_err(|error| SourceError::Component {
+            path: manifest.component.clone(),
+            error: Arc::new(error),
         })?;
         let fingerprint = Fingerprint {
             manifest: Sha256::digest(text.as_bytes()).into(),
@@ -91,7 +108,8 @@ mod tests {
         write(dir.path(), "p.toml", b"component = \"gone.wasm\"\n");
         let error = Source::read(&dir.path().join("p.toml"), 1 << 30)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(error.contains("gone.wasm"), "{error}");
     }
 }

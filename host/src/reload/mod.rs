@@ -17,9 +17,11 @@
 //! 5. If the exposed tool or prompt list changed, every connected client hears
 //!    `notifications/tools/list_changed` or `notifications/prompts/list_changed`.
 //! 6. The outcome is logged, shown in `/readyz` ([`LoadStatus`]) and counted in `/metrics`.
+//!
+//! Step 5 is the registry's: [`Registry::replace`] tells its
+//! [`ChangeListener`](crate::registry::ChangeListener).
 
 mod settings;
-mod status;
 mod watch;
 
 use std::collections::BTreeSet;
@@ -30,11 +32,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::server::Shared;
-use crate::registry::{LoadFailure, LoadOptions, Snapshot, reload_snapshot};
+use crate::metrics::Metrics;
+use crate::registry::{LoadOptions, LoadStatus, Registry, Snapshot, reload_snapshot};
 use crate::runtime::Runtime;
 pub use settings::{ReloadFile, ReloadOverrides, ReloadSettings};
-pub use status::LoadStatus;
 pub use watch::{FolderWatcher, WatchMode, WatchSet};
 
 /// How long the plugin folders must be quiet before a change is loaded.
@@ -47,28 +48,31 @@ const MAX_SETTLE: Duration = Duration::from_secs(2);
 pub struct Reloader {
     runtime: Runtime,
     options: LoadOptions,
-    shared: Arc<Shared>,
+    registry: Arc<Registry>,
     status: Arc<LoadStatus>,
+    metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     reloads: u64,
 }
 
 impl Reloader {
-    /// A reloader installing snapshots into `shared`. From now on a `SIGHUP` asks for a rescan
-    /// (instead of ending the process).
+    /// A reloader installing snapshots into `registry`, reporting into `status` and `metrics`.
+    /// From now on a `SIGHUP` asks for a rescan (instead of ending the process).
     pub fn new(
         runtime: Runtime,
         options: LoadOptions,
-        shared: Arc<Shared>,
+        registry: Arc<Registry>,
         status: Arc<LoadStatus>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
         rescan_on_sighup(wake.clone())?;
         Ok(Self {
             runtime,
             options,
-            shared,
+            registry,
             status,
+            metrics,
             wake,
             reloads: 0,
         })
@@ -109,29 +113,21 @@ impl Reloader {
         }
     }
 
-    /// Loads the plugin folders against the snapshot serving now, swaps the result in and tells
-    /// clients and operators what changed.
+    /// Loads the plugin folders against the snapshot serving now, swaps the result in (the
+    /// registry tells its listener whether the lists changed) and tells operators what changed.
     pub async fn reload(&mut self) {
         let started = Instant::now();
-        let previous = self.shared.registry.snapshot();
+        let previous = self.registry.snapshot();
         let next = reload_snapshot(&self.runtime, &self.options, &previous).await;
         let counted = log_outcome(&previous, &next, started.elapsed()) || self.reloads == 0;
-        let changes = next.changes_since(&previous);
-        self.shared.registry.replace(next);
-        let current = self.shared.registry.snapshot();
+        self.registry.replace(next);
+        let current = self.registry.snapshot();
         if counted {
             self.reloads += 1;
             let (instances, failures) = (current.instances().len(), current.failures().len());
-            self.shared.metrics.record_reload(instances, failures);
+            self.metrics.record_reload(instances, failures);
         }
         self.status.record(&current, self.reloads);
-        if changes.tools || changes.prompts {
-            let broadcaster = self.shared.broadcaster.clone();
-            tokio::spawn(async move {
-                let told = broadcaster.announce(changes).await;
-                tracing::debug!(told, ?changes, "told clients the lists changed");
-            });
-        }
     }
 
     /// The plugin folders (also as entries of their parents, to notice them being replaced) and
@@ -140,7 +136,7 @@ impl Reloader {
     fn watch_set(&self) -> WatchSet {
         let entries: BTreeSet<PathBuf> = self.options.plugin_dirs.iter().map(absolute).collect();
         let mut contents = entries.clone();
-        for instance in self.shared.registry.snapshot().instances() {
+        for instance in self.registry.snapshot().instances() {
             let manifest = instance.manifest();
             contents.extend(folders_of(&manifest.path));
             contents.extend(folders_of(&manifest.component));
@@ -198,7 +194,7 @@ fn folders_of(file: &Path) -> impl Iterator<Item = PathBuf> {
 fn log_outcome(previous: &Snapshot, next: &Snapshot, elapsed: Duration) -> bool {
     let new_failures = log_failures(previous, next);
     let cleared = previous.failures().iter();
-    let cleared = cleared.filter(|f| !next.failures().iter().any(|n| same_failure(n, f)));
+    let cleared = cleared.filter(|f| !next.failures().iter().any(|n| n.same_as(f)));
     let summary = Summary::between(previous, next);
     let elapsed_ms = elapsed.as_millis() as u64;
     if summary.is_empty() && new_failures == 0 && cleared.count() == 0 {
@@ -221,7 +217,7 @@ fn log_failures(previous: &Snapshot, next: &Snapshot) -> usize {
     let mut new = 0;
     for failure in next.failures() {
         let manifest = failure.manifest.display();
-        if previous.failures().iter().any(|f| same_failure(f, failure)) {
+        if previous.failures().iter().any(|f| f.same_as(failure)) {
             tracing::debug!(%manifest, "still failing: {}", failure.error);
             continue;
         }
@@ -233,10 +229,6 @@ fn log_failures(previous: &Snapshot, next: &Snapshot) -> usize {
         }
     }
     new
-}
-
-fn same_failure(a: &LoadFailure, b: &LoadFailure) -> bool {
-    a.manifest == b.manifest && a.error == b.error
 }
 
 /// How the instances of two snapshots differ.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::watch::WatchMode;
+use crate::units;
 
 /// The `[reload]` table of the config file.
 #[derive(Debug, Default, Deserialize)]
@@ -85,10 +86,8 @@ impl ReloadSettings {
 }
 
 fn parse_interval(text: &str) -> anyhow::Result<Duration> {
-    let interval = humantime::parse_duration(text).map_err(|_| {
-        anyhow::anyhow!(
-            "`poll_interval`: `{text}` is not a duration; write e.g. \"2s\" or \"500ms\""
-        )
+    let interval = units::parse_duration(text).map_err(|error| {
+        anyhow::anyhow!("`poll_interval`: {error}; write e.g. \"2s\" or \"500ms\"")
     })?;
     if interval < Duration::from_millis(100) {
         anyhow::bail!(

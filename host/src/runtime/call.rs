@@ -4,14 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::bindings::{Plugin, PluginPre, types};
-use super::engine::EPOCH_TICK;
-use super::state::{CallState, GuestEvent};
+use super::state::{CallState, EPOCH_TICK};
 use crate::egress::{CallContext, EgressPolicy};
+use crate::events::EventSink;
 
 /// The limits and context one plugin instance runs under, shared by all its calls.
 #[derive(Clone)]
@@ -131,7 +131,12 @@ impl Component {
     /// Calls `tools.list-tools`.
     pub async fn list_tools(&self, sandbox: &Sandbox) -> Result<Vec<types::Tool>, CallError> {
         match self
-            .run(sandbox, None, CallContext::default(), Export::ListTools)
+            .run(
+                sandbox,
+                EventSink::none(),
+                CallContext::default(),
+                Export::ListTools,
+            )
             .await?
         {
             Answer::Tools(tools) => Ok(tools),
@@ -142,7 +147,12 @@ impl Component {
     /// Calls `prompts.list-prompts`.
     pub async fn list_prompts(&self, sandbox: &Sandbox) -> Result<Vec<types::Prompt>, CallError> {
         match self
-            .run(sandbox, None, CallContext::default(), Export::ListPrompts)
+            .run(
+                sandbox,
+                EventSink::none(),
+                CallContext::default(),
+                Export::ListPrompts,
+            )
             .await?
         {
             Answer::Prompts(prompts) => Ok(prompts),
@@ -154,7 +164,7 @@ impl Component {
     pub async fn call_tool(
         &self,
         sandbox: &Sandbox,
-        events: Option<mpsc::Sender<GuestEvent>>,
+        events: EventSink,
         context: CallContext,
         name: &str,
         arguments: &str,
@@ -178,7 +188,7 @@ impl Component {
         match self
             .run(
                 sandbox,
-                None,
+                EventSink::none(),
                 CallContext::default(),
                 Export::GetPrompt(name, arguments),
             )
@@ -192,7 +202,7 @@ impl Component {
     async fn run(
         &self,
         sandbox: &Sandbox,
-        events: Option<mpsc::Sender<GuestEvent>>,
+        events: EventSink,
         context: CallContext,
         export: Export<'_>,
     ) -> Result<Answer, CallError> {
@@ -217,7 +227,7 @@ impl Component {
     fn new_store(
         &self,
         sandbox: &Sandbox,
-        events: Option<mpsc::Sender<GuestEvent>>,
+        events: EventSink,
         context: CallContext,
     ) -> Store<CallState> {
         let ticks = (sandbox.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -10,11 +9,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::cache::CompileCache;
 use super::call::Component;
 use super::imports;
-use super::state::CallState;
-
-/// How often the epoch ticker advances the engine's epoch. A call's deadline is counted in
-/// these ticks, and a spinning guest yields to the async runtime at every tick.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+use super::state::{CallState, EPOCH_TICK};
 
 /// Linear memory an instance's pool slot keeps between calls, reset in place instead of being
 /// returned to the kernel. Resident memory grows by at most this much per slot used.

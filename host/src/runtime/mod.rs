@@ -21,4 +21,3 @@ pub use bindings::types;
 pub use cache::CompileCache;
 pub use call::{CallError, Component, Sandbox};
 pub use engine::{EngineLimits, Runtime};
-pub use state::{GuestEvent, LogLevel};

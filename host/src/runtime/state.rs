@@ -1,9 +1,9 @@
 //! What one call's store holds: WASI contexts, the egress hooks, the manifest's config, the
-//! memory limiter, the deadline counter, and the channel for progress and log events.
+//! memory limiter, the deadline counter, and the sink for progress and log events.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::mpsc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -13,52 +13,15 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::capstan::plugin::host;
 use crate::egress::EgressHooks;
+use crate::events::{EventSink, GuestEvent, LogLevel};
+
+/// How often the epoch ticker advances the engine's epoch. A call's deadline is counted in
+/// these ticks ([`EpochDeadline`]), and a spinning guest yields to the async runtime at every
+/// tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How much of the guest's stderr is kept to explain a trap (a Rust panic message lands there).
 const STDERR_CAPTURE: usize = 4096;
-
-/// Severity of a guest log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// Very detailed tracing.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something unexpected that the plugin handled.
-    Warn,
-    /// A failure.
-    Error,
-}
-
-/// Something a guest reported during a call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GuestEvent {
-    /// `host.progress`.
-    Progress {
-        /// Progress so far.
-        done: f64,
-        /// Expected final value, when known.
-        total: Option<f64>,
-        /// A human-readable status.
-        message: Option<String>,
-    },
-    /// The egress gate refused a request.
-    Denied {
-        /// The request's URL (without query).
-        url: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// `host.log`.
-    Log {
-        /// Severity.
-        level: LogLevel,
-        /// The line.
-        message: String,
-    },
-}
 
 /// The store data of one call.
 pub struct CallState {
@@ -70,7 +33,7 @@ pub struct CallState {
     pub(super) limiter: MemoryLimiter,
     pub(super) deadline: EpochDeadline,
     pub(super) stderr: MemoryOutputPipe,
-    events: Option<mpsc::Sender<GuestEvent>>,
+    events: EventSink,
 }
 
 impl CallState {
@@ -79,7 +42,7 @@ impl CallState {
         config: Arc<WasiConfigVariables>,
         memory_limit: usize,
         deadline_ticks: u64,
-        events: Option<mpsc::Sender<GuestEvent>>,
+        events: EventSink,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
@@ -97,11 +60,7 @@ impl CallState {
     }
 
     fn emit(&self, event: GuestEvent) {
-        if let Some(events) = &self.events {
-            // Progress and logs are advisory: when the consumer lags, drop rather than let a
-            // chatty guest grow host memory.
-            let _ = events.try_send(event);
-        }
+        self.events.emit(event);
     }
 }
 

@@ -6,8 +6,13 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-use crate::mcp::http::Readiness;
-use crate::registry::Snapshot;
+use super::Snapshot;
+
+/// Whether the initial plugin load has finished, for `/readyz`.
+pub trait Readiness: Send + Sync + 'static {
+    /// `None` until the first load finished; then the readiness report.
+    fn report(&self) -> Option<Value>;
+}
 
 /// What the last (re)load left serving, for `/readyz`.
 #[derive(Default)]
@@ -37,7 +42,7 @@ impl LoadStatus {
             .map(|failure| {
                 json!({
                     "manifest": failure.manifest.display().to_string(),
-                    "error": failure.error,
+                    "error": failure.error.to_string(),
                     "serving_previous": failure.serving_previous,
                 })
             })

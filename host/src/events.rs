@@ -1,0 +1,130 @@
+//! What a guest reports while a call runs: progress, log lines, and the egress gate's
+//! refusals. The runtime (`host.progress`, `host.log`) and the egress gate (refusals) emit
+//! them into an [`EventSink`]; the MCP front relays them to the client.
+
+use tokio::sync::mpsc;
+
+/// Severity of a guest log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Very detailed tracing.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected that the plugin handled.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+/// Why the egress gate refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The URL is not inside any of the instance's targets.
+    OutsideTargets,
+    /// The URL (or a redirect's `Location`) does not parse or has no usable host.
+    BadUrl,
+    /// The scheme is not `http` or `https`.
+    Scheme,
+    /// The URL carries user info (`user@host`).
+    UserInfo,
+    /// The host resolves only to addresses the policy refuses (loopback, metadata, ...).
+    AddressRefused,
+    /// More redirects than the host follows.
+    TooManyRedirects,
+    /// The host could not add the target's credentials.
+    Credentials,
+}
+
+impl RefusalReason {
+    /// A stable, short name for metrics and audit records.
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalReason::OutsideTargets => "outside_targets",
+            RefusalReason::BadUrl => "bad_url",
+            RefusalReason::Scheme => "scheme",
+            RefusalReason::UserInfo => "user_info",
+            RefusalReason::AddressRefused => "address_refused",
+            RefusalReason::TooManyRedirects => "too_many_redirects",
+            RefusalReason::Credentials => "credentials",
+        }
+    }
+}
+
+/// Something a guest reported during a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuestEvent {
+    /// `host.progress`.
+    Progress {
+        /// Progress so far.
+        done: f64,
+        /// Expected final value, when known.
+        total: Option<f64>,
+        /// A human-readable status.
+        message: Option<String>,
+    },
+    /// The egress gate refused a request.
+    Denied {
+        /// The request's URL (without query).
+        url: String,
+        /// Why, as a kind.
+        reason: RefusalReason,
+        /// Why, for the agent: the cause and the instance's allowed targets.
+        message: String,
+    },
+    /// `host.log`.
+    Log {
+        /// Severity.
+        level: LogLevel,
+        /// The line.
+        message: String,
+    },
+}
+
+/// Where a call's events go: a bounded channel to the call's relay, or nowhere.
+#[derive(Debug, Clone, Default)]
+pub struct EventSink(Option<mpsc::Sender<GuestEvent>>);
+
+impl EventSink {
+    /// A sink that drops every event (listing tools, rendering prompts).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A sink holding at most `capacity` unread events, and its receiving end. The receiver
+    /// ends when every clone of the sink is dropped.
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<GuestEvent>) {
+        let (sender, receiver) = mpsc::channel(capacity);
+        (Self(Some(sender)), receiver)
+    }
+
+    /// Sends `event` if there is room. Events are advisory: when the consumer lags they are
+    /// dropped rather than let a chatty guest grow host memory.
+    pub fn emit(&self, event: GuestEvent) {
+        if let Some(sender) = &self.0 {
+            let _ = sender.try_send(event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_sink_drops_and_a_closed_one_ends_the_receiver() {
+        let (sink, mut receiver) = EventSink::channel(1);
+        let log = |message: &str| GuestEvent::Log {
+            level: LogLevel::Info,
+            message: message.into(),
+        };
+        sink.emit(log("kept"));
+        sink.emit(log("dropped"));
+        drop(sink);
+        assert_eq!(receiver.recv().await, Some(log("kept")));
+        assert_eq!(receiver.recv().await, None);
+        EventSink::none().emit(log("nowhere"));
+    }
+}
