@@ -135,10 +135,26 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     let mut steps = vec![step("object", resource, &current)];
     current = climb_owners(&client, namespace, current, &mut steps)?;
     let mut managed = false;
+    // Flux labels what a Kustomization applies, and a bootstrapped `flux-system` Kustomization
+    // applies itself: a manager already on the path ends the climb.
+    let mut seen = vec![(
+        resource.kind.to_owned(),
+        namespace.to_owned(),
+        name.to_owned(),
+    )];
     while steps.len() < MAX_STEPS {
         let Some(manager) = manager_of(&current) else {
             break;
         };
+        let id = (
+            manager.kind.resource.kind.to_owned(),
+            manager.namespace.clone(),
+            manager.name.clone(),
+        );
+        if seen.contains(&id) {
+            break;
+        }
+        seen.push(id);
         let object = client.get(manager.kind.resource, &manager.namespace, &manager.name)?;
         steps.push(step("managed by", manager.kind.resource, &object));
         managed = true;

@@ -42,7 +42,8 @@ impl Deadline {
         };
         if limit > MAX_TIMEOUT {
             return Err(ToolError::new(format!(
-                "`timeout` {timeout:?} is longer than 5m; wait less, then look again with get_flux_resource"
+                "`timeout` \"{}\" is longer than 5m; wait less, then look again with get_flux_resource",
+                timeout.unwrap_or_default()
             )));
         }
         Ok(Self {

@@ -244,7 +244,7 @@ fn arguments_that_do_not_fit_together_are_refused_before_any_request() {
             "reconcile",
             json!({"kind": "Kustomization", "name": "apps", "namespace": "flux-system",
                    "wait": true, "timeout": "6m"}),
-            "is longer than 5m; wait less",
+            "`timeout` \"6m\" is longer than 5m; wait less",
         ),
         (
             "list_flux_resources",

@@ -777,3 +777,49 @@ fn an_unreadable_release_or_a_missing_child_leaves_a_note() {
                "group": "helm.toolkit.fluxcd.io", "note": "not found"})
     );
 }
+
+#[test]
+fn a_self_managed_kustomization_ends_the_trace_instead_of_repeating() {
+    let bootstrap = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "flux-system", "namespace": "flux-system", "generation": 1,
+                     "labels": {"kustomize.toolkit.fluxcd.io/name": "flux-system",
+                                "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+        "spec": {"interval": "10m", "path": "./clusters/prod", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+        "status": {"observedGeneration": 1, "conditions": [
+            {"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied"}]}
+    });
+    let source = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": "flux-system", "generation": 1},
+        "spec": {"interval": "1m", "url": "https://github.com/example-org/fleet"},
+        "status": {"observedGeneration": 1, "conditions": [
+            {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored"}]}
+    });
+    let fixture = cluster()
+        .on_json(
+            "GET",
+            &format!("{KUSTOMIZATIONS}/flux-system"),
+            &bootstrap.to_string(),
+        )
+        .on_json(
+            "GET",
+            &format!("{SOURCES}/gitrepositories/flux-system"),
+            &source.to_string(),
+        );
+    let traced = ok(
+        &fixture,
+        "trace_resource",
+        json!({"kind": "Kustomization", "name": "flux-system", "namespace": "flux-system"}),
+    );
+    let roles: Vec<&str> = traced["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["object", "source"], "{traced}");
+    assert_eq!(traced["managed"], false);
+    assert_eq!(lines(&fixture).len(), 2, "no request repeats");
+}
