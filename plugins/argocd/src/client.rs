@@ -52,7 +52,7 @@ impl Client {
         match found {
             Some(name) => Self::for_target(context, Some(name)),
             None => Err(ToolError::new(format!(
-                "argocdBaseUrl `{wanted}` is not one of this instance's Argo CD targets ({}); pass                  `target` with one of those names instead",
+                "argocdBaseUrl `{wanted}` is not one of this instance's Argo CD targets ({}); pass `target` with one of those names instead",
                 targets.join(", ")
             ))),
         }

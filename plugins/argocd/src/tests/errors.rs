@@ -203,11 +203,10 @@ fn a_call_picks_its_target_by_name_by_argocd_base_url_or_by_default() {
         "get_version",
         json!({"argocdBaseUrl": "https://argocd.evil.example.com"}),
     );
-    assert!(
-        elsewhere.starts_with(
-            "argocdBaseUrl `https://argocd.evil.example.com` is not one of this instance's Argo CD targets (prod, staging)"
-        ),
-        "{elsewhere}"
+    assert_eq!(
+        elsewhere,
+        "argocdBaseUrl `https://argocd.evil.example.com` is not one of this instance's Argo CD \
+         targets (prod, staging); pass `target` with one of those names instead"
     );
     let unknown = fails(&two, "get_version", json!({"target": "dev"}));
     assert_eq!(
