@@ -3,7 +3,7 @@
 `capstan-fakes`, which serves the demo data set and validates every request against the real
 API contracts (the Argo Rollouts CRDs).
 
-    cd /work/main && cargo build --release -p capstan-tests --bins
+    cargo build --release -p capstan-tests --bins     # from the repository root
     plugins/rollouts/tests/record-fixtures.py [path/to/capstan-fakes]
 
 Each scenario starts a fresh fake, sends the requests the plugin sends (plus, where a test needs
