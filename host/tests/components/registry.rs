@@ -2,7 +2,7 @@
 //! collisions, keeping the previous version serving when a new one fails, reusing unchanged
 //! instances, and telling a listener what changed. No capstan process, no MCP.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,12 +1,12 @@
 //! Snapshots of what operators and clients see, checked against the committed files in
-//! `tests/snapshots/` (`.config/insta.yaml` keeps a mismatch a failure that writes nothing; to
+//! `tests/components/snapshots/` (`.config/insta.yaml` keeps a mismatch a failure that writes nothing; to
 //! accept a change, run with `INSTA_UPDATE=always` and review the diff):
 //!
 //! - `tools/list` as MCP JSON for each GitOps plugin, loaded in-process through the registry
 //!   and the MCP conversion;
 //! - the message for each manifest in `tests/manifests/invalid/` (one problem per file).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
