@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use capstan_tests::fakes::argocd::{self, ArgoCd, ArgoCdServer, Cause, Fault, generate};
 use capstan_tests::fakes::demo::{self, PLATFORM_REPO};
 use serde_json::{Value, json};
@@ -16,18 +18,16 @@ fn out_dir() -> PathBuf {
     capstan_tests::paths::repo_root().join("plugins/argocd/tests/fixtures")
 }
 
-/// Percent-encodes as the plugin does (everything but unreserved characters).
+/// Everything but RFC 3986 unreserved characters, as the plugin encodes.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes as the plugin does.
 fn enc(text: &str) -> String {
-    let mut encoded = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                encoded.push(byte as char)
-            }
-            _ => encoded.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    encoded
+    utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 fn query(pairs: &[(&str, &str)]) -> String {
