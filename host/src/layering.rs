@@ -6,27 +6,30 @@ use std::path::{Path, PathBuf};
 
 /// Each module and what it must not use: crate modules, and whether `rmcp` is off limits.
 const RULES: &[(&str, &[&str], bool)] = &[
+    ("caller", ABOVE_GROUND, true),
     ("events", ABOVE_GROUND, true),
     ("units", ABOVE_GROUND, true),
     (
         "egress",
         &[
             "runtime", "registry", "mcp", "reload", "serve", "manifest", "config", "inspect",
-            "cli", "metrics",
+            "cli", "metrics", "identity", "access", "audit",
         ],
         true,
     ),
     (
         "runtime",
         &[
-            "registry", "mcp", "reload", "serve", "manifest", "config", "inspect", "cli", "metrics",
+            "registry", "mcp", "reload", "serve", "manifest", "config", "inspect", "cli",
+            "metrics", "identity", "access", "audit",
         ],
         true,
     ),
     (
         "registry",
         &[
-            "mcp", "reload", "serve", "config", "inspect", "cli", "metrics",
+            "mcp", "reload", "serve", "config", "inspect", "cli", "metrics", "identity", "access",
+            "audit",
         ],
         true,
     ),
@@ -36,13 +39,15 @@ const RULES: &[(&str, &[&str], bool)] = &[
         true,
     ),
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
-    ("reload", &["mcp", "serve", "inspect", "cli"], true),
 ];
 
 const ABOVE_GROUND: &[&str] = &[
+    "access",
+    "audit",
     "cli",
     "config",
     "egress",
+    "identity",
     "inspect",
     "manifest",
     "mcp",

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! serve ─▶ mcp, reload ─▶ registry ─▶ runtime ─▶ egress
-//!                    (events, units: ground level, used by any layer)
+//!                    (caller, events, units: ground level, used by any layer)
 //! ```
 //!
 //! One call flows through them in this order: [`mcp`] (HTTP, Host/Origin, auth, rmcp) →
@@ -17,6 +17,7 @@
 //! together, [`reload`] keeps its plugins in step with the plugin folders, [`metrics`] counts what
 //! happened, and [`inspect`] backs `check` and `tools`.
 
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod egress;
