@@ -39,6 +39,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
         true,
     ),
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
+    ("reload", &["mcp", "serve", "inspect", "cli"], true),
 ];
 
 const ABOVE_GROUND: &[&str] = &[
