@@ -2,6 +2,9 @@
 //! refusals. The runtime (`host.progress`, `host.log`) and the egress gate (refusals) emit
 //! them into an [`EventSink`]; the MCP front relays them to the client.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use tokio::sync::mpsc;
 
 /// Severity of a guest log line.
@@ -83,27 +86,67 @@ pub enum GuestEvent {
     },
 }
 
-/// Where a call's events go: a bounded channel to the call's relay, or nowhere.
+/// Where a call's events go: a bounded channel to the call's relay, or nowhere; and the call's
+/// egress tally, which counts every request even when the channel is full.
 #[derive(Debug, Clone, Default)]
-pub struct EventSink(Option<mpsc::Sender<GuestEvent>>);
+pub struct EventSink {
+    sender: Option<mpsc::Sender<GuestEvent>>,
+    tally: Arc<EgressTally>,
+}
+
+/// How many requests a call sent and how many the gate refused.
+#[derive(Debug, Default)]
+pub struct EgressTally {
+    requests: AtomicU32,
+    denials: AtomicU32,
+}
+
+impl EgressTally {
+    /// Requests the gate let through.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests the gate refused.
+    pub fn denials(&self) -> u32 {
+        self.denials.load(Ordering::Relaxed)
+    }
+}
 
 impl EventSink {
     /// A sink that drops every event (listing tools, rendering prompts).
     pub fn none() -> Self {
-        Self(None)
+        Self::default()
     }
 
     /// A sink holding at most `capacity` unread events, and its receiving end. The receiver
     /// ends when every clone of the sink is dropped.
     pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<GuestEvent>) {
         let (sender, receiver) = mpsc::channel(capacity);
-        (Self(Some(sender)), receiver)
+        let sink = Self {
+            sender: Some(sender),
+            tally: Arc::default(),
+        };
+        (sink, receiver)
+    }
+
+    /// The call's egress tally, shared by every clone of this sink.
+    pub fn tally(&self) -> Arc<EgressTally> {
+        self.tally.clone()
+    }
+
+    /// Counts a request the gate let through.
+    pub fn count_request(&self) {
+        self.tally.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sends `event` if there is room. Events are advisory: when the consumer lags they are
-    /// dropped rather than let a chatty guest grow host memory.
+    /// dropped rather than let a chatty guest grow host memory. Refusals are counted either way.
     pub fn emit(&self, event: GuestEvent) {
-        if let Some(sender) = &self.0 {
+        if matches!(event, GuestEvent::Denied { .. }) {
+            self.tally.denials.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(sender) = &self.sender {
             let _ = sender.try_send(event);
         }
     }
@@ -126,5 +169,20 @@ mod tests {
         assert_eq!(receiver.recv().await, Some(log("kept")));
         assert_eq!(receiver.recv().await, None);
         EventSink::none().emit(log("nowhere"));
+    }
+
+    #[test]
+    fn the_tally_counts_requests_and_refusals_even_when_events_are_dropped() {
+        let (sink, _receiver) = EventSink::channel(1);
+        let tally = sink.tally();
+        let denied = || GuestEvent::Denied {
+            url: "https://x".into(),
+            reason: RefusalReason::OutsideTargets,
+            message: "no".into(),
+        };
+        sink.clone().count_request();
+        sink.emit(denied());
+        sink.emit(denied());
+        assert_eq!((tally.requests(), tally.denials()), (1, 2));
     }
 }

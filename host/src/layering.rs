@@ -40,6 +40,13 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ),
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
     ("reload", &["mcp", "serve", "inspect", "cli"], true),
+    (
+        "audit",
+        &[
+            "mcp", "reload", "serve", "registry", "runtime", "inspect", "cli", "identity", "access",
+        ],
+        true,
+    ),
 ];
 
 const ABOVE_GROUND: &[&str] = &[

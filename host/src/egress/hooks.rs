@@ -271,6 +271,7 @@ impl WasiHttpHooks for EgressHooks {
                 return Box::new(drain_then_deny(request.into_body()));
             }
         };
+        self.events.count_request();
         let policy = self.policy.clone();
         let events = self.events.clone();
         let caller = self.caller.clone();
