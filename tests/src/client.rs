@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientConfig, LoggingMessageNotificationParam,
-    ProgressNotificationParam, ProtocolVersion, RequestMetaObject, Tool,
+    CallToolRequestParams, CallToolResult, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+    RequestMetaObject, Tool,
 };
 use rmcp::service::{
-    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RunningService,
+    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RequestContext, RunningService,
 };
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt as _};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -33,6 +34,9 @@ pub struct Recorded {
     pub tools_changed: usize,
     /// How many `notifications/prompts/list_changed` arrived.
     pub prompts_changed: usize,
+    /// The messages of the questions (`elicitation/create`, or `input_required` elicitations on
+    /// 2026-07-28) the server asked, in order.
+    pub questions: Vec<String>,
 }
 
 /// The client handler: records notifications and wakes waiters.
@@ -41,16 +45,23 @@ pub struct Recorder {
     recorded: Arc<Mutex<Recorded>>,
     changed: Arc<Notify>,
     info: ClientConfig,
+    answer: Option<bool>,
 }
 
 impl Recorder {
-    fn new(version: ProtocolVersion) -> Self {
+    /// A recorder speaking `version` that, when `answer` is set, declares the elicitation
+    /// capability and answers every yes/no question with it.
+    fn new(version: ProtocolVersion, answer: Option<bool>) -> Self {
         let mut info = ClientConfig::default();
         info.protocol_version = version;
+        if answer.is_some() {
+            info.capabilities.elicitation = Some(Default::default());
+        }
         Self {
             recorded: Arc::default(),
             changed: Arc::new(Notify::new()),
             info,
+            answer,
         }
     }
 
@@ -85,8 +96,47 @@ impl ClientHandler for Recorder {
         self.record(|r| r.prompts_changed += 1);
     }
 
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let message = match &request {
+            ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
+            ElicitRequestParams::UrlElicitationParams { message, .. } => message.clone(),
+        };
+        self.record(|r| r.questions.push(message));
+        Ok(match self.answer {
+            Some(yes) => ElicitResult::new(ElicitationAction::Accept)
+                .with_content(serde_json::json!({ "confirm": yes })),
+            None => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+
     fn get_info(&self) -> ClientConfig {
         self.info.clone()
+    }
+}
+
+/// How a test client connects.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Connect the 2026-07-28 way (`server/discover`, no session) instead of a 2025-11-25
+    /// session.
+    pub discover: bool,
+    /// Headers sent with every HTTP request (e.g. `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// Declare elicitation and answer every yes/no question with this.
+    pub answer: Option<bool>,
+}
+
+impl ClientOptions {
+    /// Options presenting `Authorization: Bearer <token>`.
+    pub fn bearer(token: &str) -> Self {
+        Self {
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            ..Self::default()
+        }
     }
 }
 
@@ -123,7 +173,7 @@ impl Client {
         version: ProtocolVersion,
     ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
-        let recorder = Recorder::new(version);
+        let recorder = Recorder::new(version, None);
         let transport = StreamableHttpClientTransport::from_config(config);
         let service = recorder.clone().serve(transport).await?;
         Ok(Self { service, recorder })
@@ -132,9 +182,34 @@ impl Client {
     /// Connects to `url` the 2026-07-28 way: `server/discover`, no session, every request
     /// self-contained.
     pub async fn connect_discover(url: &str) -> anyhow::Result<Self> {
+        let options = ClientOptions {
+            discover: true,
+            ..ClientOptions::default()
+        };
+        Self::connect_with(url, &options).await
+    }
+
+    /// Connects to `url` as `options` say.
+    pub async fn connect_with(url: &str, options: &ClientOptions) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
-        let recorder = Recorder::new(ProtocolVersion::V_2026_07_28);
-        let transport = StreamableHttpClientTransport::from_uri(url);
+        let headers = options
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                Ok((
+                    HeaderName::try_from(name.as_str())?,
+                    HeaderValue::try_from(value.as_str())?,
+                ))
+            })
+            .collect::<anyhow::Result<HashMap<_, _>>>()?;
+        let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+        let transport = StreamableHttpClientTransport::from_config(config);
+        if !options.discover {
+            let recorder = Recorder::new(ProtocolVersion::V_2025_11_25, options.answer);
+            let service = recorder.clone().serve(transport).await?;
+            return Ok(Self { service, recorder });
+        }
+        let recorder = Recorder::new(ProtocolVersion::V_2026_07_28, options.answer);
         let lifecycle = ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };
@@ -210,7 +285,9 @@ impl Client {
     }
 }
 
-fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
+/// The request parameters of a `tools/call` of `tool` with `arguments` (a JSON object), for
+/// tests that drive rounds themselves (`call_tool_once`).
+pub fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
     let arguments = match arguments {
         Value::Object(map) => map,
         Value::Null => Default::default(),

@@ -10,11 +10,14 @@
 //!   [`ChangeListener`](crate::registry::ChangeListener).
 //! - [`convert`]: the registry's tool and prompt definitions and the plugins' results as MCP
 //!   types; this is the only place where plugin types become protocol types.
+//! - [`guard`]: who the caller is, what the policy lets them list and call, confirmation when a
+//!   rule asks for it, and the audit record of every call.
 //! - [`rounds`]: questions to the person behind a client before a call runs (confirmation):
 //!   `input_required` with a sealed `requestState` on 2026-07-28, `elicitation/create` on
 //!   sessions.
 
 pub mod convert;
+pub mod guard;
 pub mod http;
 mod logging;
 pub mod notify;

@@ -1,23 +1,30 @@
 //! The MCP server handler: tools and prompts from the registry, run in the sandbox.
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ProgressToken, ServerConfig, SubscriptionFilter,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerConfig,
+    SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
 
+use super::guard::{self, Guard};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
+use super::rounds::{Answer, Binding, Retry};
 use super::{convert, result};
-use crate::events::{EventSink, GuestEvent, LogLevel};
+use crate::access::{Decision, Outcome};
+use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
+use crate::caller::Caller;
+use crate::events::{EgressTally, EventSink, GuestEvent, LogLevel};
 use crate::registry::{Entry, Instance, Registry};
 
 /// Settings of the MCP front that shape results.
@@ -42,6 +49,7 @@ pub struct McpServer {
     registry: Arc<Registry>,
     broadcaster: Broadcaster,
     options: ServeOptions,
+    guard: Guard,
     log_threshold: Arc<Mutex<Option<Threshold>>>,
 }
 
@@ -52,8 +60,14 @@ impl McpServer {
             registry,
             broadcaster,
             options,
+            guard: Guard::default(),
             log_threshold: Arc::default(),
         }
+    }
+
+    /// The same handler with `guard` deciding who may list and call what.
+    pub fn with_guard(self, guard: Guard) -> Self {
+        Self { guard, ..self }
     }
 
     /// A handler for a new session: the same registry and clients, its own log level.
@@ -77,14 +91,20 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let caller = guard::caller_of(&context);
         let snapshot = self.registry.snapshot();
         let tools = snapshot
             .tools()
+            .filter(|(_, entry)| self.guard.visible(&caller, entry))
             .map(|(_, entry)| convert::tool(&entry.instance.tools()[entry.index]))
             .collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        let listed = ListToolsResult::with_all_items(tools);
+        Ok(match self.guard.is_per_caller() {
+            true => listed.with_cache_scope(CacheScope::Private),
+            false => listed,
+        })
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
@@ -99,22 +119,36 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let snapshot = self.registry.snapshot();
-        let entry = snapshot.tool(&request.name).cloned().ok_or_else(|| {
-            ErrorData::invalid_params(
-                format!(
-                    "unknown tool `{}`; call tools/list to see the tools this server offers",
-                    request.name
-                ),
-                None,
-            )
-        })?;
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let result = match invalid_arguments(&entry, &arguments) {
-            Some(problems) => CallToolResult::error(vec![ContentBlock::text(problems)]),
-            None => self.run_tool(&entry, &arguments, &context).await?,
+        let started = Instant::now();
+        let caller = guard::caller_of(&context);
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let mut record = CallRecord::new(&caller, &request.name, &arguments, SystemTime::now());
+        record.request = context.id.to_string();
+        record.session = guard::session_of(&context);
+        let retry = Retry {
+            responses: request.input_responses.as_ref(),
+            state: request.request_state.as_deref(),
         };
-        Ok(result.into())
+        let answer = self
+            .guarded_call(
+                &caller,
+                &request.name,
+                &arguments,
+                retry,
+                &context,
+                &mut record,
+            )
+            .await;
+        record.result = match &answer {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                audit::Outcome::IsError
+            }
+            Ok(CallToolResponse::Complete(_)) => audit::Outcome::Ok,
+            Ok(_) => audit::Outcome::InputRequired,
+            Err(_) => audit::Outcome::Error,
+        };
+        self.guard.audit().record(record, started);
+        answer
     }
 
     async fn list_prompts(
@@ -194,14 +228,71 @@ impl ServerHandler for McpServer {
 }
 
 impl McpServer {
+    /// The call after authentication: the tool looked up, its arguments checked, the policy
+    /// asked, a confirmation obtained when a rule wants one, and only then the plugin run.
+    async fn guarded_call(
+        &self,
+        caller: &Caller,
+        name: &str,
+        arguments: &Value,
+        retry: Retry<'_>,
+        context: &RequestContext<RoleServer>,
+        record: &mut CallRecord,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let snapshot = self.registry.snapshot();
+        let entry = snapshot.tool(name).cloned().ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "unknown tool `{name}`; call tools/list to see the tools this server offers"
+                ),
+                None,
+            )
+        })?;
+        let target = guard::target_of(&entry.instance, arguments);
+        record.instance = Some(entry.instance.name().to_owned());
+        record.target.clone_from(&target);
+        if let Some(problems) = invalid_arguments(&entry, arguments) {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(problems)]).into());
+        }
+        let decision = self
+            .guard
+            .decide(caller, &entry, target.as_deref(), arguments);
+        record.decision = PolicyVerdict {
+            outcome: decision.outcome.as_str(),
+            rule: decision.rule.clone(),
+        };
+        match decision.outcome {
+            Outcome::Deny => return Ok(guard::refusal(name, &decision).into()),
+            Outcome::Confirm => {
+                let binding = Binding::new(&caller.subject, name, target.as_deref(), arguments);
+                let answer = self
+                    .guard
+                    .rounds()
+                    .confirm(&decision.reason, &binding, retry, context)
+                    .await;
+                if let Some(stop) = confirmation_stop(name, &decision, answer, record) {
+                    return Ok(stop);
+                }
+            }
+            Outcome::Allow => {}
+        }
+        let (result, tally) = self.run_tool(&entry, arguments, context).await?;
+        record.egress = EgressSummary {
+            requests: tally.requests(),
+            denials: tally.denials(),
+        };
+        Ok(result.into())
+    }
+
     async fn run_tool(
         &self,
         entry: &Entry,
         arguments: &Value,
         context: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<(CallToolResult, Arc<EgressTally>), ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
         let (events, receiver) = EventSink::channel(256);
+        let tally = events.tally();
         let relay = relay_events(
             receiver,
             context.peer.clone(),
@@ -226,12 +317,52 @@ impl McpServer {
             Err(error) => failed_call(&entry.instance, tool.name(), &error.to_string()),
         };
         let result = result::note_denials(result, &denials);
-        Ok(result::cap_size(
+        let result = result::cap_size(
             result,
             self.options.result_cap,
             tool.output_schema.is_some(),
-        ))
+        );
+        Ok((result, tally))
     }
+}
+
+/// Records the outcome of a confirmation; the answer to send instead of running the tool, unless
+/// the person said yes.
+fn confirmation_stop(
+    tool: &str,
+    decision: &Decision,
+    answer: Answer,
+    record: &mut CallRecord,
+) -> Option<CallToolResponse> {
+    let (confirmation, stop) = match answer {
+        Answer::Yes => (Confirmation::Approved, None),
+        Answer::Pending(question) => (Confirmation::Asked, Some(question.into())),
+        Answer::No => (
+            Confirmation::Declined,
+            Some(guard::unconfirmed(tool, decision, "the person declined").into()),
+        ),
+        Answer::TimedOut => (
+            Confirmation::TimedOut,
+            Some(guard::unconfirmed(tool, decision, "no answer came in time").into()),
+        ),
+        Answer::Rejected => (
+            Confirmation::Rejected,
+            Some(
+                guard::unconfirmed(
+                    tool,
+                    decision,
+                    "the approval sent back does not match this call (altered, expired, already used, or given for other arguments or another person); call again to be asked anew",
+                )
+                .into(),
+            ),
+        ),
+        Answer::Unavailable(why) => (
+            Confirmation::Unavailable,
+            Some(guard::unconfirmed(tool, decision, &format!("{why}; use a client that supports elicitation, or ask the operator")).into()),
+        ),
+    };
+    record.confirmation = confirmation;
+    stop
 }
 
 /// The HTTP headers of the MCP request (empty over stdio), for targets that forward one.

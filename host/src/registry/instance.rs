@@ -136,6 +136,27 @@ impl Instance {
         &self.manifest
     }
 
+    /// The names of the targets it may reach, in manifest order.
+    pub fn target_names(&self) -> Vec<String> {
+        self.manifest
+            .targets
+            .iter()
+            .map(|target| target.name().to_owned())
+            .collect()
+    }
+
+    /// The target a call that names none addresses, as the plugin SDK resolves it: the
+    /// `default_target` setting, else the only target; `None` when that is ambiguous.
+    pub fn default_target(&self) -> Option<&str> {
+        if let Some(name) = self.manifest.config.get("default_target") {
+            return Some(name);
+        }
+        match self.manifest.targets.as_slice() {
+            [only] => Some(only.name()),
+            _ => None,
+        }
+    }
+
     /// The loaded component.
     pub fn component(&self) -> &Component {
         &self.component
