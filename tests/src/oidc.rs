@@ -563,3 +563,59 @@ impl Jar {
             .join("; ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_pairs_are_fresh_and_the_challenge_is_s256_of_the_verifier() {
+        let (verifier, challenge) = pkce_pair();
+        assert_eq!(verifier.len(), 43);
+        assert_eq!(
+            challenge,
+            URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+        );
+        assert_ne!(pkce_pair().0, verifier);
+    }
+
+    #[test]
+    fn the_code_comes_from_a_redirect_with_the_right_state() {
+        let redirect = format!("{REDIRECT_URI}?code=abc&state=s1&iss=http%3A%2F%2F127.0.0.1");
+        assert_eq!(code_from_redirect(&redirect, "s1").unwrap(), "abc");
+        assert_eq!(
+            code_from_redirect(&redirect, "s2").unwrap_err().error,
+            "state_mismatch"
+        );
+        let denied = format!("{REDIRECT_URI}?error=access_denied&error_description=no&state=s1");
+        let error = code_from_redirect(&denied, "s1").unwrap_err();
+        assert_eq!(
+            (error.error.as_str(), error.description.as_str()),
+            ("access_denied", "no")
+        );
+    }
+
+    #[test]
+    fn the_jar_keeps_set_cookies_and_drops_cleared_ones() {
+        let mut jar = Jar::default();
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            "set-cookie",
+            "_interaction=one; path=/interaction/x; httponly"
+                .parse()
+                .unwrap(),
+        );
+        headers.append("set-cookie", "_session=two; path=/".parse().unwrap());
+        jar.update(&headers);
+        assert_eq!(jar.header(), "_interaction=one; _session=two");
+        let mut cleared = http::HeaderMap::new();
+        cleared.append(
+            "set-cookie",
+            "_interaction=; path=/interaction/x; expires=Thu, 01 Jan 1970 00:00:00 GMT"
+                .parse()
+                .unwrap(),
+        );
+        jar.update(&cleared);
+        assert_eq!(jar.header(), "_session=two");
+    }
+}
