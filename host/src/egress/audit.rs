@@ -1,7 +1,8 @@
 //! The audit trail of the egress gate: one record per decision, written to the
 //! `capstan::audit` log target. Records carry who asked (instance and tool), where to
-//! (target, method, host, path without query), the outcome (status, bytes, duration) and never
-//! a header value or a body. The same calls feed the egress counters on `/metrics`
+//! (target, method, host, path without query), the outcome (status, bytes, duration), whether
+//! the credential was a token exchanged for the caller (`exchanged`), and never a header value
+//! or a body. The same calls feed the egress counters on `/metrics`
 //! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
 //! `capstan_egress_denials_total{instance,reason}`).
 
@@ -111,8 +112,16 @@ pub fn denied(
     );
 }
 
-/// Records an allowed request that failed before a response arrived.
-pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, error: &str) {
+/// Records an allowed request that failed before a response arrived; `exchanged` says whether
+/// it carried a token exchanged for the caller.
+pub fn failed(
+    caller: &Caller,
+    target: &str,
+    method: &http::Method,
+    url: &str,
+    error: &str,
+    exchanged: bool,
+) {
     let _ = count(caller, "failed");
     tracing::warn!(
         target: "capstan::audit",
@@ -123,6 +132,7 @@ pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, e
         %method,
         url,
         error,
+        exchanged,
         "egress failed"
     );
 }
@@ -139,6 +149,7 @@ pub struct Exchange {
     started: Instant,
     bytes: u64,
     outcome: &'static str,
+    exchanged: bool,
 }
 
 impl Exchange {
@@ -160,7 +171,14 @@ impl Exchange {
             started,
             bytes: 0,
             outcome: "dropped before the end",
+            exchanged: false,
         }
+    }
+
+    /// Notes whether the request carried a token exchanged for the caller.
+    pub fn exchanged(mut self, exchanged: bool) -> Self {
+        self.exchanged = exchanged;
+        self
     }
 }
 
@@ -183,6 +201,7 @@ impl Drop for Exchange {
             bytes = self.bytes,
             duration_ms = self.started.elapsed().as_millis() as u64,
             body = self.outcome,
+            exchanged = self.exchanged,
             "egress"
         );
     }
