@@ -4,7 +4,8 @@
 //! the credential was a token exchanged for the caller (`exchanged`), and never a header value
 //! or a body. The same calls feed the egress counters on `/metrics`
 //! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
-//! `capstan_egress_denials_total{instance,reason}`).
+//! `capstan_egress_denials_total{instance,reason}`), and the token exchanges
+//! (`capstan_egress_token_exchanges_total{instance,outcome}`).
 
 use std::pin::Pin;
 use std::sync::LazyLock;
@@ -34,17 +35,26 @@ struct DenialLabels {
     reason: &'static str,
 }
 
+/// Labels of the token exchange counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeLabels {
+    instance: String,
+    outcome: &'static str,
+}
+
 /// The egress counters, process-wide (every record goes through this module).
 struct EgressMetrics {
     requests: Family<Labels, Counter>,
     response_bytes: Family<Labels, Counter>,
     denials: Family<DenialLabels, Counter>,
+    exchanges: Family<ExchangeLabels, Counter>,
 }
 
 static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
     requests: Family::default(),
     response_bytes: Family::default(),
     denials: Family::default(),
+    exchanges: Family::default(),
 });
 
 /// Adds the egress counters to `registry`.
@@ -64,6 +74,20 @@ pub fn register_metrics(registry: &mut Registry) {
         "Outgoing plugin requests the egress gate refused, by instance and reason",
         METRICS.denials.clone(),
     );
+    registry.register(
+        "capstan_egress_token_exchanges",
+        "Token exchanges at identity providers for callers, by instance and outcome (issued, refused, failed); cached tokens are not counted",
+        METRICS.exchanges.clone(),
+    );
+}
+
+/// Counts one token exchange: `issued`, `refused` by the endpoint, or `failed` otherwise.
+pub fn token_exchange(instance: &str, outcome: &'static str) {
+    let labels = ExchangeLabels {
+        instance: instance.to_owned(),
+        outcome,
+    };
+    METRICS.exchanges.get_or_create(&labels).inc();
 }
 
 /// Counts one request; returns its labels for further counters.

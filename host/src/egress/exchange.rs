@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 use url::Url;
 
+use super::audit;
 use super::credentials::{CredentialError, Credentials, Secret};
 use super::hooks::EgressError;
 use super::resolve::{AddressRefused, GuardedResolver};
@@ -198,6 +199,7 @@ type Slot = Arc<OnceCell<Result<Exchanged, ExchangeError>>>;
 
 /// The exchanging targets of one instance, their clients, and the cache of exchanged tokens.
 pub(super) struct Exchanger {
+    instance: String,
     /// Per target index: its exchange and the client that reaches the endpoint.
     endpoints: Vec<Option<(Arc<TokenExchange>, reqwest::Client)>>,
     slots: Mutex<HashMap<Key, Slot>>,
@@ -206,6 +208,7 @@ pub(super) struct Exchanger {
 impl Exchanger {
     /// The exchanger of `targets`: a client for the endpoint of each that exchanges tokens.
     pub(super) fn new(
+        instance: &str,
         targets: &[Target],
         resolver: &Arc<GuardedResolver>,
     ) -> Result<Self, EgressError> {
@@ -220,6 +223,7 @@ impl Exchanger {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
+            instance: instance.to_owned(),
             endpoints,
             slots: Mutex::default(),
         })
@@ -252,7 +256,7 @@ impl Exchanger {
             let outcome = slot
                 .get_or_init(|| {
                     ran = true;
-                    exchange_token(client, exchange, target, token)
+                    self.counted(client, exchange, target, token)
                 })
                 .await
                 .clone();
@@ -269,9 +273,27 @@ impl Exchanger {
                 }
             }
         }
-        exchange_token(client, exchange, target, token)
+        self.counted(client, exchange, target, token)
             .await
             .map(|exchanged| exchanged.authorization)
+    }
+
+    /// One exchange, counted in the metrics.
+    async fn counted(
+        &self,
+        client: &reqwest::Client,
+        exchange: &TokenExchange,
+        target: &str,
+        token: &SubjectToken,
+    ) -> Result<Exchanged, ExchangeError> {
+        let result = exchange_token(client, exchange, target, token).await;
+        let outcome = match &result {
+            Ok(_) => "issued",
+            Err(ExchangeError::Refused { .. }) => "refused",
+            Err(_) => "failed",
+        };
+        audit::token_exchange(&self.instance, outcome);
+        result
     }
 
     /// The slot for `key`, made (evicting if full) when there is none.
@@ -695,7 +717,7 @@ mod tests {
             .with_credentials(Credentials::TokenExchange(Arc::new(exchange())));
         let targets: Arc<[Target]> = vec![target].into();
         let resolver = Arc::new(GuardedResolver::new(Arc::default(), targets.clone()));
-        let exchanger = Exchanger::new(&targets, &resolver).unwrap();
+        let exchanger = Exchanger::new("i", &targets, &resolver).unwrap();
         let error = exchanger
             .authorization(0, "prod", &Caller::anonymous())
             .await

@@ -148,7 +148,7 @@ impl EgressPolicy {
             .iter()
             .map(|target| client_for(target, resolver.clone()))
             .collect::<Result<_, _>>()?;
-        let exchanger = Exchanger::new(&targets, &resolver)?;
+        let exchanger = Exchanger::new(instance, &targets, &resolver)?;
         Ok(Self {
             instance: instance.to_owned(),
             targets,

@@ -215,8 +215,8 @@ struct Gate {
 }
 
 impl Gate {
-    fn new(targets: Vec<Target>, settings: EgressSettings) -> Self {
-        let policy = EgressPolicy::new("inst", targets, 8, &settings).expect("a valid policy");
+    fn new(instance: &str, targets: Vec<Target>, settings: EgressSettings) -> Self {
+        let policy = EgressPolicy::new(instance, targets, 8, &settings).expect("a valid policy");
         let (events, receiver) = EventSink::channel(16);
         Self {
             policy: Arc::new(policy),
@@ -262,18 +262,21 @@ impl Gate {
 }
 
 /// An upstream, a token endpoint issuing tokens for `expires_in` seconds, and a gate.
-async fn setup(expires_in: u64) -> (Upstream, TokenEndpoint, Gate, tempfile::NamedTempFile) {
+async fn setup(
+    instance: &str,
+    expires_in: u64,
+) -> (Upstream, TokenEndpoint, Gate, tempfile::NamedTempFile) {
     let upstream = Upstream::start().await;
     let endpoint = TokenEndpoint::start(expires_in).await;
     let secret = secret_file();
     let api = exchanging("api", &upstream.url("/api"), &endpoint.url(), &secret);
-    let gate = Gate::new(vec![api], EgressSettings::default());
+    let gate = Gate::new(instance, vec![api], EgressSettings::default());
     (upstream, endpoint, gate, secret)
 }
 
 #[tokio::test]
 async fn the_upstream_sees_the_exchanged_token_reused_within_its_lifetime() {
-    let (upstream, endpoint, mut gate, _secret) = setup(3600).await;
+    let (upstream, endpoint, mut gate, _secret) = setup("reuse", 3600).await;
     let alice = person("alice", "inbound-alice");
     for _ in 0..2 {
         let body = gate.get(&upstream.url("/api/apps"), &alice).await.unwrap();
@@ -287,11 +290,18 @@ async fn the_upstream_sees_the_exchanged_token_reused_within_its_lifetime() {
         "the inbound token never reaches the upstream"
     );
     assert!(gate.refusals().is_empty());
+    let metrics = capstan::metrics::Metrics::default().render();
+    assert!(
+        metrics.contains(
+            "capstan_egress_token_exchanges_total{instance=\"reuse\",outcome=\"issued\"} 1\n"
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn each_caller_gets_its_own_exchange() {
-    let (upstream, endpoint, gate, _secret) = setup(3600).await;
+    let (upstream, endpoint, gate, _secret) = setup("inst", 3600).await;
     gate.get(&upstream.url("/api/a"), &person("alice", "inbound-alice"))
         .await
         .unwrap();
@@ -318,7 +328,7 @@ async fn each_caller_gets_its_own_exchange() {
 
 #[tokio::test]
 async fn an_expiring_token_is_exchanged_again() {
-    let (upstream, endpoint, gate, _secret) = setup(1).await;
+    let (upstream, endpoint, gate, _secret) = setup("inst", 1).await;
     let alice = person("alice", "inbound-alice");
     gate.get(&upstream.url("/api/a"), &alice).await.unwrap();
     gate.get(&upstream.url("/api/a"), &alice).await.unwrap();
@@ -334,7 +344,7 @@ async fn an_expiring_token_is_exchanged_again() {
 
 #[tokio::test]
 async fn concurrent_calls_of_one_caller_share_one_exchange() {
-    let (upstream, endpoint, gate, _secret) = setup(3600).await;
+    let (upstream, endpoint, gate, _secret) = setup("inst", 3600).await;
     endpoint.slow_down(Duration::from_millis(200));
     let alice = person("alice", "inbound-alice");
     let url = upstream.url("/api/a");
@@ -348,7 +358,7 @@ async fn concurrent_calls_of_one_caller_share_one_exchange() {
 
 #[tokio::test]
 async fn a_caller_without_a_token_is_refused_and_nothing_is_sent() {
-    let (upstream, endpoint, mut gate, _secret) = setup(3600).await;
+    let (upstream, endpoint, mut gate, _secret) = setup("inst", 3600).await;
     let api_key = Arc::new(Caller {
         subject: "ci-bot".into(),
         kind: CallerKind::ApiKey,
@@ -382,7 +392,7 @@ async fn a_caller_without_a_token_is_refused_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn a_refused_exchange_refuses_the_request_with_the_providers_error() {
-    let (upstream, endpoint, mut gate, _secret) = setup(3600).await;
+    let (upstream, endpoint, mut gate, _secret) = setup("inst", 3600).await;
     let revoked = person("mallory", "revoked-token");
     let error = gate
         .get(&upstream.url("/api/a"), &revoked)
@@ -420,6 +430,7 @@ async fn an_unreachable_endpoint_or_wrong_client_secret_refuses_the_request() {
     let wrong = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(wrong.path(), "not-the-secret").unwrap();
     let mut gate = Gate::new(
+        "inst",
         vec![
             exchanging("down", &upstream.url("/down"), &down, &secret),
             exchanging("wrong", &upstream.url("/wrong"), &endpoint.url(), &wrong),
@@ -471,7 +482,7 @@ async fn the_token_endpoint_is_reached_under_the_address_policy() {
         &by_name,
         &secret,
     );
-    let mut gate = Gate::new(vec![api], settings);
+    let mut gate = Gate::new("inst", vec![api], settings);
     let alice = person("alice", "inbound-alice");
     let url = format!("http://api.test:{}/api/a", upstream.address.port());
     gate.get(&url, &alice).await.unwrap_err();
