@@ -39,6 +39,11 @@ pub enum RefusalReason {
     TooManyRedirects,
     /// The host could not add the target's credentials.
     Credentials,
+    /// The target exchanges the caller's token, and the caller has none (anonymous, shared
+    /// token, API key).
+    NoCallerIdentity,
+    /// The token exchange for the target failed (endpoint unreachable, `invalid_grant`, ...).
+    TokenExchange,
 }
 
 impl RefusalReason {
@@ -52,6 +57,8 @@ impl RefusalReason {
             RefusalReason::AddressRefused => "address_refused",
             RefusalReason::TooManyRedirects => "too_many_redirects",
             RefusalReason::Credentials => "credentials",
+            RefusalReason::NoCallerIdentity => "no_caller_identity",
+            RefusalReason::TokenExchange => "token_exchange",
         }
     }
 }

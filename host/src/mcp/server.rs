@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::{convert, result};
+use crate::caller::Caller;
 use crate::events::{EventSink, GuestEvent, LogLevel};
 use crate::registry::{Entry, Instance, Registry};
 
@@ -209,10 +210,13 @@ impl McpServer {
             Threshold::for_call(context, *self.log_threshold.lock().await),
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name())),
         );
-        let call =
-            entry
-                .instance
-                .call_tool(entry.index, arguments, events, client_headers(context));
+        let call = entry.instance.call_tool(
+            entry.index,
+            arguments,
+            events,
+            client_headers(context),
+            caller(context),
+        );
         // The relay ends when the call's store, which holds the sender, is dropped; both run
         // in this task, so a call costs no extra task or cross-thread wake-up.
         let (outcome, denials) = tokio::select! {
@@ -241,6 +245,24 @@ fn client_headers(context: &RequestContext<RoleServer>) -> http::HeaderMap {
         .get::<http::request::Parts>()
         .map(|parts| parts.headers.clone())
         .unwrap_or_default()
+}
+
+/// The principal the HTTP layer authenticated the request as; anonymous when none did
+/// (stdio, or no authentication configured).
+fn caller(context: &RequestContext<RoleServer>) -> Arc<Caller> {
+    let extensions = context
+        .extensions
+        .get::<http::request::Parts>()
+        .map(|parts| &parts.extensions);
+    let shared = extensions.and_then(|e| e.get::<Arc<Caller>>()).cloned();
+    let owned = || {
+        extensions
+            .and_then(|e| e.get::<Caller>())
+            .map(|caller| Arc::new(caller.clone()))
+    };
+    shared
+        .or_else(owned)
+        .unwrap_or_else(|| Arc::new(Caller::anonymous()))
 }
 
 /// Why the arguments do not satisfy the tool's input schema, naming each field; `None` if they do.

@@ -10,6 +10,7 @@ use wasmtime_wasi_config::WasiConfigVariables;
 use super::gate::{Busy, Gate};
 use super::schema::{PromptDefinition, SchemaError, ToolDefinition};
 use super::source::{Fingerprint, Source};
+use crate::caller::Caller;
 use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
 use crate::events::EventSink;
 use crate::manifest::Manifest;
@@ -151,14 +152,15 @@ impl Instance {
         &self.prompts
     }
 
-    /// Runs tool `index` with already-validated `arguments`; progress, logs and egress
-    /// refusals go to `events`.
+    /// Runs tool `index` with already-validated `arguments` for `caller`; progress, logs and
+    /// egress refusals go to `events`. Targets with a token exchange act as `caller`.
     pub async fn call_tool(
         &self,
         index: usize,
         arguments: &Value,
         events: EventSink,
         client_headers: http::HeaderMap,
+        caller: Arc<Caller>,
     ) -> Result<types::CallResult, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
@@ -166,6 +168,7 @@ impl Instance {
         let context = CallContext {
             tool: name.to_owned(),
             client_headers,
+            caller,
         };
         Ok(self
             .component
