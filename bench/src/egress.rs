@@ -44,13 +44,7 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
     for round in 0..calls + calls.min(100) {
         let started = Instant::now();
         let result = instance
-            .call_tool(
-                fetch,
-                &arguments,
-                EventSink::none(),
-                Default::default(),
-                crate::anonymous(),
-            )
+            .call_tool(fetch, &arguments, EventSink::none(), Default::default())
             .await?;
         anyhow::ensure!(!result.is_error, "the probe's fetch failed");
         let through_gate = started.elapsed();

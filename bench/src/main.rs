@@ -25,11 +25,9 @@ mod stats;
 mod versus;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use capstan::caller::Caller;
 use capstan::events::EventSink;
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::Client;
@@ -241,26 +239,14 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     let arguments = json!({});
     for _ in 0..calls.min(200) {
         instance
-            .call_tool(
-                noop,
-                &arguments,
-                EventSink::none(),
-                Default::default(),
-                anonymous(),
-            )
+            .call_tool(noop, &arguments, EventSink::none(), Default::default())
             .await?;
     }
     let mut sample = Sample::default();
     for _ in 0..calls {
         let started = Instant::now();
         instance
-            .call_tool(
-                noop,
-                &arguments,
-                EventSink::none(),
-                Default::default(),
-                anonymous(),
-            )
+            .call_tool(noop, &arguments, EventSink::none(), Default::default())
             .await?;
         sample.push(started.elapsed());
     }
@@ -311,9 +297,4 @@ fn start_to_ready(runs: usize) -> anyhow::Result<(Sample, Sample, u64)> {
 /// A fresh, empty folder (a cold compile cache) that outlives this call; the caller removes it.
 fn tempdir() -> anyhow::Result<PathBuf> {
     Ok(tempfile::tempdir()?.keep())
-}
-
-/// The caller of benchmark calls: nobody in particular.
-fn anonymous() -> Arc<Caller> {
-    Arc::new(Caller::anonymous())
 }

@@ -44,6 +44,9 @@ pub enum RefusalReason {
     NoCallerIdentity,
     /// The token exchange for the target failed (endpoint unreachable, `invalid_grant`, ...).
     TokenExchange,
+    /// The URL is inside one of the instance's targets, but not the one the call was
+    /// authorised for.
+    OutsideCallTarget,
 }
 
 impl RefusalReason {
@@ -59,6 +62,7 @@ impl RefusalReason {
             RefusalReason::Credentials => "credentials",
             RefusalReason::NoCallerIdentity => "no_caller_identity",
             RefusalReason::TokenExchange => "token_exchange",
+            RefusalReason::OutsideCallTarget => "outside_call_target",
         }
     }
 }

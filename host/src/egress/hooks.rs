@@ -115,6 +115,21 @@ pub struct CallContext {
     pub client_headers: HeaderMap,
     /// The principal the call runs for; targets with a token exchange act as this caller.
     pub caller: Arc<Principal>,
+    /// Which of the instance's targets the call may reach.
+    pub scope: TargetScope,
+}
+
+/// Which of an instance's targets one call may reach. With a policy, a call is authorised for
+/// one target, and the gate holds the plugin to it, whatever URL the plugin builds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TargetScope {
+    /// Every target of the instance (no policy, and listing).
+    #[default]
+    All,
+    /// Only the named target.
+    Only(String),
+    /// None: the call was authorised without a target.
+    Nothing,
 }
 
 impl Default for CallContext {
@@ -124,6 +139,7 @@ impl Default for CallContext {
             tool: String::new(),
             client_headers: HeaderMap::new(),
             caller: Arc::new(Principal::anonymous()),
+            scope: TargetScope::All,
         }
     }
 }
@@ -175,6 +191,7 @@ impl EgressPolicy {
             },
             client_headers: Arc::new(context.client_headers),
             principal: context.caller,
+            scope: Arc::new(context.scope),
         }
     }
 
@@ -194,6 +211,32 @@ impl EgressPolicy {
         let url = NormalUrl::parse(raw)
             .map_err(|error| Refused::new(shown_raw(raw), error.reason(), error.to_string()))?;
         self.locate(url)
+    }
+
+    /// Holds a located URL to the call's `scope`.
+    fn within(
+        &self,
+        scope: &TargetScope,
+        (url, index): (NormalUrl, usize),
+    ) -> Result<(NormalUrl, usize), Refused> {
+        let name = self.targets[index].name();
+        let why = match scope {
+            TargetScope::All => return Ok((url, index)),
+            TargetScope::Only(allowed) if allowed == name => return Ok((url, index)),
+            TargetScope::Only(allowed) => format!(
+                "{} belongs to target `{name}`, but this call was authorised for target `{allowed}` only; pass `target` = \"{name}\" to address it",
+                url.shown()
+            ),
+            TargetScope::Nothing => format!(
+                "{} belongs to target `{name}`, but this call was authorised without a target (it named none and the instance has no default); pass `target` = \"{name}\" to address it",
+                url.shown()
+            ),
+        };
+        Err(Refused::new(
+            url.shown(),
+            RefusalReason::OutsideCallTarget,
+            why,
+        ))
     }
 
     fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), Refused> {
@@ -261,6 +304,7 @@ pub struct EgressHooks {
     caller: Caller,
     client_headers: Arc<HeaderMap>,
     principal: Arc<Principal>,
+    scope: Arc<TargetScope>,
 }
 
 /// One request on its way out, shared by its redirect hops.
@@ -270,6 +314,7 @@ struct Outgoing {
     caller: Caller,
     client_headers: Arc<HeaderMap>,
     principal: Arc<Principal>,
+    scope: Arc<TargetScope>,
     method: Method,
     guest_headers: HeaderMap,
     body: bytes::Bytes,
@@ -285,7 +330,11 @@ impl WasiHttpHooks for EgressHooks {
     ) -> SendFuture {
         drop(fut);
         let method = request.method().clone();
-        let (url, target) = match self.policy.check(&request.uri().to_string()) {
+        let checked = self
+            .policy
+            .check(&request.uri().to_string())
+            .and_then(|located| self.policy.within(&self.scope, located));
+        let (url, target) = match checked {
             Ok(allowed) => allowed,
             Err(refused) => {
                 report_denial(&self.events, &self.caller, &self.policy, &method, refused);
@@ -298,6 +347,7 @@ impl WasiHttpHooks for EgressHooks {
         let caller = self.caller.clone();
         let client_headers = self.client_headers.clone();
         let principal = self.principal.clone();
+        let scope = self.scope.clone();
         Box::new(async move {
             let (parts, body) = request.into_parts();
             let body = buffer_body(body, policy.settings.request_body_bytes).await?;
@@ -307,6 +357,7 @@ impl WasiHttpHooks for EgressHooks {
                 caller,
                 client_headers,
                 principal,
+                scope,
                 method: parts.method,
                 guest_headers: guest_headers(parts.headers),
                 body,
@@ -374,10 +425,14 @@ impl Outgoing {
                 self.refuse(Refused::new(url.shown(), error.reason(), error.to_string()))
             })?;
             let from = url.shown();
-            (url, target) = self.policy.locate(next).map_err(|mut refused| {
-                refused.message = format!("redirected from {from}: {}", refused.message);
-                self.refuse(refused)
-            })?;
+            (url, target) = self
+                .policy
+                .locate(next)
+                .and_then(|located| self.policy.within(&self.scope, located))
+                .map_err(|mut refused| {
+                    refused.message = format!("redirected from {from}: {}", refused.message);
+                    self.refuse(refused)
+                })?;
             self.follow(response.status());
         }
     }

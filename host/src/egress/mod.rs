@@ -28,7 +28,7 @@ pub mod tls;
 pub use crate::events::RefusalReason;
 pub use credentials::{Credentials, Secret};
 pub use exchange::{ExchangeError, TokenExchange};
-pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings};
+pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings, TargetScope};
 pub use kube::KubeError;
 pub use normalise::UrlError;
 pub use resolve::{ResolveError, ResolveOverrides};

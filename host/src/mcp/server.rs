@@ -18,6 +18,7 @@ use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::{convert, result};
 use crate::caller::Caller;
+use crate::egress::CallContext;
 use crate::events::{EventSink, GuestEvent, LogLevel};
 use crate::registry::{Entry, Instance, Registry};
 
@@ -210,13 +211,14 @@ impl McpServer {
             Threshold::for_call(context, *self.log_threshold.lock().await),
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name())),
         );
-        let call = entry.instance.call_tool(
-            entry.index,
-            arguments,
-            events,
-            client_headers(context),
-            caller(context),
-        );
+        let call_context = CallContext {
+            client_headers: client_headers(context),
+            caller: caller(context),
+            ..CallContext::default()
+        };
+        let call = entry
+            .instance
+            .call_tool(entry.index, arguments, events, call_context);
         // The relay ends when the call's store, which holds the sender, is dropped; both run
         // in this task, so a call costs no extra task or cross-thread wake-up.
         let (outcome, denials) = tokio::select! {

@@ -10,7 +10,6 @@ use wasmtime_wasi_config::WasiConfigVariables;
 use super::gate::{Busy, Gate};
 use super::schema::{PromptDefinition, SchemaError, ToolDefinition};
 use super::source::{Fingerprint, Source};
-use crate::caller::Caller;
 use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
 use crate::events::EventSink;
 use crate::manifest::Manifest;
@@ -152,23 +151,22 @@ impl Instance {
         &self.prompts
     }
 
-    /// Runs tool `index` with already-validated `arguments` for `caller`; progress, logs and
-    /// egress refusals go to `events`. Targets with a token exchange act as `caller`.
+    /// Runs tool `index` with already-validated `arguments` in `context` (its caller, the
+    /// client's headers, the targets it may reach; the tool is filled in here); progress, logs
+    /// and egress refusals go to `events`. Targets with a token exchange act as the caller.
     pub async fn call_tool(
         &self,
         index: usize,
         arguments: &Value,
         events: EventSink,
-        client_headers: http::HeaderMap,
-        caller: Arc<Caller>,
+        context: CallContext,
     ) -> Result<types::CallResult, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = self.tools[index].name();
         let context = CallContext {
             tool: name.to_owned(),
-            client_headers,
-            caller,
+            ..context
         };
         Ok(self
             .component
