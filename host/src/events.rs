@@ -39,6 +39,14 @@ pub enum RefusalReason {
     TooManyRedirects,
     /// The host could not add the target's credentials.
     Credentials,
+    /// The target exchanges the caller's token, and the caller has none (anonymous, shared
+    /// token, API key).
+    NoCallerIdentity,
+    /// The token exchange for the target failed (endpoint unreachable, `invalid_grant`, ...).
+    TokenExchange,
+    /// The URL is inside one of the instance's targets, but not the one the call was
+    /// authorised for.
+    OutsideCallTarget,
 }
 
 impl RefusalReason {
@@ -52,6 +60,9 @@ impl RefusalReason {
             RefusalReason::AddressRefused => "address_refused",
             RefusalReason::TooManyRedirects => "too_many_redirects",
             RefusalReason::Credentials => "credentials",
+            RefusalReason::NoCallerIdentity => "no_caller_identity",
+            RefusalReason::TokenExchange => "token_exchange",
+            RefusalReason::OutsideCallTarget => "outside_call_target",
         }
     }
 }

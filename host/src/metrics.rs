@@ -7,7 +7,8 @@
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
 //! | `capstan_egress_requests_total{instance,decision}` | counter | plugin requests: `allowed`, `denied` by the gate, `failed` before a response |
 //! | `capstan_egress_response_bytes_total{instance,decision}` | counter | response body bytes plugins read |
-//! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`) |
+//! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`, `no_caller_identity`, `token_exchange`) |
+//! | `capstan_egress_token_exchanges_total{instance,outcome}` | counter | token exchanges at identity providers (`issued`, `refused` by the endpoint, `failed` otherwise); tokens served from the cache are not counted |
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

@@ -75,6 +75,9 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Compile cache; the shared test cache when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// The listen address; a free loopback port when `None`. Set it when capstan's own URL
+    /// must be known before it starts (e.g. as its OAuth audience).
+    pub listen: Option<SocketAddr>,
 }
 
 /// A running capstan; killed when dropped.
@@ -100,7 +103,7 @@ impl Capstan {
 
     /// Starts capstan without waiting.
     pub fn spawn(plugins: &Path, options: Options) -> Self {
-        let address = free_address();
+        let address = options.listen.unwrap_or_else(free_address);
         let log_dir = tempfile::tempdir().expect("creating a log folder");
         let log = log_dir.path().join("capstan.log");
         let cache = options.cache_dir.unwrap_or_else(paths::shared_cache_dir);

@@ -5,6 +5,7 @@
 //! - [`capstan`]: a running `capstan serve` process and the plugin folder it serves.
 //! - [`client`]: an rmcp MCP client that records the notifications it receives.
 //! - [`fakes`]: fake Argo CD and Kubernetes API servers.
+//! - [`oidc`]: a real OpenID provider (oidc-provider on Node) and real OAuth client flows.
 //! - [`paths`]: where the built binary, plugins and shared caches are.
 //! - [`pki`]: a throwaway test CA for HTTPS upstreams and mutual TLS.
 //! - [`upstream`]: a recording HTTP or HTTPS upstream for tests of the egress gate.
@@ -13,6 +14,7 @@
 pub mod capstan;
 pub mod client;
 pub mod fakes;
+pub mod oidc;
 pub mod paths;
 pub mod pki;
 pub mod upstream;

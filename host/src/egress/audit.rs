@@ -1,9 +1,11 @@
 //! The audit trail of the egress gate: one record per decision, written to the
 //! `capstan::audit` log target. Records carry who asked (instance and tool), where to
-//! (target, method, host, path without query), the outcome (status, bytes, duration) and never
-//! a header value or a body. The same calls feed the egress counters on `/metrics`
+//! (target, method, host, path without query), the outcome (status, bytes, duration), whether
+//! the credential was a token exchanged for the caller (`exchanged`), and never a header value
+//! or a body. The same calls feed the egress counters on `/metrics`
 //! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
-//! `capstan_egress_denials_total{instance,reason}`).
+//! `capstan_egress_denials_total{instance,reason}`), and the token exchanges
+//! (`capstan_egress_token_exchanges_total{instance,outcome}`).
 
 use std::pin::Pin;
 use std::sync::LazyLock;
@@ -33,17 +35,26 @@ struct DenialLabels {
     reason: &'static str,
 }
 
+/// Labels of the token exchange counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeLabels {
+    instance: String,
+    outcome: &'static str,
+}
+
 /// The egress counters, process-wide (every record goes through this module).
 struct EgressMetrics {
     requests: Family<Labels, Counter>,
     response_bytes: Family<Labels, Counter>,
     denials: Family<DenialLabels, Counter>,
+    exchanges: Family<ExchangeLabels, Counter>,
 }
 
 static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
     requests: Family::default(),
     response_bytes: Family::default(),
     denials: Family::default(),
+    exchanges: Family::default(),
 });
 
 /// Adds the egress counters to `registry`.
@@ -63,6 +74,20 @@ pub fn register_metrics(registry: &mut Registry) {
         "Outgoing plugin requests the egress gate refused, by instance and reason",
         METRICS.denials.clone(),
     );
+    registry.register(
+        "capstan_egress_token_exchanges",
+        "Token exchanges at identity providers for callers, by instance and outcome (issued, refused, failed); cached tokens are not counted",
+        METRICS.exchanges.clone(),
+    );
+}
+
+/// Counts one token exchange: `issued`, `refused` by the endpoint, or `failed` otherwise.
+pub fn token_exchange(instance: &str, outcome: &'static str) {
+    let labels = ExchangeLabels {
+        instance: instance.to_owned(),
+        outcome,
+    };
+    METRICS.exchanges.get_or_create(&labels).inc();
 }
 
 /// Counts one request; returns its labels for further counters.
@@ -111,8 +136,16 @@ pub fn denied(
     );
 }
 
-/// Records an allowed request that failed before a response arrived.
-pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, error: &str) {
+/// Records an allowed request that failed before a response arrived; `exchanged` says whether
+/// it carried a token exchanged for the caller.
+pub fn failed(
+    caller: &Caller,
+    target: &str,
+    method: &http::Method,
+    url: &str,
+    error: &str,
+    exchanged: bool,
+) {
     let _ = count(caller, "failed");
     tracing::warn!(
         target: "capstan::audit",
@@ -123,6 +156,7 @@ pub fn failed(caller: &Caller, target: &str, method: &http::Method, url: &str, e
         %method,
         url,
         error,
+        exchanged,
         "egress failed"
     );
 }
@@ -139,6 +173,7 @@ pub struct Exchange {
     started: Instant,
     bytes: u64,
     outcome: &'static str,
+    exchanged: bool,
 }
 
 impl Exchange {
@@ -160,7 +195,14 @@ impl Exchange {
             started,
             bytes: 0,
             outcome: "dropped before the end",
+            exchanged: false,
         }
+    }
+
+    /// Notes whether the request carried a token exchanged for the caller.
+    pub fn exchanged(mut self, exchanged: bool) -> Self {
+        self.exchanged = exchanged;
+        self
     }
 }
 
@@ -183,6 +225,7 @@ impl Drop for Exchange {
             bytes = self.bytes,
             duration_ms = self.started.elapsed().as_millis() as u64,
             body = self.outcome,
+            exchanged = self.exchanged,
             "egress"
         );
     }

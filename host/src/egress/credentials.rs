@@ -6,9 +6,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::exchange::TokenExchange;
 
 /// Where a secret value comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,6 +64,9 @@ pub enum Credentials {
     Header(HeaderName, Secret),
     /// This header of the MCP client's request, forwarded to this target only.
     Passthrough(HeaderName),
+    /// `Authorization: Bearer <token>`, the token exchanged per caller at an identity
+    /// provider (RFC 8693); set by the egress gate, which knows the caller.
+    TokenExchange(Arc<TokenExchange>),
 }
 
 /// A credential could not be produced; the message names the source, never a value.
@@ -88,6 +94,11 @@ impl Credentials {
             }
             Credentials::Header(name, secret) => (name.clone(), secret.read()?),
             Credentials::Passthrough(name) => return passthrough(name, client_headers),
+            Credentials::TokenExchange(_) => {
+                return Err(CredentialError(
+                    "this target's token is exchanged per caller by the egress gate".into(),
+                ));
+            }
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
             CredentialError(format!(
@@ -98,11 +109,18 @@ impl Credentials {
         Ok(Some((name, value)))
     }
 
+    /// Whether this is a token exchanged per caller.
+    pub fn is_exchanged(&self) -> bool {
+        matches!(self, Credentials::TokenExchange(_))
+    }
+
     /// The header name this credential sets, if any.
     pub fn header_name(&self) -> Option<HeaderName> {
         match self {
             Credentials::None => None,
-            Credentials::Bearer(_) | Credentials::Basic { .. } => Some(http::header::AUTHORIZATION),
+            Credentials::Bearer(_) | Credentials::Basic { .. } | Credentials::TokenExchange(_) => {
+                Some(http::header::AUTHORIZATION)
+            }
             Credentials::Header(name, _) | Credentials::Passthrough(name) => Some(name.clone()),
         }
     }

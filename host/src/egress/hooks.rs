@@ -11,10 +11,12 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use super::audit::{self, AuditedBody, Caller, Exchange};
 use super::credentials::Credentials;
+use super::exchange::Exchanger;
 use super::normalise::NormalUrl;
 use super::resolve::{AddressRefused, GuardedResolver, ResolveOverrides};
 use super::target::Target;
 use super::tls::TlsError;
+use crate::caller::Caller as Principal;
 use crate::events::{EventSink, GuestEvent, RefusalReason};
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -100,16 +102,46 @@ pub struct EgressPolicy {
     clients: Vec<reqwest::Client>,
     settings: EgressSettings,
     outbound: Arc<Semaphore>,
+    exchanger: Exchanger,
 }
 
 /// What a call adds to the policy: who is calling, and the MCP request's headers (for
 /// targets that forward one of them).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallContext {
     /// The tool being called (empty while listing).
     pub tool: String,
     /// Headers of the MCP client's HTTP request.
     pub client_headers: HeaderMap,
+    /// The principal the call runs for; targets with a token exchange act as this caller.
+    pub caller: Arc<Principal>,
+    /// Which of the instance's targets the call may reach.
+    pub scope: TargetScope,
+}
+
+/// Which of an instance's targets one call may reach. With a policy, a call is authorised for
+/// one target, and the gate holds the plugin to it, whatever URL the plugin builds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TargetScope {
+    /// Every target of the instance (no policy, and listing).
+    #[default]
+    All,
+    /// Only the named target.
+    Only(String),
+    /// None: the call was authorised without a target.
+    Nothing,
+}
+
+impl Default for CallContext {
+    /// No tool, no headers, and the anonymous caller.
+    fn default() -> Self {
+        Self {
+            tool: String::new(),
+            client_headers: HeaderMap::new(),
+            caller: Arc::new(Principal::anonymous()),
+            scope: TargetScope::All,
+        }
+    }
 }
 
 impl EgressPolicy {
@@ -132,12 +164,14 @@ impl EgressPolicy {
             .iter()
             .map(|target| client_for(target, resolver.clone()))
             .collect::<Result<_, _>>()?;
+        let exchanger = Exchanger::new(instance, &targets, &resolver)?;
         Ok(Self {
             instance: instance.to_owned(),
             targets,
             clients,
             settings: settings.clone(),
             outbound: Arc::new(Semaphore::new(max_outbound.max(1))),
+            exchanger,
         })
     }
 
@@ -156,6 +190,8 @@ impl EgressPolicy {
                 tool: context.tool,
             },
             client_headers: Arc::new(context.client_headers),
+            principal: context.caller,
+            scope: Arc::new(context.scope),
         }
     }
 
@@ -175,6 +211,32 @@ impl EgressPolicy {
         let url = NormalUrl::parse(raw)
             .map_err(|error| Refused::new(shown_raw(raw), error.reason(), error.to_string()))?;
         self.locate(url)
+    }
+
+    /// Holds a located URL to the call's `scope`.
+    fn within(
+        &self,
+        scope: &TargetScope,
+        (url, index): (NormalUrl, usize),
+    ) -> Result<(NormalUrl, usize), Refused> {
+        let name = self.targets[index].name();
+        let why = match scope {
+            TargetScope::All => return Ok((url, index)),
+            TargetScope::Only(allowed) if allowed == name => return Ok((url, index)),
+            TargetScope::Only(allowed) => format!(
+                "{} belongs to target `{name}`, but this call was authorised for target `{allowed}` only; pass `target` = \"{name}\" to address it",
+                url.shown()
+            ),
+            TargetScope::Nothing => format!(
+                "{} belongs to target `{name}`, but this call was authorised without a target (it named none and the instance has no default); pass `target` = \"{name}\" to address it",
+                url.shown()
+            ),
+        };
+        Err(Refused::new(
+            url.shown(),
+            RefusalReason::OutsideCallTarget,
+            why,
+        ))
     }
 
     fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), Refused> {
@@ -241,6 +303,8 @@ pub struct EgressHooks {
     events: EventSink,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
+    principal: Arc<Principal>,
+    scope: Arc<TargetScope>,
 }
 
 /// One request on its way out, shared by its redirect hops.
@@ -249,6 +313,8 @@ struct Outgoing {
     events: EventSink,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
+    principal: Arc<Principal>,
+    scope: Arc<TargetScope>,
     method: Method,
     guest_headers: HeaderMap,
     body: bytes::Bytes,
@@ -264,7 +330,11 @@ impl WasiHttpHooks for EgressHooks {
     ) -> SendFuture {
         drop(fut);
         let method = request.method().clone();
-        let (url, target) = match self.policy.check(&request.uri().to_string()) {
+        let checked = self
+            .policy
+            .check(&request.uri().to_string())
+            .and_then(|located| self.policy.within(&self.scope, located));
+        let (url, target) = match checked {
             Ok(allowed) => allowed,
             Err(refused) => {
                 report_denial(&self.events, &self.caller, &self.policy, &method, refused);
@@ -276,6 +346,8 @@ impl WasiHttpHooks for EgressHooks {
         let events = self.events.clone();
         let caller = self.caller.clone();
         let client_headers = self.client_headers.clone();
+        let principal = self.principal.clone();
+        let scope = self.scope.clone();
         Box::new(async move {
             let (parts, body) = request.into_parts();
             let body = buffer_body(body, policy.settings.request_body_bytes).await?;
@@ -284,6 +356,8 @@ impl WasiHttpHooks for EgressHooks {
                 events,
                 caller,
                 client_headers,
+                principal,
+                scope,
                 method: parts.method,
                 guest_headers: guest_headers(parts.headers),
                 body,
@@ -351,10 +425,14 @@ impl Outgoing {
                 self.refuse(Refused::new(url.shown(), error.reason(), error.to_string()))
             })?;
             let from = url.shown();
-            (url, target) = self.policy.locate(next).map_err(|mut refused| {
-                refused.message = format!("redirected from {from}: {}", refused.message);
-                self.refuse(refused)
-            })?;
+            (url, target) = self
+                .policy
+                .locate(next)
+                .and_then(|located| self.policy.within(&self.scope, located))
+                .map_err(|mut refused| {
+                    refused.message = format!("redirected from {from}: {}", refused.message);
+                    self.refuse(refused)
+                })?;
             self.follow(response.status());
         }
     }
@@ -362,7 +440,7 @@ impl Outgoing {
     /// Sends one hop to `url` with `target`'s credentials.
     async fn hop(&self, url: &NormalUrl, index: usize) -> Result<reqwest::Response, HttpError> {
         let target = &self.policy.targets[index];
-        let headers = self.headers_for(target, url)?;
+        let headers = self.headers_for(index, url).await?;
         let mut request = reqwest::Request::new(self.method.clone(), url.url().clone());
         *request.headers_mut() = headers;
         *request.body_mut() = Some(reqwest::Body::from(self.body.clone()));
@@ -375,9 +453,23 @@ impl Outgoing {
             .map_err(|error| self.send_failed(target, url, &error))
     }
 
-    /// The guest's headers with `target`'s credential set over any header of the same name.
-    fn headers_for(&self, target: &Target, url: &NormalUrl) -> Result<HeaderMap, HttpError> {
+    /// The guest's headers with the credential of target `index` set over any header of the
+    /// same name.
+    async fn headers_for(&self, index: usize, url: &NormalUrl) -> Result<HeaderMap, HttpError> {
+        let target = &self.policy.targets[index];
         let mut headers = self.guest_headers.clone();
+        if let Credentials::TokenExchange(_) = target.credentials() {
+            let value = self
+                .policy
+                .exchanger
+                .authorization(index, target.name(), &self.principal)
+                .await
+                .map_err(|error| {
+                    self.refuse(Refused::new(url.shown(), error.reason(), error.to_string()))
+                })?;
+            headers.insert(http::header::AUTHORIZATION, value);
+            return Ok(headers);
+        }
         match target.credentials().header(&self.client_headers) {
             Ok(Some((name, value))) => {
                 headers.insert(name, value);
@@ -431,6 +523,7 @@ impl Outgoing {
             &self.method,
             &url.shown(),
             &detail,
+            target.credentials().is_exchanged(),
         );
         if let Some(tls) = tls {
             tls_error(tls)
@@ -473,7 +566,8 @@ impl Outgoing {
             url.shown(),
             response.status().as_u16(),
             started,
-        );
+        )
+        .exchanged(target.credentials().is_exchanged());
         let cap = target.limits().response_bytes;
         let response: http::Response<reqwest::Body> = response.into();
         let response = response.map(|body| {

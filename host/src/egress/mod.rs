@@ -4,9 +4,11 @@
 //! normalises the URL ([`normalise`]), matches it against the instance's [`Target`]s (scheme,
 //! host or address range, port, and a path prefix on segment boundaries), replaces whatever
 //! credentials the guest set with the target's own ([`credentials`], [`kube`]), and sends it
-//! with the target's own HTTP client ([`tls`]; no proxies). Names are resolved by capstan's
-//! resolver, which refuses loopback, link-local and metadata addresses unless a target names
-//! them ([`resolve`], [`address`]). Redirects are followed hop by hop, each hop checked like a
+//! with the target's own HTTP client ([`tls`]; no proxies). A target may instead act as the
+//! signed-in caller: the caller's token is exchanged for one of the upstream's at an identity
+//! provider ([`exchange`], RFC 8693). Names are resolved by capstan's resolver, which refuses
+//! loopback, link-local and metadata addresses unless a target names them ([`resolve`],
+//! [`address`]); the token endpoint is reached the same way. Redirects are followed hop by hop, each hop checked like a
 //! new request and given only its own target's credentials. Anything else is refused with
 //! `HttpRequestDenied`, reported to the call as a [`GuestEvent::Denied`](crate::events::GuestEvent)
 //! with a [`RefusalReason`] so the agent learns which URL was refused and which targets exist,
@@ -15,6 +17,7 @@
 pub mod address;
 pub mod audit;
 pub mod credentials;
+pub mod exchange;
 mod hooks;
 pub mod kube;
 pub mod normalise;
@@ -24,7 +27,8 @@ pub mod tls;
 
 pub use crate::events::RefusalReason;
 pub use credentials::{Credentials, Secret};
-pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings};
+pub use exchange::{ExchangeError, TokenExchange};
+pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings, TargetScope};
 pub use kube::KubeError;
 pub use normalise::UrlError;
 pub use resolve::{ResolveError, ResolveOverrides};

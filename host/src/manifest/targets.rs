@@ -11,6 +11,10 @@
 //! #    { kubeconfig = "/etc/capstan/kubeconfig", context = "prod" }
 //! #    { in_cluster = true }
 //! #    { passthrough = "X-Argocd-Token" }   forwards the MCP client's header (opt-in)
+//! #    { token_exchange = { endpoint = "https://idp.example.com/token", audience = "argocd",
+//! #        client_id = "capstan", client_secret_env = "CAPSTAN_EXCHANGE_SECRET" } }
+//! #      acts as the signed-in caller (RFC 8693); also client_secret_file, resource, scope,
+//! #      ca_file (trust anchors for the endpoint)
 //! tls = { ca_file = "ca.pem", client_cert = "tls.crt", client_key = "tls.key" }
 //! #     insecure_skip_verify = true   (never in production; logged at every load)
 //! connect_timeout = "5s"
@@ -26,7 +30,7 @@ use serde::Deserialize;
 
 use super::{ManifestError, problem};
 use crate::egress::kube::{self, KubeAccess};
-use crate::egress::{Credentials, Secret, Target, TargetLimits, TlsSettings};
+use crate::egress::{Credentials, Secret, Target, TargetLimits, TlsSettings, TokenExchange};
 use crate::units;
 
 #[derive(Deserialize)]
@@ -56,6 +60,20 @@ struct RawAuth {
     context: Option<String>,
     in_cluster: Option<bool>,
     passthrough: Option<String>,
+    token_exchange: Option<RawTokenExchange>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawTokenExchange {
+    endpoint: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,7 +89,8 @@ struct RawTls {
 const AUTH_FORMS: &str = "give exactly one of: { bearer_env = \"VAR\" }, { bearer_file = \"path\" }, \
 { header = \"Name\", value_env = \"VAR\" } (or value_file), { username = \"user\", password_env = \"VAR\" } \
 (or password_file), { kubeconfig = \"path\", context = \"name\" }, { in_cluster = true }, \
-{ passthrough = \"Header-Name\" }";
+{ passthrough = \"Header-Name\" }, { token_exchange = { endpoint = \"https://idp/token\", \
+audience = \"name\", client_id = \"id\", client_secret_env = \"VAR\" } }";
 
 /// Where one target's fields are, for error messages.
 struct Site<'a> {
@@ -208,6 +227,7 @@ fn kinds(auth: &RawAuth) -> usize {
         auth.kubeconfig.is_some(),
         auth.in_cluster.is_some(),
         auth.passthrough.is_some(),
+        auth.token_exchange.is_some(),
     ]
     .into_iter()
     .filter(|set| *set)
@@ -225,6 +245,11 @@ fn credentials(site: &Site<'_>, auth: RawAuth) -> Result<Credentials, ManifestEr
         return Err(forms());
     }
     let strays = |a: bool, b: bool| if a || b { Err(forms()) } else { Ok(()) };
+    if let Some(exchange) = auth.token_exchange {
+        strays(auth.value_env.is_some(), auth.value_file.is_some())?;
+        strays(auth.password_env.is_some(), auth.password_file.is_some())?;
+        return token_exchange(site, exchange);
+    }
     if let Some(name) = auth.header {
         strays(auth.password_env.is_some(), auth.password_file.is_some())?;
         return Ok(Credentials::Header(
@@ -249,6 +274,73 @@ fn credentials(site: &Site<'_>, auth: RawAuth) -> Result<Credentials, ManifestEr
             _ => return Err(forms()),
         },
     )
+}
+
+fn token_exchange(site: &Site<'_>, raw: RawTokenExchange) -> Result<Credentials, ManifestError> {
+    let field = |name: &str| format!("auth.token_exchange.{name}");
+    let given = |name: &str, value: Option<String>| match value {
+        Some(text) if text.trim().is_empty() => {
+            Err(site.error(&field(name), "is empty; give a value or leave the key out"))
+        }
+        other => Ok(other),
+    };
+    let endpoint = given("endpoint", raw.endpoint)?.ok_or_else(|| {
+        site.error(
+            &field("endpoint"),
+            "is missing; give the identity provider's token endpoint, e.g. \"https://idp.example.com/oauth2/token\"",
+        )
+    })?;
+    let endpoint = TokenExchange::endpoint(&endpoint)
+        .map_err(|error| site.error(&field("endpoint"), error.to_string()))?;
+    let audience = given("audience", raw.audience)?;
+    let resource = given("resource", raw.resource)?;
+    if audience.is_none() && resource.is_none() {
+        return Err(site.error(
+            "auth.token_exchange",
+            "names no upstream; give `audience` (the upstream's name at the identity provider) or `resource` (its URL), or both",
+        ));
+    }
+    let client_id = given("client_id", raw.client_id)?.ok_or_else(|| {
+        site.error(
+            &field("client_id"),
+            "is missing; give the OAuth client capstan authenticates as at the token endpoint",
+        )
+    })?;
+    let client_secret = match (raw.client_secret_env, raw.client_secret_file) {
+        (Some(var), None) => Secret::Env(var),
+        (None, Some(file)) => Secret::File(site.file(&file)),
+        _ => {
+            return Err(site.error(
+                "auth.token_exchange",
+                "give exactly one of client_secret_env = \"VAR\" or client_secret_file = \"path\" for the client's secret",
+            ));
+        }
+    };
+    let ca_pem = raw
+        .ca_file
+        .map(|file| {
+            TlsSettings::read_pem(&site.file(&file), "CA file")
+                .map_err(|error| site.error(&field("ca_file"), error.to_string()))
+        })
+        .transpose()?;
+    let tls = TlsSettings {
+        ca_pem,
+        ..TlsSettings::default()
+    };
+    let _checked_now_not_at_the_first_call = tls
+        .apply(reqwest::Client::builder())
+        .map_err(|error| site.error(&field("ca_file"), error.to_string()))?;
+    Ok(Credentials::TokenExchange(std::sync::Arc::new(
+        TokenExchange {
+            endpoint,
+            audience,
+            resource,
+            scope: given("scope", raw.scope)?,
+            client_id,
+            client_secret,
+            tls,
+        },
+    )))
 }
 
 fn header_name(site: &Site<'_>, name: &str) -> Result<HeaderName, ManifestError> {
@@ -413,6 +505,109 @@ mod tests {
             .unwrap();
             assert_eq!(targets[0].credentials(), &expected, "{auth}");
         }
+    }
+
+    #[test]
+    fn the_token_exchange_form_parses_with_either_secret() {
+        let dir = folder();
+        std::fs::write(dir.path().join("idp-ca.pem"), PEM).unwrap();
+        let targets = parse_in(
+            dir.path(),
+            "[[targets]]\nname = \"prod\"\nurl = \"https://argocd.example.com\"\n\
+             auth = { token_exchange = { endpoint = \"https://idp.example.com/token\", audience = \"argocd-prod\", \
+             client_id = \"capstan\", client_secret_env = \"CAPSTAN_EXCHANGE_SECRET\", scope = \"openid\" } }\n\
+             [[targets]]\nname = \"kube\"\nurl = \"https://10.0.0.1:6443\"\n\
+             auth = { token_exchange = { endpoint = \"http://127.0.0.1:9000/token\", resource = \"https://10.0.0.1:6443\", \
+             client_id = \"capstan\", client_secret_file = \"secret\", ca_file = \"idp-ca.pem\" } }",
+        )
+        .unwrap();
+        let Credentials::TokenExchange(prod) = targets[0].credentials() else {
+            panic!("{:?}", targets[0].credentials());
+        };
+        assert_eq!(prod.endpoint.as_str(), "https://idp.example.com/token");
+        assert_eq!(prod.audience.as_deref(), Some("argocd-prod"));
+        assert_eq!(prod.resource, None);
+        assert_eq!(prod.scope.as_deref(), Some("openid"));
+        assert_eq!(prod.client_id, "capstan");
+        assert_eq!(
+            prod.client_secret,
+            Secret::Env("CAPSTAN_EXCHANGE_SECRET".into())
+        );
+        assert_eq!(prod.tls, TlsSettings::default());
+        let Credentials::TokenExchange(kube) = targets[1].credentials() else {
+            panic!("{:?}", targets[1].credentials());
+        };
+        assert_eq!(kube.audience, None);
+        assert_eq!(kube.resource.as_deref(), Some("https://10.0.0.1:6443"));
+        assert_eq!(kube.client_secret, Secret::File(dir.path().join("secret")));
+        assert_eq!(kube.tls.ca_pem.as_deref(), Some(PEM.as_bytes()));
+    }
+
+    #[test]
+    fn token_exchange_mistakes_name_the_field_and_the_fix() {
+        let full = "endpoint = \"https://idp/token\", audience = \"a\", client_id = \"c\", client_secret_env = \"S\"";
+        let cases = [
+            (
+                "audience = \"a\", client_id = \"c\", client_secret_env = \"S\"".to_owned(),
+                "targets[0].auth.token_exchange.endpoint",
+                "is missing",
+            ),
+            (
+                full.replace("https://idp/token", "http://idp.example.com/token"),
+                "targets[0].auth.token_exchange.endpoint",
+                "use https",
+            ),
+            (
+                full.replace("audience = \"a\", ", ""),
+                "targets[0].auth.token_exchange",
+                "`audience`",
+            ),
+            (
+                full.replace("audience = \"a\"", "audience = \" \""),
+                "targets[0].auth.token_exchange.audience",
+                "is empty",
+            ),
+            (
+                full.replace("client_id = \"c\", ", ""),
+                "targets[0].auth.token_exchange.client_id",
+                "is missing",
+            ),
+            (
+                full.replace("client_secret_env = \"S\"", "scope = \"x\""),
+                "targets[0].auth.token_exchange",
+                "client_secret_env",
+            ),
+            (
+                format!("{full}, client_secret_file = \"f\""),
+                "targets[0].auth.token_exchange",
+                "exactly one of client_secret_env",
+            ),
+            (
+                format!("{full}, ca_file = \"missing.pem\""),
+                "targets[0].auth.token_exchange.ca_file",
+                "cannot read the CA file",
+            ),
+            (
+                format!("{full}, audiences = \"x\""),
+                "unknown field",
+                "audiences",
+            ),
+        ];
+        for (exchange, field, hint) in cases {
+            let body = format!(
+                "[[targets]]\nname = \"a\"\nurl = \"https://a\"\nauth = {{ token_exchange = {{ {exchange} }} }}"
+            );
+            let error = parse(&body).unwrap_err().to_string();
+            assert!(
+                error.contains(field) && error.contains(hint),
+                "{exchange}: {error}"
+            );
+        }
+        let both = format!(
+            "[[targets]]\nname = \"a\"\nurl = \"https://a\"\nauth = {{ bearer_env = \"T\", token_exchange = {{ {full} }} }}"
+        );
+        let error = parse(&both).unwrap_err().to_string();
+        assert!(error.contains("exactly one"), "{error}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::{convert, result};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
 use crate::caller::Caller;
+use crate::egress::{CallContext, TargetScope};
 use crate::events::{EgressTally, EventSink, GuestEvent, LogLevel};
 use crate::registry::{Entry, Instance, Registry};
 
@@ -232,7 +233,7 @@ impl McpServer {
     /// asked, a confirmation obtained when a rule wants one, and only then the plugin run.
     async fn guarded_call(
         &self,
-        caller: &Caller,
+        caller: &Arc<Caller>,
         name: &str,
         arguments: &Value,
         retry: Retry<'_>,
@@ -276,7 +277,14 @@ impl McpServer {
             }
             Outcome::Allow => {}
         }
-        let (result, tally) = self.run_tool(&entry, arguments, context).await?;
+        let scope = match (self.guard.is_per_caller(), target) {
+            (false, _) => TargetScope::All,
+            (true, Some(target)) => TargetScope::Only(target),
+            (true, None) => TargetScope::Nothing,
+        };
+        let (result, tally) = self
+            .run_tool(&entry, arguments, (caller.clone(), scope), context)
+            .await?;
         record.egress = EgressSummary {
             requests: tally.requests(),
             denials: tally.denials(),
@@ -284,10 +292,12 @@ impl McpServer {
         Ok(result.into())
     }
 
+    /// Runs the tool of `entry` for `caller`, its requests held to `scope`.
     async fn run_tool(
         &self,
         entry: &Entry,
         arguments: &Value,
+        (caller, scope): (Arc<Caller>, TargetScope),
         context: &RequestContext<RoleServer>,
     ) -> Result<(CallToolResult, Arc<EgressTally>), ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
@@ -300,10 +310,15 @@ impl McpServer {
             Threshold::for_call(context, *self.log_threshold.lock().await),
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name())),
         );
-        let call =
-            entry
-                .instance
-                .call_tool(entry.index, arguments, events, client_headers(context));
+        let call_context = CallContext {
+            client_headers: client_headers(context),
+            caller,
+            scope,
+            ..CallContext::default()
+        };
+        let call = entry
+            .instance
+            .call_tool(entry.index, arguments, events, call_context);
         // The relay ends when the call's store, which holds the sender, is dropped; both run
         // in this task, so a call costs no extra task or cross-thread wake-up.
         let (outcome, denials) = tokio::select! {

@@ -172,21 +172,22 @@ impl Instance {
         &self.prompts
     }
 
-    /// Runs tool `index` with already-validated `arguments`; progress, logs and egress
-    /// refusals go to `events`.
+    /// Runs tool `index` with already-validated `arguments` in `context` (its caller, the
+    /// client's headers, the targets it may reach; the tool is filled in here); progress, logs
+    /// and egress refusals go to `events`. Targets with a token exchange act as the caller.
     pub async fn call_tool(
         &self,
         index: usize,
         arguments: &Value,
         events: EventSink,
-        client_headers: http::HeaderMap,
+        context: CallContext,
     ) -> Result<types::CallResult, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = self.tools[index].name();
         let context = CallContext {
             tool: name.to_owned(),
-            client_headers,
+            ..context
         };
         Ok(self
             .component

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use capstan::egress::{
     CallContext, Credentials, EgressPolicy, EgressSettings, RefusalReason, ResolveOverrides,
-    Secret, Target,
+    Secret, Target, TargetScope,
 };
 use capstan::events::{EventSink, GuestEvent};
 use http_body_util::{BodyExt as _, Empty};
@@ -99,9 +99,21 @@ impl Gate {
 
     /// Sends a GET for `url` through the hook, with the guest's `headers`; returns the body.
     async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<String, HttpError> {
-        let mut hooks = self
-            .policy
-            .hooks(self.events.clone(), CallContext::default());
+        self.get_scoped(url, headers, TargetScope::All).await
+    }
+
+    /// Sends a GET for `url` from a call allowed to reach `scope`.
+    async fn get_scoped(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        scope: TargetScope,
+    ) -> Result<String, HttpError> {
+        let context = CallContext {
+            scope,
+            ..CallContext::default()
+        };
+        let mut hooks = self.policy.hooks(self.events.clone(), context);
         let mut request = http::Request::get(url);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -280,6 +292,54 @@ async fn a_redirect_outside_the_targets_is_refused_and_not_followed() {
         "{refusals:?}"
     );
     assert_eq!(upstream.seen().len(), 1, "only the first hop was sent");
+}
+
+#[tokio::test]
+async fn a_call_reaches_only_the_target_it_was_authorised_for_even_through_a_redirect() {
+    let upstream = Upstream::start().await;
+    let api = target("api", &upstream.url("/api"));
+    let other = target("other", &upstream.url("/other"));
+    let mut gate = Gate::new(vec![api, other]);
+    let only_api = || TargetScope::Only("api".into());
+    let body = gate
+        .get_scoped(&upstream.url("/api/ok"), &[], only_api())
+        .await
+        .unwrap();
+    assert_eq!(body, "answered /api/ok");
+    for (url, scope) in [
+        ("/other/ok", only_api()),
+        ("/api/to-other", only_api()),
+        ("/api/ok", TargetScope::Nothing),
+    ] {
+        let error = gate
+            .get_scoped(&upstream.url(url), &[], scope)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, HttpError::HttpRequestDenied), "{error:?}");
+    }
+    let refusals = gate.refusals();
+    assert_eq!(refusals.len(), 3, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|(reason, _)| *reason == RefusalReason::OutsideCallTarget),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals[0].1.contains("authorised for target `api` only")
+            && refusals[0].1.contains("pass `target` = \"other\""),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals[2].1.contains("authorised without a target"),
+        "{refusals:?}"
+    );
+    let paths: Vec<String> = upstream.seen().into_iter().map(|seen| seen.path).collect();
+    assert_eq!(
+        paths,
+        ["/api/ok", "/api/to-other"],
+        "nothing reached `other`"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! real and in process, without a capstan process, and without a guest where none is needed.
 //!
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
+//! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
 //! - `registry`: snapshots of real probe instances;
 //! - `snapshots`: `tools/list` of every GitOps plugin and the manifest error messages, against
@@ -9,6 +10,7 @@
 
 mod common;
 mod egress_hooks;
+mod exchange;
 mod http_app;
 mod registry;
 mod snapshots;

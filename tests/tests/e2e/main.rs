@@ -9,6 +9,7 @@ mod egress;
 mod flux;
 mod gitops;
 mod hostile;
+mod identity;
 mod manifests;
 mod protocol;
 mod reload;
