@@ -40,6 +40,13 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ),
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
     ("reload", &["mcp", "serve", "inspect", "cli"], true),
+    (
+        "access",
+        &[
+            "mcp", "reload", "serve", "runtime", "egress", "inspect", "cli", "identity", "audit",
+        ],
+        true,
+    ),
 ];
 
 const ABOVE_GROUND: &[&str] = &[
