@@ -14,11 +14,14 @@
 //! - process start to ready (`/readyz` 200) with a cold and a warm compile cache, and idle
 //!   memory with the three GitOps plugins loaded;
 //! - hot reload: a changed file to `notifications/tools/list_changed` at the client, for each
-//!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this).
+//!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this);
+//! - a policy decision with 1,000 Cedar rules against one rule, in process ([`policy`];
+//!   `--policy-only` runs only this).
 //!
 //! The full run writes its report to `docs/benchmarks.md` (`--output` to choose another file).
 
 mod egress;
+mod policy;
 mod reload;
 mod report;
 mod stats;
@@ -64,6 +67,9 @@ struct Args {
     /// Run only the hot reload measurement.
     #[arg(long)]
     reload: bool,
+    /// Run only the policy decision measurement.
+    #[arg(long)]
+    policy_only: bool,
     /// Run only the comparison with argocd-mcp and print it (for profiling; writes nothing).
     #[arg(long)]
     versus_only: bool,
@@ -91,6 +97,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.reload {
         return reload_table(starts).await;
+    }
+    let (policy_one, policy_many) = policy::measure(calls * 4)?;
+    if args.policy_only {
+        let (one, many) = (
+            stats::show(policy_one.median()),
+            stats::show(policy_many.median()),
+        );
+        println!("policy decision: 1 rule median {one}, 1,000 rules median {many}");
+        return Ok(());
     }
     let plan = versus::Plan {
         concurrency: args.concurrency.clone(),
@@ -148,6 +163,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ),
             figure("start to ready, cold compile cache", &cold, None),
             figure("start to ready, warm compile cache", &warm, Some(&cold)),
+            figure(
+                "policy decision, 1 Cedar rule (in process)",
+                &policy_one,
+                None,
+            ),
+            figure(
+                "policy decision, 1,000 Cedar rules (in process)",
+                &policy_many,
+                Some(&policy_one),
+            ),
         ],
         idle_rss_three_plugins: idle_rss,
         warm_start: &warm,

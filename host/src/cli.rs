@@ -1,4 +1,4 @@
-//! The command line: `capstan serve`, `capstan check`, `capstan tools`.
+//! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan policy`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,9 @@ enum Command {
         #[arg(long, env = "CAPSTAN_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Check a Cedar policy file, or explain what it decides for one call.
+    #[command(subcommand)]
+    Policy(inspect::policy::PolicyCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -72,6 +75,10 @@ pub fn run() -> ExitCode {
             Command::Tools { dirs, cache_dir } => {
                 telemetry::init_quiet();
                 inspect::tools(dirs, cache_dir).await
+            }
+            Command::Policy(command) => {
+                telemetry::init_quiet();
+                inspect::policy::run(command).await
             }
         }
     });

@@ -14,6 +14,7 @@
 //! result_cap = "256KiB"
 //! log_format = "text"                   # or "json"
 //! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
+//! policy_file = "policy.cedar"          # see `access::settings`
 //!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use crate::access::{self, settings::PolicyOverrides};
 use crate::egress::ResolveOverrides;
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 use crate::units;
@@ -49,6 +51,7 @@ pub struct FileConfig {
     log_format: Option<LogFormat>,
     resolve: Option<Vec<String>>,
     reload: Option<ReloadFile>,
+    policy_file: Option<PathBuf>,
 }
 
 /// How log lines are written (always to stderr).
@@ -123,6 +126,9 @@ pub struct Overrides {
     /// Hot reload.
     #[command(flatten)]
     pub reload: ReloadOverrides,
+    /// Per-caller policy.
+    #[command(flatten)]
+    pub policy: PolicyOverrides,
 }
 
 /// The resolved settings.
@@ -152,6 +158,8 @@ pub struct Settings {
     pub resolve: ResolveOverrides,
     /// Watching the plugin folders.
     pub reload: ReloadSettings,
+    /// The Cedar policy file, if any.
+    pub policy: Option<PathBuf>,
 }
 
 impl Settings {
@@ -217,6 +225,7 @@ impl Settings {
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
             reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
+            policy: access::settings::resolve(overrides.policy, file.policy_file.map(relative)),
         };
         settings.check_exposure()?;
         Ok(settings)

@@ -1,4 +1,5 @@
-//! `capstan check` and `capstan tools`: load plugin folders without serving them.
+//! `capstan check` and `capstan tools`: load plugin folders without serving them; and
+//! `capstan policy` (see [`policy`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +7,8 @@ use std::process::ExitCode;
 use crate::config::default_cache_dir;
 use crate::registry::{LoadOptions, Snapshot, load_snapshot};
 use crate::runtime::{EngineLimits, Runtime};
+
+pub mod policy;
 
 async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<Snapshot> {
     let runtime = Runtime::new(

@@ -41,6 +41,13 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
     ("reload", &["mcp", "serve", "inspect", "cli"], true),
     (
+        "access",
+        &[
+            "mcp", "reload", "serve", "runtime", "egress", "inspect", "cli", "identity", "audit",
+        ],
+        true,
+    ),
+    (
         "audit",
         &[
             "mcp", "reload", "serve", "registry", "runtime", "inspect", "cli", "identity", "access",

@@ -17,6 +17,7 @@
 //! together, [`reload`] keeps its plugins in step with the plugin folders, [`metrics`] counts what
 //! happened, and [`inspect`] backs `check` and `tools`.
 
+pub mod access;
 pub mod audit;
 pub mod caller;
 pub mod cli;

@@ -7,7 +7,9 @@
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
 //! | `capstan_egress_requests_total{instance,decision}` | counter | plugin requests: `allowed`, `denied` by the gate, `failed` before a response |
 //! | `capstan_egress_response_bytes_total{instance,decision}` | counter | response body bytes plugins read |
-//! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`, `no_caller_identity`, `token_exchange`) |
+//! | `capstan_policy_reloads_total{outcome="ok"\|"error"}` | counter | policy file loads and reloads; `error` when the file was broken (the previous policy keeps serving) |
+//! | `capstan_policy_rules` | gauge | rules in the policy serving now |
+//! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`, `no_caller_identity`, `token_exchange`, `outside_call_target`) |
 //! | `capstan_egress_token_exchanges_total{instance,outcome}` | counter | token exchanges at identity providers (`issued`, `refused` by the endpoint, `failed` otherwise); tokens served from the cache are not counted |
 
 use prometheus_client::encoding::text::encode;
@@ -20,6 +22,8 @@ type ResultLabel = [(&'static str, &'static str); 1];
 
 const OK: ResultLabel = [("result", "ok")];
 const FAILED: ResultLabel = [("result", "failed")];
+const POLICY_OK: ResultLabel = [("outcome", "ok")];
+const POLICY_ERROR: ResultLabel = [("outcome", "error")];
 
 /// The process's metrics.
 pub struct Metrics {
@@ -27,6 +31,8 @@ pub struct Metrics {
     reloads: Family<ResultLabel, Counter>,
     load_failures: Gauge,
     instances: Gauge,
+    policy_reloads: Family<ResultLabel, Counter>,
+    policy_rules: Gauge,
 }
 
 impl Default for Metrics {
@@ -52,12 +58,15 @@ impl Default for Metrics {
             "Plugin instances serving",
             instances.clone(),
         );
+        let (policy_reloads, policy_rules) = register_policy(&mut registry);
         crate::egress::audit::register_metrics(&mut registry);
         Self {
             registry,
             reloads,
             load_failures,
             instances,
+            policy_reloads,
+            policy_rules,
         }
     }
 }
@@ -71,12 +80,44 @@ impl Metrics {
         self.instances.set(instances as i64);
     }
 
+    /// Records a policy file (re)load: `Some(rules)` when it loaded, `None` when it was broken.
+    pub fn record_policy_reload(&self, rules: Option<usize>) {
+        let outcome = if rules.is_some() {
+            POLICY_OK
+        } else {
+            POLICY_ERROR
+        };
+        self.policy_reloads.get_or_create(&outcome).inc();
+        if let Some(rules) = rules {
+            self.policy_rules.set(rules as i64);
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
+}
+
+fn register_policy(registry: &mut Registry) -> (Family<ResultLabel, Counter>, Gauge) {
+    let reloads = Family::<ResultLabel, Counter>::default();
+    for outcome in [POLICY_OK, POLICY_ERROR] {
+        let _ = reloads.get_or_create(&outcome);
+    }
+    let rules = Gauge::default();
+    registry.register(
+        "capstan_policy_reloads",
+        "Policy file loads and reloads, by outcome (error: the file was broken)",
+        reloads.clone(),
+    );
+    registry.register(
+        "capstan_policy_rules",
+        "Rules in the policy serving",
+        rules.clone(),
+    );
+    (reloads, rules)
 }
 
 #[cfg(test)]
@@ -100,5 +141,20 @@ mod tests {
         );
         assert!(text.contains("capstan_plugin_load_failures 1"), "{text}");
         assert!(text.contains("capstan_plugin_instances 2"), "{text}");
+    }
+
+    #[test]
+    fn policy_reloads_are_counted_by_outcome_and_rules_are_a_gauge() {
+        let metrics = Metrics::default();
+        metrics.record_policy_reload(Some(7));
+        metrics.record_policy_reload(None);
+        let text = metrics.render();
+        for line in [
+            "capstan_policy_reloads_total{outcome=\"ok\"} 1",
+            "capstan_policy_reloads_total{outcome=\"error\"} 1",
+            "capstan_policy_rules 7",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
 //! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
+//! - `policy`: the policy store's hot reload of a Cedar policy file;
 //! - `registry`: snapshots of real probe instances;
 //! - `snapshots`: `tools/list` of every GitOps plugin and the manifest error messages, against
 //!   committed `insta` snapshots.
@@ -12,5 +13,6 @@ mod common;
 mod egress_hooks;
 mod exchange;
 mod http_app;
+mod policy;
 mod registry;
 mod snapshots;

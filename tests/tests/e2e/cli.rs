@@ -1,4 +1,4 @@
-//! The command line as operators run it: `capstan check` and `capstan tools`.
+//! The command line as operators run it: `capstan check`, `capstan tools` and `capstan policy`.
 
 use std::process::Command;
 
@@ -72,6 +72,176 @@ fn tools_prints_a_table() {
         .find(|l| l.starts_with("probe_mutate"))
         .unwrap();
     assert!(mutate.contains("destructive"), "{mutate}");
+}
+
+fn capstan_status(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(paths::capstan_bin())
+        .args(args)
+        .env("CAPSTAN_CACHE_DIR", paths::shared_cache_dir())
+        .output()
+        .expect("running capstan");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+fn example_policy() -> String {
+    paths::repo_root()
+        .join("docs/examples/policy.cedar")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn policy_check_lists_the_rules_or_the_problems_with_their_place() {
+    let (code, text) = capstan_status(&["policy", "check", &example_policy()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("ok: 6 rules (developers-read, developers-sync-staging,"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("policy.cedar");
+    std::fs::write(
+        &broken,
+        "permit(principal, action, resource);\npermit(principal, action, resource)\n  when { resource.readonly };\n",
+    )
+    .unwrap();
+    let (code, text) = capstan_status(&["policy", "check", broken.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("policy.cedar:3:"), "{text}");
+    assert!(text.contains("readonly"), "{text}");
+}
+
+#[test]
+fn policy_explain_prints_the_outcome_rule_and_reason_and_exits_3_on_deny() {
+    let policy = example_policy();
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["policy", "explain", "--policy", &policy];
+        args.extend_from_slice(extra);
+        capstan_status(&args)
+    };
+    let sync = ["--tool", "argocd_sync_application", "--destructive"];
+    let (code, text) = ask(&[
+        &[
+            "--principal",
+            "alice",
+            "--group",
+            "developers",
+            "--target",
+            "staging",
+        ][..],
+        &sync,
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("outcome: allow") && text.contains("developers-sync-staging"),
+        "{text}"
+    );
+    let (code, text) = ask(&[
+        &["--principal", "bob", "--group", "sre", "--target", "prod"][..],
+        &sync,
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("outcome: confirm") && text.contains("sre-sync-prod"),
+        "{text}"
+    );
+    let (code, text) = ask(&[
+        &[
+            "--principal",
+            "alice",
+            "--group",
+            "developers",
+            "--target",
+            "prod",
+        ][..],
+        &sync,
+    ]
+    .concat());
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("outcome: deny") && text.contains("no rule grants"),
+        "{text}"
+    );
+    let (code, text) = ask(&[
+        "--principal",
+        "ci-deployer",
+        "--kind",
+        "api-key",
+        "--target",
+        "staging",
+        "--tool",
+        "argocd_sync_application",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ci-sync-staging"), "{text}");
+}
+
+#[test]
+fn policy_explain_takes_the_tool_from_the_plugins() {
+    let plugins = PluginDir::new();
+    plugins.manifest(
+        "argocd",
+        "argocd",
+        "[[targets]]\nname = \"prod\"\nurl = \"https://argocd.example.com\"",
+    );
+    let dir = plugins.path().to_str().unwrap();
+    let base = [
+        "policy",
+        "explain",
+        "--policy",
+        &example_policy(),
+        "--plugins",
+        dir,
+    ];
+    let delete = [
+        &base[..],
+        &[
+            "--principal",
+            "bob",
+            "--group",
+            "sre",
+            "--target",
+            "prod",
+            "--tool",
+            "argocd_delete_application",
+        ],
+    ]
+    .concat();
+    let (code, text) = capstan_status(&delete);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("no-deletes-on-prod") && text.contains("#platform-sre"),
+        "{text}"
+    );
+    let read = [
+        &base[..],
+        &[
+            "--principal",
+            "alice",
+            "--group",
+            "developers",
+            "--target",
+            "prod",
+            "--tool",
+            "argocd_get_application",
+        ],
+    ]
+    .concat();
+    let (code, text) = capstan_status(&read);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("developers-read"), "{text}");
+    let unknown = [
+        &base[..],
+        &["--principal", "alice", "--tool", "argocd_nope"],
+    ]
+    .concat();
+    let (code, text) = capstan_status(&unknown);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("argocd_nope"), "{text}");
 }
 
 fn wat_core_module() -> Vec<u8> {
