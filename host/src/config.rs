@@ -15,6 +15,10 @@
 //! log_format = "text"                   # or "json"
 //! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
 //! policy_file = "policy.cedar"          # see `access::settings`
+//! request_state_key_file = "/etc/capstan/request-state.key"  # the same on every replica
+//!
+//! [audit]                               # see `audit::settings`
+//! file = "/var/log/capstan/calls.jsonl"
 //!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
@@ -28,6 +32,8 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use crate::access::{self, settings::PolicyOverrides};
+use crate::audit::AuditSettings;
+use crate::audit::settings::{AuditFile, AuditOverrides};
 use crate::egress::ResolveOverrides;
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 use crate::units;
@@ -52,6 +58,8 @@ pub struct FileConfig {
     resolve: Option<Vec<String>>,
     reload: Option<ReloadFile>,
     policy_file: Option<PathBuf>,
+    request_state_key_file: Option<PathBuf>,
+    audit: Option<AuditFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -129,6 +137,14 @@ pub struct Overrides {
     /// Per-caller policy.
     #[command(flatten)]
     pub policy: PolicyOverrides,
+    /// File with the key (32 bytes or more of random data) that seals confirmation state in
+    /// `input_required` results; give every replica behind one balancer the same file. Without
+    /// it, a random key per process.
+    #[arg(long, env = "CAPSTAN_REQUEST_STATE_KEY_FILE", value_name = "FILE")]
+    pub request_state_key_file: Option<PathBuf>,
+    /// The audit trail of tool calls.
+    #[command(flatten)]
+    pub audit: AuditOverrides,
 }
 
 /// The resolved settings.
@@ -160,6 +176,10 @@ pub struct Settings {
     pub reload: ReloadSettings,
     /// The Cedar policy file, if any.
     pub policy: Option<PathBuf>,
+    /// The file holding the request-state sealing key, if any.
+    pub request_state_key_file: Option<PathBuf>,
+    /// Where call records go.
+    pub audit: AuditSettings,
 }
 
 impl Settings {
@@ -226,6 +246,11 @@ impl Settings {
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
             reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
             policy: access::settings::resolve(overrides.policy, file.policy_file.map(relative)),
+            request_state_key_file: overrides
+                .request_state_key_file
+                .or(file.request_state_key_file.map(relative)),
+            audit: AuditSettings::resolve(overrides.audit, file.audit, relative)
+                .map_err(anyhow::Error::msg)?,
         };
         settings.check_exposure()?;
         Ok(settings)

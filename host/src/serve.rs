@@ -2,20 +2,24 @@
 //! reload the plugins when their folders change.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use rmcp::ServiceExt as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::PolicyStore;
+use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::egress::EgressSettings;
+use crate::mcp::guard::Guard;
 use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::notify::Broadcaster;
+use crate::mcp::rounds::Rounds;
 use crate::mcp::server::{McpServer, ServeOptions};
 use crate::metrics::Metrics;
-use crate::registry::{LoadOptions, LoadStatus, Registry};
+use crate::registry::{LoadOptions, LoadStatus, Readiness, Registry};
 use crate::reload::Reloader;
 use crate::runtime::{EngineLimits, Runtime};
 
@@ -30,13 +34,20 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     let broadcaster = Broadcaster::default();
     let registry = Arc::new(Registry::with_listener(Arc::new(broadcaster.clone())));
     let metrics = Arc::new(Metrics::default());
+    let policy = load_policy(&settings, &metrics)?;
+    let guard = Guard::new(
+        policy.clone(),
+        Arc::new(rounds(&settings)?),
+        Arc::new(AuditLog::open(&settings.audit)?),
+    );
     let server = McpServer::new(
         registry.clone(),
         broadcaster,
         ServeOptions {
             result_cap: settings.result_cap,
         },
-    );
+    )
+    .with_guard(guard);
     let load_options = LoadOptions {
         plugin_dirs: settings.plugins.clone(),
         egress: EgressSettings {
@@ -55,6 +66,14 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     )?;
     let watch = settings.reload.watch_mode(!stdio);
     let shutdown = CancellationToken::new();
+    if let Some(policy) = &policy {
+        let interval = settings.reload.poll_interval.unwrap_or(POLICY_POLL);
+        tokio::spawn(policy.clone().watch(interval, shutdown.clone()));
+    }
+    let readiness = Arc::new(ServeReadiness {
+        plugins: status.clone(),
+        policy,
+    });
     if stdio {
         reloader.reload().await;
         log_ready(&registry, started);
@@ -63,7 +82,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     }
     let app = http::app(
         server,
-        status,
+        readiness,
         metrics,
         &http_options(&settings),
         shutdown.clone(),
@@ -83,6 +102,54 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         })
         .await
         .context("the HTTP server failed")
+}
+
+/// How often the policy file is looked at when no poll interval is configured.
+const POLICY_POLL: Duration = Duration::from_secs(2);
+
+/// The policy file's store, loaded and checked before anything serves; `None` without a policy.
+fn load_policy(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<Arc<PolicyStore>>> {
+    let Some(file) = &settings.policy else {
+        return Ok(None);
+    };
+    let store = PolicyStore::load(file, Some(metrics.clone()))?;
+    if settings.auth_token.is_some() {
+        tracing::warn!(
+            "the shared --auth-token-file token is an anonymous administrator (`shared-token`): the policy applies to it like anyone, but it names no person; prefer API keys or OAuth"
+        );
+    }
+    Ok(Some(Arc::new(store)))
+}
+
+/// Confirmation rounds sealed with the configured key, or a random one per process.
+fn rounds(settings: &Settings) -> anyhow::Result<Rounds> {
+    let key = match &settings.request_state_key_file {
+        Some(file) => Some(std::fs::read(file).with_context(|| {
+            format!("cannot read the request-state key file {}", file.display())
+        })?),
+        None => None,
+    };
+    Ok(Rounds::new(key.as_deref())?)
+}
+
+/// `/readyz`: the plugins' report, with the policy file's state when there is one.
+struct ServeReadiness {
+    plugins: Arc<LoadStatus>,
+    policy: Option<Arc<PolicyStore>>,
+}
+
+impl Readiness for ServeReadiness {
+    fn report(&self) -> Option<serde_json::Value> {
+        let mut report = self.plugins.report()?;
+        if let (Some(policy), Some(object)) = (&self.policy, report.as_object_mut()) {
+            let status = serde_json::to_value(policy.status()).unwrap_or_default();
+            object.insert("policy".into(), status);
+        }
+        Some(report)
+    }
 }
 
 async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {

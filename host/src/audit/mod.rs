@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod redact;
+pub mod settings;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

@@ -17,11 +17,19 @@ use crate::caller::Caller;
 use crate::registry::{Entry, Instance};
 
 /// Policy, confirmation and audit for one server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Guard {
     policy: Option<Arc<PolicyStore>>,
     rounds: Arc<Rounds>,
     audit: Arc<AuditLog>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("policy", &self.policy.as_ref().map(|store| store.status()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Guard {
