@@ -15,6 +15,12 @@
 //! log_format = "text"                   # or "json"
 //! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
 //!
+//! api_keys_file = "keys.toml"           # see `identity::settings`
+//!
+//! [oauth]                               # see `identity::settings`
+//! issuer = "https://login.example.com/realms/ops"
+//! audience = "https://capstan.example.com/mcp"
+//!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
 //! poll_interval = "2s"
@@ -27,6 +33,7 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use crate::egress::ResolveOverrides;
+use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 use crate::units;
 
@@ -49,6 +56,8 @@ pub struct FileConfig {
     log_format: Option<LogFormat>,
     resolve: Option<Vec<String>>,
     reload: Option<ReloadFile>,
+    api_keys_file: Option<PathBuf>,
+    oauth: Option<OAuthFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -123,6 +132,9 @@ pub struct Overrides {
     /// Hot reload.
     #[command(flatten)]
     pub reload: ReloadOverrides,
+    /// Inbound identity: OAuth tokens and API keys.
+    #[command(flatten)]
+    pub identity: IdentityOverrides,
 }
 
 /// The resolved settings.
@@ -152,6 +164,8 @@ pub struct Settings {
     pub resolve: ResolveOverrides,
     /// Watching the plugin folders.
     pub reload: ReloadSettings,
+    /// OAuth tokens and API keys.
+    pub identity: IdentitySettings,
 }
 
 impl Settings {
@@ -217,19 +231,31 @@ impl Settings {
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
             reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
+            identity: IdentitySettings::resolve(
+                overrides.identity,
+                IdentityFile {
+                    api_keys_file: file.api_keys_file,
+                    oauth: file.oauth,
+                },
+                &base,
+            )?,
         };
         settings.check_exposure()?;
         Ok(settings)
     }
 
-    /// Binding beyond loopback needs an inbound token or an explicit opt-out.
+    /// Whether inbound requests must authenticate (a shared token, API keys or OAuth).
+    pub fn authenticates(&self) -> bool {
+        self.auth_token.is_some() || self.identity.authenticates()
+    }
+
+    /// Binding beyond loopback needs authentication or an explicit opt-out.
     fn check_exposure(&self) -> anyhow::Result<()> {
-        if self.listen.ip().is_loopback() || self.auth_token.is_some() || self.allow_unauthenticated
-        {
+        if self.listen.ip().is_loopback() || self.authenticates() || self.allow_unauthenticated {
             return Ok(());
         }
         bail!(
-            "refusing to serve {} without authentication: anyone who can reach it could run your GitOps tools. Set a token with --auth-token-file (or CAPSTAN_AUTH_TOKEN), or pass --allow-unauthenticated if something in front of capstan authenticates clients",
+            "refusing to serve {} without authentication: anyone who can reach it could run your GitOps tools. Set a token with --auth-token-file (or CAPSTAN_AUTH_TOKEN), accept OAuth tokens with --oauth-issuer and --oauth-audience, named keys with --api-keys-file, or pass --allow-unauthenticated if something in front of capstan authenticates clients",
             self.listen
         )
     }

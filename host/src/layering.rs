@@ -40,6 +40,14 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ),
     ("mcp", &["reload", "serve", "inspect", "cli"], false),
     ("reload", &["mcp", "serve", "inspect", "cli"], true),
+    (
+        "identity",
+        &[
+            "mcp", "reload", "serve", "registry", "runtime", "egress", "inspect", "cli", "access",
+            "audit",
+        ],
+        true,
+    ),
 ];
 
 const ABOVE_GROUND: &[&str] = &[

@@ -7,6 +7,7 @@
 //! | `capstan_plugin_instances` | gauge | plugin instances serving now |
 //! | `capstan_egress_requests_total{instance,decision}` | counter | plugin requests: `allowed`, `denied` by the gate, `failed` before a response |
 //! | `capstan_egress_response_bytes_total{instance,decision}` | counter | response body bytes plugins read |
+//! | `capstan_auth_refusals_total{reason}` | counter | inbound requests refused by authentication: `missing`, `invalid`, `malformed`, `expired`, `not_yet_valid`, `audience`, `issuer`, `signature`, `algorithm`, `unknown_key`, `keys_unavailable`, `scope` |
 //! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`) |
 
 use prometheus_client::encoding::text::encode;
@@ -15,7 +16,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::identity::RefusalReason;
+
 type ResultLabel = [(&'static str, &'static str); 1];
+type ReasonLabel = [(&'static str, &'static str); 1];
 
 const OK: ResultLabel = [("result", "ok")];
 const FAILED: ResultLabel = [("result", "failed")];
@@ -26,6 +30,7 @@ pub struct Metrics {
     reloads: Family<ResultLabel, Counter>,
     load_failures: Gauge,
     instances: Gauge,
+    auth_refusals: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -51,12 +56,22 @@ impl Default for Metrics {
             "Plugin instances serving",
             instances.clone(),
         );
+        let auth_refusals = Family::<ReasonLabel, Counter>::default();
+        for reason in RefusalReason::ALL {
+            let _ = auth_refusals.get_or_create(&[("reason", reason.label())]);
+        }
+        registry.register(
+            "capstan_auth_refusals",
+            "Inbound requests refused by authentication, by reason",
+            auth_refusals.clone(),
+        );
         crate::egress::audit::register_metrics(&mut registry);
         Self {
             registry,
             reloads,
             load_failures,
             instances,
+            auth_refusals,
         }
     }
 }
@@ -68,6 +83,13 @@ impl Metrics {
         self.reloads.get_or_create(&result).inc();
         self.load_failures.set(failures as i64);
         self.instances.set(instances as i64);
+    }
+
+    /// Counts a request refused by authentication.
+    pub fn record_auth_refusal(&self, reason: RefusalReason) {
+        self.auth_refusals
+            .get_or_create(&[("reason", reason.label())])
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

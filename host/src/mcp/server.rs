@@ -99,6 +99,8 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let caller = super::http::caller_of(context.extensions.get::<http::request::Parts>());
+        tracing::debug!(caller = %caller.subject, tool = %request.name, "tools/call");
         let snapshot = self.registry.snapshot();
         let entry = snapshot.tool(&request.name).cloned().ok_or_else(|| {
             ErrorData::invalid_params(

@@ -3,6 +3,7 @@
 //!
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
 //! - `http_app`: the axum app through `oneshot`;
+//! - `identity`: OAuth tokens from a loopback issuer and API keys, through the app;
 //! - `registry`: snapshots of real probe instances;
 //! - `snapshots`: `tools/list` of every GitOps plugin and the manifest error messages, against
 //!   committed `insta` snapshots.
@@ -10,5 +11,6 @@
 mod common;
 mod egress_hooks;
 mod http_app;
+mod identity;
 mod registry;
 mod snapshots;
