@@ -13,6 +13,9 @@
 //!   process), against the same GET from a plain reqwest client;
 //! - process start to ready (`/readyz` 200) with a cold and a warm compile cache, and idle
 //!   memory with the three GitOps plugins loaded;
+//! - inbound authentication in process (`--auth` runs only this): `authenticate` with the
+//!   issuer's keys cached, RS256 and ES256 tokens each seen for the first time and one token
+//!   presented again, against the shared-token check;
 //! - hot reload: a changed file to `notifications/tools/list_changed` at the client, for each
 //!   GitOps plugin, with a warm compile cache and with a cold compile (`--reload` runs only this);
 //! - a policy decision with 1,000 Cedar rules against one rule, in process ([`policy`];
@@ -20,6 +23,7 @@
 //!
 //! The full run writes its report to `docs/benchmarks.md` (`--output` to choose another file).
 
+mod auth;
 mod egress;
 mod policy;
 mod reload;
@@ -70,6 +74,9 @@ struct Args {
     /// Run only the policy decision measurement.
     #[arg(long)]
     policy_only: bool,
+    /// Run only the inbound authentication measurement.
+    #[arg(long)]
+    auth: bool,
     /// Run only the comparison with argocd-mcp and print it (for profiling; writes nothing).
     #[arg(long)]
     versus_only: bool,
@@ -107,6 +114,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("policy decision: 1 rule median {one}, 1,000 rules median {many}");
         return Ok(());
     }
+    if args.auth {
+        let samples = auth::measure(calls).await?;
+        for (name, sample) in auth_figures(&samples) {
+            let (median, p99) = (stats::show(sample.median()), stats::show(sample.p99()));
+            println!("{name}: median {median}, p99 {p99}");
+        }
+        return Ok(());
+    }
     let plan = versus::Plan {
         concurrency: args.concurrency.clone(),
         window: versus::Window {
@@ -126,6 +141,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let sandbox = sandbox_calls(calls).await?;
     let (gated, direct) = egress::fetch_calls(calls.min(2000)).await?;
     let (cold, warm, idle_rss) = start_to_ready(starts)?;
+    let auth = auth::measure(calls.min(2000)).await?;
     eprintln!("measuring capstan against argocd-mcp and the direct upstream request");
     let comparison = versus::run(&plan).await?;
     let figure = |name, sample, baseline| Figure {
@@ -161,6 +177,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 &gated,
                 Some(&direct),
             ),
+            figure(
+                "authenticate: shared token (baseline: constant-time compare)",
+                &auth.shared,
+                None,
+            ),
+            figure(
+                "authenticate: new RS256 token, keys cached (signature check)",
+                &auth.rs256,
+                Some(&auth.shared),
+            ),
+            figure(
+                "authenticate: new ES256 token, keys cached (signature check)",
+                &auth.es256,
+                Some(&auth.shared),
+            ),
+            figure(
+                "authenticate: RS256 token presented again (remembered)",
+                &auth.remembered,
+                Some(&auth.shared),
+            ),
             figure("start to ready, cold compile cache", &cold, None),
             figure("start to ready, warm compile cache", &warm, Some(&cold)),
             figure(
@@ -189,6 +225,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     reload_table(starts).await
+}
+
+fn auth_figures(samples: &auth::AuthSamples) -> [(&'static str, &stats::Sample); 4] {
+    [
+        ("authenticate, shared token (baseline)", &samples.shared),
+        ("authenticate, new RS256 token", &samples.rs256),
+        ("authenticate, new ES256 token", &samples.es256),
+        ("authenticate, RS256 token again", &samples.remembered),
+    ]
 }
 
 async fn reload_table(steps: usize) -> anyhow::Result<()> {

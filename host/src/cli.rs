@@ -1,4 +1,5 @@
-//! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan policy`.
+//! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan policy`,
+//! `capstan key new`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
-use crate::{inspect, serve, telemetry};
+use crate::{identity, inspect, serve, telemetry};
 
 /// capstan: GitOps tools for AI agents, run as sandboxed WebAssembly plugins and served over MCP.
 #[derive(Debug, Parser)]
@@ -47,6 +48,22 @@ enum Command {
     /// Check a Cedar policy file, or explain what it decides for one call.
     #[command(subcommand)]
     Policy(inspect::policy::PolicyCommand),
+    /// Manage named API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print a fresh API key on stdout and the keys file entry to add on stderr.
+    New {
+        /// The machine's name: the caller's subject.
+        #[arg(long)]
+        name: String,
+        /// A group the key's holder belongs to; repeatable.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
 }
 
 /// Parses the command line and runs the command.
@@ -80,9 +97,20 @@ pub fn run() -> ExitCode {
                 telemetry::init_quiet();
                 inspect::policy::run(command).await
             }
+            Command::Key(KeyCommand::New { name, groups }) => new_key(&name, &groups),
         }
     });
     outcome.unwrap_or_else(|error| fail(&error))
+}
+
+fn new_key(name: &str, groups: &[String]) -> anyhow::Result<ExitCode> {
+    let key = identity::keys::generate()?;
+    println!("{key}");
+    eprintln!(
+        "add this entry to the API keys file (the key itself is not stored):\n\n{}",
+        identity::keys::entry(name, groups, &key)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fail(error: &anyhow::Error) -> ExitCode {

@@ -20,6 +20,12 @@
 //! [audit]                               # see `audit::settings`
 //! file = "/var/log/capstan/calls.jsonl"
 //!
+//! api_keys_file = "keys.toml"           # see `identity::settings`
+//!
+//! [oauth]                               # see `identity::settings`
+//! issuer = "https://login.example.com/realms/ops"
+//! audience = "https://capstan.example.com/mcp"
+//!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
 //! poll_interval = "2s"
@@ -35,6 +41,7 @@ use crate::access::{self, settings::PolicyOverrides};
 use crate::audit::AuditSettings;
 use crate::audit::settings::{AuditFile, AuditOverrides};
 use crate::egress::ResolveOverrides;
+use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 use crate::units;
 
@@ -60,6 +67,8 @@ pub struct FileConfig {
     policy_file: Option<PathBuf>,
     request_state_key_file: Option<PathBuf>,
     audit: Option<AuditFile>,
+    api_keys_file: Option<PathBuf>,
+    oauth: Option<OAuthFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -145,6 +154,9 @@ pub struct Overrides {
     /// The audit trail of tool calls.
     #[command(flatten)]
     pub audit: AuditOverrides,
+    /// Inbound identity: OAuth tokens and API keys.
+    #[command(flatten)]
+    pub identity: IdentityOverrides,
 }
 
 /// The resolved settings.
@@ -180,6 +192,8 @@ pub struct Settings {
     pub request_state_key_file: Option<PathBuf>,
     /// Where call records go.
     pub audit: AuditSettings,
+    /// OAuth tokens and API keys.
+    pub identity: IdentitySettings,
 }
 
 impl Settings {
@@ -251,19 +265,31 @@ impl Settings {
                 .or(file.request_state_key_file.map(relative)),
             audit: AuditSettings::resolve(overrides.audit, file.audit, relative)
                 .map_err(anyhow::Error::msg)?,
+            identity: IdentitySettings::resolve(
+                overrides.identity,
+                IdentityFile {
+                    api_keys_file: file.api_keys_file,
+                    oauth: file.oauth,
+                },
+                &base,
+            )?,
         };
         settings.check_exposure()?;
         Ok(settings)
     }
 
-    /// Binding beyond loopback needs an inbound token or an explicit opt-out.
+    /// Whether inbound requests must authenticate (a shared token, API keys or OAuth).
+    pub fn authenticates(&self) -> bool {
+        self.auth_token.is_some() || self.identity.authenticates()
+    }
+
+    /// Binding beyond loopback needs authentication or an explicit opt-out.
     fn check_exposure(&self) -> anyhow::Result<()> {
-        if self.listen.ip().is_loopback() || self.auth_token.is_some() || self.allow_unauthenticated
-        {
+        if self.listen.ip().is_loopback() || self.authenticates() || self.allow_unauthenticated {
             return Ok(());
         }
         bail!(
-            "refusing to serve {} without authentication: anyone who can reach it could run your GitOps tools. Set a token with --auth-token-file (or CAPSTAN_AUTH_TOKEN), or pass --allow-unauthenticated if something in front of capstan authenticates clients",
+            "refusing to serve {} without authentication: anyone who can reach it could run your GitOps tools. Set a token with --auth-token-file (or CAPSTAN_AUTH_TOKEN), accept OAuth tokens with --oauth-issuer and --oauth-audience, named keys with --api-keys-file, or pass --allow-unauthenticated if something in front of capstan authenticates clients",
             self.listen
         )
     }

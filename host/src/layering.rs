@@ -54,6 +54,14 @@ const RULES: &[(&str, &[&str], bool)] = &[
         ],
         true,
     ),
+    (
+        "identity",
+        &[
+            "mcp", "reload", "serve", "registry", "runtime", "egress", "inspect", "cli", "access",
+            "audit",
+        ],
+        true,
+    ),
 ];
 
 const ABOVE_GROUND: &[&str] = &[

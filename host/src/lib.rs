@@ -8,7 +8,8 @@
 //!                    (caller, events, units: ground level, used by any layer)
 //! ```
 //!
-//! One call flows through them in this order: [`mcp`] (HTTP, Host/Origin, auth, rmcp) →
+//! One call flows through them in this order: [`identity`] (who is calling) → [`mcp`] (HTTP,
+//! Host/Origin, rmcp) →
 //! [`registry`] (tool name → plugin instance, argument validator) → [`runtime`] (fresh store,
 //! memory and time limits) → the plugin → [`egress`] (allowlist, credentials) → the upstream API
 //! → back, with the result capped in size. Progress, logs and refusals travel back as
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod events;
+pub mod identity;
 pub mod inspect;
 pub mod manifest;
 pub mod mcp;

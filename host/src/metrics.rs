@@ -11,6 +11,7 @@
 //! | `capstan_policy_rules` | gauge | rules in the policy serving now |
 //! | `capstan_egress_denials_total{instance,reason}` | counter | requests the egress gate refused, by `RefusalReason` label (`outside_targets`, `bad_url`, `scheme`, `user_info`, `address_refused`, `too_many_redirects`, `credentials`, `no_caller_identity`, `token_exchange`, `outside_call_target`) |
 //! | `capstan_egress_token_exchanges_total{instance,outcome}` | counter | token exchanges at identity providers (`issued`, `refused` by the endpoint, `failed` otherwise); tokens served from the cache are not counted |
+//! | `capstan_auth_refusals_total{reason}` | counter | inbound requests refused by authentication: `missing`, `invalid`, `malformed`, `expired`, `not_yet_valid`, `audience`, `issuer`, `signature`, `algorithm`, `unknown_key`, `keys_unavailable`, `scope` |
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -18,7 +19,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::identity::RefusalReason;
+
 type ResultLabel = [(&'static str, &'static str); 1];
+type ReasonLabel = [(&'static str, &'static str); 1];
 
 const OK: ResultLabel = [("result", "ok")];
 const FAILED: ResultLabel = [("result", "failed")];
@@ -33,6 +37,7 @@ pub struct Metrics {
     instances: Gauge,
     policy_reloads: Family<ResultLabel, Counter>,
     policy_rules: Gauge,
+    auth_refusals: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,6 +64,15 @@ impl Default for Metrics {
             instances.clone(),
         );
         let (policy_reloads, policy_rules) = register_policy(&mut registry);
+        let auth_refusals = Family::<ReasonLabel, Counter>::default();
+        for reason in RefusalReason::ALL {
+            let _ = auth_refusals.get_or_create(&[("reason", reason.label())]);
+        }
+        registry.register(
+            "capstan_auth_refusals",
+            "Inbound requests refused by authentication, by reason",
+            auth_refusals.clone(),
+        );
         crate::egress::audit::register_metrics(&mut registry);
         Self {
             registry,
@@ -67,6 +81,7 @@ impl Default for Metrics {
             instances,
             policy_reloads,
             policy_rules,
+            auth_refusals,
         }
     }
 }
@@ -91,6 +106,13 @@ impl Metrics {
         if let Some(rules) = rules {
             self.policy_rules.set(rules as i64);
         }
+    }
+
+    /// Counts a request refused by authentication.
+    pub fn record_auth_refusal(&self, reason: RefusalReason) {
+        self.auth_refusals
+            .get_or_create(&[("reason", reason.label())])
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -13,6 +13,7 @@ use crate::access::PolicyStore;
 use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::egress::EgressSettings;
+use crate::identity::Authenticator;
 use crate::mcp::guard::Guard;
 use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::notify::Broadcaster;
@@ -52,7 +53,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         plugin_dirs: settings.plugins.clone(),
         egress: EgressSettings {
             overrides: Arc::new(settings.resolve.clone()),
-            inbound_authorization: settings.auth_token.is_some(),
+            inbound_authorization: settings.authenticates(),
             ..EgressSettings::default()
         },
     };
@@ -80,11 +81,17 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         tokio::spawn(reloader.run(watch, shutdown.clone()));
         return serve_stdio(server).await;
     }
+    let authenticator = Arc::new(Authenticator::new(
+        &settings.identity,
+        settings.auth_token.clone(),
+    )?);
+    let prefetch = authenticator.clone();
+    tokio::spawn(async move { prefetch.prefetch().await });
     let app = http::app(
         server,
         readiness,
         metrics,
-        &http_options(&settings),
+        &http_options(&settings, authenticator),
         shutdown.clone(),
     );
     let reload_shutdown = shutdown.clone();
@@ -164,10 +171,10 @@ async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn http_options(settings: &Settings) -> HttpOptions {
+fn http_options(settings: &Settings, authenticator: Arc<Authenticator>) -> HttpOptions {
     HttpOptions {
         stateless: settings.stateless,
-        bearer_token: settings.auth_token.clone(),
+        authenticator,
         allowed_hosts: settings.allowed_hosts.clone(),
         allowed_origins: settings.allowed_origins.clone(),
     }
@@ -183,7 +190,7 @@ async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
             )
         })?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, stateless = settings.stateless, auth = settings.auth_token.is_some(), "serving MCP at http://{address}/mcp");
+    tracing::info!(%address, stateless = settings.stateless, auth = settings.authenticates(), oauth = settings.identity.oauth.is_some(), api_keys = settings.identity.api_keys_file.is_some(), "serving MCP at http://{address}/mcp");
     Ok(listener)
 }
 

@@ -104,6 +104,7 @@ impl ClientHandler for Recorder {
         let message = match &request {
             ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
             ElicitRequestParams::UrlElicitationParams { message, .. } => message.clone(),
+            _ => String::new(),
         };
         self.record(|r| r.questions.push(message));
         Ok(match self.answer {

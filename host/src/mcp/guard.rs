@@ -115,12 +115,7 @@ impl Guard {
 /// The caller of the request: what authentication put in the HTTP request's extensions, or the
 /// anonymous caller (stdio, or an app built without authentication).
 pub fn caller_of(context: &RequestContext<RoleServer>) -> Arc<Caller> {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Arc<Caller>>())
-        .cloned()
-        .unwrap_or_else(|| Arc::new(Caller::anonymous()))
+    super::http::caller_of(context.extensions.get::<http::request::Parts>())
 }
 
 /// The MCP session the request belongs to, for 2025-11-25 sessions.

@@ -1,13 +1,17 @@
-//! The HTTP face: `/mcp` (Streamable HTTP), `/healthz`, `/readyz` and `/metrics`.
+//! The HTTP face: `/mcp` (Streamable HTTP), `/healthz`, `/readyz`, `/metrics` and, with OAuth,
+//! the protected resource metadata at `/.well-known/oauth-protected-resource` (and its
+//! path-suffixed form).
 //!
-//! Order of checks on `/mcp`: inbound bearer auth (when configured) runs first, then rmcp's
-//! Host and Origin allowlists, then the MCP session or stateless handling.
+//! Order of checks on `/mcp`: authentication runs first (the [`Authenticator`] turns the request
+//! into a [`Caller`], put in the request's extensions as `Arc<Caller>`, where handlers find it
+//! through rmcp's `http::request::Parts`), then rmcp's Host and Origin allowlists, then the MCP
+//! session or stateless handling.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -17,20 +21,33 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::server::McpServer;
+use crate::caller::Caller;
+use crate::identity::Authenticator;
 use crate::metrics::Metrics;
 use crate::registry::Readiness;
 
 /// How the HTTP face is exposed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Serve only stateless requests (no legacy MCP sessions), for replicas behind a balancer.
     pub stateless: bool,
-    /// The bearer token inbound requests must carry, if any.
-    pub bearer_token: Option<String>,
+    /// Who may call: every `/mcp` request goes through it.
+    pub authenticator: Arc<Authenticator>,
     /// `Host` values accepted besides loopback names.
     pub allowed_hosts: Vec<String>,
     /// `Origin` values accepted besides loopback origins.
     pub allowed_origins: Vec<String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            stateless: false,
+            authenticator: Arc::new(Authenticator::open()),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 /// Builds the app: `server` answers MCP (each session gets its own
@@ -49,18 +66,29 @@ pub fn app(
         LocalSessionManager::default().into(),
         config,
     );
-    let mut mcp_routes = Router::new().nest_service("/mcp", mcp);
-    if let Some(token) = &options.bearer_token {
-        mcp_routes = mcp_routes.layer(middleware::from_fn_with_state(
-            Arc::new(token.clone()),
-            require_bearer,
-        ));
-    }
-    Router::new()
+    let gate = Gate {
+        authenticator: options.authenticator.clone(),
+        metrics: metrics.clone(),
+    };
+    let mcp_routes = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(gate, authenticate));
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz).with_state(readiness))
         .route("/metrics", get(metrics_text).with_state(metrics))
-        .merge(mcp_routes)
+        .merge(mcp_routes);
+    if let Some(resource) = options.authenticator.resource() {
+        let document = Arc::new(resource.document().clone());
+        for path in resource.paths() {
+            let document = document.clone();
+            router = router.route(
+                path,
+                get(move || async move { Json(document.as_ref().clone()) }),
+            );
+        }
+    }
+    router
 }
 
 fn mcp_config(options: &HttpOptions, shutdown: CancellationToken) -> StreamableHttpServerConfig {
@@ -99,36 +127,34 @@ async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> Response {
     ([(header::CONTENT_TYPE, content_type)], metrics.render()).into_response()
 }
 
-async fn require_bearer(
-    State(token): State<Arc<String>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    if presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
-        return next.run(request).await;
-    }
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "a valid bearer token is required: send `Authorization: Bearer <token>`\n",
-    )
-        .into_response();
-    let challenge = if presented.is_some() {
-        "Bearer error=\"invalid_token\""
-    } else {
-        "Bearer"
-    };
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    response
+#[derive(Clone)]
+struct Gate {
+    authenticator: Arc<Authenticator>,
+    metrics: Arc<Metrics>,
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Authenticates the request and hands its [`Caller`] on in the extensions, or refuses it.
+async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    match gate.authenticator.authenticate(request.headers()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(Arc::new(caller));
+            next.run(request).await
+        }
+        Err(failure) => {
+            gate.metrics.record_auth_refusal(failure.reason());
+            tracing::debug!(
+                reason = failure.reason().label(),
+                "refused a request: {failure}"
+            );
+            gate.authenticator.refuse(&failure)
+        }
+    }
+}
+
+/// The caller a request authenticated as (anonymous when it carries none, e.g. over stdio).
+pub fn caller_of(parts: Option<&http::request::Parts>) -> Arc<Caller> {
+    parts
+        .and_then(|parts| parts.extensions.get::<Arc<Caller>>())
+        .cloned()
+        .unwrap_or_else(|| Arc::new(Caller::anonymous()))
 }

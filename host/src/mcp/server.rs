@@ -122,6 +122,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let caller = guard::caller_of(&context);
+        tracing::debug!(caller = %caller.subject, tool = %request.name, "tools/call");
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let mut record = CallRecord::new(&caller, &request.name, &arguments, SystemTime::now());
         record.request = context.id.to_string();

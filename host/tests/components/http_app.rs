@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use capstan::identity::{Authenticator, IdentitySettings};
 use capstan::mcp::http::{HttpOptions, app};
 use capstan::mcp::notify::Broadcaster;
 use capstan::mcp::server::{McpServer, ServeOptions};
@@ -29,8 +30,13 @@ fn fixture(bearer_token: Option<&str>) -> Fixture {
     let server = McpServer::new(registry, Broadcaster::default(), ServeOptions::default());
     let status = Arc::new(LoadStatus::default());
     let metrics = Arc::new(Metrics::default());
+    let authenticator = Authenticator::new(
+        &IdentitySettings::default(),
+        bearer_token.map(str::to_owned),
+    )
+    .unwrap();
     let options = HttpOptions {
-        bearer_token: bearer_token.map(str::to_owned),
+        authenticator: Arc::new(authenticator),
         ..HttpOptions::default()
     };
     let app = app(
@@ -113,7 +119,7 @@ async fn auth_comes_before_the_host_and_origin_checks() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         wrong.headers()[header::WWW_AUTHENTICATE],
-        "Bearer error=\"invalid_token\""
+        "Bearer error=\"invalid_token\", error_description=\"the token is not one this server accepts\""
     );
 
     let authorized = app

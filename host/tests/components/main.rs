@@ -5,6 +5,7 @@
 //! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
 //! - `policy`: the policy store's hot reload of a Cedar policy file;
+//! - `identity`: OAuth tokens from a loopback issuer and API keys, through the app;
 //! - `registry`: snapshots of real probe instances;
 //! - `snapshots`: `tools/list` of every GitOps plugin and the manifest error messages, against
 //!   committed `insta` snapshots.
@@ -13,6 +14,7 @@ mod common;
 mod egress_hooks;
 mod exchange;
 mod http_app;
+mod identity;
 mod policy;
 mod registry;
 mod snapshots;
