@@ -126,7 +126,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn sync(target: &str) -> Value {
-    json!({"applicationName": "payments-api", "target": target})
+    sync_app("payments-api", target)
+}
+
+/// Argo CD refuses a second sync of an application while one runs: each sync names its own.
+fn sync_app(application: &str, target: &str) -> Value {
+    json!({"applicationName": application, "target": target})
 }
 
 async fn tool_names(client: &Client) -> Vec<String> {
@@ -144,13 +149,25 @@ async fn each_caller_sees_and_calls_only_what_the_policy_grants() {
     let fleet = Fleet::start().await;
     let dev = fleet.client(DEV_KEY, None, false).await;
     let names = tool_names(&dev).await;
-    assert!(names.contains(&"argocd_get_application".into()), "{names:?}");
-    assert!(names.contains(&"argocd_sync_application".into()), "{names:?}");
-    assert!(!names.contains(&"argocd_delete_application".into()), "{names:?}");
+    assert!(
+        names.contains(&"argocd_get_application".into()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"argocd_sync_application".into()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"argocd_delete_application".into()),
+        "{names:?}"
+    );
     let ci = fleet.client(CI_KEY, None, false).await;
     assert_eq!(tool_names(&ci).await, ["argocd_sync_application"]);
 
-    let refused = dev.call("argocd_sync_application", sync("prod")).await.unwrap();
+    let refused = dev
+        .call("argocd_sync_application", sync("prod"))
+        .await
+        .unwrap();
     assert!(is_error(&refused), "{}", text(&refused));
     let message = text(&refused);
     assert!(
@@ -158,17 +175,32 @@ async fn each_caller_sees_and_calls_only_what_the_policy_grants() {
         "{message}"
     );
     let deleted = dev
-        .call("argocd_delete_application", json!({"applicationName": "payments-api"}))
+        .call(
+            "argocd_delete_application",
+            json!({"applicationName": "payments-api"}),
+        )
         .await
         .unwrap();
     assert!(is_error(&deleted), "{}", text(&deleted));
     assert_eq!(Fleet::syncs(&fleet.prod), 0);
-    assert!(fleet.prod.requests().is_empty(), "a refused call reached prod");
+    assert!(
+        fleet.prod.requests().is_empty(),
+        "a refused call reached prod"
+    );
 
-    let synced = dev.call("argocd_sync_application", sync("staging")).await.unwrap();
+    let synced = dev
+        .call("argocd_sync_application", sync("staging"))
+        .await
+        .unwrap();
     assert!(!is_error(&synced), "{}", text(&synced));
     assert_eq!(Fleet::syncs(&fleet.staging), 1);
-    let by_ci = ci.call("argocd_sync_application", sync("staging")).await.unwrap();
+    let by_ci = ci
+        .call(
+            "argocd_sync_application",
+            sync_app("payments-worker", "staging"),
+        )
+        .await
+        .unwrap();
     assert!(!is_error(&by_ci), "{}", text(&by_ci));
     assert_eq!(Fleet::syncs(&fleet.staging), 2);
 }
@@ -199,11 +231,18 @@ async fn a_sync_on_prod_runs_only_after_a_person_says_yes_in_the_session() {
         .await
         .unwrap();
     assert!(is_error(&declined), "{}", text(&declined));
-    assert!(text(&declined).contains("the person declined"), "{}", text(&declined));
+    assert!(
+        text(&declined).contains("the person declined"),
+        "{}",
+        text(&declined)
+    );
     assert_eq!(Fleet::syncs(&fleet.prod), 0);
 
     let unable = fleet.client(SRE_KEY, None, false).await;
-    let refused = unable.call("argocd_sync_application", sync("prod")).await.unwrap();
+    let refused = unable
+        .call("argocd_sync_application", sync("prod"))
+        .await
+        .unwrap();
     assert!(
         is_error(&refused) && text(&refused).contains("needs a person's confirmation"),
         "{}",
@@ -248,7 +287,10 @@ async fn a_sync_on_prod_runs_only_after_a_person_says_yes_in_the_session() {
     assert_eq!(last["principal"]["kind"], "api_key");
     assert_eq!(last["decision"]["rule"], "sre-sync-prod");
     assert_eq!(last["target"], "prod");
-    assert_eq!(last["egress"]["requests"].as_u64().map(|n| n > 0), Some(true));
+    assert_eq!(
+        last["egress"]["requests"].as_u64().map(|n| n > 0),
+        Some(true)
+    );
     let audit_text = std::fs::read_to_string(&fleet.audit).unwrap();
     assert!(!audit_text.contains(SRE_KEY), "the audit file holds a key");
 }
@@ -258,33 +300,49 @@ async fn on_2026_07_28_an_approval_is_sealed_to_its_call_and_spent_once() {
     let fleet = Fleet::start().await;
     let client = fleet.client(SRE_KEY, Some(true), true).await;
     // rmcp's client answers the input_required round itself and retries.
-    let done = client.call("argocd_sync_application", sync("prod")).await.unwrap();
+    let done = client
+        .call("argocd_sync_application", sync("prod"))
+        .await
+        .unwrap();
     assert!(!is_error(&done), "{}", text(&done));
     assert_eq!(Fleet::syncs(&fleet.prod), 1);
     assert_eq!(client.recorded().questions.len(), 1);
 
     let asked = client
         .service()
-        .call_tool_once(params("argocd_sync_application", sync("prod")))
+        .call_tool_once(params(
+            "argocd_sync_application",
+            sync_app("payments-worker", "prod"),
+        ))
         .await
         .unwrap();
     let CallToolResponse::InputRequired(asked) = asked else {
         panic!("expected input_required, got {asked:?}");
     };
     let state = asked.request_state.clone().expect("a request state");
-    let yes: InputResponses =
-        [("confirm".to_owned(), json!({"action": "accept", "content": {"confirm": true}}))]
-            .into_iter()
-            .collect();
+    let yes: InputResponses = [(
+        "confirm".to_owned(),
+        json!({"action": "accept", "content": {"confirm": true}}),
+    )]
+    .into_iter()
+    .collect();
     let retry = |arguments: Value, state: String| {
         params("argocd_sync_application", arguments)
             .with_input_responses(yes.clone())
             .with_request_state(state)
     };
     let tampered = format!("{}x", state);
-    let other_arguments = json!({"applicationName": "payments-api", "target": "prod", "prune": true});
-    for (arguments, state) in [(other_arguments, state.clone()), (sync("prod"), tampered)] {
-        let answer = client.service().call_tool_once(retry(arguments, state)).await.unwrap();
+    let other_arguments =
+        json!({"applicationName": "payments-worker", "target": "prod", "prune": true});
+    for (arguments, state) in [
+        (other_arguments, state.clone()),
+        (sync_app("payments-worker", "prod"), tampered),
+    ] {
+        let answer = client
+            .service()
+            .call_tool_once(retry(arguments, state))
+            .await
+            .unwrap();
         let CallToolResponse::Complete(result) = answer else {
             panic!("expected a result, got {answer:?}");
         };
@@ -297,16 +355,26 @@ async fn on_2026_07_28_an_approval_is_sealed_to_its_call_and_spent_once() {
     assert_eq!(Fleet::syncs(&fleet.prod), 1, "a forged approval ran a sync");
     let approved = client
         .service()
-        .call_tool_once(retry(sync("prod"), state.clone()))
+        .call_tool_once(retry(sync_app("payments-worker", "prod"), state.clone()))
         .await
         .unwrap();
-    assert!(matches!(&approved, CallToolResponse::Complete(r) if !is_error(r)), "{approved:?}");
+    assert!(
+        matches!(&approved, CallToolResponse::Complete(r) if !is_error(r)),
+        "{approved:?}"
+    );
     assert_eq!(Fleet::syncs(&fleet.prod), 2);
     let replayed = client
         .service()
-        .call_tool_once(retry(sync("prod"), state))
+        .call_tool_once(retry(sync_app("payments-worker", "prod"), state))
         .await
         .unwrap();
-    assert!(matches!(&replayed, CallToolResponse::Complete(r) if is_error(r)), "{replayed:?}");
-    assert_eq!(Fleet::syncs(&fleet.prod), 2, "a replayed approval ran a sync");
+    assert!(
+        matches!(&replayed, CallToolResponse::Complete(r) if is_error(r)),
+        "{replayed:?}"
+    );
+    assert_eq!(
+        Fleet::syncs(&fleet.prod),
+        2,
+        "a replayed approval ran a sync"
+    );
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts a real `capstan serve` on 127.0.0.1 with real compiled plugins
 //! and talks to it with a real MCP client (rmcp's), or runs the real CLI.
 
+mod access;
 mod argocd;
 mod cache;
 mod cli;
