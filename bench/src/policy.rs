@@ -95,7 +95,7 @@ fn requests() -> Vec<(Caller, ToolFacts, &'static str, Value)> {
     (0..64)
         .map(|n| {
             let team = (n * 7) % TEAMS;
-            let groups = vec![
+            let groups = [
                 format!("team-{team}"),
                 format!("sre-{}", (team + 3) % TEAMS),
                 "everyone".to_owned(),

@@ -1,7 +1,9 @@
 //! The answer to one request, in the words an operator and an auditor need: the outcome, the
 //! rule that decided it, and why.
 
-use cedar_policy::{AuthorizationError, PolicyId, PolicySet};
+use std::collections::HashMap;
+
+use cedar_policy::{AuthorizationError, Effect, Policy, PolicyId};
 
 use super::model::ToolFacts;
 use crate::caller::Caller;
@@ -51,32 +53,64 @@ pub(crate) struct Subject<'a> {
     pub(crate) target: Option<&'a str>,
 }
 
-/// The name of policy `id`: its `@id` annotation, else its Cedar id.
-pub(crate) fn rule_name(set: &PolicySet, id: &PolicyId) -> String {
-    set.annotation(id, "id")
-        .filter(|name| !name.is_empty())
-        .map_or_else(|| id.to_string(), str::to_owned)
+/// What a decision needs to know of one policy.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    /// Its `@id`, else Cedar's id.
+    pub(crate) name: String,
+    /// Its place in the file.
+    pub(crate) position: usize,
+    /// A forbid (else a permit).
+    pub(crate) forbid: bool,
+    /// `@confirm`'s message template (`""` for none given).
+    confirm: Option<String>,
+    /// `@advice`.
+    advice: Option<String>,
+}
+
+impl Rule {
+    /// Reads `policy`'s annotations.
+    pub(crate) fn of(policy: &Policy) -> Self {
+        let annotation = |key: &str| {
+            policy
+                .annotations()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| value.to_owned())
+        };
+        let id = policy.id().to_string();
+        // Parsed text names its policies `policy0`, `policy1`, … in file order.
+        let position = id.strip_prefix("policy").and_then(|n| n.parse().ok());
+        Self {
+            name: annotation("id")
+                .filter(|name| !name.is_empty())
+                .unwrap_or(id),
+            position: position.unwrap_or(usize::MAX),
+            forbid: policy.effect() == Effect::Forbid,
+            confirm: annotation("confirm"),
+            advice: annotation("advice").filter(|advice| !advice.is_empty()),
+        }
+    }
 }
 
 /// Denied: no permit applied, or `forbids` (the satisfied forbid rules, in file order) did.
-pub(crate) fn deny(set: &PolicySet, forbids: &[&PolicyId], about: &Subject<'_>) -> Decision {
-    let Some(id) = forbids.first() else {
+pub(crate) fn deny(forbids: &[&Rule], about: &Subject<'_>) -> Decision {
+    let Some(rule) = forbids.first() else {
         return default_deny(about);
     };
-    let rule = rule_name(set, id);
     let mut reason = format!(
-        "rule `{rule}` forbids `{}`{} to `{}`",
+        "rule `{}` forbids `{}`{} to `{}`",
+        rule.name,
         about.tool.exposed,
         on_target(about.target),
         about.caller.subject
     );
-    if let Some(advice) = set.annotation(id, "advice").filter(|a| !a.is_empty()) {
+    if let Some(advice) = &rule.advice {
         reason.push_str(": ");
-        reason.push_str(&render(advice, &rule, about));
+        reason.push_str(&render(advice, &rule.name, about));
     }
     Decision {
         outcome: Outcome::Deny,
-        rule: Some(rule),
+        rule: Some(rule.name.clone()),
         reason,
         notes: Vec::new(),
     }
@@ -101,30 +135,27 @@ fn default_deny(about: &Subject<'_>) -> Decision {
 }
 
 /// Allowed by `permits` (in file order): confirm if one of them carries `@confirm`.
-pub(crate) fn allow(set: &PolicySet, permits: &[&PolicyId], about: &Subject<'_>) -> Decision {
-    let confirming = permits
-        .iter()
-        .find(|id| set.annotation(id, "confirm").is_some());
-    if let Some(id) = confirming {
-        let rule = rule_name(set, id);
-        let template = set.annotation(id, "confirm").unwrap_or_default();
+pub(crate) fn allow(permits: &[&Rule], about: &Subject<'_>) -> Decision {
+    if let Some(rule) = permits.iter().find(|rule| rule.confirm.is_some()) {
+        let template = rule.confirm.as_deref().unwrap_or_default();
         let reason = match template.is_empty() {
             true => format!(
-                "rule `{rule}` asks for confirmation before `{}`{} runs for `{}`",
+                "rule `{}` asks for confirmation before `{}`{} runs for `{}`",
+                rule.name,
                 about.tool.exposed,
                 on_target(about.target),
                 about.caller.subject
             ),
-            false => render(template, &rule, about),
+            false => render(template, &rule.name, about),
         };
         return Decision {
             outcome: Outcome::Confirm,
-            rule: Some(rule),
+            rule: Some(rule.name.clone()),
             reason,
             notes: Vec::new(),
         };
     }
-    let rule = permits.first().map(|id| rule_name(set, id));
+    let rule = permits.first().map(|rule| rule.name.clone());
     Decision {
         reason: format!(
             "rule `{}` grants `{}`{} to `{}`",
@@ -140,13 +171,13 @@ pub(crate) fn allow(set: &PolicySet, permits: &[&PolicyId], about: &Subject<'_>)
 }
 
 /// One note per rule that failed to evaluate.
-pub(crate) fn note(set: &PolicySet, error: &AuthorizationError) -> String {
+pub(crate) fn note(rules: &HashMap<PolicyId, Rule>, error: &AuthorizationError) -> String {
     let AuthorizationError::PolicyEvaluationError(error) = error;
-    format!(
-        "rule `{}` was skipped: {}",
-        rule_name(set, error.policy_id()),
-        error.inner()
-    )
+    let id = error.policy_id();
+    let name = rules
+        .get(id)
+        .map_or_else(|| id.to_string(), |rule| rule.name.clone());
+    format!("rule `{name}` was skipped: {}", error.inner())
 }
 
 fn on_target(target: Option<&str>) -> String {

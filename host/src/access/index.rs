@@ -7,13 +7,17 @@
 //! the determining policies, nor the errors: the slice's answer is Cedar's answer.
 //!
 //! Policies are filed under their scope's entity (or under "any"); a request gathers the
-//! buckets of its user, its groups, its tool and its instance. Slices are cached per caller
-//! and tool, a bounded cache cleared when full.
+//! buckets of its user, its groups, its tool and its instance. Slices are cached with the
+//! request's entity store (building that is most of a decision's cost otherwise) per caller and
+//! tool facts, in a bounded cache cleared when full.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, Hash as _, Hasher as _, RandomState};
 use std::sync::{Arc, RwLock};
 
-use cedar_policy::{EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint};
+use cedar_policy::{
+    Entities, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint,
+};
 
 use super::model::{self, ToolFacts};
 use crate::caller::Caller;
@@ -28,19 +32,37 @@ enum Key {
     Entity(EntityUid),
 }
 
-/// The policies by (principal key, resource key).
+/// The policies by (principal key, resource key), and the prepared requests.
 pub(crate) struct Index {
     policies: Vec<Policy>,
     buckets: HashMap<(Key, Key), Vec<usize>>,
-    cache: RwLock<HashMap<SliceKey, Arc<PolicySet>>>,
+    hasher: RandomState,
+    cache: RwLock<HashMap<u64, Arc<Prepared>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SliceKey {
-    subject: String,
-    groups: Vec<String>,
-    tool: String,
-    instance: String,
+/// What a request by one caller for one tool evaluates: the slice of policies that can match
+/// and the entity store (the same for every call with the same caller and tool facts).
+pub(crate) struct Prepared {
+    /// The policies whose scope can match.
+    pub(crate) policies: PolicySet,
+    /// The caller, the tool and the actions.
+    pub(crate) entities: Entities,
+    caller: Caller,
+    tool: ToolFacts,
+}
+
+impl Prepared {
+    /// Whether this was prepared for exactly these facts (the cache is keyed by their hash).
+    fn is_for(&self, caller: &Caller, tool: &ToolFacts) -> bool {
+        let (mine, theirs) = (&self.caller, caller);
+        self.tool == *tool
+            && mine.subject == theirs.subject
+            && mine.groups == theirs.groups
+            && mine.name == theirs.name
+            && mine.client_id == theirs.client_id
+            && mine.scopes == theirs.scopes
+            && model::kind_name(&mine.kind) == model::kind_name(&theirs.kind)
+    }
 }
 
 impl Index {
@@ -55,31 +77,52 @@ impl Index {
         Self {
             policies,
             buckets,
+            hasher: RandomState::new(),
             cache: RwLock::new(HashMap::new()),
         }
     }
 
-    /// The policies that can match a request by `caller` for `tool`.
-    pub(crate) fn slice(&self, caller: &Caller, tool: &ToolFacts) -> Arc<PolicySet> {
-        let key = SliceKey {
-            subject: caller.subject.clone(),
-            groups: caller.groups.clone(),
-            tool: tool.exposed.clone(),
-            instance: tool.instance.clone(),
-        };
-        if let Some(slice) = self.cache.read().expect("slice cache lock").get(&key) {
-            return slice.clone();
+    /// The policies that can match a request by `caller` for `tool`, and its entities.
+    pub(crate) fn prepare(&self, caller: &Caller, tool: &ToolFacts) -> Arc<Prepared> {
+        let key = self.hash(caller, tool);
+        if let Some(prepared) = self.cache.read().expect("slice cache lock").get(&key)
+            && prepared.is_for(caller, tool)
+        {
+            return prepared.clone();
         }
-        let slice = Arc::new(self.build(caller, tool));
+        let prepared = Arc::new(Prepared {
+            policies: self.slice(caller, tool),
+            entities: model::entities(caller, tool),
+            caller: Caller {
+                token: None,
+                ..caller.clone()
+            },
+            tool: tool.clone(),
+        });
         let mut cache = self.cache.write().expect("slice cache lock");
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert(key, slice.clone());
-        slice
+        cache.insert(key, prepared.clone());
+        prepared
     }
 
-    fn build(&self, caller: &Caller, tool: &ToolFacts) -> PolicySet {
+    fn hash(&self, caller: &Caller, tool: &ToolFacts) -> u64 {
+        let mut state = self.hasher.build_hasher();
+        (
+            &caller.subject,
+            &caller.groups,
+            &caller.name,
+            &caller.client_id,
+        )
+            .hash(&mut state);
+        (&caller.scopes, model::kind_name(&caller.kind)).hash(&mut state);
+        (&tool.exposed, &tool.instance, &tool.name).hash(&mut state);
+        (tool.read_only, tool.destructive, tool.idempotent).hash(&mut state);
+        state.finish()
+    }
+
+    fn slice(&self, caller: &Caller, tool: &ToolFacts) -> PolicySet {
         let principals = [Key::Any, Key::Entity(model::user_uid(&caller.subject))]
             .into_iter()
             .chain(

@@ -57,9 +57,10 @@ mod store;
 use std::collections::HashMap;
 use std::path::Path;
 
-use cedar_policy::{Authorizer, Effect, PolicyId, PolicySet};
+use cedar_policy::{Authorizer, PolicyId, PolicySet};
 use serde_json::Value;
 
+use decision::Rule;
 pub use decision::{Decision, Outcome};
 pub use load::{PolicyError, Problem, SCHEMA};
 pub use model::Request;
@@ -72,8 +73,9 @@ use model::Action;
 /// A validated policy file, ready to decide.
 pub struct Policy {
     set: PolicySet,
-    /// Position of each policy in the file, to report rules in file order.
-    order: HashMap<PolicyId, usize>,
+    /// Each policy's name, position and annotations, read once (Cedar parses the key of every
+    /// annotation lookup).
+    rules: HashMap<PolicyId, Rule>,
     index: index::Index,
 }
 
@@ -102,20 +104,12 @@ impl Policy {
 
     fn from_named_text(file: &Path, text: &str) -> Result<Self, PolicyError> {
         let set = load::parse(file, text)?;
-        // Parsed text names its policies `policy0`, `policy1`, … in file order.
-        let order: HashMap<PolicyId, usize> = set
+        let rules = set
             .policies()
-            .map(|p| {
-                let at = p
-                    .id()
-                    .to_string()
-                    .strip_prefix("policy")
-                    .and_then(|n| n.parse().ok());
-                (p.id().clone(), at.unwrap_or(usize::MAX))
-            })
+            .map(|p| (p.id().clone(), Rule::of(p)))
             .collect();
         let index = index::Index::new(&set);
-        let policy = Self { set, order, index };
+        let policy = Self { set, rules, index };
         policy.check_names(file)?;
         Ok(policy)
     }
@@ -147,16 +141,14 @@ impl Policy {
 
     /// How many rules the policy has.
     pub fn rules(&self) -> usize {
-        self.order.len()
+        self.set.num_of_policies()
     }
 
     /// The rules' names (`@id` or Cedar's id), in file order.
     pub fn rule_names(&self) -> Vec<String> {
-        let mut ids: Vec<&PolicyId> = self.order.keys().collect();
-        ids.sort_by_key(|id| self.order[*id]);
-        ids.into_iter()
-            .map(|id| decision::rule_name(&self.set, id))
-            .collect()
+        let mut rules: Vec<&Rule> = self.rules.values().collect();
+        rules.sort_by_key(|rule| rule.position);
+        rules.into_iter().map(|rule| rule.name.clone()).collect()
     }
 
     /// May `request.caller` call the tool? Deny unless a rule grants it.
@@ -186,12 +178,11 @@ impl Policy {
 
     /// Cedar's answer, from the rules that can match.
     fn respond(&self, request: &Request<'_>, action: Action) -> cedar_policy::Response {
-        let slice = self.index.slice(request.caller, request.tool);
+        let prepared = self.index.prepare(request.caller, request.tool);
         let listing = action == Action::List;
         let context = model::context(request.target, request.arguments, listing);
         let cedar = model::cedar_request(request.caller, request.tool, action, context);
-        let entities = model::entities(request.caller, request.tool);
-        Authorizer::new().is_authorized(&cedar, &slice, &entities)
+        Authorizer::new().is_authorized(&cedar, &prepared.policies, &prepared.entities)
     }
 
     fn evaluate(&self, request: &Request<'_>, action: Action) -> Decision {
@@ -201,22 +192,23 @@ impl Policy {
             tool: request.tool,
             target: request.target,
         };
-        let mut determining: Vec<&PolicyId> = response.diagnostics().reason().collect();
-        determining.sort_by_key(|id| self.order.get(*id).copied().unwrap_or(usize::MAX));
+        let mut determining: Vec<&Rule> = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.rules.get(id))
+            .collect();
+        determining.sort_by_key(|rule| rule.position);
         let mut decision = match response.decision() {
-            cedar_policy::Decision::Allow => decision::allow(&self.set, &determining, &about),
+            cedar_policy::Decision::Allow => decision::allow(&determining, &about),
             cedar_policy::Decision::Deny => {
-                let forbids: Vec<&PolicyId> = determining
-                    .into_iter()
-                    .filter(|id| self.set.policy(id).map(|p| p.effect()) == Some(Effect::Forbid))
-                    .collect();
-                decision::deny(&self.set, &forbids, &about)
+                determining.retain(|rule| rule.forbid);
+                decision::deny(&determining, &about)
             }
         };
         decision.notes = response
             .diagnostics()
             .errors()
-            .map(|error| decision::note(&self.set, error))
+            .map(|error| decision::note(&self.rules, error))
             .collect();
         decision
     }

@@ -33,11 +33,22 @@ pub struct PolicyStore {
     current: ArcSwap<Option<Arc<Policy>>>,
     status: Mutex<PolicyStatus>,
     metrics: Option<Arc<Metrics>>,
+    /// The file's metadata when it was loaded, for `watch` to compare with.
+    loaded: Stamp,
+}
+
+impl std::fmt::Debug for PolicyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStore")
+            .field("status", &self.status())
+            .finish()
+    }
 }
 
 impl PolicyStore {
     /// Loads `file`; a missing or invalid file is an error naming the file, line and problem.
     pub fn load(file: &Path, metrics: Option<Arc<Metrics>>) -> Result<Self, PolicyError> {
+        let loaded = stamp(file);
         let policy = Policy::from_file(file)?;
         let store = Self {
             file: file.to_path_buf(),
@@ -49,6 +60,7 @@ impl PolicyStore {
                 error: None,
             }),
             metrics,
+            loaded,
         };
         store.install(policy);
         Ok(store)
@@ -100,7 +112,7 @@ impl PolicyStore {
     /// for one interval (so a file being written is not read half-way), until `shutdown`.
     /// Metadata follows symlinks, so a flipped Kubernetes ConfigMap counts.
     pub async fn watch(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
-        let mut seen = stamp(&self.file);
+        let mut seen = self.loaded;
         let mut pending = None;
         loop {
             tokio::select! {
