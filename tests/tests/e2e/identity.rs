@@ -324,7 +324,6 @@ impl Protected {
 }
 
 #[tokio::test]
-#[ignore = "needs capstan OAuth support"]
 async fn capstan_challenges_and_publishes_its_resource_metadata() {
     let idp = provider();
     let server = Protected::start(None).await;
@@ -381,7 +380,6 @@ async fn capstan_challenges_and_publishes_its_resource_metadata() {
 }
 
 #[tokio::test]
-#[ignore = "needs capstan OAuth support"]
 async fn capstan_refuses_tokens_that_are_not_for_it() {
     let idp = provider();
     let server = Protected::start(None).await;
@@ -428,7 +426,6 @@ async fn capstan_refuses_tokens_that_are_not_for_it() {
 }
 
 #[tokio::test]
-#[ignore = "needs capstan OAuth support"]
 async fn capstan_accepts_tokens_signed_with_a_key_rotated_in_after_start() {
     // A provider of its own: rotation changes the keys the module's other tests see.
     let idp = IdentityProvider::start(&[]);
@@ -453,7 +450,6 @@ async fn capstan_accepts_tokens_signed_with_a_key_rotated_in_after_start() {
 }
 
 #[tokio::test]
-#[ignore = "needs capstan OAuth support"]
 async fn the_python_sdk_does_the_oauth_dance_and_policy_tells_alice_from_bob() {
     let policy = r#"
 @id("developers-echo")
