@@ -500,3 +500,83 @@ fn python() -> PathBuf {
     );
     python
 }
+
+#[tokio::test]
+async fn the_upstream_sees_the_person_through_a_token_exchange_never_capstans_inbound_token() {
+    let idp = provider();
+    let argocd = capstan_tests::fakes::argocd::start(capstan_tests::fakes::demo::argocd())
+        .await
+        .unwrap();
+    let discovery = get_json(&idp.url("/.well-known/openid-configuration")).await;
+    let token_endpoint = discovery["token_endpoint"].as_str().unwrap().to_owned();
+    let address: SocketAddr = free_address();
+    let audience = format!("http://{address}/mcp");
+    idp.allow_resource(&audience).await;
+    let plugins = PluginDir::new();
+    plugins.manifest(
+        "argocd",
+        "argocd",
+        &format!(
+            "[[targets]]\nname = \"prod\"\nurl = \"{}\"\nauth = {{ token_exchange = {{ endpoint = \"{token_endpoint}\", audience = \"{DOWNSTREAM}\", client_id = \"{}\", client_secret_env = \"EXCHANGE_SECRET\" }} }}\n",
+            argocd.base_url(),
+            EXCHANGE_CLIENT.0,
+        ),
+    );
+    let options = Options {
+        args: [
+            "--oauth-issuer",
+            idp.issuer(),
+            "--oauth-audience",
+            &audience,
+            "--oauth-required-scope",
+            MCP_SCOPE,
+        ]
+        .map(String::from)
+        .to_vec(),
+        env: vec![("EXCHANGE_SECRET".into(), EXCHANGE_CLIENT.1.into())],
+        listen: Some(address),
+        ..Options::default()
+    };
+    let capstan = Capstan::start_with(&plugins, options);
+    let token = idp
+        .user_token("alice", &audience, MCP_SCOPE)
+        .await
+        .expect("alice's token");
+    let client = Client::connect_with(
+        &capstan.url(),
+        &capstan_tests::client::ClientOptions::bearer(&token),
+    )
+    .await
+    .unwrap();
+    let app = client
+        .call(
+            "argocd_get_application",
+            json!({"applicationName": "payments-api"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !capstan_tests::client::is_error(&app),
+        "{}",
+        capstan_tests::client::text(&app)
+    );
+    let seen = argocd.requests();
+    assert!(!seen.is_empty());
+    let (_, inbound) = decode_jwt(&token);
+    for request in &seen {
+        let presented = request
+            .authorization()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .expect("an exchanged bearer token");
+        assert_ne!(presented, token, "capstan forwarded the inbound token");
+        let (_, exchanged) = decode_jwt(presented);
+        assert_eq!(exchanged["sub"], inbound["sub"], "{exchanged}");
+        assert_eq!(exchanged["aud"], DOWNSTREAM, "{exchanged}");
+        assert_eq!(exchanged["act"]["sub"], EXCHANGE_CLIENT.0, "{exchanged}");
+    }
+    assert!(idp.log_text().contains("token-exchange client=capstan"));
+    assert!(
+        !capstan.log_text().contains(&token),
+        "the inbound token is in the log"
+    );
+}
