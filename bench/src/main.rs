@@ -7,7 +7,9 @@
 //!   the direct upstream request, on the same fake Argo CD with the same workloads at concurrency
 //!   1, 8 and 64: throughput, latency, peak memory, CPU time and answer sizes ([`versus`]);
 //! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
-//!   `ping` on the same session (the protocol and HTTP cost without a plugin);
+//!   `ping` on the same session (the protocol and HTTP cost without a plugin), and the same call
+//!   with OAuth (a JWT from a real OpenID provider), a Cedar policy and the audit file on
+//!   ([`guarded`]);
 //! - the sandbox share of a call: a fresh store, instantiation and the `noop` export, in process;
 //! - a GET of a loopback upstream from a plugin (sandbox, egress gate, injected token, in
 //!   process), against the same GET from a plain reqwest client;
@@ -25,6 +27,7 @@
 
 mod auth;
 mod egress;
+mod guarded;
 mod policy;
 mod reload;
 mod report;
@@ -138,6 +141,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // capstan alone first: the comparison leaves many client sessions behind.
     eprintln!("measuring capstan alone");
     let (mcp_noop, mcp_ping, mcp_noop_stateless) = mcp_calls(calls).await?;
+    let guarded = guarded::noop_calls(calls).await?;
     let sandbox = sandbox_calls(calls).await?;
     let (gated, direct) = egress::fetch_calls(calls.min(2000)).await?;
     let (cold, warm, idle_rss) = start_to_ready(starts)?;
@@ -157,6 +161,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 None,
             ),
             figure("no-op tool call over HTTP", &mcp_noop, Some(&mcp_ping)),
+            figure(
+                "no-op tool call with OAuth (JWT from oidc-provider), a Cedar policy and the audit file on",
+                &guarded,
+                Some(&mcp_noop),
+            ),
             figure(
                 "no-op tool call, protocol 2026-07-28 (no session)",
                 &mcp_noop_stateless,
