@@ -26,7 +26,7 @@ struct Fleet {
     _plugins: PluginDir,
     capstan: Capstan,
     audit: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Fleet {
@@ -52,7 +52,12 @@ impl Fleet {
         let keys = dir.path().join("keys.toml");
         std::fs::write(&keys, keys_file()).unwrap();
         let audit = dir.path().join("audit.jsonl");
-        let policy = paths::repo_root().join("docs/examples/policy.cedar");
+        let policy = dir.path().join("policy.cedar");
+        std::fs::copy(
+            paths::repo_root().join("docs/examples/policy.cedar"),
+            &policy,
+        )
+        .unwrap();
         let capstan = Capstan::start_with(
             &plugins,
             Options {
@@ -76,7 +81,7 @@ impl Fleet {
             _plugins: plugins,
             capstan,
             audit,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -97,6 +102,21 @@ impl Fleet {
             .iter()
             .filter(|r| r.method == "POST" && r.path.ends_with("/sync"))
             .count()
+    }
+
+    /// Waits up to ten seconds for `/readyz`'s policy report to satisfy `condition`.
+    async fn policy_report_until(&self, condition: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..100 {
+            let report = self.capstan.readiness()["policy"].clone();
+            if condition(&report) {
+                return report;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the policy report never changed: {}",
+            self.capstan.readiness()
+        );
     }
 
     fn audit_records(&self) -> Vec<Value> {
@@ -377,4 +397,57 @@ async fn on_2026_07_28_an_approval_is_sealed_to_its_call_and_spent_once() {
         2,
         "a replayed approval ran a sync"
     );
+}
+
+#[tokio::test]
+async fn a_broken_policy_edit_keeps_the_previous_policy_deciding_and_says_why() {
+    let fleet = Fleet::start().await;
+    let report = fleet.capstan.readiness()["policy"].clone();
+    assert_eq!(report["rules"], 6, "{report}");
+    assert!(report.get("error").is_none(), "{report}");
+    let policy = fleet.dir.path().join("policy.cedar");
+    std::fs::write(
+        &policy,
+        "permit (principal, action, resource) when { resource.nope };\n",
+    )
+    .unwrap();
+    let report = fleet
+        .policy_report_until(|r| r.get("error").is_some())
+        .await;
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("policy.cedar") && error.contains("nope"),
+        "{error}"
+    );
+    assert!(
+        fleet
+            .capstan
+            .metrics()
+            .contains("capstan_policy_reloads_total{outcome=\"error\"} 1"),
+        "{}",
+        fleet.capstan.metrics()
+    );
+    let dev = fleet.client(DEV_KEY, None, false).await;
+    assert!(
+        tool_names(&dev)
+            .await
+            .contains(&"argocd_sync_application".into())
+    );
+    let refused = dev
+        .call("argocd_sync_application", sync("prod"))
+        .await
+        .unwrap();
+    assert!(is_error(&refused), "the previous policy stopped deciding");
+
+    let only_sre = "@id(\"sre-read\")\npermit (principal in Capstan::Group::\"sre\", action in Capstan::Action::\"call\", resource) when { resource.readOnly };\n";
+    std::fs::write(&policy, only_sre).unwrap();
+    let report = fleet
+        .policy_report_until(|r| r.get("error").is_none() && r["rules"] == 1)
+        .await;
+    assert_eq!(report["rules"], 1, "{report}");
+    assert!(
+        tool_names(&dev).await.is_empty(),
+        "developers lost every grant"
+    );
+    assert!(fleet.prod.requests().is_empty());
 }
