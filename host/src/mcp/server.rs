@@ -117,13 +117,13 @@ impl ServerHandler for McpServer {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let caller = guard::caller_of(&context);
         tracing::debug!(caller = %caller.subject, tool = %request.name, "tools/call");
-        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
         let mut record = CallRecord::new(&caller, &request.name, &arguments, SystemTime::now());
         record.request = context.id.to_string();
         record.session = guard::session_of(&context);
