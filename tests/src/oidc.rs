@@ -421,6 +421,27 @@ pub fn decode_jwt(token: &str) -> (Value, Value) {
     (header, payload)
 }
 
+/// `token` with its signature changed in its first character, which always
+/// carries six bits of the signature (the last carries as few as two, so
+/// changing it may leave the signature the same to a lenient decoder).
+///
+/// # Panics
+///
+/// When `token` has no signature part.
+pub fn tamper_signature(token: &str) -> String {
+    let signature = token.rfind('.').expect("a JWS has a signature") + 1;
+    let flipped = if token[signature..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    format!(
+        "{}{flipped}{}",
+        &token[..signature],
+        &token[signature + 1..]
+    )
+}
+
 /// The groups of a provider user.
 pub fn groups_of(user: &str) -> Vec<String> {
     USERS

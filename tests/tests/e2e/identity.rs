@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use capstan_tests::capstan::{Capstan, Options, PluginDir, free_address};
 use capstan_tests::client::Client;
 use capstan_tests::oidc::{
-    EXCHANGE_CLIENT, IdentityProvider, MCP_SCOPE, SERVICE_GROUPS, SigningAlg, decode_jwt, groups_of,
+    EXCHANGE_CLIENT, IdentityProvider, MCP_SCOPE, SERVICE_GROUPS, SigningAlg, decode_jwt,
+    groups_of, tamper_signature,
 };
 use capstan_tests::{http_client, paths};
 use serde_json::{Value, json};
@@ -164,7 +165,7 @@ async fn token_exchange_keeps_the_person_and_names_the_actor() {
         idp.log_text()
     );
 
-    let forged = format!("{}x", &alice[..alice.len() - 1]);
+    let forged = tamper_signature(&alice);
     let refused = idp
         .exchange(&forged, DOWNSTREAM)
         .await
@@ -400,8 +401,7 @@ async fn capstan_refuses_tokens_that_are_not_for_it() {
                 .await,
         ),
         ("tampered", {
-            let token = idp.mint(json!({ "aud": server.url() })).await;
-            format!("{}A", &token[..token.len() - 1])
+            tamper_signature(&idp.mint(json!({ "aud": server.url() })).await)
         }),
         ("garbage", "not-a-jwt".to_owned()),
     ];
