@@ -35,6 +35,8 @@ use serde::Deserialize;
 use crate::egress::Target;
 use crate::units;
 
+#[cfg(test)]
+mod properties;
 mod targets;
 
 /// The largest `max_concurrency` a manifest may ask for.

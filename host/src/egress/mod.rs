@@ -21,6 +21,8 @@ pub mod exchange;
 mod hooks;
 pub mod kube;
 pub mod normalise;
+#[cfg(test)]
+mod properties;
 pub mod resolve;
 mod target;
 pub mod tls;

@@ -4,6 +4,7 @@
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
 //! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
+//! - `mcp_input`: property tests: any MCP message to the app with a real probe behind it;
 //! - `policy`: the policy store's hot reload of a Cedar policy file;
 //! - `identity`: OAuth tokens from a loopback issuer and API keys, through the app;
 //! - `registry`: snapshots of real probe instances;
@@ -15,6 +16,7 @@ mod egress_hooks;
 mod exchange;
 mod http_app;
 mod identity;
+mod mcp_input;
 mod policy;
 mod registry;
 mod snapshots;
