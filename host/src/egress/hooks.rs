@@ -808,6 +808,20 @@ mod tests {
     }
 
     #[test]
+    fn buffered_bytes_share_the_instance_budget_until_dropped() {
+        let budget = RequestBudget::new(100, 1);
+        let (mut first, mut second) = (None, None);
+        budget.take(&mut first, 60).expect("within the budget");
+        budget.take(&mut first, 30).expect("within the budget");
+        let refused = budget.take(&mut second, 20).expect_err("past the budget");
+        assert!(refused.to_string().contains("request_buffer"), "{refused}");
+        budget.take(&mut second, 10).expect("the rest");
+        drop(first);
+        budget.take(&mut second, 90).expect("given back");
+        assert_eq!(budget.bytes.available_permits(), 0);
+    }
+
+    #[test]
     fn capstans_own_token_is_never_passed_through() {
         let forward = Target::parse("t", "https://a.example")
             .unwrap()
