@@ -19,6 +19,9 @@
 //! max_concurrency = 32
 //! max_queue = 64
 //! max_outbound = 16             # outgoing HTTP requests in flight at once
+//! memory_total = "256MiB"       # linear memory of all the instance's calls together
+//! request_buffer = "32MiB"      # request bodies and headers held by the host at once
+//! max_requests_per_call = 1024  # outgoing requests one call may start
 //! ```
 //!
 //! Targets (URL grammar, credentials, TLS, per-target limits) are described in [`targets`].
@@ -76,6 +79,12 @@ pub struct Limits {
     pub max_queue: u32,
     /// Outgoing HTTP requests in flight at once, across all calls; more wait.
     pub max_outbound: u32,
+    /// Cap on the linear memory of all the instance's calls together, in bytes.
+    pub memory_total_bytes: usize,
+    /// Outgoing request bodies and headers the host holds for the instance at once, in bytes.
+    pub request_buffer_bytes: usize,
+    /// Outgoing requests one call may start.
+    pub max_requests_per_call: u32,
 }
 
 impl Default for Limits {
@@ -86,6 +95,9 @@ impl Default for Limits {
             max_concurrency: 32,
             max_queue: 64,
             max_outbound: 16,
+            memory_total_bytes: 4 * (64 << 20),
+            request_buffer_bytes: 32 << 20,
+            max_requests_per_call: 1024,
         }
     }
 }
@@ -135,6 +147,9 @@ struct RawLimits {
     max_concurrency: Option<u32>,
     max_queue: Option<u32>,
     max_outbound: Option<u32>,
+    memory_total: Option<String>,
+    request_buffer: Option<String>,
+    max_requests_per_call: Option<u32>,
 }
 
 impl Manifest {
@@ -341,13 +356,52 @@ fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, Manife
             "must be between 1 and 1024",
         ));
     }
+    let memory_total_bytes = match raw.memory_total {
+        // Four calls at the per-call cap, whatever max_concurrency says.
+        None => memory_bytes.saturating_mul(4),
+        Some(text) => size_at_least(path, "limits.memory_total", &text, memory_bytes as u64)?,
+    };
+    let request_buffer_bytes = match raw.request_buffer {
+        None => defaults.request_buffer_bytes,
+        Some(text) => size_at_least(path, "limits.request_buffer", &text, 64 << 10)?,
+    };
+    let max_requests_per_call = raw
+        .max_requests_per_call
+        .unwrap_or(defaults.max_requests_per_call);
+    if max_requests_per_call == 0 || max_requests_per_call > 100_000 {
+        return Err(problem(
+            path,
+            Some("limits.max_requests_per_call"),
+            "must be between 1 and 100000",
+        ));
+    }
     Ok(Limits {
         memory_bytes,
         timeout,
         max_concurrency,
         max_queue,
         max_outbound,
+        memory_total_bytes,
+        request_buffer_bytes,
+        max_requests_per_call,
     })
+}
+
+/// The size `text` in bytes, refused below `least` or above 64 GiB.
+fn size_at_least(path: &Path, field: &str, text: &str, least: u64) -> Result<usize, ManifestError> {
+    let size = units::parse_size(text)
+        .map_err(|error| problem(path, Some(field), format!("{error}; write e.g. \"256MiB\"")))?;
+    if size < least || size > 64 << 30 {
+        return Err(problem(
+            path,
+            Some(field),
+            format!(
+                "must be between {} and 64GiB",
+                bytesize::ByteSize::b(least).display().iec()
+            ),
+        ));
+    }
+    Ok(size as usize)
 }
 
 #[cfg(test)]

@@ -216,6 +216,11 @@ impl Capstan {
         self.child.id()
     }
 
+    /// The process's resident memory (`VmRSS` in `/proc/<pid>/status`), in bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        resident_bytes(self.pid())
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -227,6 +232,23 @@ impl Drop for Capstan {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), in bytes; 0 when
+/// the process is gone.
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 /// A loopback address with a port that was free a moment ago.

@@ -102,8 +102,52 @@ pub struct EgressPolicy {
     clients: Vec<reqwest::Client>,
     settings: EgressSettings,
     outbound: Arc<Semaphore>,
+    budget: RequestBudget,
     exchanger: Exchanger,
 }
+
+/// What the host holds for an instance's outgoing requests: the bytes of buffered bodies and
+/// headers across all its calls (one permit a byte), and how many requests one call may start.
+struct RequestBudget {
+    bytes: Arc<Semaphore>,
+    limit: usize,
+    per_call: u32,
+}
+
+impl RequestBudget {
+    fn new(limit: usize, per_call: u32) -> Self {
+        Self {
+            bytes: Arc::new(Semaphore::new(limit)),
+            limit,
+            per_call,
+        }
+    }
+
+    /// Adds `bytes` to `held` without waiting; `Err` when the instance's budget is spent.
+    fn take(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), HttpError> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let permit = u32::try_from(bytes)
+            .ok()
+            .and_then(|count| self.bytes.clone().try_acquire_many_owned(count).ok())
+            .ok_or_else(|| {
+                HttpError::InternalError(Some(format!(
+                    "the instance's outgoing requests hold its whole [limits].request_buffer ({}); send fewer or smaller request bodies at once, or raise it",
+                    bytesize::ByteSize::b(self.limit as u64).display().iec()
+                )))
+            })?;
+        match held {
+            Some(held) => held.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    }
+}
+
+/// The largest write a guest may make into an outgoing body at once; a request waiting for an
+/// outbound slot holds at most two such writes in host memory.
+const BODY_CHUNK: usize = 64 << 10;
 
 /// What a call adds to the policy: who is calling, and the MCP request's headers (for
 /// targets that forward one of them).
@@ -171,8 +215,16 @@ impl EgressPolicy {
             clients,
             settings: settings.clone(),
             outbound: Arc::new(Semaphore::new(max_outbound.max(1))),
+            budget: RequestBudget::new(32 << 20, 1024),
             exchanger,
         })
+    }
+
+    /// Holds at most `buffer_bytes` of request bodies and headers for the instance at once,
+    /// and lets one call start at most `per_call` requests.
+    pub fn with_budget(mut self, buffer_bytes: usize, per_call: u32) -> Self {
+        self.budget = RequestBudget::new(buffer_bytes, per_call);
+        self
     }
 
     /// The instance's targets.
@@ -192,6 +244,7 @@ impl EgressPolicy {
             client_headers: Arc::new(context.client_headers),
             principal: context.caller,
             scope: Arc::new(context.scope),
+            started: 0,
         }
     }
 
@@ -305,6 +358,7 @@ pub struct EgressHooks {
     client_headers: Arc<HeaderMap>,
     principal: Arc<Principal>,
     scope: Arc<TargetScope>,
+    started: u32,
 }
 
 /// One request on its way out, shared by its redirect hops.
@@ -319,6 +373,7 @@ struct Outgoing {
     guest_headers: HeaderMap,
     body: bytes::Bytes,
     first_byte_timeout: Option<std::time::Duration>,
+    _buffered: Option<OwnedSemaphorePermit>,
 }
 
 impl WasiHttpHooks for EgressHooks {
@@ -329,6 +384,12 @@ impl WasiHttpHooks for EgressHooks {
         fut: IoFuture,
     ) -> SendFuture {
         drop(fut);
+        if self.started >= self.policy.budget.per_call {
+            return Box::new(std::future::ready(Err(too_many_requests(
+                self.policy.budget.per_call,
+            ))));
+        }
+        self.started += 1;
         let method = request.method().clone();
         let checked = self
             .policy
@@ -349,8 +410,19 @@ impl WasiHttpHooks for EgressHooks {
         let principal = self.principal.clone();
         let scope = self.scope.clone();
         Box::new(async move {
+            // The slot first: a request waiting for one holds only what its body stream
+            // buffers (two writes of BODY_CHUNK), not a whole body.
+            let permit =
+                policy.outbound.clone().acquire_owned().await.map_err(|_| {
+                    HttpError::InternalError(Some("capstan is shutting down".into()))
+                })?;
             let (parts, body) = request.into_parts();
-            let body = buffer_body(body, policy.settings.request_body_bytes).await?;
+            let guest_headers = guest_headers(parts.headers);
+            let mut buffered = None;
+            policy
+                .budget
+                .take(&mut buffered, header_bytes(&guest_headers))?;
+            let body = buffer_body(body, &policy, &mut buffered).await?;
             let outgoing = Outgoing {
                 policy,
                 events,
@@ -359,13 +431,32 @@ impl WasiHttpHooks for EgressHooks {
                 principal,
                 scope,
                 method: parts.method,
-                guest_headers: guest_headers(parts.headers),
+                guest_headers,
                 body,
                 first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
+                _buffered: buffered,
             };
-            outgoing.send(url, target).await
+            outgoing.send(url, target, permit).await
         })
     }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK
+    }
+}
+
+fn too_many_requests(per_call: u32) -> HttpError {
+    HttpError::InternalError(Some(format!(
+        "this call has started its [limits].max_requests_per_call ({per_call}) outgoing requests; make fewer per call, or raise the limit"
+    )))
+}
+
+/// What a header map holds in memory, roughly: names and values.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
 }
 
 fn report_denial(
@@ -398,14 +489,8 @@ impl Outgoing {
         mut self,
         mut url: NormalUrl,
         mut target: usize,
+        permit: OwnedSemaphorePermit,
     ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
-        let permit = self
-            .policy
-            .outbound
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| HttpError::InternalError(Some("capstan is shutting down".into())))?;
         let started = Instant::now();
         let mut hops = 0;
         loop {
@@ -630,12 +715,25 @@ fn guest_headers(mut headers: HeaderMap) -> HeaderMap {
     headers
 }
 
-async fn buffer_body(body: WasiBody, cap: usize) -> Result<bytes::Bytes, HttpError> {
-    Limited::new(body, cap)
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|_| HttpError::HttpRequestBodySize(Some(cap as u64)))
+/// Reads the guest's whole request body, up to the host's request-body cap, taking every
+/// chunk from the instance's request budget into `held` before keeping it.
+async fn buffer_body(
+    body: WasiBody,
+    policy: &EgressPolicy,
+    held: &mut Option<OwnedSemaphorePermit>,
+) -> Result<bytes::Bytes, HttpError> {
+    let cap = policy.settings.request_body_bytes;
+    let too_big = || HttpError::HttpRequestBodySize(Some(cap as u64));
+    let mut body = Limited::new(body, cap);
+    let mut chunks = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| too_big())?.into_data() else {
+            continue;
+        };
+        policy.budget.take(held, data.len())?;
+        chunks.extend_from_slice(&data);
+    }
+    Ok(chunks.freeze())
 }
 
 /// Reads (a capped amount of) the guest's request body before refusing, so a guest that is
@@ -707,6 +805,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn buffered_bytes_share_the_instance_budget_until_dropped() {
+        let budget = RequestBudget::new(100, 1);
+        let (mut first, mut second) = (None, None);
+        budget.take(&mut first, 60).expect("within the budget");
+        budget.take(&mut first, 30).expect("within the budget");
+        let refused = budget.take(&mut second, 20).expect_err("past the budget");
+        assert!(refused.to_string().contains("request_buffer"), "{refused}");
+        budget.take(&mut second, 10).expect("the rest");
+        drop(first);
+        budget.take(&mut second, 90).expect("given back");
+        assert_eq!(budget.bytes.available_permits(), 0);
     }
 
     #[test]

@@ -113,7 +113,13 @@ impl Instance {
         Ok(Self {
             tools: serve_tools(&manifest, tools)?,
             prompts: serve_prompts(&manifest, prompts)?,
-            gate: Gate::new(manifest.limits.max_concurrency, manifest.limits.max_queue),
+            gate: Gate::new(
+                manifest
+                    .limits
+                    .max_concurrency
+                    .min(runtime.fair_share_of_slots()),
+                manifest.limits.max_queue,
+            ),
             manifest,
             fingerprint,
             component,
@@ -245,9 +251,16 @@ fn sandbox(manifest: &Manifest, egress: EgressSettings) -> Result<Sandbox, LoadE
         manifest.targets.clone(),
         manifest.limits.max_outbound as usize,
         &egress,
-    )?;
+    )?
+    .with_budget(
+        manifest.limits.request_buffer_bytes,
+        manifest.limits.max_requests_per_call,
+    );
     Ok(Sandbox {
         memory_bytes: manifest.limits.memory_bytes,
+        memory_total: Arc::new(tokio::sync::Semaphore::new(
+            manifest.limits.memory_total_bytes,
+        )),
         timeout: manifest.limits.timeout,
         config: Arc::new(config),
         egress: Arc::new(policy),

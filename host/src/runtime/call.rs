@@ -9,15 +9,18 @@ use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::bindings::{Plugin, PluginPre, types};
-use super::state::{CallState, EPOCH_TICK};
+use super::state::{CallState, EPOCH_TICK, MemoryLimiter, Refusal};
 use crate::egress::{CallContext, EgressPolicy};
 use crate::events::EventSink;
 
 /// The limits and context one plugin instance runs under, shared by all its calls.
 #[derive(Clone)]
 pub struct Sandbox {
-    /// Cap on the instance's total linear memory, in bytes.
+    /// Cap on the linear memory of one call, in bytes.
     pub memory_bytes: usize,
+    /// The instance's budget for the linear memory of all its calls together, one permit a
+    /// byte (`[limits].memory_total`).
+    pub memory_total: Arc<Semaphore>,
     /// Wall-clock limit of one call, guest code and host I/O together.
     pub timeout: Duration,
     /// The manifest's `[config]` and target URLs, visible through `wasi:config`.
@@ -37,6 +40,12 @@ pub enum CallError {
         requested: usize,
         /// The limit.
         limit: usize,
+    },
+    /// The guest tried to grow its memory while the instance's other calls held the rest of
+    /// its memory budget, and then trapped.
+    InstanceOutOfMemory {
+        /// The memory the guest asked for.
+        requested: usize,
     },
     /// The guest overflowed its stack (usually unbounded recursion).
     StackOverflow,
@@ -64,6 +73,11 @@ impl fmt::Display for CallError {
                 "ran out of memory: needed {} but the instance's [limits].memory is {}",
                 bytesize::ByteSize::b(*requested as u64).display().iec(),
                 bytesize::ByteSize::b(*limit as u64).display().iec()
+            ),
+            CallError::InstanceOutOfMemory { requested } => write!(
+                f,
+                "ran out of memory: needed {} while the instance's other calls held the rest of its [limits].memory_total; retry when fewer calls run, or raise memory_total",
+                bytesize::ByteSize::b(*requested as u64).display().iec(),
             ),
             CallError::StackOverflow => f.write_str("overflowed its stack (unbounded recursion?)"),
             CallError::Trap { trap, stderr } => match stderr {
@@ -206,17 +220,15 @@ impl Component {
         context: CallContext,
         export: Export<'_>,
     ) -> Result<Answer, CallError> {
-        let _slot = self
-            .slots
-            .acquire()
+        // Waiting for a pool slot counts against the call's deadline.
+        let deadline = tokio::time::Instant::now() + sandbox.timeout + 2 * EPOCH_TICK;
+        let _slot = tokio::time::timeout_at(deadline, self.slots.acquire())
             .await
+            .map_err(|_| CallError::Timeout(sandbox.timeout))?
             .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
         let mut store = self.new_store(sandbox, events, context);
-        let outcome = tokio::time::timeout(
-            sandbox.timeout + 2 * EPOCH_TICK,
-            invoke(&self.pre, &mut store, export),
-        )
-        .await;
+        let outcome =
+            tokio::time::timeout_at(deadline, invoke(&self.pre, &mut store, export)).await;
         match outcome {
             Err(_) => Err(CallError::Timeout(sandbox.timeout)),
             Ok(Ok(answer)) => Ok(answer),
@@ -234,7 +246,7 @@ impl Component {
         let state = CallState::new(
             sandbox.egress.hooks(events.clone(), context),
             sandbox.config.clone(),
-            sandbox.memory_bytes,
+            MemoryLimiter::new(sandbox.memory_bytes, sandbox.memory_total.clone()),
             ticks,
             events,
         );
@@ -288,13 +300,16 @@ fn classify(error: wasmtime::Error, store: &Store<CallState>, timeout: Duration)
     match trap {
         Trap::Interrupt => CallError::Timeout(timeout),
         Trap::StackOverflow => CallError::StackOverflow,
-        _ if state.limiter.refused.is_some() => CallError::OutOfMemory {
-            requested: state.limiter.refused.unwrap_or_default(),
-            limit: state.limiter.limit(),
-        },
-        _ => CallError::Trap {
-            trap: trap.to_string(),
-            stderr: panic_message(&state.stderr.contents()),
+        _ => match state.limiter.refused {
+            Some(Refusal::Instance(requested)) => CallError::InstanceOutOfMemory { requested },
+            Some(Refusal::Call(requested)) => CallError::OutOfMemory {
+                requested,
+                limit: state.limiter.limit(),
+            },
+            None => CallError::Trap {
+                trap: trap.to_string(),
+                stderr: panic_message(&state.stderr.contents()),
+            },
         },
     }
 }

@@ -15,6 +15,16 @@ use super::state::{CallState, EPOCH_TICK};
 /// returned to the kernel. Resident memory grows by at most this much per slot used.
 const KEEP_RESIDENT: usize = 256 << 10;
 
+/// Memories one component may define; the pool holds this many for every instance slot, so a
+/// component with many memories cannot use up the memories while slots remain.
+const MEMORIES_PER_COMPONENT: u32 = 4;
+
+/// Tables one component may define; the pool holds this many for every instance slot.
+const TABLES_PER_COMPONENT: u32 = 8;
+
+/// Core instances one component may create; the pool holds this many for every slot.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+
 /// Engine-wide ceilings; per-instance limits from manifests must fit inside them.
 #[derive(Debug, Clone)]
 pub struct EngineLimits {
@@ -67,6 +77,12 @@ impl Runtime {
         &self.limits
     }
 
+    /// The most pool slots one plugin instance's calls may hold at once: half the pool, so no
+    /// instance can take every slot and starve the others' calls and instantiation.
+    pub fn fair_share_of_slots(&self) -> u32 {
+        fair_share(self.limits.max_instances)
+    }
+
     /// The compile cache.
     pub fn cache(&self) -> &CompileCache {
         &self.cache
@@ -96,18 +112,33 @@ impl Runtime {
     }
 }
 
+/// Half of `slots`, at least one.
+fn fair_share(slots: u32) -> u32 {
+    (slots / 2).max(1)
+}
+
 fn engine_config(limits: &EngineLimits) -> Config {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config(limits)));
+    config
+}
+
+/// The pooling allocator: every instance slot has room for the most memories, tables and core
+/// instances one component may use, so instantiation fails only when the slots run out.
+fn pool_config(limits: &EngineLimits) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     let instances = limits.max_instances;
     pool.total_component_instances(instances)
-        .total_core_instances(instances * 16)
-        .total_memories(instances * 2)
-        .total_tables(instances * 4)
+        .total_core_instances(instances * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(instances * MEMORIES_PER_COMPONENT)
+        .total_tables(instances * TABLES_PER_COMPONENT)
         .total_stacks(instances)
         .max_memory_size(limits.max_memory_bytes as usize)
-        .max_memories_per_component(4)
-        .max_tables_per_component(8)
-        .max_core_instances_per_component(16)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         // Between calls, the pages a call dirtied (found with Linux's PAGEMAP_SCAN, 6.7 and
         // later) are reset in place, up to KEEP_RESIDENT per instance; only the rest goes back
         // to the kernel. Returned pages made the next call fault each one in again, and every
@@ -121,11 +152,7 @@ fn engine_config(limits: &EngineLimits) -> Config {
         // Returning memory to the kernel in batches saves a TLB shootdown across every core
         // per call (the bench's sandbox share dropped from about 88 µs to 60 µs with it).
         .decommit_batch_size(32);
-    let mut config = Config::new();
-    config
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    config
+    pool
 }
 
 fn start_epoch_ticker(engine: &Engine) {
@@ -140,4 +167,59 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawning the epoch ticker thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component whose core modules together use the most memories and tables a component
+    /// may.
+    fn greedy_component() -> String {
+        let tables = TABLES_PER_COMPONENT / MEMORIES_PER_COMPONENT;
+        let table = "(table 1 funcref)".repeat(tables as usize);
+        let modules: String = (0..MEMORIES_PER_COMPONENT)
+            .map(|i| {
+                format!(
+                    "(core module $m{i} (memory 1) {table}) (core instance (instantiate $m{i}))"
+                )
+            })
+            .collect();
+        format!("(component {modules})")
+    }
+
+    #[test]
+    fn every_slot_holds_a_component_with_the_most_memories_and_tables() {
+        let limits = EngineLimits {
+            max_instances: 3,
+            max_memory_bytes: 1 << 20,
+        };
+        let engine = Engine::new(&engine_config(&limits)).unwrap();
+        let component = wasmtime::component::Component::new(&engine, greedy_component()).unwrap();
+        let linker = wasmtime::component::Linker::<()>::new(&engine);
+        let mut held = Vec::new();
+        for slot in 0..limits.max_instances {
+            let mut store = wasmtime::Store::new(&engine, ());
+            let instance = linker.instantiate(&mut store, &component);
+            assert!(
+                instance.is_ok(),
+                "slot {slot} of {}: {:#}",
+                limits.max_instances,
+                instance.err().unwrap()
+            );
+            held.push(store);
+        }
+        let mut store = wasmtime::Store::new(&engine, ());
+        assert!(
+            linker.instantiate(&mut store, &component).is_err(),
+            "a slot past the pool"
+        );
+    }
+
+    #[test]
+    fn one_instance_may_hold_half_the_slots() {
+        assert_eq!(fair_share(256), 128);
+        assert_eq!(fair_share(3), 1);
+        assert_eq!(fair_share(1), 1);
+    }
 }

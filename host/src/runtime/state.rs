@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -23,6 +25,15 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much of the guest's stderr is kept to explain a trap (a Rust panic message lands there).
 const STDERR_CAPTURE: usize = 4096;
 
+/// Handles (streams, pollables, requests, header fields, ...) one call may hold at once.
+/// wasmtime allows a million; a thousand requests in flight need about two each.
+pub const RESOURCE_TABLE_CAPACITY: usize = 4096;
+
+/// The largest header collection (`wasi:http` `fields`) a guest may build, names and values
+/// together. With [`RESOURCE_TABLE_CAPACITY`] this bounds what header fields of one call can
+/// hold in host memory at 64 MiB (wasmtime's defaults allow 128 KiB × a million).
+pub const FIELD_SIZE_LIMIT: usize = 16 << 10;
+
 /// The store data of one call.
 pub struct CallState {
     wasi: WasiCtx,
@@ -40,19 +51,23 @@ impl CallState {
     pub(super) fn new(
         hooks: EgressHooks,
         config: Arc<WasiConfigVariables>,
-        memory_limit: usize,
+        limiter: MemoryLimiter,
         deadline_ticks: u64,
         events: EventSink,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(FIELD_SIZE_LIMIT);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(RESOURCE_TABLE_CAPACITY);
         Self {
             wasi,
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            http,
+            table,
             hooks,
             config,
-            limiter: MemoryLimiter::new(memory_limit),
+            limiter,
             deadline: EpochDeadline::new(deadline_ticks),
             stderr,
             events,
@@ -126,25 +141,59 @@ fn truncate(mut text: String, limit: usize) -> String {
     text
 }
 
-/// Caps the total linear memory of one instance and remembers a refused growth, so a trap that
-/// follows can be reported as running out of memory.
+/// Caps the linear memory of one call at `[limits].memory`, and of all the instance's calls
+/// together at `[limits].memory_total` (a semaphore counted in bytes, shared by the instance's
+/// calls); remembers a refused growth, so a trap that follows can be reported as running out
+/// of memory.
 pub(super) struct MemoryLimiter {
     limit: usize,
     in_use: usize,
-    pub(super) refused: Option<usize>,
+    shared: Arc<Semaphore>,
+    held: Option<OwnedSemaphorePermit>,
+    pub(super) refused: Option<Refusal>,
+}
+
+/// A growth the limiter refused: the memory asked for, and which cap refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The call's own `[limits].memory`.
+    Call(usize),
+    /// The instance's `[limits].memory_total`, held by its other calls.
+    Instance(usize),
 }
 
 impl MemoryLimiter {
-    fn new(limit: usize) -> Self {
+    /// A limiter for one call: at most `limit` bytes, taken from the instance's `shared` budget.
+    pub(super) fn new(limit: usize, shared: Arc<Semaphore>) -> Self {
         Self {
             limit,
             in_use: 0,
+            shared,
+            held: None,
             refused: None,
         }
     }
 
     pub(super) fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Takes `bytes` more from the instance's budget without waiting.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let Ok(count) = u32::try_from(bytes) else {
+            return false;
+        };
+        let Ok(permit) = self.shared.clone().try_acquire_many_owned(count) else {
+            return false;
+        };
+        match &mut self.held {
+            Some(held) => held.merge(permit),
+            None => self.held = Some(permit),
+        }
+        true
     }
 }
 
@@ -157,7 +206,11 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         let total = self.in_use - current.min(self.in_use) + desired;
         if total > self.limit {
-            self.refused = Some(total);
+            self.refused = Some(Refusal::Call(total));
+            return Ok(false);
+        }
+        if !self.reserve(total.saturating_sub(self.in_use)) {
+            self.refused = Some(Refusal::Instance(total));
             return Ok(false);
         }
         self.in_use = total;
@@ -193,5 +246,29 @@ impl EpochDeadline {
         } else {
             UpdateDeadline::Yield(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_share_the_instance_budget_and_give_it_back() {
+        let shared = Arc::new(Semaphore::new(100));
+        let mut first = MemoryLimiter::new(80, shared.clone());
+        let mut second = MemoryLimiter::new(80, shared.clone());
+        assert!(first.memory_growing(0, 60, None).unwrap());
+        assert!(!second.memory_growing(0, 60, None).unwrap());
+        assert_eq!(second.refused, Some(Refusal::Instance(60)));
+        assert!(second.memory_growing(0, 40, None).unwrap());
+        assert!(!first.memory_growing(60, 81, None).unwrap());
+        assert_eq!(first.refused, Some(Refusal::Call(81)));
+        assert_eq!(shared.available_permits(), 0);
+        drop(first);
+        assert_eq!(shared.available_permits(), 60);
+        assert!(second.memory_growing(40, 80, None).unwrap());
+        drop(second);
+        assert_eq!(shared.available_permits(), 100);
     }
 }

@@ -72,6 +72,9 @@ corpus! {
     endless_response_body: "Reads a response body that never ends" => "Cut at the target's `max_response`.";
     oversized_request_body: "Sends a 9 MiB request body" => "Refused at the 8 MiB request-body cap.";
     thousand_outbound_requests: "Starts 1,000 requests at once" => "At most `[limits].max_outbound` are in flight; the rest wait.";
+    unfinished_request_bodies: "Opens 100 requests and writes 7 MiB into each body without finishing it" => "A request takes its outbound slot before its body is buffered, and buffered bodies share `[limits].request_buffer`: capstan's resident memory grows by under 128 MiB and falls back.";
+    hoarded_header_fields: "Builds 20,000 header collections of 15 KiB, and one of 100 KiB" => "Handles are capped at 4,096 per call and header collections at 16 KiB: resident memory grows by under 128 MiB and falls back.";
+    concurrent_memory_hogs: "Eight concurrent calls each hold 150 MiB of linear memory" => "Calls past the instance's `[limits].memory_total` report `ran out of memory`; resident memory grows by under 400 MiB and falls back.";
 }
 
 /// The upstreams of one test: the allowed API and the listeners nothing may reach.
@@ -288,6 +291,9 @@ fn assert_truncated(result: &CallToolResult) {
 }
 
 async fn run(id: &str) {
+    if crate::memory::run(id).await {
+        return;
+    }
     let world = World::start().await;
     let w = &world;
     let api = w.api_authority();

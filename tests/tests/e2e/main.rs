@@ -12,6 +12,7 @@ mod gitops;
 mod hostile;
 mod identity;
 mod manifests;
+mod memory;
 mod protocol;
 mod reload;
 mod rollouts;

@@ -12,6 +12,7 @@
 //! sockets.
 
 mod exhaust;
+mod hoard;
 mod raw_http;
 mod snoop;
 
@@ -127,6 +128,31 @@ fn result_tools() -> Vec<Tool> {
     ]
 }
 
+fn hoard_tools() -> Vec<Tool> {
+    let count = json!({"type": "integer", "minimum": 0, "maximum": hoard::MAX_HOARD});
+    let size = json!({"type": "integer", "minimum": 0});
+    vec![
+        tool(
+            "hoard_bodies",
+            "Opens `n` POSTs to `url`, writes up to `mib` MiB into each body without finishing \
+             it, and holds them for `ms` milliseconds.",
+            object(
+                json!({"url": {"type": "string"}, "n": count, "mib": size, "ms": size}),
+                &["url", "n", "mib", "ms"],
+            ),
+        ),
+        tool(
+            "hoard_fields",
+            "Makes `n` header collections of one `kib` KiB value each and holds them for `ms` \
+             milliseconds.",
+            object(
+                json!({"n": count, "kib": size, "ms": size}),
+                &["n", "kib", "ms"],
+            ),
+        ),
+    ]
+}
+
 impl Plugin for Hostile {
     fn toolbox() -> Toolbox {
         Toolbox::new("hostile")
@@ -207,6 +233,27 @@ impl Plugin for Hostile {
             )
             .tool("trap", || described("trap"), |_, _| exhaust::trap())
             .tool(
+                "hoard_bodies",
+                || described("hoard_bodies"),
+                |ctx, arguments| {
+                    let url = args::required_str(arguments, "url")?;
+                    let (n, mib) = (number(arguments, "n"), number(arguments, "mib"));
+                    let ms = number(arguments, "ms");
+                    Ok(ToolResult::structured(hoard::hoard_bodies(
+                        ctx, url, n, mib, ms,
+                    )))
+                },
+            )
+            .tool(
+                "hoard_fields",
+                || described("hoard_fields"),
+                |ctx, arguments| {
+                    let (n, kib) = (number(arguments, "n"), number(arguments, "kib"));
+                    let ms = number(arguments, "ms");
+                    Ok(ToolResult::structured(hoard::hoard_fields(ctx, n, kib, ms)))
+                },
+            )
+            .tool(
                 "guess_secrets",
                 || described("guess_secrets"),
                 |ctx, _| Ok(ToolResult::text(snoop::guess_secrets(ctx))),
@@ -216,11 +263,16 @@ impl Plugin for Hostile {
 
 /// The description of the tool `name` from the lists above.
 fn described(name: &str) -> Tool {
-    [network_tools(), runaway_tools(), result_tools()]
-        .concat()
-        .into_iter()
-        .find(|tool| tool.name() == name)
-        .unwrap_or_else(|| panic!("the hostile plugin describes no tool `{name}`"))
+    [
+        network_tools(),
+        runaway_tools(),
+        result_tools(),
+        hoard_tools(),
+    ]
+    .concat()
+    .into_iter()
+    .find(|tool| tool.name() == name)
+    .unwrap_or_else(|| panic!("the hostile plugin describes no tool `{name}`"))
 }
 
 /// The integer argument `name`, or 0.
