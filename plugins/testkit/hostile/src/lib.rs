@@ -12,6 +12,7 @@
 //! sockets.
 
 mod exhaust;
+mod noise;
 mod raw_http;
 mod snoop;
 
@@ -211,16 +212,27 @@ impl Plugin for Hostile {
                 || described("guess_secrets"),
                 |ctx, _| Ok(ToolResult::text(snoop::guess_secrets(ctx))),
             )
+            .tool(
+                "structured_bomb",
+                || described("structured_bomb"),
+                noise::elsewhere,
+            )
+            .tool("forge_log", || described("forge_log"), noise::elsewhere)
     }
 }
 
 /// The description of the tool `name` from the lists above.
 fn described(name: &str) -> Tool {
-    [network_tools(), runaway_tools(), result_tools()]
-        .concat()
-        .into_iter()
-        .find(|tool| tool.name() == name)
-        .unwrap_or_else(|| panic!("the hostile plugin describes no tool `{name}`"))
+    [
+        network_tools(),
+        runaway_tools(),
+        result_tools(),
+        noise::tools(),
+    ]
+    .concat()
+    .into_iter()
+    .find(|tool| tool.name() == name)
+    .unwrap_or_else(|| panic!("the hostile plugin describes no tool `{name}`"))
 }
 
 /// The integer argument `name`, or 0.
@@ -228,4 +240,4 @@ fn number(arguments: &Value, name: &str) -> u64 {
     args::u64_or(arguments, name, 0)
 }
 
-capstan_sdk::export_plugin!(Hostile);
+// Exported by `noise`, which answers some calls itself.
