@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use capstan::events::EventSink;
+use capstan::runtime::CallAnswer;
 use capstan_tests::capstan::PluginDir;
 use capstan_tests::upstream::Upstream;
 use serde_json::json;
 
+use crate::RESULT_CAP;
 use crate::stats::Sample;
 
 /// (through the sandbox and gate, direct) samples of `calls` GETs each.
@@ -44,9 +46,15 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
     for round in 0..calls + calls.min(100) {
         let started = Instant::now();
         let result = instance
-            .call_tool(fetch, &arguments, EventSink::none(), Default::default())
+            .call_tool(
+                (fetch, &arguments),
+                EventSink::none(),
+                Default::default(),
+                RESULT_CAP,
+            )
             .await?;
-        anyhow::ensure!(!result.is_error, "the probe's fetch failed");
+        let failed = !matches!(result, CallAnswer::Whole(ref whole) if !whole.is_error);
+        anyhow::ensure!(!failed, "the probe's fetch failed");
         let through_gate = started.elapsed();
         let started = Instant::now();
         direct.get(&url).send().await?.bytes().await?;

@@ -48,6 +48,9 @@ use stats::Sample;
 use crate::report::{Figure, Own};
 use crate::versus::process::Process;
 
+/// The result cap a call gets from `capstan serve` by default.
+const RESULT_CAP: usize = 256 << 10;
+
 /// Benchmarks of capstan's call path and start-up, and capstan against argocd-mcp.
 #[derive(Parser)]
 struct Args {
@@ -318,14 +321,24 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     let arguments = json!({});
     for _ in 0..calls.min(200) {
         instance
-            .call_tool(noop, &arguments, EventSink::none(), Default::default())
+            .call_tool(
+                (noop, &arguments),
+                EventSink::none(),
+                Default::default(),
+                RESULT_CAP,
+            )
             .await?;
     }
     let mut sample = Sample::default();
     for _ in 0..calls {
         let started = Instant::now();
         instance
-            .call_tool(noop, &arguments, EventSink::none(), Default::default())
+            .call_tool(
+                (noop, &arguments),
+                EventSink::none(),
+                Default::default(),
+                RESULT_CAP,
+            )
             .await?;
         sample.push(started.elapsed());
     }

@@ -4,6 +4,7 @@
 //! ```toml
 //! # capstan.toml
 //! listen = "127.0.0.1:8931"
+//! metrics_listen = "0.0.0.0:9090"       # /metrics on its own address instead of `listen`
 //! plugins = ["/etc/capstan/plugins"]   # relative paths are relative to this file
 //! cache_dir = "/var/cache/capstan"
 //! stateless = false
@@ -40,6 +41,7 @@ use serde::Deserialize;
 use crate::access::{self, settings::PolicyOverrides};
 use crate::audit::AuditSettings;
 use crate::audit::settings::{AuditFile, AuditOverrides};
+use crate::caller::SubjectToken;
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
@@ -53,6 +55,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8931";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     plugins: Option<Vec<PathBuf>>,
     cache_dir: Option<PathBuf>,
     stateless: Option<bool>,
@@ -99,6 +102,9 @@ pub struct Overrides {
     /// Address to serve MCP over HTTP on.
     #[arg(long, env = "CAPSTAN_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` on this address instead of the MCP one.
+    #[arg(long, env = "CAPSTAN_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Where compiled plugins are cached.
     #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -164,6 +170,8 @@ pub struct Overrides {
 pub struct Settings {
     /// Where to listen.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served when not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Manifest folders.
     pub plugins: Vec<PathBuf>,
     /// Compile cache folder.
@@ -171,7 +179,7 @@ pub struct Settings {
     /// Stateless mode.
     pub stateless: bool,
     /// Inbound bearer token.
-    pub auth_token: Option<String>,
+    pub auth_token: Option<SubjectToken>,
     /// Serve a non-loopback address without a token.
     pub allow_unauthenticated: bool,
     /// Extra accepted `Host` values.
@@ -236,6 +244,7 @@ impl Settings {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            metrics_listen: overrides.metrics_listen.or(file.metrics_listen),
             plugins,
             cache_dir: overrides
                 .cache_dir
@@ -302,7 +311,7 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
         .map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.to_string().trim_end()))
 }
 
-fn auth_token(file: Option<PathBuf>) -> anyhow::Result<Option<String>> {
+fn auth_token(file: Option<PathBuf>) -> anyhow::Result<Option<SubjectToken>> {
     let token = match file {
         Some(path) => std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the auth token file {}", path.display()))?,
@@ -311,13 +320,13 @@ fn auth_token(file: Option<PathBuf>) -> anyhow::Result<Option<String>> {
             Err(_) => return Ok(None),
         },
     };
-    let token = token.trim().to_owned();
+    let token = token.trim();
     if token.len() < 16 {
         bail!(
             "the inbound auth token is too short; use at least 16 random characters (e.g. `openssl rand -hex 32`)"
         );
     }
-    Ok(Some(token))
+    Ok(Some(SubjectToken::new(token)))
 }
 
 fn resolve_overrides(
@@ -379,6 +388,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(flagged.listen.port(), 9001);
+    }
+
+    #[test]
+    fn the_inbound_token_never_shows_in_a_debug_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "inbound-token-4b1d9e2f7a\n").unwrap();
+        let settings = Settings::resolve(Overrides {
+            auth_token_file: Some(file),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(
+            settings.auth_token.as_ref().map(|t| t.expose()),
+            Some("inbound-token-4b1d9e2f7a")
+        );
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("inbound-token-4b1d9e2f7a"), "{printed}");
     }
 
     #[test]

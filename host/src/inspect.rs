@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::default_cache_dir;
+use crate::guest_text::escape;
 use crate::registry::{LoadOptions, Snapshot, load_snapshot};
 use crate::runtime::{EngineLimits, Runtime};
 
@@ -43,7 +44,11 @@ pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
         );
     }
     for failure in snapshot.failures() {
-        println!("error {}: {}", failure.manifest.display(), failure.error);
+        println!(
+            "error {}: {}",
+            failure.manifest.display(),
+            escape(&failure.error.to_string())
+        );
     }
     if snapshot.instances().is_empty() && snapshot.failures().is_empty() {
         println!("error: no manifests (*.toml) found");
@@ -71,12 +76,8 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
             } else {
                 "destructive"
             };
-            let description = tool
-                .description
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let first_line = tool.description.lines().next().unwrap_or_default();
+            let description = escape(first_line).into_owned();
             [
                 name.clone(),
                 entry.instance.name().to_owned(),
@@ -110,7 +111,11 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
         );
     }
     for failure in snapshot.failures() {
-        eprintln!("error {}: {}", failure.manifest.display(), failure.error);
+        eprintln!(
+            "error {}: {}",
+            failure.manifest.display(),
+            escape(&failure.error.to_string())
+        );
     }
     Ok(if snapshot.failures().is_empty() {
         ExitCode::SUCCESS

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod events;
+pub mod guest_text;
 pub mod identity;
 pub mod inspect;
 pub mod manifest;

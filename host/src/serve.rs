@@ -83,17 +83,28 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     }
     let authenticator = Arc::new(Authenticator::new(
         &settings.identity,
-        settings.auth_token.clone(),
+        settings
+            .auth_token
+            .as_ref()
+            .map(|token| token.expose().to_owned()),
     )?);
     let prefetch = authenticator.clone();
     tokio::spawn(async move { prefetch.prefetch().await });
-    let app = http::app(
-        server,
-        readiness,
-        metrics,
-        &http_options(&settings, authenticator),
-        shutdown.clone(),
-    );
+    let options = http_options(&settings, authenticator);
+    if let Some(address) = settings.metrics_listen {
+        let listener = bind_metrics(address).await?;
+        let app = http::metrics_app(metrics.clone(), &options);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        });
+    }
+    let app = http::app(server, readiness, metrics, &options, shutdown.clone());
     let reload_shutdown = shutdown.clone();
     let listener = bind(&settings).await?;
     tokio::spawn(async move {
@@ -177,7 +188,18 @@ fn http_options(settings: &Settings, authenticator: Arc<Authenticator>) -> HttpO
         authenticator,
         allowed_hosts: settings.allowed_hosts.clone(),
         allowed_origins: settings.allowed_origins.clone(),
+        separate_metrics: settings.metrics_listen.is_some(),
     }
+}
+
+async fn bind_metrics(address: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {address} for /metrics; is another process using it? choose another with --metrics-listen")
+        })?;
+    tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
+    Ok(listener)
 }
 
 async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {

@@ -5,7 +5,9 @@
 //! Order of checks on `/mcp`: authentication runs first (the [`Authenticator`] turns the request
 //! into a [`Caller`], put in the request's extensions as `Arc<Caller>`, where handlers find it
 //! through rmcp's `http::request::Parts`), then rmcp's Host and Origin allowlists, then the MCP
-//! session or stateless handling.
+//! session or stateless handling. `/readyz` and `/metrics` pass the same `Host` allowlist
+//! ([`host_check`](super::host_check)); `/metrics` moves to its own app ([`metrics_app`]) when
+//! it has a listen address of its own.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::host_check::{HostAllowlist, check_host};
 use super::server::McpServer;
 use crate::caller::Caller;
 use crate::identity::Authenticator;
@@ -37,6 +40,8 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// `Origin` values accepted besides loopback origins.
     pub allowed_origins: Vec<String>,
+    /// `/metrics` is served on an address of its own ([`metrics_app`]), not here.
+    pub separate_metrics: bool,
 }
 
 impl Default for HttpOptions {
@@ -46,6 +51,7 @@ impl Default for HttpOptions {
             authenticator: Arc::new(Authenticator::open()),
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            separate_metrics: false,
         }
     }
 }
@@ -73,10 +79,15 @@ pub fn app(
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(gate, authenticate));
+    let mut guarded = Router::new().route("/readyz", get(readyz).with_state(readiness));
+    if !options.separate_metrics {
+        guarded = guarded.route("/metrics", get(metrics_text).with_state(metrics));
+    }
+    let hosts = HostAllowlist::new(allowed_hosts(options).iter().map(String::as_str));
+    let guarded = guarded.route_layer(middleware::from_fn_with_state(hosts, check_host));
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz).with_state(readiness))
-        .route("/metrics", get(metrics_text).with_state(metrics))
+        .merge(guarded)
         .merge(mcp_routes);
     if let Some(resource) = options.authenticator.resource() {
         let document = Arc::new(resource.document().clone());
@@ -91,11 +102,25 @@ pub fn app(
     router
 }
 
-fn mcp_config(options: &HttpOptions, shutdown: CancellationToken) -> StreamableHttpServerConfig {
-    let hosts = ["localhost", "127.0.0.1", "::1"]
+/// The app of a separate metrics address: `/metrics` only, behind the same `Host` allowlist.
+pub fn metrics_app(metrics: Arc<Metrics>, options: &HttpOptions) -> Router {
+    let hosts = HostAllowlist::new(allowed_hosts(options).iter().map(String::as_str));
+    Router::new()
+        .route("/metrics", get(metrics_text).with_state(metrics))
+        .route_layer(middleware::from_fn_with_state(hosts, check_host))
+}
+
+/// Loopback names and the configured ones.
+fn allowed_hosts(options: &HttpOptions) -> Vec<String> {
+    ["localhost", "127.0.0.1", "::1"]
         .into_iter()
         .map(String::from)
-        .chain(options.allowed_hosts.iter().cloned());
+        .chain(options.allowed_hosts.iter().cloned())
+        .collect()
+}
+
+fn mcp_config(options: &HttpOptions, shutdown: CancellationToken) -> StreamableHttpServerConfig {
+    let hosts = allowed_hosts(options);
     let origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
         .into_iter()
         .map(String::from)

@@ -18,6 +18,7 @@
 
 pub mod convert;
 pub mod guard;
+pub mod host_check;
 pub mod http;
 mod logging;
 pub mod notify;

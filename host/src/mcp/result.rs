@@ -2,6 +2,8 @@
 
 use rmcp::model::{CallToolResult, ContentBlock};
 
+use crate::runtime::TooLarge;
+
 /// Caps `result` at `cap` bytes of JSON. An oversized result keeps the start of its text and
 /// gains a marker saying how to narrow the request; its structured content is dropped (it
 /// cannot be cut and stay valid), which makes it an error when the tool promised structured
@@ -17,12 +19,23 @@ pub fn cap_size(result: CallToolResult, cap: usize, has_output_schema: bool) -> 
         .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
         .collect::<Vec<_>>()
         .join("\n");
-    let keep = floor_char_boundary(&text, cap.saturating_sub(1024));
+    let is_error = result.is_error.unwrap_or(false) || has_output_schema;
+    truncated(&text, size, cap, is_error)
+}
+
+/// The result for a guest answer that was over `cap` before the host read it: the start of its
+/// text and the same marker [`cap_size`] adds.
+pub fn too_large(start: TooLarge, cap: usize, has_output_schema: bool) -> CallToolResult {
+    let is_error = start.is_error || has_output_schema;
+    truncated(&start.text, start.size, cap, is_error)
+}
+
+fn truncated(text: &str, size: usize, cap: usize, is_error: bool) -> CallToolResult {
+    let keep = floor_char_boundary(text, cap.saturating_sub(1024));
     let marker = format!(
         "\n\n[capstan: result truncated: {size} bytes exceed the {cap}-byte limit. Narrow the request (filters, a smaller `limit`, fewer fields) to get the whole answer.]"
     );
     let content = vec![ContentBlock::text(format!("{}{marker}", &text[..keep]))];
-    let is_error = result.is_error.unwrap_or(false) || has_output_schema;
     if is_error {
         CallToolResult::error(content)
     } else {
@@ -107,6 +120,20 @@ mod tests {
         assert!(serde_json::to_vec(&capped).unwrap().len() <= 4096);
         assert!(text.contains("result truncated"));
         assert_eq!(capped.is_error, Some(false));
+    }
+
+    #[test]
+    fn an_answer_over_the_cap_before_reading_gets_the_same_marker() {
+        let start = TooLarge {
+            size: 100 << 20,
+            text: "x".repeat(4096),
+            is_error: false,
+        };
+        let capped = too_large(start, 4096, true);
+        let text = &capped.content[0].as_text().unwrap().text;
+        assert!(serde_json::to_vec(&capped).unwrap().len() <= 4096);
+        assert!(text.contains("result truncated: 104857600 bytes"), "{text}");
+        assert_eq!(capped.is_error, Some(true));
     }
 
     #[test]

@@ -26,7 +26,9 @@ use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict}
 use crate::caller::Caller;
 use crate::egress::{CallContext, TargetScope};
 use crate::events::{EgressTally, EventSink, GuestEvent, LogLevel};
+use crate::guest_text::escape;
 use crate::registry::{Entry, Instance, Registry};
+use crate::runtime::CallAnswer;
 
 /// Settings of the MCP front that shape results.
 #[derive(Debug, Clone)]
@@ -183,7 +185,11 @@ impl ServerHandler for McpServer {
         })?;
         let arguments =
             serde_json::to_value(request.arguments.unwrap_or_default()).unwrap_or_default();
-        match entry.instance.get_prompt(entry.index, &arguments).await {
+        let rendered = entry
+            .instance
+            .get_prompt(entry.index, &arguments, self.options.result_cap)
+            .await;
+        match rendered {
             Ok(Ok(rendered)) => Ok(convert::prompt_result(rendered).into()),
             Ok(Err(message)) => Err(ErrorData::invalid_params(message, None)),
             Err(error) => Err(ErrorData::internal_error(
@@ -317,9 +323,12 @@ impl McpServer {
             scope,
             ..CallContext::default()
         };
-        let call = entry
-            .instance
-            .call_tool(entry.index, arguments, events, call_context);
+        let call = entry.instance.call_tool(
+            (entry.index, arguments),
+            events,
+            call_context,
+            self.options.result_cap,
+        );
         // The relay ends when the call's store, which holds the sender, is dropped; both run
         // in this task, so a call costs no extra task or cross-thread wake-up.
         let (outcome, denials) = tokio::select! {
@@ -328,16 +337,15 @@ impl McpServer {
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
         };
+        let cap = self.options.result_cap;
+        let structured = tool.output_schema.is_some();
         let result = match outcome {
-            Ok(result) => convert::call_result(result),
+            Ok(CallAnswer::Whole(result)) => convert::call_result(result),
+            Ok(CallAnswer::TooLarge(start)) => result::too_large(start, cap, structured),
             Err(error) => failed_call(&entry.instance, tool.name(), &error.to_string()),
         };
         let result = result::note_denials(result, &denials);
-        let result = result::cap_size(
-            result,
-            self.options.result_cap,
-            tool.output_schema.is_some(),
-        );
+        let result = result::cap_size(result, cap, structured);
         Ok((result, tally))
     }
 }
@@ -421,7 +429,8 @@ fn invalid_arguments(entry: &Entry, arguments: &Value) -> Option<String> {
 }
 
 fn failed_call(instance: &Instance, tool: &str, cause: &str) -> CallToolResult {
-    tracing::warn!(instance = instance.name(), tool, "call failed: {cause}");
+    // The cause may quote the guest (its panic message), so it goes in a field, escaped.
+    tracing::warn!(instance = instance.name(), tool, cause = %escape(cause), "call failed");
     CallToolResult::error(vec![ContentBlock::text(format!(
         "tool `{tool}` of plugin instance `{}` {cause}. capstan and its other tools are unaffected.",
         instance.name()
@@ -465,12 +474,14 @@ async fn relay_events(
     denials
 }
 
+/// Logs a guest's `host.log` line: its text in the `guest` field, escaped, never as the message.
 fn log_locally(source: &str, level: LogLevel, message: &str) {
+    let guest = escape(message);
     match level {
-        LogLevel::Trace => tracing::trace!(plugin = source, "{message}"),
-        LogLevel::Debug => tracing::debug!(plugin = source, "{message}"),
-        LogLevel::Info => tracing::info!(plugin = source, "{message}"),
-        LogLevel::Warn => tracing::warn!(plugin = source, "{message}"),
-        LogLevel::Error => tracing::error!(plugin = source, "{message}"),
+        LogLevel::Trace => tracing::trace!(plugin = source, %guest, "plugin log"),
+        LogLevel::Debug => tracing::debug!(plugin = source, %guest, "plugin log"),
+        LogLevel::Info => tracing::info!(plugin = source, %guest, "plugin log"),
+        LogLevel::Warn => tracing::warn!(plugin = source, %guest, "plugin log"),
+        LogLevel::Error => tracing::error!(plugin = source, %guest, "plugin log"),
     }
 }

@@ -13,7 +13,7 @@ use super::source::{Fingerprint, Source};
 use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
 use crate::events::EventSink;
 use crate::manifest::Manifest;
-use crate::runtime::{CallError, Component, Runtime, Sandbox, types};
+use crate::runtime::{CallAnswer, CallError, Component, Runtime, Sandbox, types};
 
 /// Why an instance could not be loaded from its source; the message says what to fix.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -181,13 +181,14 @@ impl Instance {
     /// Runs tool `index` with already-validated `arguments` in `context` (its caller, the
     /// client's headers, the targets it may reach; the tool is filled in here); progress, logs
     /// and egress refusals go to `events`. Targets with a token exchange act as the caller.
+    /// A result over `cap` bytes is read only in part.
     pub async fn call_tool(
         &self,
-        index: usize,
-        arguments: &Value,
+        (index, arguments): (usize, &Value),
         events: EventSink,
         context: CallContext,
-    ) -> Result<types::CallResult, InstanceError> {
+        cap: usize,
+    ) -> Result<CallAnswer, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = self.tools[index].name();
@@ -197,22 +198,23 @@ impl Instance {
         };
         Ok(self
             .component
-            .call_tool(&self.sandbox, events, context, name, &arguments)
+            .call_tool(&self.sandbox, events, context, (name, &arguments), cap)
             .await?)
     }
 
-    /// Renders prompt `index` with `arguments`.
+    /// Renders prompt `index` with `arguments`; a prompt over `cap` bytes is refused.
     pub async fn get_prompt(
         &self,
         index: usize,
         arguments: &Value,
+        cap: usize,
     ) -> Result<Result<types::PromptResult, String>, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = self.prompts[index].name();
         Ok(self
             .component
-            .get_prompt(&self.sandbox, name, &arguments)
+            .get_prompt(&self.sandbox, (name, &arguments), cap)
             .await?)
     }
 }

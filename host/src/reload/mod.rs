@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::guest_text::escape;
 use crate::metrics::Metrics;
 use crate::registry::{LoadOptions, LoadStatus, Registry, Snapshot, reload_snapshot};
 use crate::runtime::Runtime;
@@ -217,15 +218,18 @@ fn log_failures(previous: &Snapshot, next: &Snapshot) -> usize {
     let mut new = 0;
     for failure in next.failures() {
         let manifest = failure.manifest.display();
+        // The error may quote the guest (a tool name it listed), so it goes in a field, escaped.
+        let error = failure.error.to_string();
+        let error = escape(&error);
         if previous.failures().iter().any(|f| f.same_as(failure)) {
-            tracing::debug!(%manifest, "still failing: {}", failure.error);
+            tracing::debug!(%manifest, %error, "still failing");
             continue;
         }
         new += 1;
         if failure.serving_previous {
-            tracing::error!(%manifest, "plugin not reloaded, the previous version keeps serving: {}", failure.error);
+            tracing::error!(%manifest, %error, "plugin not reloaded, the previous version keeps serving");
         } else {
-            tracing::error!(%manifest, "plugin not loaded: {}", failure.error);
+            tracing::error!(%manifest, %error, "plugin not loaded");
         }
     }
     new

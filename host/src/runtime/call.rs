@@ -8,7 +8,8 @@ use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_config::WasiConfigVariables;
 
-use super::bindings::{Plugin, PluginPre, types};
+use super::bindings::{PluginPre, types};
+use super::lift::{self, CallAnswer};
 use super::state::{CallState, EPOCH_TICK, MemoryLimiter, Refusal};
 use crate::egress::{CallContext, EgressPolicy};
 use crate::events::EventSink;
@@ -56,6 +57,8 @@ pub enum CallError {
         /// The last line the guest wrote to stderr, e.g. its panic message.
         stderr: Option<String>,
     },
+    /// The guest's answer exceeds what the host reads; the message names the limit.
+    TooLarge(String),
     /// The component misbehaved at the boundary or the host failed to run it.
     Failed(String),
 }
@@ -84,7 +87,7 @@ impl fmt::Display for CallError {
                 Some(line) => write!(f, "crashed ({trap}): {line}"),
                 None => write!(f, "crashed ({trap})"),
             },
-            CallError::Failed(message) => f.write_str(message),
+            CallError::TooLarge(message) | CallError::Failed(message) => f.write_str(message),
         }
     }
 }
@@ -104,14 +107,16 @@ pub struct Component {
 enum Export<'a> {
     ListTools,
     ListPrompts,
-    CallTool(&'a str, &'a str),
-    GetPrompt(&'a str, &'a str),
+    /// Name, arguments and the result cap.
+    CallTool(&'a str, &'a str, usize),
+    /// Name, arguments and the result cap.
+    GetPrompt(&'a str, &'a str, usize),
 }
 
 enum Answer {
     Tools(Vec<types::Tool>),
     Prompts(Vec<types::Prompt>),
-    Call(types::CallResult),
+    Call(CallAnswer),
     Prompt(Result<types::PromptResult, String>),
 }
 
@@ -174,17 +179,23 @@ impl Component {
         }
     }
 
-    /// Calls `tools.call-tool`; progress and log events go to `events`.
+    /// Calls `tools.call-tool`; progress and log events go to `events`. A result over `cap`
+    /// bytes is read only in part (see [`lift`]).
     pub async fn call_tool(
         &self,
         sandbox: &Sandbox,
         events: EventSink,
         context: CallContext,
-        name: &str,
-        arguments: &str,
-    ) -> Result<types::CallResult, CallError> {
+        (name, arguments): (&str, &str),
+        cap: usize,
+    ) -> Result<CallAnswer, CallError> {
         match self
-            .run(sandbox, events, context, Export::CallTool(name, arguments))
+            .run(
+                sandbox,
+                events,
+                context,
+                Export::CallTool(name, arguments, cap),
+            )
             .await?
         {
             Answer::Call(result) => Ok(result),
@@ -192,19 +203,19 @@ impl Component {
         }
     }
 
-    /// Calls `prompts.get-prompt`.
+    /// Calls `prompts.get-prompt`; a rendered prompt over `cap` bytes is refused.
     pub async fn get_prompt(
         &self,
         sandbox: &Sandbox,
-        name: &str,
-        arguments: &str,
+        (name, arguments): (&str, &str),
+        cap: usize,
     ) -> Result<Result<types::PromptResult, String>, CallError> {
         match self
             .run(
                 sandbox,
                 EventSink::none(),
                 CallContext::default(),
-                Export::GetPrompt(name, arguments),
+                Export::GetPrompt(name, arguments, cap),
             )
             .await?
         {
@@ -231,7 +242,7 @@ impl Component {
             tokio::time::timeout_at(deadline, invoke(&self.pre, &mut store, export)).await;
         match outcome {
             Err(_) => Err(CallError::Timeout(sandbox.timeout)),
-            Ok(Ok(answer)) => Ok(answer),
+            Ok(Ok(answer)) => answer,
             Ok(Err(error)) => Err(classify(error, &store, sandbox.timeout)),
         }
     }
@@ -258,37 +269,27 @@ impl Component {
     }
 }
 
+/// Runs `export` in a fresh instance; its answer is read from guest memory under a budget
+/// ([`lift`]), and one over budget is an `Ok(Err(TooLarge))`.
 async fn invoke(
     pre: &PluginPre<CallState>,
     store: &mut Store<CallState>,
     export: Export<'_>,
-) -> wasmtime::Result<Answer> {
-    let plugin: Plugin = pre.instantiate_async(&mut *store).await?;
+) -> wasmtime::Result<Result<Answer, CallError>> {
+    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
     Ok(match export {
-        Export::ListTools => Answer::Tools(
-            plugin
-                .capstan_plugin_tools()
-                .call_list_tools(&mut *store)
-                .await?,
-        ),
-        Export::ListPrompts => Answer::Prompts(
-            plugin
-                .capstan_plugin_prompts()
-                .call_list_prompts(&mut *store)
-                .await?,
-        ),
-        Export::CallTool(name, arguments) => Answer::Call(
-            plugin
-                .capstan_plugin_tools()
-                .call_call_tool(&mut *store, name, arguments)
-                .await?,
-        ),
-        Export::GetPrompt(name, arguments) => Answer::Prompt(
-            plugin
-                .capstan_plugin_prompts()
-                .call_get_prompt(&mut *store, name, arguments)
-                .await?,
-        ),
+        Export::ListTools => lift::list_tools(&instance, store).await?.map(Answer::Tools),
+        Export::ListPrompts => lift::list_prompts(&instance, store)
+            .await?
+            .map(Answer::Prompts),
+        Export::CallTool(name, arguments, cap) => Ok(Answer::Call(
+            lift::call_tool(&instance, store, (name, arguments), cap).await?,
+        )),
+        Export::GetPrompt(name, arguments, cap) => {
+            lift::get_prompt(&instance, store, (name, arguments), cap)
+                .await?
+                .map(Answer::Prompt)
+        }
     })
 }
 

@@ -15,9 +15,11 @@ mod cache;
 mod call;
 mod engine;
 mod imports;
+mod lift;
 mod state;
 
 pub use bindings::types;
 pub use cache::CompileCache;
 pub use call::{CallError, Component, Sandbox};
 pub use engine::{EngineLimits, Runtime};
+pub use lift::{CallAnswer, MAX_LIST_BYTES, MAX_LISTED, TooLarge};

@@ -99,7 +99,7 @@ fn path_and_query(arguments: &Value) -> Result<(String, Query, String), ToolErro
     let not_found =
         format!("No ApplicationSet `{name}` exists there; list_applicationsets shows them.");
     Ok((
-        format!("/api/v1/applicationsets/{}", segment(name)),
+        format!("/api/v1/applicationsets/{}", segment(name)?),
         query,
         not_found,
     ))

@@ -65,9 +65,9 @@ pub(crate) fn can_i(ctx: &Context, arguments: &Value) -> Result<ToolResult, Tool
         ["resource", "action", "object"].map(|name| args::str(arguments, name).unwrap_or_default());
     let path = format!(
         "/api/v1/account/can-i/{}/{}/{}",
-        segment(resource),
-        segment(action),
-        segment(object)
+        segment(resource)?,
+        segment(action)?,
+        segment(object)?
     );
     let answer = client.get(&path, &Query::default(), "Check the target's URL.")?;
     Ok(ToolResult::structured(json!({

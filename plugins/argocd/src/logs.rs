@@ -58,7 +58,7 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     let path = match args::str(arguments, "podName").filter(|pod| !pod.is_empty()) {
-        Some(pod) => app_ref.path(&format!("/pods/{}/logs", capstan_sdk::url::segment(pod))),
+        Some(pod) => app_ref.path(&format!("/pods/{}/logs", capstan_sdk::url::segment(pod)?)),
         None => {
             if !arguments["resourceRef"].is_null() {
                 let reference = ResourceRef::from(&arguments["resourceRef"])?;

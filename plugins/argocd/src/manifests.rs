@@ -119,7 +119,7 @@ pub(crate) fn diff(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     }
     let path = format!(
         "/api/v1/applications/{}/server-side-diff",
-        capstan_sdk::url::segment(app_ref.name)
+        capstan_sdk::url::segment(app_ref.name)?
     );
     let answer = app_ref.client.get(&path, &query, &app_ref.not_found())?;
     let detail = arguments["detail"].as_bool().unwrap_or(false);

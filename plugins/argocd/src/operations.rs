@@ -107,7 +107,7 @@ pub(crate) fn history(ctx: &Context, arguments: &Value) -> Result<ToolResult, To
 }
 
 fn revision_metadata(app_ref: &AppRef<'_>, revision: &str) -> Result<Value, ToolError> {
-    let path = app_ref.path(&format!("/revisions/{}/metadata", segment(revision)));
+    let path = app_ref.path(&format!("/revisions/{}/metadata", segment(revision)?));
     let not_found = format!("Argo CD does not know revision {revision}.");
     let metadata = app_ref.client.get(&path, &app_ref.query(), &not_found)?;
     Ok(

@@ -4,7 +4,7 @@
 use capstan_sdk::{Context, ToolError, Value, args};
 
 use crate::client::{Client, Query};
-use capstan_sdk::url::segment;
+use capstan_sdk::url::{encode, segment};
 
 /// The application a call addresses, and the client for its target.
 pub(crate) struct AppRef<'a> {
@@ -20,6 +20,7 @@ impl<'a> AppRef<'a> {
         let namespace = args::str(arguments, "applicationNamespace")
             .or_else(|| args::str(arguments, "appNamespace"))
             .filter(|ns| !ns.is_empty());
+        segment(name)?;
         let client = Client::for_call(context, arguments)?;
         Ok(Self {
             name,
@@ -28,9 +29,10 @@ impl<'a> AppRef<'a> {
         })
     }
 
-    /// `/api/v1/applications/<name>` plus `rest`, with the name in its own encoded segment.
+    /// `/api/v1/applications/<name>` plus `rest`, with the name in its own encoded segment
+    /// (`from` refused the names `.` and `..`).
     pub(crate) fn path(&self, rest: &str) -> String {
-        format!("/api/v1/applications/{}{rest}", segment(self.name))
+        format!("/api/v1/applications/{}{rest}", encode(self.name))
     }
 
     /// A query with `appNamespace` when the application has one.

@@ -64,7 +64,7 @@ pub(crate) fn get_project(ctx: &Context, arguments: &Value) -> Result<ToolResult
     let name = args::required_str(arguments, "projectName")?;
     let not_found = format!("No project `{name}` exists there; list_projects shows the projects.");
     let project = client.get(
-        &format!("/api/v1/projects/{}", segment(name)),
+        &format!("/api/v1/projects/{}", segment(name)?),
         &Query::default(),
         &not_found,
     )?;
@@ -211,7 +211,7 @@ pub(crate) fn app_paths(
     let not_found =
         format!("Argo CD does not know the repository `{repo}`; add it to Argo CD first.");
     let answer = client.get(
-        &format!("/api/v1/repositories/{}/apps", segment(repo)),
+        &format!("/api/v1/repositories/{}/apps", segment(repo)?),
         &query,
         &not_found,
     )?;

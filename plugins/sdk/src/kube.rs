@@ -139,6 +139,13 @@ impl KubeError {
     }
 }
 
+/// A name the URL cannot hold (`.` or `..`); nothing was sent.
+impl From<ToolError> for KubeError {
+    fn from(error: ToolError) -> Self {
+        Self::transport(error.message().to_owned())
+    }
+}
+
 impl From<KubeError> for ToolError {
     fn from(error: KubeError) -> Self {
         ToolError::new(error.message)
@@ -195,26 +202,26 @@ impl Client {
         namespace: Option<&str>,
         name: Option<&str>,
         subresource: Option<&str>,
-    ) -> String {
+    ) -> Result<String, ToolError> {
         let mut url = match resource.group {
-            "" => format!("{}/api/{}", self.base, segment(resource.version)),
+            "" => format!("{}/api/{}", self.base, segment(resource.version)?),
             group => format!(
                 "{}/apis/{}/{}",
                 self.base,
-                segment(group),
-                segment(resource.version)
+                segment(group)?,
+                segment(resource.version)?
             ),
         };
         if let Some(namespace) = namespace {
-            url.push_str(&format!("/namespaces/{}", segment(namespace)));
+            url.push_str(&format!("/namespaces/{}", segment(namespace)?));
         }
         url.push('/');
-        url.push_str(&segment(resource.plural));
+        url.push_str(&segment(resource.plural)?);
         for part in [name, subresource].into_iter().flatten() {
             url.push('/');
-            url.push_str(&segment(part));
+            url.push_str(&segment(part)?);
         }
-        url
+        Ok(url)
     }
 
     /// GET one object (`namespace` `None` for cluster-scoped kinds).
@@ -225,7 +232,7 @@ impl Client {
         name: &str,
     ) -> Result<Value, KubeError> {
         check_name(resource, name)?;
-        let url = self.url(resource, namespace, Some(name), None);
+        let url = self.url(resource, namespace, Some(name), None)?;
         let action = Action {
             verb: "get",
             resource,
@@ -268,7 +275,7 @@ impl Client {
             subresource: None,
         };
         for _ in 0..MAX_PAGES {
-            let url = self.list_url(resource, namespace, options, token.as_deref());
+            let url = self.list_url(resource, namespace, options, token.as_deref())?;
             let page = self.send_json(Request::get(url), &action)?;
             items.extend(page["items"].as_array().into_iter().flatten().cloned());
             match page["metadata"]["continue"]
@@ -293,7 +300,7 @@ impl Client {
         namespace: Option<&str>,
         object: &Value,
     ) -> Result<Value, KubeError> {
-        let url = self.url(resource, namespace, None, None);
+        let url = self.url(resource, namespace, None, None)?;
         let name = object["metadata"]["name"].as_str();
         let action = Action {
             verb: "create",
@@ -315,7 +322,7 @@ impl Client {
         object: &Value,
     ) -> Result<Value, KubeError> {
         check_name(resource, name)?;
-        let url = self.url(resource, namespace, Some(name), None);
+        let url = self.url(resource, namespace, Some(name), None)?;
         let action = Action {
             verb: "update",
             resource,
@@ -363,7 +370,7 @@ impl Client {
     ) -> Result<Value, KubeError> {
         check_name(resource, name)?;
         let subresource = (part == Subresource::Status).then_some("status");
-        let url = self.url(resource, namespace, Some(name), subresource);
+        let url = self.url(resource, namespace, Some(name), subresource)?;
         let request = Request::new(Method::PATCH, url)
             .header("content-type", content_type)
             .body(patch.to_string());
@@ -391,7 +398,7 @@ impl Client {
             kind: "Pod",
         };
         check_name(PODS, pod)?;
-        let mut url = self.url(PODS, Some(namespace), Some(pod), Some("log"));
+        let mut url = self.url(PODS, Some(namespace), Some(pod), Some("log"))?;
         let mut query: Vec<String> = Vec::new();
         if let Some(container) = options.container {
             query.push(format!("container={}", encode(container)));
@@ -433,10 +440,10 @@ impl Client {
         namespace: Option<&str>,
         options: ListOptions<'_>,
         token: Option<&str>,
-    ) -> String {
+    ) -> Result<String, ToolError> {
         let mut url = format!(
             "{}?limit={PAGE_SIZE}",
-            self.url(resource, namespace, None, None)
+            self.url(resource, namespace, None, None)?
         );
         for (key, value) in [
             ("labelSelector", options.label_selector),
@@ -447,7 +454,7 @@ impl Client {
                 url.push_str(&format!("&{key}={}", encode(value)));
             }
         }
-        url
+        Ok(url)
     }
 
     fn send(&self, request: Request, action: &Action<'_>) -> Result<Response, KubeError> {
@@ -593,7 +600,9 @@ mod tests {
     fn list_urls_encode_every_part() {
         let client = client();
         assert_eq!(
-            client.list_url(ROLLOUTS, None, ListOptions::default(), None),
+            client
+                .list_url(ROLLOUTS, None, ListOptions::default(), None)
+                .unwrap(),
             "http://k/prefix/apis/argoproj.io/v1alpha1/rollouts?limit=500"
         );
         let options = ListOptions {
@@ -601,7 +610,9 @@ mod tests {
             field_selector: Some("metadata.name=a"),
         };
         assert_eq!(
-            client.list_url(ROLLOUTS, Some("a/b"), options, Some("c:1")),
+            client
+                .list_url(ROLLOUTS, Some("a/b"), options, Some("c:1"))
+                .unwrap(),
             "http://k/prefix/apis/argoproj.io/v1alpha1/namespaces/a%2Fb/rollouts?limit=500\
              &labelSelector=app%20in%20%28x%2Cy%29&fieldSelector=metadata.name%3Da&continue=c%3A1"
         );
@@ -611,7 +622,9 @@ mod tests {
     fn object_urls_keep_names_in_their_segment() {
         let client = client();
         assert_eq!(
-            client.url(ROLLOUTS, Some("shop"), Some("../x"), Some("status")),
+            client
+                .url(ROLLOUTS, Some("shop"), Some("../x"), Some("status"))
+                .unwrap(),
             "http://k/prefix/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/..%2Fx/status"
         );
         let pods = Resource {
@@ -620,10 +633,7 @@ mod tests {
             plural: "pods",
             kind: "Pod",
         };
-        assert_eq!(
-            client.url(pods, Some("shop"), Some(".."), None),
-            "http://k/prefix/api/v1/namespaces/shop/pods/%2E%2E"
-        );
+        assert!(client.url(pods, Some("shop"), Some(".."), None).is_err());
         assert_eq!(ROLLOUTS.qualified(), "rollouts.argoproj.io");
         assert_eq!(pods.api_version(), "v1");
     }

@@ -2,12 +2,16 @@
 //! path segment or query value (a name like `../projects/default` can never reach another
 //! endpoint).
 
-/// `text` as one path segment: percent-encoded, with `.` and `..` spelled `%2E` so that they
-/// cannot climb the path either.
-pub fn segment(text: &str) -> String {
+use crate::ToolError;
+
+/// `text` as one path segment, percent-encoded. `.` and `..` are refused: percent-encoding
+/// cannot keep them in place, since URL parsing decodes `%2E` and resolves dot segments.
+pub fn segment(text: &str) -> Result<String, ToolError> {
     match text {
-        "." | ".." => text.replace('.', "%2E"),
-        _ => encode(text),
+        "." | ".." => Err(ToolError::new(format!(
+            "`{text}` cannot be a name: it would climb the URL path; pass the object's real name"
+        ))),
+        _ => Ok(encode(text)),
     }
 }
 
@@ -41,7 +45,15 @@ mod tests {
             "env%3Dprod%2Cteam%20in%20%28a%29"
         );
         assert_eq!(encode("grüße"), "gr%C3%BC%C3%9Fe");
-        assert_eq!(segment(".."), "%2E%2E");
-        assert_eq!(segment("a.b"), "a.b");
+        assert_eq!(segment("a.b").unwrap(), "a.b");
+        assert_eq!(segment("...").unwrap(), "...");
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        for dots in [".", ".."] {
+            let error = segment(dots).unwrap_err();
+            assert!(error.message().contains("cannot be a name"), "{error}");
+        }
     }
 }

@@ -75,6 +75,10 @@ corpus! {
     unfinished_request_bodies: "Opens 100 requests and writes 7 MiB into each body without finishing it" => "A request takes its outbound slot before its body is buffered, and buffered bodies share `[limits].request_buffer`: capstan's resident memory grows by under 128 MiB and falls back.";
     hoarded_header_fields: "Builds 20,000 header collections of 15 KiB, and one of 100 KiB" => "Handles are capped at 4,096 per call and header collections at 16 KiB: resident memory grows by under 128 MiB and falls back.";
     concurrent_memory_hogs: "Eight concurrent calls each hold 150 MiB of linear memory" => "Calls past the instance's `[limits].memory_total` report `ran out of memory`; resident memory grows by under 400 MiB and falls back.";
+    structured_output_bomb: "Returns 32 MiB of structured JSON (`[0,0,…]`), half a GiB once parsed" => "Measured in guest memory and cut to the result cap before anything is parsed or copied; the host's peak memory stays near the guest's own.";
+    huge_prompt: "Renders a 10 MiB prompt" => "Refused at the result cap, naming it; nothing is copied out of the guest.";
+    tool_flood: "Lists 300 tools, or one tool with a 2 MiB description" => "Refused at load, naming the limit (256 tools, 1 MiB of names, descriptions and schemas); other instances serve.";
+    forged_log_lines: "Logs, writes to stderr and panics with newlines, a fake log line, CR and ANSI escapes" => "Guest text is escaped into a field of capstan's log line: no forged line, no escape sequence reaches the log.";
 }
 
 /// The upstreams of one test: the allowed API and the listeners nothing may reach.
@@ -480,6 +484,24 @@ async fn run(id: &str) {
                 "{peak} requests in flight at once (max_outbound = 8)"
             );
         }
+        "structured_output_bomb" => try_structured_output_bomb(w).await,
+        "huge_prompt" => try_huge_prompt(w).await,
+        "tool_flood" => try_tool_flood().await,
+        "forged_log_lines" => {
+            let result = w.attack(w.call("forge_log", json!({}))).await;
+            assert!(is_error(&result), "{}", text(&result));
+            let log = w.capstan.log_text();
+            assert!(
+                log.contains("fine\\n2030-01-01"),
+                "the log line is not there:\n{log}"
+            );
+            assert!(!log.contains('\x1b'), "an escape sequence reached the log");
+            assert!(!log.contains('\r'), "a carriage return reached the log");
+            assert!(
+                !log.lines().any(|line| line.starts_with("2030-01-01")),
+                "a forged line is in the log:\n{log}"
+            );
+        }
         other => panic!("no attack named {other}"),
     }
 }
@@ -605,6 +627,72 @@ async fn try_forbidden_imports(w: &World) {
         .await;
     let tools = w.client.tools().await.expect("listing tools");
     assert!(tools.iter().all(|tool| !tool.name.starts_with("forbidden")));
+}
+
+/// The peak resident memory of capstan so far, in bytes.
+fn peak_memory(w: &World) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", w.capstan.pid()))
+        .expect("reading capstan's /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmHWM line");
+    kib * 1024
+}
+
+async fn try_structured_output_bomb(w: &World) {
+    w.well_behaved().await;
+    let before = peak_memory(w);
+    let result = w
+        .attack(w.call("structured_bomb", json!({"mib": 32})))
+        .await;
+    assert_truncated(&result);
+    let grown = peak_memory(w).saturating_sub(before);
+    // The guest's own memory (its 32 MiB text and the store) counts too; parsing the text into
+    // JSON values would add about 512 MiB.
+    assert!(
+        grown < 160 << 20,
+        "capstan's peak memory grew by {} MiB",
+        grown >> 20
+    );
+}
+
+async fn try_huge_prompt(w: &World) {
+    let params = rmcp::model::GetPromptRequestParams::new("hostile_huge")
+        .with_arguments(json!({"mib": "10"}).as_object().unwrap().clone());
+    let answer = w.client.service().get_prompt(params).await;
+    let error = answer
+        .expect_err("a 10 MiB prompt must be refused")
+        .to_string();
+    assert!(error.contains("result cap"), "{error}");
+    w.well_behaved().await;
+}
+
+async fn try_tool_flood() {
+    let plugins = PluginDir::new();
+    plugins.manifest("flooder", "hostile", "[config]\ntool_flood = \"300\"\n");
+    plugins.manifest(
+        "wordy",
+        "hostile",
+        "[config]\ntool_description_mib = \"2\"\n",
+    );
+    plugins.manifest("good", "probe", "");
+    let capstan = Capstan::start(&plugins);
+    let failures = capstan.load_failures();
+    for (instance, limit) in [("flooder", "256"), ("wordy", "1048576 bytes")] {
+        let (_, error) = failures
+            .iter()
+            .find(|(manifest, _)| manifest.contains(instance))
+            .unwrap_or_else(|| panic!("{instance} was loaded: {failures:?}"));
+        assert!(error.contains(limit), "{error}");
+    }
+    let client = Client::connect(&capstan.url()).await.expect("connecting");
+    let echo = client
+        .call("good_echo", json!({"text": "still here"}))
+        .await
+        .expect("calling good_echo");
+    assert!(text(&echo).contains("still here"));
 }
 
 #[test]

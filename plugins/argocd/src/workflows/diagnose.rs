@@ -225,7 +225,11 @@ fn collect_logs(app_ref: &AppRef<'_>, unhealthy: &[&Value]) -> Vec<(String, Vec<
             query.push("previous", "true");
         }
         query.push("follow", "false");
-        let path = app_ref.path(&format!("/pods/{}/logs", capstan_sdk::url::segment(name)));
+        // A pod named `.` or `..` (from the resource tree) cannot be addressed; skip it.
+        let Ok(pod_segment) = capstan_sdk::url::segment(name) else {
+            continue;
+        };
+        let path = app_ref.path(&format!("/pods/{pod_segment}/logs"));
         let lines = match app_ref.client.get_text(&path, &query, "") {
             Ok(stream) => stream
                 .lines()

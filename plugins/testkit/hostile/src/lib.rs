@@ -13,6 +13,7 @@
 
 mod exhaust;
 mod hoard;
+mod noise;
 mod raw_http;
 mod snoop;
 
@@ -258,6 +259,12 @@ impl Plugin for Hostile {
                 || described("guess_secrets"),
                 |ctx, _| Ok(ToolResult::text(snoop::guess_secrets(ctx))),
             )
+            .tool(
+                "structured_bomb",
+                || described("structured_bomb"),
+                noise::elsewhere,
+            )
+            .tool("forge_log", || described("forge_log"), noise::elsewhere)
     }
 }
 
@@ -268,6 +275,7 @@ fn described(name: &str) -> Tool {
         runaway_tools(),
         result_tools(),
         hoard_tools(),
+        noise::tools(),
     ]
     .concat()
     .into_iter()
@@ -280,4 +288,4 @@ fn number(arguments: &Value, name: &str) -> u64 {
     args::u64_or(arguments, name, 0)
 }
 
-capstan_sdk::export_plugin!(Hostile);
+// Exported by `noise`, which answers some calls itself.

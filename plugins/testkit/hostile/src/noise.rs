@@ -1,0 +1,156 @@
+//! Noise: answers larger than the host should read (a structured-output bomb, an oversized
+//! prompt, tool lists too long or too wordy) and guest text that tries to forge the host's log
+//! lines or drive the operator's terminal.
+//!
+//! These attacks need answers the SDK would not build (structured text that is never a
+//! `Value`, lists that depend on `[config]`), so this module exports the plugin's interfaces
+//! itself, handing everything else to the SDK's glue.
+
+use capstan_sdk::bindings::capstan::plugin::{host, types};
+use capstan_sdk::bindings::exports::capstan::plugin::{prompts, tools};
+use capstan_sdk::glue;
+use capstan_sdk::{Tool, Value, json};
+
+use crate::{Hostile, object, tool};
+
+/// The forged text: a newline and a fake log line, a carriage return, ANSI clear-screen and a
+/// window-title change.
+pub const FORGED: &str =
+    "fine\n2030-01-01T00:00:00.000000Z ERROR capstan: forged line\r\x1b[2J\x1b]0;pwned\x07";
+
+const MIB: usize = 1024 * 1024;
+
+/// The noise tools, described like the others.
+pub fn tools() -> Vec<Tool> {
+    vec![
+        tool(
+            "structured_bomb",
+            "Returns structured output of `mib` MiB of `[0,0,...]`: small as text, huge once parsed.",
+            object(json!({"mib": {"type": "integer", "minimum": 0}}), &["mib"]),
+        ),
+        tool(
+            "forge_log",
+            "Logs, writes to stderr and panics with text that forges log lines \x1b[2J\r and drives a terminal.",
+            object(json!({}), &[]),
+        ),
+    ]
+}
+
+/// The toolbox handler of a tool `call_tool` below answers before the toolbox is asked.
+pub fn elsewhere(
+    _: &capstan_sdk::Context,
+    _: &Value,
+) -> Result<capstan_sdk::ToolResult, capstan_sdk::ToolError> {
+    Err("answered by the noise module".into())
+}
+
+fn number(arguments: &str, name: &str) -> usize {
+    serde_json::from_str::<Value>(arguments)
+        .ok()
+        .and_then(|value| value[name].as_u64())
+        .unwrap_or(0) as usize
+}
+
+/// JSON text `[0,0,...,0]` of about `mib` MiB.
+fn json_bomb(mib: usize) -> String {
+    let elements = mib * MIB / 2;
+    let mut text = String::with_capacity(elements * 2 + 2);
+    text.push('[');
+    for _ in 1..elements {
+        text.push_str("0,");
+    }
+    text.push_str("0]");
+    text
+}
+
+fn forge_log() -> types::CallResult {
+    host::log(host::Level::Warn, FORGED);
+    eprintln!("{FORGED}");
+    panic!("{}", FORGED.replace('\n', " "));
+}
+
+/// A setting of the instance's `[config]` as a number.
+fn setting(key: &str) -> usize {
+    capstan_sdk::bindings::wasi::config::store::get(key)
+        .ok()
+        .flatten()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `tool_flood` more tools, and one whose description is `tool_description_mib` MiB.
+fn flood() -> Vec<types::Tool> {
+    let annotations = types::Annotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
+    let extra = |name: String, description: String| types::Tool {
+        name,
+        title: None,
+        description,
+        input_schema: r#"{"type":"object"}"#.into(),
+        output_schema: None,
+        annotations,
+    };
+    let mut listed: Vec<_> = (0..setting("tool_flood"))
+        .map(|n| extra(format!("flood_{n}"), "One of many.".into()))
+        .collect();
+    let wordy = setting("tool_description_mib");
+    if wordy > 0 {
+        listed.push(extra("wordy".into(), "w".repeat(wordy * MIB)));
+    }
+    listed
+}
+
+impl tools::Guest for Hostile {
+    fn list_tools() -> Vec<types::Tool> {
+        let mut listed = glue::list_tools::<Hostile>();
+        listed.extend(flood());
+        listed
+    }
+
+    fn call_tool(name: String, arguments: String) -> types::CallResult {
+        match name.as_str() {
+            "structured_bomb" => types::CallResult {
+                content: Vec::new(),
+                structured: Some(json_bomb(number(&arguments, "mib"))),
+                is_error: false,
+            },
+            "forge_log" => forge_log(),
+            _ => glue::call_tool::<Hostile>(&name, &arguments),
+        }
+    }
+}
+
+impl prompts::Guest for Hostile {
+    fn list_prompts() -> Vec<types::Prompt> {
+        vec![types::Prompt {
+            name: "huge".into(),
+            title: None,
+            description: Some("Renders `mib` MiB of text.".into()),
+            arguments: vec![types::PromptArgument {
+                name: "mib".into(),
+                description: None,
+                required: true,
+            }],
+        }]
+    }
+
+    fn get_prompt(_name: String, arguments: String) -> Result<types::PromptResult, String> {
+        let mib = serde_json::from_str::<Value>(&arguments)
+            .ok()
+            .and_then(|value| value["mib"].as_str().and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        Ok(types::PromptResult {
+            description: None,
+            messages: vec![types::PromptMessage {
+                role: types::Role::User,
+                content: types::Content::Text("p".repeat(mib * MIB)),
+            }],
+        })
+    }
+}
+
+capstan_sdk::bindings::export_bindings!(Hostile with_types_in capstan_sdk::bindings);
