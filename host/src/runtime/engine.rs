@@ -174,14 +174,13 @@ mod tests {
     use super::*;
 
     /// A component whose core modules together use the most memories and tables a component
-    /// may.
+    /// may (a core module may define one of each).
     fn greedy_component() -> String {
-        let tables = TABLES_PER_COMPONENT / MEMORIES_PER_COMPONENT;
-        let table = "(table 1 funcref)".repeat(tables as usize);
-        let modules: String = (0..MEMORIES_PER_COMPONENT)
+        let modules: String = (0..TABLES_PER_COMPONENT)
             .map(|i| {
+                let memory = if i < MEMORIES_PER_COMPONENT { "(memory 1)" } else { "" };
                 format!(
-                    "(core module $m{i} (memory 1) {table}) (core instance (instantiate $m{i}))"
+                    "(core module $m{i} {memory} (table 1 funcref)) (core instance (instantiate $m{i}))"
                 )
             })
             .collect();
