@@ -47,6 +47,18 @@ pub enum RefusalReason {
     /// The URL is inside one of the instance's targets, but not the one the call was
     /// authorised for.
     OutsideCallTarget,
+    /// The method is never sent (`TRACE`, `CONNECT`, unknown), or not one the target takes
+    /// (its `methods`, or a read-only instance's).
+    MethodNotAllowed,
+    /// The path is in the target's `deny_paths`.
+    DeniedPath,
+    /// The request would mint a token the plugin could read (Argo CD token creation,
+    /// Kubernetes `TokenRequest`).
+    CredentialMinting,
+    /// The request would read or change Kubernetes `Secret` objects.
+    SecretAccess,
+    /// The request carries `Impersonate-*` headers for a Kubernetes target.
+    Impersonation,
 }
 
 impl RefusalReason {
@@ -63,6 +75,11 @@ impl RefusalReason {
             RefusalReason::NoCallerIdentity => "no_caller_identity",
             RefusalReason::TokenExchange => "token_exchange",
             RefusalReason::OutsideCallTarget => "outside_call_target",
+            RefusalReason::MethodNotAllowed => "method_not_allowed",
+            RefusalReason::DeniedPath => "denied_path",
+            RefusalReason::CredentialMinting => "credential_minting",
+            RefusalReason::SecretAccess => "secret_access",
+            RefusalReason::Impersonation => "impersonation",
         }
     }
 }

@@ -176,7 +176,7 @@ impl Manifest {
             prefix: prefix(path, raw.prefix, &name)?,
             read_only: raw.read_only,
             config: flatten_config(&raw.config),
-            targets: targets::targets(path, folder, raw.targets)?,
+            targets: targets::targets(path, folder, raw.targets, raw.read_only)?,
             limits: limits(path, raw.limits, max_memory)?,
             path: path.to_path_buf(),
             name,

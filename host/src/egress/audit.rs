@@ -6,9 +6,14 @@
 //! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
 //! `capstan_egress_denials_total{instance,reason}`), and the token exchanges
 //! (`capstan_egress_token_exchanges_total{instance,outcome}`).
+//!
+//! A flood of refusals stays small: a call's first [`FULL_DENIALS`] refusals are recorded in
+//! full, the rest only counted, with one summary line when the call ends ([`DenialLog`]); URLs
+//! and reasons are cut to [`MAX_SHOWN`] bytes and never carry a query string ([`clean`]).
 
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -109,6 +114,97 @@ pub struct Caller {
     pub tool: String,
 }
 
+/// Refusals of one call recorded in full; later ones are counted and summed up.
+pub const FULL_DENIALS: u32 = 5;
+
+/// The longest URL or reason text a record, event or message carries, in bytes.
+pub const MAX_SHOWN: usize = 1024;
+
+/// `text` without the query string or fragment of any URL in it, and cut to [`MAX_SHOWN`]
+/// bytes with a marker: what audit records, events and messages may carry of a URL.
+pub fn clean(text: &str) -> String {
+    let mut cleaned = String::with_capacity(text.len().min(MAX_SHOWN + 32));
+    let mut in_url = false;
+    let mut skipping = false;
+    for (at, c) in text.char_indices() {
+        if c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '`' | '<' | '>' | ',') {
+            in_url = false;
+            skipping = false;
+        } else if text[at..].starts_with("://") {
+            in_url = true;
+        } else if in_url && matches!(c, '?' | '#') {
+            skipping = true;
+        }
+        if !skipping {
+            cleaned.push(c);
+        }
+    }
+    if cleaned.len() > MAX_SHOWN {
+        let mut cut = MAX_SHOWN;
+        while !cleaned.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = cleaned.len() - cut;
+        cleaned.truncate(cut);
+        cleaned.push_str(&format!("… [{dropped} more bytes]"));
+    }
+    cleaned
+}
+
+/// The refusals of one call: the first [`FULL_DENIALS`] are recorded in full, the rest only
+/// counted on `/metrics`, and one line sums them up when the call's hooks are dropped.
+#[derive(Debug)]
+pub struct DenialLog {
+    caller: Caller,
+    seen: AtomicU32,
+}
+
+impl DenialLog {
+    /// The log of a call by `caller`.
+    pub fn new(caller: Caller) -> Self {
+        Self {
+            caller,
+            seen: AtomicU32::new(0),
+        }
+    }
+
+    /// Records a refusal (in full while the call has had few).
+    pub fn denied(&self, method: &http::Method, url: &str, kind: RefusalReason, reason: &str) {
+        if self.seen.fetch_add(1, Ordering::Relaxed) < FULL_DENIALS {
+            denied(&self.caller, method, url, kind, reason);
+        } else {
+            count_denial(&self.caller, kind);
+        }
+    }
+}
+
+impl Drop for DenialLog {
+    fn drop(&mut self) {
+        let seen = *self.seen.get_mut();
+        if seen > FULL_DENIALS {
+            tracing::warn!(
+                target: "capstan::audit",
+                decision = "denied",
+                instance = %self.caller.instance,
+                tool = %self.caller.tool,
+                refused = seen,
+                recorded = FULL_DENIALS,
+                "egress denied {} more requests of this call than recorded above; see capstan_egress_denials_total for their reasons",
+                seen - FULL_DENIALS
+            );
+        }
+    }
+}
+
+fn count_denial(caller: &Caller, kind: RefusalReason) {
+    let _ = count(caller, "denied");
+    let labels = DenialLabels {
+        instance: caller.instance.clone(),
+        reason: kind.label(),
+    };
+    METRICS.denials.get_or_create(&labels).inc();
+}
+
 /// Records a refused request: the kind of refusal and the message explaining it.
 pub fn denied(
     caller: &Caller,
@@ -117,21 +213,16 @@ pub fn denied(
     kind: RefusalReason,
     reason: &str,
 ) {
-    let _ = count(caller, "denied");
-    let labels = DenialLabels {
-        instance: caller.instance.clone(),
-        reason: kind.label(),
-    };
-    METRICS.denials.get_or_create(&labels).inc();
+    count_denial(caller, kind);
     tracing::warn!(
         target: "capstan::audit",
         decision = "denied",
         instance = %caller.instance,
         tool = %caller.tool,
         %method,
-        url,
+        url = clean(url),
         refusal = kind.label(),
-        reason,
+        reason = clean(reason),
         "egress denied"
     );
 }
@@ -154,8 +245,8 @@ pub fn failed(
         tool = %caller.tool,
         target,
         %method,
-        url,
-        error,
+        url = clean(url),
+        error = clean(error),
         exchanged,
         "egress failed"
     );
@@ -220,7 +311,7 @@ impl Drop for Exchange {
             tool = %self.caller.tool,
             target = %self.target,
             method = %self.method,
-            url = %self.url,
+            url = clean(&self.url),
             status = self.status,
             bytes = self.bytes,
             duration_ms = self.started.elapsed().as_millis() as u64,
@@ -275,5 +366,47 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaned_text_keeps_no_query_string_of_any_url() {
+        let error = "error sending request for url (http://api.test:8080/api/v1/x?token=s3cret&a=b): connection refused";
+        let cleaned = clean(error);
+        assert_eq!(
+            cleaned,
+            "error sending request for url (http://api.test:8080/api/v1/x): connection refused"
+        );
+        assert_eq!(
+            clean("the redirect target `https://a.test/b?c=d#e` does not parse"),
+            "the redirect target `https://a.test/b` does not parse"
+        );
+        assert_eq!(clean("what? no URL here"), "what? no URL here");
+    }
+
+    #[test]
+    fn cleaned_text_is_cut_to_its_cap_with_a_marker() {
+        let long = format!("http://a.test/{}", "é".repeat(40_000));
+        let cleaned = clean(&long);
+        assert!(cleaned.len() < MAX_SHOWN + 64, "{}", cleaned.len());
+        assert!(cleaned.ends_with("more bytes]"), "{cleaned}");
+    }
+
+    #[test]
+    fn a_call_records_its_first_refusals_and_counts_the_rest() {
+        let log = DenialLog::new(Caller::default());
+        for _ in 0..50 {
+            log.denied(
+                &http::Method::GET,
+                "http://x.test/",
+                RefusalReason::OutsideTargets,
+                "no",
+            );
+        }
+        assert_eq!(log.seen.load(Ordering::Relaxed), 50);
     }
 }

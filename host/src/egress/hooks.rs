@@ -9,7 +9,7 @@ use http_body_util::{BodyExt as _, Limited};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::audit::{self, AuditedBody, Caller, Exchange};
+use super::audit::{self, AuditedBody, Caller, DenialLog, Exchange};
 use super::credentials::Credentials;
 use super::exchange::Exchanger;
 use super::normalise::NormalUrl;
@@ -206,7 +206,11 @@ impl EgressPolicy {
         ));
         let clients = targets
             .iter()
-            .map(|target| client_for(target, resolver.clone()))
+            .enumerate()
+            .map(|(index, target)| {
+                let own = GuardedResolver::for_target(settings.overrides.clone(), &targets, index);
+                client_for(target, Arc::new(own))
+            })
             .collect::<Result<_, _>>()?;
         let exchanger = Exchanger::new(instance, &targets, &resolver)?;
         Ok(Self {
@@ -234,13 +238,15 @@ impl EgressPolicy {
 
     /// Hooks for one call; refusals are reported on `events`.
     pub fn hooks(self: &Arc<Self>, events: EventSink, context: CallContext) -> EgressHooks {
+        let caller = Caller {
+            instance: self.instance.clone(),
+            tool: context.tool,
+        };
         EgressHooks {
             policy: self.clone(),
             events,
-            caller: Caller {
-                instance: self.instance.clone(),
-                tool: context.tool,
-            },
+            denials: Arc::new(DenialLog::new(caller.clone())),
+            caller,
             client_headers: Arc::new(context.client_headers),
             principal: context.caller,
             scope: Arc::new(context.scope),
@@ -290,6 +296,21 @@ impl EgressPolicy {
             RefusalReason::OutsideCallTarget,
             why,
         ))
+    }
+
+    /// Holds a located request to its target's method, path and header rules.
+    fn permits(
+        &self,
+        (url, index): (NormalUrl, usize),
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<(NormalUrl, usize), Refused> {
+        let target = &self.targets[index];
+        let path = target.relative_path(&url);
+        match target.rules().check(target.name(), method, path, headers) {
+            Ok(()) => Ok((url, index)),
+            Err(refused) => Err(Refused::new(url.shown(), refused.reason, refused.message)),
+        }
     }
 
     fn locate(&self, url: NormalUrl) -> Result<(NormalUrl, usize), Refused> {
@@ -347,13 +368,14 @@ fn client_for(
 
 /// Keeps only scheme, authority and path of a URL that did not parse, for messages.
 fn shown_raw(raw: &str) -> String {
-    raw.split(['?', '#']).next().unwrap_or(raw).to_owned()
+    audit::clean(raw.split(['?', '#']).next().unwrap_or(raw))
 }
 
 /// The per-call face of an [`EgressPolicy`], installed as the store's `wasi:http` hooks.
 pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     events: EventSink,
+    denials: Arc<DenialLog>,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
     principal: Arc<Principal>,
@@ -365,6 +387,7 @@ pub struct EgressHooks {
 struct Outgoing {
     policy: Arc<EgressPolicy>,
     events: EventSink,
+    denials: Arc<DenialLog>,
     caller: Caller,
     client_headers: Arc<HeaderMap>,
     principal: Arc<Principal>,
@@ -394,11 +417,12 @@ impl WasiHttpHooks for EgressHooks {
         let checked = self
             .policy
             .check(&request.uri().to_string())
-            .and_then(|located| self.policy.within(&self.scope, located));
+            .and_then(|located| self.policy.within(&self.scope, located))
+            .and_then(|located| self.policy.permits(located, &method, request.headers()));
         let (url, target) = match checked {
             Ok(allowed) => allowed,
             Err(refused) => {
-                report_denial(&self.events, &self.caller, &self.policy, &method, refused);
+                report_denial(&self.events, &self.denials, &self.policy, &method, refused);
                 return Box::new(drain_then_deny(request.into_body()));
             }
         };
@@ -406,6 +430,7 @@ impl WasiHttpHooks for EgressHooks {
         let policy = self.policy.clone();
         let events = self.events.clone();
         let caller = self.caller.clone();
+        let denials = self.denials.clone();
         let client_headers = self.client_headers.clone();
         let principal = self.principal.clone();
         let scope = self.scope.clone();
@@ -426,6 +451,7 @@ impl WasiHttpHooks for EgressHooks {
             let outgoing = Outgoing {
                 policy,
                 events,
+                denials,
                 caller,
                 client_headers,
                 principal,
@@ -461,24 +487,18 @@ fn header_bytes(headers: &HeaderMap) -> usize {
 
 fn report_denial(
     events: &EventSink,
-    caller: &Caller,
+    denials: &DenialLog,
     policy: &EgressPolicy,
     method: &Method,
     refused: Refused,
 ) {
-    audit::denied(
-        caller,
-        method,
-        &refused.shown,
-        refused.reason,
-        &refused.message,
-    );
+    denials.denied(method, &refused.shown, refused.reason, &refused.message);
     events.emit(GuestEvent::Denied {
-        url: refused.shown,
+        url: audit::clean(&refused.shown),
         reason: refused.reason,
         message: format!(
             "{}; allowed targets: {}",
-            refused.message,
+            audit::clean(&refused.message),
             policy.allowed_targets()
         ),
     });
@@ -519,6 +539,10 @@ impl Outgoing {
                     self.refuse(refused)
                 })?;
             self.follow(response.status());
+            (url, target) = self
+                .policy
+                .permits((url, target), &self.method, &self.guest_headers)
+                .map_err(|refused| self.refuse(refused))?;
         }
     }
 
@@ -627,7 +651,7 @@ impl Outgoing {
     fn refuse(&self, refused: Refused) -> HttpError {
         report_denial(
             &self.events,
-            &self.caller,
+            &self.denials,
             &self.policy,
             &self.method,
             refused,

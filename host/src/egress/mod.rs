@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod exchange;
 mod hooks;
 pub mod kube;
+pub mod methods;
 pub mod normalise;
 #[cfg(test)]
 mod properties;
@@ -32,6 +33,7 @@ pub use credentials::{Credentials, Secret};
 pub use exchange::{ExchangeError, TokenExchange};
 pub use hooks::{CallContext, EgressError, EgressHooks, EgressPolicy, EgressSettings, TargetScope};
 pub use kube::KubeError;
+pub use methods::{Allowances, PathPattern, RequestRules, TargetKind};
 pub use normalise::UrlError;
 pub use resolve::{ResolveError, ResolveOverrides};
 pub use target::{Target, TargetError, TargetLimits};

@@ -144,11 +144,11 @@ impl NormalUrl {
     }
 
     /// The URL without query or fragment, for messages and audit records (queries can carry
-    /// tokens).
+    /// tokens), cut to [`MAX_SHOWN`](super::audit::MAX_SHOWN) bytes.
     pub fn shown(&self) -> String {
         let mut shown = self.url.clone();
         shown.set_query(None);
-        shown.to_string()
+        super::audit::clean(shown.as_str())
     }
 }
 

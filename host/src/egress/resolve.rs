@@ -3,8 +3,12 @@
 //! A target's host name says nothing about where it points: a hostile or stale DNS record can
 //! send an allowed name to `127.0.0.1` or the cloud metadata address. Every address a name
 //! resolves to is therefore checked: loopback, link-local, metadata, unspecified, multicast,
-//! broadcast and documentation addresses are dropped unless one of the instance's targets
-//! names that address or a range containing it. Operators (and tests) can pin names to
+//! broadcast and documentation addresses are dropped unless a target names that address or a
+//! range containing it, on the same port: each target's client has its own resolver
+//! ([`GuardedResolver::for_target`]), so a name that resolves to loopback reaches only the
+//! port a loopback target allows, never another target's port with that target's credential.
+//! The check uses an address's canonical form; the connection goes to the address DNS gave
+//! (an IPv4-embedded IPv6 answer from DNS64 stays IPv6). Operators (and tests) can pin names to
 //! addresses with resolve overrides, like curl's `--resolve`; the policy applies to those too.
 
 use std::collections::BTreeMap;
@@ -97,6 +101,18 @@ impl GuardedResolver {
         Self { overrides, targets }
     }
 
+    /// The resolver of target `index`'s client: special addresses only where a target names
+    /// them on that target's port.
+    pub fn for_target(overrides: Arc<ResolveOverrides>, targets: &[Target], index: usize) -> Self {
+        let port = targets[index].port();
+        let same_port: Vec<Target> = targets
+            .iter()
+            .filter(|target| target.port() == port)
+            .cloned()
+            .collect();
+        Self::new(overrides, same_port.into())
+    }
+
     /// Keeps the addresses the policy allows; errors when none is left.
     fn filter(&self, name: &str, found: Vec<IpAddr>) -> Result<Vec<IpAddr>, AddressRefused> {
         let mut refused = Vec::new();
@@ -107,7 +123,7 @@ impl GuardedResolver {
                 Some(range) if !self.targets.iter().any(|t| t.covers_address(canonical)) => {
                     refused.push(format!("{canonical}: {range}"));
                 }
-                _ => allowed.push(canonical),
+                _ => allowed.push(found),
             }
         }
         if allowed.is_empty() {
@@ -190,6 +206,44 @@ mod tests {
         assert!(
             guard
                 .filter("fake.test", ips(&["169.254.169.254"]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_special_address_is_allowed_only_on_the_port_of_the_target_naming_it() {
+        let targets: Vec<Target> = [
+            "http://fake.test:8080",
+            "http://other.test:9090",
+            "http://127.0.0.1:9090",
+        ]
+        .iter()
+        .map(|url| Target::parse("t", url).unwrap())
+        .collect();
+        let loopback = ips(&["127.0.0.1"]);
+        let first = GuardedResolver::for_target(Arc::default(), &targets, 0);
+        let error = first.filter("fake.test", loopback.clone()).unwrap_err();
+        assert!(error.to_string().contains("127.0.0.1: loopback"), "{error}");
+        let second = GuardedResolver::for_target(Arc::default(), &targets, 1);
+        assert_eq!(
+            second.filter("other.test", loopback.clone()).unwrap(),
+            loopback
+        );
+    }
+
+    #[test]
+    fn the_address_dns_gave_is_kept_and_only_checked_canonically() {
+        let guard = resolver(&["http://api.example"]);
+        let dns64 = ips(&["64:ff9b::a00:5"]);
+        assert_eq!(guard.filter("api.example", dns64.clone()).unwrap(), dns64);
+        assert!(
+            guard
+                .filter("api.example", ips(&["64:ff9b::7f00:1"]))
+                .is_err()
+        );
+        assert!(
+            guard
+                .filter("api.example", ips(&["::ffff:169.254.169.254"]))
                 .is_err()
         );
     }

@@ -15,6 +15,7 @@ use url::Url;
 
 use super::address;
 use super::credentials::Credentials;
+use super::methods::RequestRules;
 use super::normalise::{NormalHost, NormalUrl};
 use super::tls::TlsSettings;
 
@@ -71,6 +72,7 @@ pub struct Target {
     credentials: Credentials,
     tls: TlsSettings,
     limits: TargetLimits,
+    rules: RequestRules,
 }
 
 impl Target {
@@ -91,6 +93,7 @@ impl Target {
             credentials: Credentials::None,
             tls: TlsSettings::default(),
             limits: TargetLimits::default(),
+            rules: RequestRules::default(),
         })
     }
 
@@ -110,6 +113,29 @@ impl Target {
     pub fn with_limits(mut self, limits: TargetLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// This target with its own method, path and header rules.
+    pub fn with_rules(mut self, rules: RequestRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The method, path and header rules of this target.
+    pub fn rules(&self) -> &RequestRules {
+        &self.rules
+    }
+
+    /// The port every request to this target goes to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The decoded path of `url` below this target's prefix (`url` must match the target).
+    pub fn relative_path<'a>(&self, url: &'a NormalUrl) -> &'a str {
+        let path = url.decoded_path();
+        path.strip_prefix(self.decoded_prefix.as_str())
+            .unwrap_or(path)
     }
 
     /// The target's name.

@@ -20,6 +20,15 @@
 //! connect_timeout = "5s"
 //! timeout = "30s"
 //! max_response = "32MiB"
+//! kind = "argocd"            # or "kubernetes" (the default with kubeconfig / in_cluster), "http";
+//! #                            left out: the Argo CD and Kubernetes deny lists both apply
+//! methods = ["GET", "HEAD"]  # the only methods sent (default: all but TRACE/CONNECT; read-only
+//! #                            instances: GET, HEAD, OPTIONS and `read_only_posts`)
+//! read_only_posts = ["/apis/authorization.k8s.io/*/selfsubjectaccessreviews"]  # replaces the kind's
+//! deny_paths = ["/api/v1/namespaces/*/configmaps"]   # refused whatever the method
+//! allow_token_requests = true   # Argo CD token creation, Kubernetes TokenRequest (default false)
+//! allow_secrets = true          # Kubernetes Secret objects (default false)
+//! allow_impersonation = true    # Impersonate-* headers on Kubernetes targets (default false)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,7 +39,11 @@ use serde::Deserialize;
 
 use super::{ManifestError, problem};
 use crate::egress::kube::{self, KubeAccess};
-use crate::egress::{Credentials, Secret, Target, TargetLimits, TlsSettings, TokenExchange};
+use crate::egress::methods::parse_method;
+use crate::egress::{
+    Allowances, Credentials, PathPattern, RequestRules, Secret, Target, TargetKind, TargetLimits,
+    TlsSettings, TokenExchange,
+};
 use crate::units;
 
 #[derive(Deserialize)]
@@ -43,6 +56,16 @@ pub(super) struct RawTarget {
     connect_timeout: Option<String>,
     timeout: Option<String>,
     max_response: Option<String>,
+    kind: Option<String>,
+    methods: Option<Vec<String>>,
+    read_only_posts: Option<Vec<String>>,
+    deny_paths: Option<Vec<String>>,
+    #[serde(default)]
+    allow_token_requests: bool,
+    #[serde(default)]
+    allow_secrets: bool,
+    #[serde(default)]
+    allow_impersonation: bool,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -109,11 +132,13 @@ impl Site<'_> {
     }
 }
 
-/// Validates every target; names must be unique.
+/// Validates every target; names must be unique. `read_only` is the instance's setting,
+/// which limits the methods its targets take.
 pub(super) fn targets(
     path: &Path,
     folder: &Path,
     raw: Vec<RawTarget>,
+    read_only: bool,
 ) -> Result<Vec<Target>, ManifestError> {
     let mut targets: Vec<Target> = Vec::with_capacity(raw.len());
     for (index, entry) in raw.into_iter().enumerate() {
@@ -123,7 +148,7 @@ pub(super) fn targets(
             field: format!("targets[{index}]"),
         };
         check_name(&site, &entry.name, &targets)?;
-        let target = target(&site, entry)?;
+        let target = target(&site, entry, read_only)?;
         if target.tls().insecure_skip_verify {
             tracing::warn!(
                 manifest = %path.display(),
@@ -153,9 +178,10 @@ fn check_name(site: &Site<'_>, name: &str, earlier: &[Target]) -> Result<(), Man
     Ok(())
 }
 
-fn target(site: &Site<'_>, entry: RawTarget) -> Result<Target, ManifestError> {
-    let auth = entry.auth.unwrap_or_default();
+fn target(site: &Site<'_>, mut entry: RawTarget, read_only: bool) -> Result<Target, ManifestError> {
+    let auth = entry.auth.take().unwrap_or_default();
     let kube = kube_access(site, &auth)?;
+    let rules = rules(site, &mut entry, kube.is_some(), read_only)?;
     let (credentials, kube_tls, server) = match kube {
         Some(access) => (access.credentials, Some(access.tls), Some(access.server)),
         None => (credentials(site, auth)?, None, None),
@@ -187,7 +213,67 @@ fn target(site: &Site<'_>, entry: RawTarget) -> Result<Target, ManifestError> {
     Ok(target
         .with_credentials(credentials)
         .with_tls(tls)
-        .with_limits(limits))
+        .with_limits(limits)
+        .with_rules(rules))
+}
+
+/// The target's method, path and header rules.
+fn rules(
+    site: &Site<'_>,
+    entry: &mut RawTarget,
+    kube: bool,
+    read_only: bool,
+) -> Result<RequestRules, ManifestError> {
+    let kind = match entry.kind.take() {
+        None if kube => TargetKind::Kubernetes,
+        None => TargetKind::Any,
+        Some(text) => TargetKind::parse(&text).ok_or_else(|| {
+            site.error(
+                "kind",
+                format!(
+                    "`{text}` is not a target kind; write \"argocd\", \"kubernetes\" or \"http\""
+                ),
+            )
+        })?,
+    };
+    let methods = entry
+        .methods
+        .take()
+        .map(|list| {
+            list.iter()
+                .map(|text| {
+                    parse_method(text).ok_or_else(|| {
+                        site.error(
+                            "methods",
+                            format!("`{text}` is not a method capstan sends; list some of GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let patterns = |field: &str, list: Option<Vec<String>>| {
+        list.map(|list| {
+            list.iter()
+                .map(|text| {
+                    PathPattern::parse(text).map_err(|error| site.error(field, error.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+    };
+    Ok(RequestRules {
+        kind,
+        read_only,
+        methods,
+        read_only_posts: patterns("read_only_posts", entry.read_only_posts.take())?,
+        deny_paths: patterns("deny_paths", entry.deny_paths.take())?.unwrap_or_default(),
+        allow: Allowances {
+            token_requests: entry.allow_token_requests,
+            secrets: entry.allow_secrets,
+            impersonation: entry.allow_impersonation,
+        },
+    })
 }
 
 fn kube_access(site: &Site<'_>, auth: &RawAuth) -> Result<Option<KubeAccess>, ManifestError> {

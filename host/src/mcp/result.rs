@@ -62,31 +62,43 @@ fn serialized_size(result: &CallToolResult) -> usize {
     }
 }
 
-/// Adds a note for each request the egress gate refused during the call, so the agent learns
-/// which URL was refused and which targets exist.
 /// Distinct refusals reported in full; more are counted in the last note.
 const MAX_DENIAL_NOTES: usize = 5;
 
-/// Adds a refusal to `denials`, once per distinct URL and reason, so a guest that retries in a
-/// loop cannot flood the result.
-pub fn collect_denial(denials: &mut Vec<(String, String)>, url: String, reason: String) {
-    if denials.iter().any(|(u, r)| *u == url && *r == reason) {
-        return;
-    }
-    denials.push((url, reason));
+/// The refusals of one call as the agent will read them: the first few distinct ones (URL and
+/// reason) in full, the rest only counted, so a guest that refuses itself in a loop cannot
+/// grow host memory or flood the result.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Denials {
+    noted: Vec<(String, String)>,
+    more: usize,
 }
 
-/// Appends a note per refused request (the first few in full) to the result.
-pub fn note_denials(mut result: CallToolResult, denials: &[(String, String)]) -> CallToolResult {
-    for (url, reason) in denials.iter().take(MAX_DENIAL_NOTES) {
+impl Denials {
+    /// Adds a refusal, in full when it is new and there is room, else to the count.
+    pub fn add(&mut self, url: String, reason: String) {
+        if self.noted.iter().any(|(u, r)| *u == url && *r == reason) {
+            return;
+        }
+        if self.noted.len() < MAX_DENIAL_NOTES {
+            self.noted.push((url, reason));
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+/// Appends a note per refusal kept in full, and one counting the rest, to the result.
+pub fn note_denials(mut result: CallToolResult, denials: &Denials) -> CallToolResult {
+    for (url, reason) in &denials.noted {
         result.content.push(ContentBlock::text(format!(
             "capstan refused a request to {url}: {reason}"
         )));
     }
-    if denials.len() > MAX_DENIAL_NOTES {
+    if denials.more > 0 {
         result.content.push(ContentBlock::text(format!(
-            "capstan refused {} more distinct requests; see its audit log",
-            denials.len() - MAX_DENIAL_NOTES
+            "capstan refused {} more requests; see its audit log",
+            denials.more
         )));
     }
     result
@@ -105,6 +117,21 @@ fn floor_char_boundary(text: &str, mut at: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_refusals_keeps_a_few_notes_and_a_count() {
+        let mut denials = Denials::default();
+        for n in 0..10_000 {
+            denials.add(format!("http://x.test/{n}"), "no".into());
+            denials.add("http://x.test/0".into(), "no".into());
+        }
+        assert_eq!(denials.noted.len(), MAX_DENIAL_NOTES);
+        assert_eq!(denials.more, 10_000 - MAX_DENIAL_NOTES);
+        let noted = note_denials(CallToolResult::success(vec![]), &denials);
+        assert_eq!(noted.content.len(), MAX_DENIAL_NOTES + 1);
+        let last = &noted.content[MAX_DENIAL_NOTES].as_text().unwrap().text;
+        assert!(last.contains("9995 more requests"), "{last}");
+    }
 
     #[test]
     fn small_results_pass_unchanged() {

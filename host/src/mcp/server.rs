@@ -445,8 +445,8 @@ async fn relay_events(
     progress_token: Option<ProgressToken>,
     log_threshold: Option<Threshold>,
     source: Arc<str>,
-) -> Vec<(String, String)> {
-    let mut denials = Vec::new();
+) -> result::Denials {
+    let mut denials = result::Denials::default();
     while let Some(event) = events.recv().await {
         match event {
             GuestEvent::Progress {
@@ -466,9 +466,7 @@ async fn relay_events(
                 log_locally(&source, level, &message);
                 logging::forward(&peer, log_threshold, &source, level, message).await;
             }
-            GuestEvent::Denied { url, message, .. } => {
-                result::collect_denial(&mut denials, url, message)
-            }
+            GuestEvent::Denied { url, message, .. } => denials.add(url, message),
         }
     }
     denials

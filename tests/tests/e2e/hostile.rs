@@ -79,6 +79,12 @@ corpus! {
     huge_prompt: "Renders a 10 MiB prompt" => "Refused at the result cap, naming it; nothing is copied out of the guest.";
     tool_flood: "Lists 300 tools, or one tool with a 2 MiB description" => "Refused at load, naming the limit (256 tools, 1 MiB of names, descriptions and schemas); other instances serve.";
     forged_log_lines: "Logs, writes to stderr and panics with newlines, a fake log line, CR and ANSI escapes" => "Guest text is escaped into a field of capstan's log line: no forged line, no escape sequence reaches the log.";
+    trace_echoes_the_credential: "Sends `TRACE`, `CONNECT` and a made-up method to the token's target, hoping the upstream echoes the injected header" => "Refused before sending (`method_not_allowed`) on every target; the upstream sees none of them.";
+    credential_minting: "POSTs to Argo CD's account and project-role token endpoints and to Kubernetes `TokenRequest` on the token's target" => "Refused (`credential_minting`) unless the target sets `allow_token_requests`; the upstream sees none.";
+    secret_reads: "Gets, lists and watches Kubernetes `Secret` objects, namespaced and cluster-wide" => "Refused (`secret_access`) unless the target sets `allow_secrets`; the upstream sees none.";
+    impersonation_headers: "Adds `Impersonate-User` or `Impersonate-Group` to an allowed request" => "Refused (`impersonation`) unless the target sets `allow_impersonation`; the upstream sees neither.";
+    name_rebound_to_another_port: "Requests a token target whose name resolves to loopback, where loopback targets allow other ports only" => "Refused after DNS: a special address is allowed only on the port of the target naming it; the token reaches no other port.";
+    refusal_flood: "Sends 2,000 refused requests to distinct 16 KiB URLs with query strings" => "The result keeps 5 notes and a count; the log records the first 5 (URLs cut to 1 KiB, no query) and one summary line.";
 }
 
 /// The upstreams of one test: the allowed API and the listeners nothing may reach.
@@ -109,11 +115,11 @@ impl World {
         let pki = Pki::for_server(&["secure.test"]);
         let secure = Upstream::builder().tls(&pki).token(TOKEN).start().await;
         let plugins = PluginDir::new();
-        let manifest = hostile_manifest(&api, &sink, &secure, &pki);
+        let manifest = hostile_manifest(&api, &sink, &secure, &wrong_port, &pki);
         plugins.manifest("hostile", "hostile", &manifest);
         plugins.manifest("good", "probe", "");
         plugins.manifest("forbidden", "forbidden", "");
-        let resolve = "allowed.test=127.0.0.1;secure.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254".to_owned();
+        let resolve = "allowed.test=127.0.0.1;secure.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254;rebound.test=127.0.0.1".to_owned();
         let capstan = Capstan::start_with(
             &plugins,
             Options {
@@ -152,6 +158,17 @@ impl World {
         self.call(
             "request",
             json!({"scheme": scheme, "authority": authority, "path_with_query": path}),
+        )
+        .await
+    }
+
+    /// A raw request with `method` and `headers` through the hostile instance to the `api`
+    /// target's `path`.
+    async fn method(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> CallToolResult {
+        self.call(
+            "request",
+            json!({"scheme": "http", "authority": self.api_authority(), "path_with_query": path,
+                   "method": method, "headers": headers}),
         )
         .await
     }
@@ -219,7 +236,13 @@ impl World {
     }
 }
 
-fn hostile_manifest(api: &Upstream, sink: &Upstream, secure: &Upstream, pki: &Pki) -> String {
+fn hostile_manifest(
+    api: &Upstream,
+    sink: &Upstream,
+    secure: &Upstream,
+    wrong: &Upstream,
+    pki: &Pki,
+) -> String {
     format!(
         r#"prefix = "hostile"
 [[targets]]
@@ -239,10 +262,21 @@ name = "secure"
 url = "https://secure.test:{secure}/api"
 auth = {{ bearer_env = "HOSTILE_TOKEN" }}
 tls = {{ ca_file = {ca:?} }}
-# Lets the pinned test names resolve to loopback; nothing listens on port 9.
+# Let the pinned test names resolve to loopback, on their own ports only.
 [[targets]]
 name = "loopback"
-url = "http://127.0.0.0/8:9/unused"
+url = "http://127.0.0.0/8:{api}/unused"
+[[targets]]
+name = "loopback-sink"
+url = "http://127.0.0.0/8:{sink}/unused"
+[[targets]]
+name = "loopback-secure"
+url = "http://127.0.0.0/8:{secure}/unused"
+# A name pinned to loopback on a port no loopback target allows (the wrong-port canary's).
+[[targets]]
+name = "rebound"
+url = "http://rebound.test:{wrong}/"
+auth = {{ bearer_env = "HOSTILE_TOKEN" }}
 [limits]
 memory = "128MiB"
 timeout = "6s"
@@ -251,6 +285,7 @@ max_outbound = 8
         api = api.port(),
         sink = sink.port(),
         secure = secure.port(),
+        wrong = wrong.port(),
         ca = pki.file("ca.pem").display().to_string(),
     )
 }
@@ -501,6 +536,128 @@ async fn run(id: &str) {
                 !log.lines().any(|line| line.starts_with("2030-01-01")),
                 "a forged line is in the log:\n{log}"
             );
+        }
+        "trace_echoes_the_credential" => {
+            for method in ["TRACE", "CONNECT", "BREW"] {
+                let result = w.attack(w.method(method, "/api/ok", &[])).await;
+                assert_denied(&result);
+                assert!(text(&result).contains("never sends"), "{}", text(&result));
+            }
+            let seen: Vec<_> = w
+                .api
+                .seen()
+                .into_iter()
+                .filter(|s| s.method != "GET")
+                .collect();
+            assert!(seen.is_empty(), "the upstream saw {seen:?}");
+        }
+        "credential_minting" => {
+            for path in [
+                "/api/api/v1/account/admin/token",
+                "/api/api/v1/projects/default/roles/deployer/token",
+                "/api/api/v1/namespaces/kube-system/serviceaccounts/admin/token",
+            ] {
+                let result = w.attack(w.method("POST", path, &[])).await;
+                assert_denied(&result);
+                assert!(
+                    text(&result).contains("allow_token_requests = true"),
+                    "{}",
+                    text(&result)
+                );
+            }
+            assert!(w.api.seen_with("/token").is_empty(), "{:?}", w.api.seen());
+        }
+        "secret_reads" => {
+            for path in [
+                "/api/api/v1/secrets",
+                "/api/api/v1/namespaces/prod/secrets/db",
+                "/api/api/v1/watch/namespaces/prod/secrets",
+                "/api/api/v1/namespaces/prod/secrets?watch=true",
+            ] {
+                let result = w.attack(w.method("GET", path, &[])).await;
+                assert_denied(&result);
+                assert!(
+                    text(&result).contains("allow_secrets = true"),
+                    "{}",
+                    text(&result)
+                );
+            }
+            assert!(w.api.seen_with("secrets").is_empty(), "{:?}", w.api.seen());
+        }
+        "impersonation_headers" => {
+            for header in [
+                "Impersonate-User",
+                "impersonate-group",
+                "Impersonate-Extra-Scopes",
+            ] {
+                let result = w
+                    .attack(w.method("GET", "/api/ok", &[(header, "system:admin")]))
+                    .await;
+                assert_denied(&result);
+                assert!(
+                    text(&result).contains("allow_impersonation = true"),
+                    "{}",
+                    text(&result)
+                );
+            }
+            let impersonated = w.api.seen().iter().any(|s| {
+                s.headers
+                    .keys()
+                    .any(|name| name.as_str().starts_with("impersonate-"))
+            });
+            assert!(!impersonated, "{:?}", w.api.seen());
+        }
+        "name_rebound_to_another_port" => {
+            let rebound = format!("rebound.test:{}", w.wrong_port.port());
+            let result = w.attack(w.request("http", &rebound, "/never")).await;
+            assert_eq!(
+                structured(&result)["error"],
+                "HttpRequestDenied",
+                "{}",
+                text(&result)
+            );
+            assert!(
+                text(&result).contains("127.0.0.1: loopback"),
+                "{}",
+                text(&result)
+            );
+        }
+        "refusal_flood" => {
+            let evil = format!("evil.test:{}", w.evil.port());
+            let flood = json!({"authority": evil, "n": 2000, "path_bytes": 16 * 1024});
+            let result = w.attack(w.call("refusal_flood", flood)).await;
+            assert_eq!(structured(&result)["denied"], 2000, "{}", text(&result));
+            let notes: Vec<_> = result.content.iter().filter_map(|c| c.as_text()).collect();
+            let refused = notes
+                .iter()
+                .filter(|n| n.text.starts_with("capstan refused a request"))
+                .count();
+            assert_eq!(refused, 5, "{}", text(&result));
+            assert!(
+                text(&result).contains("capstan refused 1995 more requests"),
+                "{}",
+                text(&result)
+            );
+            assert!(
+                text(&result).len() < 32 << 10,
+                "{} bytes of notes",
+                text(&result).len()
+            );
+            let log = w.capstan.log_text();
+            assert!(
+                !log.contains("secret-query"),
+                "a query string reached the log"
+            );
+            let recorded = log
+                .lines()
+                .filter(|line| line.contains("egress denied") && !line.contains("of this call"))
+                .count();
+            assert_eq!(recorded, 5, "{}", &log[..log.len().min(4000)]);
+            assert!(
+                log.contains("1995 more requests of this call"),
+                "no summary line"
+            );
+            assert!(log.len() < 256 << 10, "the log grew to {} bytes", log.len());
         }
         other => panic!("no attack named {other}"),
     }

@@ -8,6 +8,7 @@ mod cli;
 mod credentials;
 mod egress;
 mod flux;
+mod gate;
 mod gitops;
 mod hostile;
 mod identity;

@@ -13,6 +13,7 @@
 
 mod exhaust;
 mod hoard;
+mod misuse;
 mod noise;
 mod raw_http;
 mod snoop;
@@ -60,6 +61,18 @@ fn network_tools() -> Vec<Tool> {
                 json!({"url": {"type": "string"},
                        "n": {"type": "integer", "minimum": 1, "maximum": raw_http::MAX_FLOOD}}),
                 &["url", "n"],
+            ),
+        ),
+        tool(
+            "refusal_flood",
+            "Sends `n` GETs of distinct URLs with `path_bytes`-byte paths under `authority` \
+             (meant to be refused) and counts the refusals.",
+            object(
+                json!({"authority": {"type": "string"},
+                       "n": {"type": "integer", "minimum": 1, "maximum": misuse::MAX_REFUSALS},
+                       "path_bytes": {"type": "integer", "minimum": 0,
+                                      "maximum": misuse::MAX_PATH_BYTES}}),
+                &["authority", "n"],
             ),
         ),
         tool(
@@ -174,6 +187,18 @@ impl Plugin for Hostile {
                     Ok(ToolResult::structured(raw_http::flood(
                         url,
                         number(arguments, "n"),
+                    )?))
+                },
+            )
+            .tool(
+                "refusal_flood",
+                || described("refusal_flood"),
+                |_, arguments| {
+                    let authority = args::required_str(arguments, "authority")?;
+                    Ok(ToolResult::structured(misuse::refusal_flood(
+                        authority,
+                        number(arguments, "n"),
+                        number(arguments, "path_bytes"),
                     )?))
                 },
             )

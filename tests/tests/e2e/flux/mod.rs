@@ -39,7 +39,7 @@ impl Flux {
         let kube = kube::start(cluster.with_token(TOKEN)).await.unwrap();
         let plugins = PluginDir::new();
         let target = format!(
-            "[[targets]]\nname = \"prod\"\nurl = \"{}\"\nauth = {{ bearer_env = \"FLUX_TOKEN\" }}",
+            "[[targets]]\nname = \"prod\"\nurl = \"{}\"\nauth = {{ bearer_env = \"FLUX_TOKEN\" }}\n# The Helm release view reads the release storage Secrets.\nallow_secrets = true",
             kube.base_url()
         );
         plugins.manifest("flux", "flux", &target);
