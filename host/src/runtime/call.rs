@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_config::WasiConfigVariables;
 
-use super::bindings::{PluginPre, types};
+use super::bindings::{Plugin, PluginPre, types};
 use super::lift::{self, CallAnswer};
 use super::state::{CallState, EPOCH_TICK, MemoryLimiter, Refusal};
 use crate::egress::{CallContext, EgressPolicy};
@@ -269,24 +269,24 @@ impl Component {
     }
 }
 
-/// Runs `export` in a fresh instance; its answer is read from guest memory under a budget
-/// ([`lift`]), and one over budget is an `Ok(Err(TooLarge))`.
+/// Runs `export` in a fresh instance; its answer is measured before anything else is done with
+/// it ([`lift`]), and a prompt or list over its limit is an `Ok(Err(TooLarge))`.
 async fn invoke(
     pre: &PluginPre<CallState>,
     store: &mut Store<CallState>,
     export: Export<'_>,
 ) -> wasmtime::Result<Result<Answer, CallError>> {
-    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+    let plugin: Plugin = pre.instantiate_async(&mut *store).await?;
     Ok(match export {
-        Export::ListTools => lift::list_tools(&instance, store).await?.map(Answer::Tools),
-        Export::ListPrompts => lift::list_prompts(&instance, store)
+        Export::ListTools => lift::list_tools(&plugin, store).await?.map(Answer::Tools),
+        Export::ListPrompts => lift::list_prompts(&plugin, store)
             .await?
             .map(Answer::Prompts),
         Export::CallTool(name, arguments, cap) => Ok(Answer::Call(
-            lift::call_tool(&instance, store, (name, arguments), cap).await?,
+            lift::call_tool(&plugin, store, (name, arguments), cap).await?,
         )),
         Export::GetPrompt(name, arguments, cap) => {
-            lift::get_prompt(&instance, store, (name, arguments), cap)
+            lift::get_prompt(&plugin, store, (name, arguments), cap)
                 .await?
                 .map(Answer::Prompt)
         }

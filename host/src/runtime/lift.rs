@@ -1,16 +1,17 @@
-//! Reading a guest's answer out of its memory under a byte budget.
+//! Measuring a guest's answer before the host does anything with it.
 //!
-//! The generated bindings copy a whole answer into the host before anyone can look at its size,
-//! so a guest could make the host hold as much as its own memory cap per call. Here the answer
-//! is lifted as views into guest memory ([`WasmStr`], [`WasmList`]): lengths and counts are read
-//! where the guest wrote them, and only an answer within its budget is copied out. Of a call
-//! result that is too large only the start of its text (at most the cap) is copied; a prompt or
-//! a tool or prompt list that is too large is refused, naming the limit.
+//! An answer is copied out of guest memory by the generated bindings (wasmtime 48 runs the
+//! guest's post-return, which frees the answer's memory, before a host could read it in place),
+//! so the copy is bounded by the guest's own memory cap, `[limits].memory`, and all of an
+//! instance's calls together by `memory_total`. What this module bounds is everything after the
+//! copy: a call result is measured by the bytes of its strings before its structured output is
+//! parsed or a block converted, and one over the result cap keeps only the start of its text (at
+//! most the cap); a prompt over the cap, or a tool or prompt list with too many entries or
+//! bytes, is refused, naming the limit.
 
-use wasmtime::component::{ComponentType, Instance, Lift, WasmList, WasmStr};
-use wasmtime::{AsContextMut, Store, StoreContext};
+use wasmtime::Store;
 
-use super::bindings::types;
+use super::bindings::{Plugin, types};
 use super::call::CallError;
 use super::state::CallState;
 
@@ -43,313 +44,162 @@ pub struct TooLarge {
     pub is_error: bool,
 }
 
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct RawCallResult {
-    content: WasmList<RawContent>,
-    structured: Option<WasmStr>,
-    #[component(name = "is-error")]
-    is_error: bool,
-}
-
-#[derive(ComponentType, Lift)]
-#[component(variant)]
-enum RawContent {
-    #[component(name = "text")]
-    Text(WasmStr),
-    #[component(name = "image")]
-    Image(RawMedia),
-    #[component(name = "audio")]
-    Audio(RawMedia),
-    #[component(name = "resource")]
-    Resource(RawResource),
-}
-
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct RawMedia {
-    data: WasmStr,
-    #[component(name = "mime-type")]
-    mime_type: WasmStr,
-}
-
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct RawResource {
-    uri: WasmStr,
-    #[component(name = "mime-type")]
-    mime_type: Option<WasmStr>,
-    contents: RawResourceContents,
-}
-
-#[derive(ComponentType, Lift)]
-#[component(variant)]
-enum RawResourceContents {
-    #[component(name = "text")]
-    Text(WasmStr),
-    #[component(name = "blob")]
-    Blob(WasmStr),
-}
-
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct RawPromptMessage {
-    role: types::Role,
-    content: RawContent,
-}
-
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct RawPromptResult {
-    description: Option<WasmStr>,
-    messages: WasmList<RawPromptMessage>,
-}
-
-const TOOLS: &str = "capstan:plugin/tools@0.1.0";
-const PROMPTS: &str = "capstan:plugin/prompts@0.1.0";
-
-/// Calls `tools.call-tool` and reads its result within `cap` bytes.
+/// Calls `tools.call-tool` and measures its result against `cap` bytes.
 pub async fn call_tool(
-    instance: &Instance,
+    plugin: &Plugin,
     store: &mut Store<CallState>,
     (name, arguments): (&str, &str),
     cap: usize,
 ) -> wasmtime::Result<CallAnswer> {
-    let index = export(instance, store, TOOLS, "call-tool")?;
-    let func = instance.get_typed_func::<(&str, &str), (RawCallResult,)>(&mut *store, index)?;
-    let (raw,) = func.call_async(&mut *store, (name, arguments)).await?;
-    let blocks = list(&raw.content, store)?;
-    let mut size = optional_len(&raw.structured, store)?;
-    for block in &blocks {
-        size = size.saturating_add(block.len(store)? + BLOCK_OVERHEAD);
+    let result = plugin
+        .capstan_plugin_tools()
+        .call_call_tool(&mut *store, name, arguments)
+        .await?;
+    let size = result
+        .content
+        .iter()
+        .fold(optional_len(&result.structured), |size, block| {
+            size.saturating_add(content_len(block) + BLOCK_OVERHEAD)
+        });
+    if size <= cap {
+        return Ok(CallAnswer::Whole(result));
     }
-    if size > cap {
-        return Ok(CallAnswer::TooLarge(TooLarge {
-            size,
-            text: text_prefix(&blocks, store, cap)?,
-            is_error: raw.is_error,
-        }));
-    }
-    Ok(CallAnswer::Whole(types::CallResult {
-        content: blocks
-            .iter()
-            .map(|block| block.to_owned(store))
-            .collect::<wasmtime::Result<_>>()?,
-        structured: optional(&raw.structured, store)?,
-        is_error: raw.is_error,
+    Ok(CallAnswer::TooLarge(TooLarge {
+        size,
+        text: text_prefix(&result.content, cap),
+        is_error: result.is_error,
     }))
 }
 
 /// Calls `prompts.get-prompt`; a rendered prompt over `cap` bytes is refused.
 pub async fn get_prompt(
-    instance: &Instance,
+    plugin: &Plugin,
     store: &mut Store<CallState>,
     (name, arguments): (&str, &str),
     cap: usize,
 ) -> wasmtime::Result<Result<Result<types::PromptResult, String>, CallError>> {
-    let index = export(instance, store, PROMPTS, "get-prompt")?;
-    let func = instance
-        .get_typed_func::<(&str, &str), (Result<RawPromptResult, WasmStr>,)>(&mut *store, index)?;
-    let (raw,) = func.call_async(&mut *store, (name, arguments)).await?;
-    let raw = match raw {
-        Ok(raw) => raw,
-        Err(message) => {
-            let message = str_of(&message, store)?;
-            return Ok(Ok(Err(floor(&message, cap).to_owned())));
-        }
+    let rendered = plugin
+        .capstan_plugin_prompts()
+        .call_get_prompt(&mut *store, name, arguments)
+        .await?;
+    let prompt = match rendered {
+        Ok(prompt) => prompt,
+        Err(message) => return Ok(Ok(Err(floor(&message, cap).to_owned()))),
     };
-    let messages = list(&raw.messages, store)?;
-    let mut size = optional_len(&raw.description, store)?;
-    for message in &messages {
-        size = size.saturating_add(message.content.len(store)? + BLOCK_OVERHEAD);
-    }
+    let size = prompt
+        .messages
+        .iter()
+        .fold(optional_len(&prompt.description), |size, message| {
+            size.saturating_add(content_len(&message.content) + BLOCK_OVERHEAD)
+        });
     if size > cap {
         return Ok(Err(CallError::TooLarge(format!(
             "rendered a prompt of about {size} bytes, more than the {cap}-byte result cap (`result_cap`); render less or raise the cap"
         ))));
     }
-    let messages = messages
-        .iter()
-        .map(|message| {
-            Ok(types::PromptMessage {
-                role: message.role,
-                content: message.content.to_owned(store)?,
-            })
-        })
-        .collect::<wasmtime::Result<_>>()?;
-    Ok(Ok(Ok(types::PromptResult {
-        description: optional(&raw.description, store)?,
-        messages,
-    })))
+    Ok(Ok(Ok(prompt)))
 }
 
 /// Calls `tools.list-tools`; more than [`MAX_LISTED`] tools or [`MAX_LIST_BYTES`] are refused.
 pub async fn list_tools(
-    instance: &Instance,
+    plugin: &Plugin,
     store: &mut Store<CallState>,
 ) -> wasmtime::Result<Result<Vec<types::Tool>, CallError>> {
-    let index = export(instance, store, TOOLS, "list-tools")?;
-    let func = instance.get_typed_func::<(), (WasmList<types::Tool>,)>(&mut *store, index)?;
-    let (raw,) = func.call_async(&mut *store, ()).await?;
-    bounded_list(&raw, store, "tools", |tool: &types::Tool| {
-        let optional = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+    let tools = plugin
+        .capstan_plugin_tools()
+        .call_list_tools(&mut *store)
+        .await?;
+    Ok(bounded_list(tools, "tools", |tool| {
         tool.name.len()
-            + optional(&tool.title)
+            + optional_len(&tool.title)
             + tool.description.len()
             + tool.input_schema.len()
-            + optional(&tool.output_schema)
-    })
+            + optional_len(&tool.output_schema)
+    }))
 }
 
 /// Calls `prompts.list-prompts`, bounded like [`list_tools`].
 pub async fn list_prompts(
-    instance: &Instance,
+    plugin: &Plugin,
     store: &mut Store<CallState>,
 ) -> wasmtime::Result<Result<Vec<types::Prompt>, CallError>> {
-    let index = export(instance, store, PROMPTS, "list-prompts")?;
-    let func = instance.get_typed_func::<(), (WasmList<types::Prompt>,)>(&mut *store, index)?;
-    let (raw,) = func.call_async(&mut *store, ()).await?;
-    bounded_list(&raw, store, "prompts", |prompt: &types::Prompt| {
-        let optional = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+    let prompts = plugin
+        .capstan_plugin_prompts()
+        .call_list_prompts(&mut *store)
+        .await?;
+    Ok(bounded_list(prompts, "prompts", |prompt| {
         let arguments: usize = prompt
             .arguments
             .iter()
-            .map(|a| a.name.len() + optional(&a.description))
+            .map(|a| a.name.len() + optional_len(&a.description))
             .sum();
-        prompt.name.len() + optional(&prompt.title) + optional(&prompt.description) + arguments
-    })
+        prompt.name.len()
+            + optional_len(&prompt.title)
+            + optional_len(&prompt.description)
+            + arguments
+    }))
 }
 
-/// Copies a listed item at a time, refusing the list once it holds too many or too much.
-fn bounded_list<T: Lift + 'static>(
-    raw: &WasmList<T>,
-    store: &mut Store<CallState>,
+/// `items`, or a refusal once they are too many or hold too much.
+fn bounded_list<T>(
+    items: Vec<T>,
     kind: &str,
     size_of: impl Fn(&T) -> usize,
-) -> wasmtime::Result<Result<Vec<T>, CallError>> {
-    if raw.len() > MAX_LISTED {
-        return Ok(Err(CallError::TooLarge(format!(
+) -> Result<Vec<T>, CallError> {
+    if items.len() > MAX_LISTED {
+        return Err(CallError::TooLarge(format!(
             "listed {} {kind}, more than the {MAX_LISTED} a plugin may offer; split it into several plugins",
-            raw.len()
-        ))));
+            items.len()
+        )));
     }
-    let mut items = Vec::with_capacity(raw.len());
-    let mut size = 0_usize;
-    for index in 0..raw.len() {
-        let item = get(raw, store, index)?;
-        size = size.saturating_add(size_of(&item));
-        if size > MAX_LIST_BYTES {
-            return Ok(Err(CallError::TooLarge(format!(
-                "listed {kind} whose names, descriptions and schemas exceed {MAX_LIST_BYTES} bytes, the most a plugin may offer; shorten them"
-            ))));
-        }
-        items.push(item);
+    let size = items
+        .iter()
+        .fold(0_usize, |size, item| size.saturating_add(size_of(item)));
+    if size > MAX_LIST_BYTES {
+        return Err(CallError::TooLarge(format!(
+            "listed {kind} whose names, descriptions and schemas exceed {MAX_LIST_BYTES} bytes, the most a plugin may offer; shorten them"
+        )));
     }
-    Ok(Ok(items))
+    Ok(items)
 }
 
-impl RawContent {
-    /// The bytes of its strings, read in place.
-    fn len(&self, store: &Store<CallState>) -> wasmtime::Result<usize> {
-        Ok(match self {
-            RawContent::Text(text) => str_of(text, store)?.len(),
-            RawContent::Image(media) | RawContent::Audio(media) => {
-                str_of(&media.data, store)?.len() + str_of(&media.mime_type, store)?.len()
-            }
-            RawContent::Resource(resource) => {
-                let contents = match &resource.contents {
-                    RawResourceContents::Text(text) | RawResourceContents::Blob(text) => text,
-                };
-                str_of(&resource.uri, store)?.len()
-                    + optional_len(&resource.mime_type, store)?
-                    + str_of(contents, store)?.len()
-            }
-        })
-    }
-
-    fn to_owned(&self, store: &Store<CallState>) -> wasmtime::Result<types::Content> {
-        let owned = |text: &WasmStr| str_of(text, store).map(String::from);
-        Ok(match self {
-            RawContent::Text(text) => types::Content::Text(owned(text)?),
-            RawContent::Image(media) => types::Content::Image(types::Media {
-                data: owned(&media.data)?,
-                mime_type: owned(&media.mime_type)?,
-            }),
-            RawContent::Audio(media) => types::Content::Audio(types::Media {
-                data: owned(&media.data)?,
-                mime_type: owned(&media.mime_type)?,
-            }),
-            RawContent::Resource(resource) => types::Content::Resource(types::EmbeddedResource {
-                uri: owned(&resource.uri)?,
-                mime_type: optional(&resource.mime_type, store)?,
-                contents: match &resource.contents {
-                    RawResourceContents::Text(text) => types::ResourceContents::Text(owned(text)?),
-                    RawResourceContents::Blob(blob) => types::ResourceContents::Blob(owned(blob)?),
-                },
-            }),
-        })
+/// The bytes of a content block's strings.
+fn content_len(block: &types::Content) -> usize {
+    match block {
+        types::Content::Text(text) => text.len(),
+        types::Content::Image(media) | types::Content::Audio(media) => {
+            media.data.len() + media.mime_type.len()
+        }
+        types::Content::Resource(resource) => {
+            let contents = match &resource.contents {
+                types::ResourceContents::Text(text) | types::ResourceContents::Blob(text) => text,
+            };
+            resource.uri.len() + optional_len(&resource.mime_type) + contents.len()
+        }
     }
 }
 
 /// The start of the text blocks, joined by newlines, at most `cap` bytes.
-fn text_prefix(
-    blocks: &[RawContent],
-    store: &Store<CallState>,
-    cap: usize,
-) -> wasmtime::Result<String> {
+fn text_prefix(blocks: &[types::Content], cap: usize) -> String {
     let mut text = String::new();
     for block in blocks {
-        let RawContent::Text(block) = block else {
+        let types::Content::Text(block) = block else {
             continue;
         };
         if !text.is_empty() {
             text.push('\n');
         }
         let room = cap.saturating_sub(text.len());
-        let block = str_of(block, store)?;
-        text.push_str(floor(&block, room));
+        text.push_str(floor(block, room));
         if text.len() >= cap {
             break;
         }
     }
-    Ok(text)
+    text
 }
 
-/// The elements of `list` as views (each a few words; their strings stay in guest memory).
-fn list<T: Lift + 'static>(
-    list: &WasmList<T>,
-    store: &mut Store<CallState>,
-) -> wasmtime::Result<Vec<T>> {
-    (0..list.len())
-        .map(|index| get(list, store, index))
-        .collect()
-}
-
-fn get<T: Lift + 'static>(
-    list: &WasmList<T>,
-    store: &mut Store<CallState>,
-    index: usize,
-) -> wasmtime::Result<T> {
-    list.get(store.as_context_mut(), index)
-        .unwrap_or_else(|| Err(wasmtime::format_err!("list index out of bounds")))
-}
-
-fn str_of<'a>(
-    text: &WasmStr,
-    store: &'a Store<CallState>,
-) -> wasmtime::Result<std::borrow::Cow<'a, str>> {
-    text.to_str(StoreContext::from(store))
-}
-
-fn optional_len(text: &Option<WasmStr>, store: &Store<CallState>) -> wasmtime::Result<usize> {
-    text.as_ref()
-        .map_or(Ok(0), |text| str_of(text, store).map(|t| t.len()))
-}
-
-fn optional(text: &Option<WasmStr>, store: &Store<CallState>) -> wasmtime::Result<Option<String>> {
-    text.as_ref()
-        .map(|text| str_of(text, store).map(String::from))
-        .transpose()
+fn optional_len(text: &Option<String>) -> usize {
+    text.as_ref().map_or(0, String::len)
 }
 
 /// The longest start of `text` of at most `at` bytes that ends on a character boundary.
@@ -362,20 +212,4 @@ fn floor(text: &str, at: usize) -> &str {
         cut -= 1;
     }
     &text[..cut]
-}
-
-/// The index of function `name` in the exported interface `interface`.
-fn export(
-    instance: &Instance,
-    store: &mut Store<CallState>,
-    interface: &str,
-    name: &str,
-) -> wasmtime::Result<wasmtime::component::ComponentExportIndex> {
-    let missing = || wasmtime::format_err!("the component does not export `{interface}#{name}`");
-    let interface = instance
-        .get_export_index(&mut *store, None, interface)
-        .ok_or_else(missing)?;
-    instance
-        .get_export_index(&mut *store, Some(&interface), name)
-        .ok_or_else(missing)
 }

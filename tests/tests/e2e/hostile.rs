@@ -75,8 +75,8 @@ corpus! {
     unfinished_request_bodies: "Opens 100 requests and writes 7 MiB into each body without finishing it" => "A request takes its outbound slot before its body is buffered, and buffered bodies share `[limits].request_buffer`: capstan's resident memory grows by under 128 MiB and falls back.";
     hoarded_header_fields: "Builds 20,000 header collections of 15 KiB, and one of 100 KiB" => "Handles are capped at 4,096 per call and header collections at 16 KiB: resident memory grows by under 128 MiB and falls back.";
     concurrent_memory_hogs: "Eight concurrent calls each hold 150 MiB of linear memory" => "Calls past the instance's `[limits].memory_total` report `ran out of memory`; resident memory grows by under 400 MiB and falls back.";
-    structured_output_bomb: "Returns 32 MiB of structured JSON (`[0,0,…]`), half a GiB once parsed" => "Measured in guest memory and cut to the result cap before anything is parsed or copied; the host's peak memory stays near the guest's own.";
-    huge_prompt: "Renders a 10 MiB prompt" => "Refused at the result cap, naming it; nothing is copied out of the guest.";
+    structured_output_bomb: "Returns 32 MiB of structured JSON (`[0,0,…]`), half a GiB once parsed" => "Measured by its bytes once copied (the copy is bounded by the guest's own memory cap) and cut to the result cap before anything is parsed or converted; the host's peak memory stays near the guest's own.";
+    huge_prompt: "Renders a 10 MiB prompt" => "Refused at the result cap, naming it; nothing is converted or sent.";
     tool_flood: "Lists 300 tools, or one tool with a 2 MiB description" => "Refused at load, naming the limit (256 tools, 1 MiB of names, descriptions and schemas); other instances serve.";
     forged_log_lines: "Logs, writes to stderr and panics with newlines, a fake log line, CR and ANSI escapes" => "Guest text is escaped into a field of capstan's log line: no forged line, no escape sequence reaches the log.";
     trace_echoes_the_credential: "Sends `TRACE`, `CONNECT` and a made-up method to the token's target, hoping the upstream echoes the injected header" => "Refused before sending (`method_not_allowed`) on every target; the upstream sees none of them.";
@@ -84,7 +84,7 @@ corpus! {
     secret_reads: "Gets, lists and watches Kubernetes `Secret` objects, namespaced and cluster-wide" => "Refused (`secret_access`) unless the target sets `allow_secrets`; the upstream sees none.";
     impersonation_headers: "Adds `Impersonate-User` or `Impersonate-Group` to an allowed request" => "Refused (`impersonation`) unless the target sets `allow_impersonation`; the upstream sees neither.";
     name_rebound_to_another_port: "Requests a token target whose name resolves to loopback, where loopback targets allow other ports only" => "Refused after DNS: a special address is allowed only on the port of the target naming it; the token reaches no other port.";
-    refusal_flood: "Sends 2,000 refused requests to distinct 16 KiB URLs with query strings" => "The result keeps 5 notes and a count; the log records the first 5 (URLs cut to 1 KiB, no query) and one summary line.";
+    refusal_flood: "Sends 1,000 refused requests to distinct 16 KiB URLs with query strings" => "The result keeps 5 notes and a count; the log records the first 5 (URLs cut to 1 KiB, no query) and one summary line.";
 }
 
 /// The upstreams of one test: the allowed API and the listeners nothing may reach.
@@ -624,9 +624,9 @@ async fn run(id: &str) {
         }
         "refusal_flood" => {
             let evil = format!("evil.test:{}", w.evil.port());
-            let flood = json!({"authority": evil, "n": 2000, "path_bytes": 16 * 1024});
+            let flood = json!({"authority": evil, "n": 1000, "path_bytes": 16 * 1024});
             let result = w.attack(w.call("refusal_flood", flood)).await;
-            assert_eq!(structured(&result)["denied"], 2000, "{}", text(&result));
+            assert_eq!(structured(&result)["denied"], 1000, "{}", text(&result));
             let notes: Vec<_> = result.content.iter().filter_map(|c| c.as_text()).collect();
             let refused = notes
                 .iter()
@@ -634,7 +634,7 @@ async fn run(id: &str) {
                 .count();
             assert_eq!(refused, 5, "{}", text(&result));
             assert!(
-                text(&result).contains("capstan refused 1995 more requests"),
+                text(&result).contains("capstan refused 995 more requests"),
                 "{}",
                 text(&result)
             );
@@ -654,7 +654,7 @@ async fn run(id: &str) {
                 .count();
             assert_eq!(recorded, 5, "{}", &log[..log.len().min(4000)]);
             assert!(
-                log.contains("1995 more requests of this call"),
+                log.contains("995 more requests of this call"),
                 "no summary line"
             );
             assert!(log.len() < 256 << 10, "the log grew to {} bytes", log.len());
