@@ -62,6 +62,9 @@ pub struct Manifest {
     pub config: BTreeMap<String, String>,
     /// The endpoints the plugin may call.
     pub targets: Vec<Target>,
+    /// Files the targets read at load (kubeconfigs, CA bundles, client certificates): part of
+    /// the instance's fingerprint and the reload watch set, so a change reloads the instance.
+    pub files: Vec<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
 }
@@ -176,6 +179,7 @@ impl Manifest {
             prefix: prefix(path, raw.prefix, &name)?,
             read_only: raw.read_only,
             config: flatten_config(&raw.config),
+            files: targets::files_read_at_load(folder, &raw.targets),
             targets: targets::targets(path, folder, raw.targets, raw.read_only)?,
             limits: limits(path, raw.limits, max_memory)?,
             path: path.to_path_buf(),

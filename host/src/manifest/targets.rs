@@ -132,6 +132,29 @@ impl Site<'_> {
     }
 }
 
+/// The files the targets read once, at load (kubeconfigs, CA bundles, client certificates and
+/// keys), resolved against the manifest's folder: a change to one must reload the instance.
+/// Token and password files are not among them: they are read on every request.
+pub(super) fn files_read_at_load(folder: &Path, raw: &[RawTarget]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for target in raw {
+        if let Some(auth) = &target.auth {
+            files.extend(auth.kubeconfig.iter().cloned());
+            let exchange = auth.token_exchange.as_ref();
+            files.extend(exchange.and_then(|e| e.ca_file.clone()));
+        }
+        if let Some(tls) = &target.tls {
+            files.extend(
+                [&tls.ca_file, &tls.client_cert, &tls.client_key]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+        }
+    }
+    files.into_iter().map(|file| folder.join(file)).collect()
+}
+
 /// Validates every target; names must be unique. `read_only` is the instance's setting,
 /// which limits the methods its targets take.
 pub(super) fn targets(

@@ -1,6 +1,8 @@
 //! The `Host` allowlist for the routes rmcp does not guard (`/readyz`, `/metrics`): the same
 //! names `/mcp` accepts (loopback, plus `--allowed-host`), so a page on another site that
-//! rebinds its DNS name to capstan's address cannot read them either.
+//! rebinds its DNS name to capstan's address cannot read them either. A `Host` that is an IP
+//! address is admitted too: rebinding needs a name, and the kubelet's probes and Prometheus'
+//! scrapes address a pod by its IP.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -23,6 +25,9 @@ impl HostAllowlist {
         let Some((name, port)) = host.and_then(parse) else {
             return false;
         };
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            return true;
+        }
         self.0.iter().any(|(allowed, allowed_port)| {
             *allowed == name && allowed_port.is_none_or(|p| Some(p) == port)
         })
@@ -69,7 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_and_configured_names_pass_others_do_not() {
+    fn loopback_addresses_and_configured_names_pass_other_names_do_not() {
         let list = HostAllowlist::new(["localhost", "127.0.0.1", "::1", "mcp.example.com:443"]);
         for ok in [
             "localhost",
@@ -77,6 +82,8 @@ mod tests {
             "127.0.0.1:1",
             "[::1]:8931",
             "mcp.example.com:443",
+            "10.244.3.17:8931",
+            "[fd00::17]:8931",
         ] {
             assert!(list.admits(Some(ok)), "{ok}");
         }

@@ -140,9 +140,26 @@ async fn load_one(
     Ok(instance)
 }
 
+#[cfg(unix)]
+fn refuse_writable_by_others(dir: &Path) -> Result<(), FailureCause> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = std::fs::metadata(dir).map_err(|error| FailureCause::Folder(Arc::new(error)))?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(FailureCause::WritableFolder { mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_writable_by_others(_dir: &Path) -> Result<(), FailureCause> {
+    Ok(())
+}
+
 /// The `*.toml` files directly in `dir`, sorted; hidden entries (such as Kubernetes' `..data`)
-/// are skipped.
+/// are skipped. A folder others may write to is refused, as the compile cache is.
 fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, FailureCause> {
+    refuse_writable_by_others(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|error| FailureCause::Folder(Arc::new(error)))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)

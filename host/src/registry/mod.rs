@@ -35,6 +35,14 @@ pub enum FailureCause {
     /// The plugin folder cannot be listed.
     #[error("cannot read the plugin folder: {0}")]
     Folder(Arc<std::io::Error>),
+    /// Users other than its owner may write to the plugin folder, and so choose what runs.
+    #[error(
+        "the plugin folder is writable by other users (mode {mode:o}), who could choose what capstan runs; run `chmod go-w` on it (in Kubernetes, mount it read-only)"
+    )]
+    WritableFolder {
+        /// The folder's permission bits.
+        mode: u32,
+    },
     /// The manifest or its component cannot be read, or the manifest is invalid.
     #[error(transparent)]
     Source(#[from] SourceError),

@@ -29,12 +29,14 @@ pub enum SourceError {
     },
 }
 
-/// The sha256 of a manifest file and of the component it names. Two loads with equal
-/// fingerprints would build the same instance.
+/// The sha256 of a manifest file, of the component it names and of the files its targets read
+/// at load (kubeconfigs, CA bundles, client certificates). Two loads with equal fingerprints
+/// would build the same instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     manifest: [u8; 32],
     component: [u8; 32],
+    files: [u8; 32],
 }
 
 /// A manifest with its component's bytes, ready to load.
@@ -61,6 +63,7 @@ impl Source {
         let fingerprint = Fingerprint {
             manifest: Sha256::digest(text.as_bytes()).into(),
             component: Sha256::digest(&wasm).into(),
+            files: files_digest(&manifest.files),
         };
         Ok(Self {
             manifest,
@@ -68,6 +71,21 @@ impl Source {
             fingerprint,
         })
     }
+}
+
+/// One digest of each file's path and contents (a file that cannot be read counts as absent;
+/// loading the manifest already reported why).
+fn files_digest(files: &[std::path::PathBuf]) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for file in files {
+        digest.update(file.as_os_str().as_encoded_bytes());
+        digest.update([0]);
+        match std::fs::read(file) {
+            Ok(bytes) => digest.update(Sha256::digest(&bytes)),
+            Err(_) => digest.update([0xff; 32]),
+        }
+    }
+    digest.finalize().into()
 }
 
 #[cfg(test)]
@@ -100,6 +118,30 @@ mod tests {
             b"component = \"p.wasm\"\nprefix = \"q\"\n",
         );
         assert_ne!(second, fingerprint(dir.path()));
+    }
+
+    #[test]
+    fn a_changed_ca_bundle_changes_the_fingerprint_a_token_file_does_not() {
+        const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.wasm", b"\0asm");
+        write(dir.path(), "ca.pem", PEM.as_bytes());
+        write(dir.path(), "token", b"one");
+        write(
+            dir.path(),
+            "p.toml",
+            b"component = \"p.wasm\"\n[[targets]]\nname = \"api\"\nurl = \"https://api.test\"\n\
+              auth = { bearer_file = \"token\" }\ntls = { ca_file = \"ca.pem\" }\n",
+        );
+        let first = fingerprint(dir.path());
+        write(dir.path(), "token", b"two");
+        assert_eq!(
+            first,
+            fingerprint(dir.path()),
+            "token files are read per request"
+        );
+        write(dir.path(), "ca.pem", format!("{PEM}{PEM}").as_bytes());
+        assert_ne!(first, fingerprint(dir.path()));
     }
 
     #[test]

@@ -132,8 +132,8 @@ impl Reloader {
     }
 
     /// The plugin folders (also as entries of their parents, to notice them being replaced) and
-    /// the folders holding the serving instances' manifests and components, as named and with
-    /// symlinks resolved.
+    /// the folders holding the serving instances' manifests, components and the files their
+    /// targets read at load, as named and with symlinks resolved.
     fn watch_set(&self) -> WatchSet {
         let entries: BTreeSet<PathBuf> = self.options.plugin_dirs.iter().map(absolute).collect();
         let mut contents = entries.clone();
@@ -141,6 +141,9 @@ impl Reloader {
             let manifest = instance.manifest();
             contents.extend(folders_of(&manifest.path));
             contents.extend(folders_of(&manifest.component));
+            for file in &manifest.files {
+                contents.extend(folders_of(file));
+            }
         }
         WatchSet { contents, entries }
     }

@@ -162,3 +162,25 @@ async fn replacing_a_snapshot_tells_the_listener_only_about_changes() {
     };
     assert_eq!(*recorder.0.lock().unwrap(), [told, told]);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_plugin_folder_others_may_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    common::manifest(dir.path(), "probe", "probe", "");
+    for mode in [0o775, 0o757, 0o1777] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let snapshot = load_snapshot(&common::runtime(), &options(dir.path())).await;
+        assert!(snapshot.instances().is_empty(), "mode {mode:o}");
+        let failure = snapshot.failures()[0].error.to_string();
+        assert!(
+            failure.contains("writable by other users") && failure.contains("chmod go-w"),
+            "{failure}"
+        );
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let snapshot = load_snapshot(&common::runtime(), &options(dir.path())).await;
+    assert!(snapshot.failures().is_empty(), "{:?}", snapshot.failures());
+    assert!(!exposed_tools(&snapshot).is_empty());
+}

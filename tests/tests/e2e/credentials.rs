@@ -276,6 +276,49 @@ async fn a_private_ca_is_trusted_only_by_the_target_that_names_it() {
 }
 
 #[tokio::test]
+async fn a_rotated_ca_bundle_reloads_the_instance_that_reads_it() {
+    let pki = Pki::new();
+    let stale = Pki::new();
+    let upstream = Upstream::https(&pki).await;
+    // The bundle lives outside the plugin folder: its own folder must be watched.
+    let secrets = tempfile::tempdir().unwrap();
+    let bundle = secrets.path().join("ca.pem");
+    std::fs::write(&bundle, stale.ca_pem()).unwrap();
+    let (_plugins, capstan, client) = serve(
+        &format!(
+            "[[targets]]\nname = \"api\"\nurl = \"{}\"\ntls = {{ ca_file = {} }}",
+            upstream.url(),
+            toml_path(&bundle),
+        ),
+        &[],
+    )
+    .await;
+    let url = format!("{}/x", upstream.url());
+    let refused = fetch(&client, &url, json!({})).await;
+    assert!(is_error(&refused), "{}", text(&refused));
+
+    // Rotated the way a mounted Secret is: a new file renamed over the old one.
+    let fresh = secrets.path().join(".ca.pem.new");
+    std::fs::write(&fresh, pki.ca_pem()).unwrap();
+    std::fs::rename(&fresh, &bundle).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = fetch(&client, &url, json!({})).await;
+        if !is_error(&answer) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the instance never picked up the rotated CA bundle: {}\n{}",
+            text(&answer),
+            capstan.log_text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(upstream.only_request().path, "/x");
+}
+
+#[tokio::test]
 async fn mutual_tls_presents_the_client_certificate_only_where_configured() {
     let pki = Pki::new();
     let upstream = Upstream::builder().mutual_tls(&pki).start().await;
