@@ -281,3 +281,55 @@ async fn non_loopback_binding_needs_a_token_or_an_explicit_opt_out() {
         "{stderr}"
     );
 }
+
+/// A bare GET with the given `Host` header; returns the status line.
+fn status_with_host(address: std::net::SocketAddr, path: &str, host: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).expect("connecting");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn metrics_move_to_their_own_address_and_probes_pass_the_host_check() {
+    let plugins = PluginDir::new();
+    plugins.manifest("probe", "probe", "");
+    let metrics_address = capstan_tests::capstan::free_address();
+    let capstan = Capstan::start_with(
+        &plugins,
+        Options {
+            args: vec!["--metrics-listen".into(), metrics_address.to_string()],
+            ..Default::default()
+        },
+    );
+    let metrics = http_get(metrics_address, "/metrics").expect("/metrics on its own address");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("capstan_reloads_total"), "{metrics}");
+    let main = http_get(capstan.address(), "/metrics").expect("/metrics on the main address");
+    assert!(main.starts_with("HTTP/1.1 404"), "{main}");
+
+    for (path, address) in [
+        ("/readyz", capstan.address()),
+        ("/metrics", metrics_address),
+    ] {
+        let rebound = status_with_host(address, path, "evil.example");
+        assert!(
+            rebound.contains(" 403"),
+            "{path} with a foreign Host: {rebound}"
+        );
+        let by_pod_ip = status_with_host(address, path, "10.244.3.17:8931");
+        assert!(
+            by_pod_ip.contains(" 200"),
+            "{path} addressed by IP: {by_pod_ip}"
+        );
+    }
+}
