@@ -173,6 +173,24 @@ impl World {
         .await
     }
 
+    /// Sends `method path` with `headers` to the token's target and checks it is refused with
+    /// a message naming the target key `allow` that would permit it.
+    async fn assert_refused_unless(
+        &self,
+        allow: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) {
+        let result = self.attack(self.method(method, path, headers)).await;
+        assert_denied(&result);
+        assert!(
+            text(&result).contains(&format!("{allow} = true")),
+            "{}",
+            text(&result)
+        );
+    }
+
     /// The well-behaved calls that must keep working during an attack.
     async fn well_behaved(&self) {
         let echo = self
@@ -557,13 +575,8 @@ async fn run(id: &str) {
                 "/api/api/v1/projects/default/roles/deployer/token",
                 "/api/api/v1/namespaces/kube-system/serviceaccounts/admin/token",
             ] {
-                let result = w.attack(w.method("POST", path, &[])).await;
-                assert_denied(&result);
-                assert!(
-                    text(&result).contains("allow_token_requests = true"),
-                    "{}",
-                    text(&result)
-                );
+                w.assert_refused_unless("allow_token_requests", "POST", path, &[])
+                    .await;
             }
             assert!(w.api.seen_with("/token").is_empty(), "{:?}", w.api.seen());
         }
@@ -574,13 +587,8 @@ async fn run(id: &str) {
                 "/api/api/v1/watch/namespaces/prod/secrets",
                 "/api/api/v1/namespaces/prod/secrets?watch=true",
             ] {
-                let result = w.attack(w.method("GET", path, &[])).await;
-                assert_denied(&result);
-                assert!(
-                    text(&result).contains("allow_secrets = true"),
-                    "{}",
-                    text(&result)
-                );
+                w.assert_refused_unless("allow_secrets", "GET", path, &[])
+                    .await;
             }
             assert!(w.api.seen_with("secrets").is_empty(), "{:?}", w.api.seen());
         }
@@ -590,15 +598,13 @@ async fn run(id: &str) {
                 "impersonate-group",
                 "Impersonate-Extra-Scopes",
             ] {
-                let result = w
-                    .attack(w.method("GET", "/api/ok", &[(header, "system:admin")]))
-                    .await;
-                assert_denied(&result);
-                assert!(
-                    text(&result).contains("allow_impersonation = true"),
-                    "{}",
-                    text(&result)
-                );
+                w.assert_refused_unless(
+                    "allow_impersonation",
+                    "GET",
+                    "/api/ok",
+                    &[(header, "system:admin")],
+                )
+                .await;
             }
             let impersonated = w.api.seen().iter().any(|s| {
                 s.headers
