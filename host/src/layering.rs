@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const RULES: &[(&str, &[&str], bool)] = &[
     ("caller", ABOVE_GROUND, true),
     ("events", ABOVE_GROUND, true),
+    ("budget", ABOVE_GROUND, true),
     ("guest_text", ABOVE_GROUND, true),
     ("units", ABOVE_GROUND, true),
     (

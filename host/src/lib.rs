@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod budget;
 pub mod caller;
 pub mod cli;
 pub mod config;

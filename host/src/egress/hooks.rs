@@ -125,23 +125,13 @@ impl RequestBudget {
 
     /// Adds `bytes` to `held` without waiting; `Err` when the instance's budget is spent.
     fn take(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), HttpError> {
-        if bytes == 0 {
+        if crate::budget::try_take(&self.bytes, held, bytes) {
             return Ok(());
         }
-        let permit = u32::try_from(bytes)
-            .ok()
-            .and_then(|count| self.bytes.clone().try_acquire_many_owned(count).ok())
-            .ok_or_else(|| {
-                HttpError::InternalError(Some(format!(
-                    "the instance's outgoing requests hold its whole [limits].request_buffer ({}); send fewer or smaller request bodies at once, or raise it",
-                    bytesize::ByteSize::b(self.limit as u64).display().iec()
-                )))
-            })?;
-        match held {
-            Some(held) => held.merge(permit),
-            None => *held = Some(permit),
-        }
-        Ok(())
+        Err(HttpError::InternalError(Some(format!(
+            "the instance's outgoing requests hold its whole [limits].request_buffer ({}); send fewer or smaller request bodies at once, or raise it",
+            bytesize::ByteSize::b(self.limit as u64).display().iec()
+        ))))
     }
 }
 

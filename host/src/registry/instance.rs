@@ -181,7 +181,7 @@ impl Instance {
     /// Runs tool `index` with already-validated `arguments` in `context` (its caller, the
     /// client's headers, the targets it may reach; the tool is filled in here); progress, logs
     /// and egress refusals go to `events`. Targets with a token exchange act as the caller.
-    /// A result over `cap` bytes is read only in part.
+    /// A result over `cap` bytes keeps only the start of its text.
     pub async fn call_tool(
         &self,
         (index, arguments): (usize, &Value),

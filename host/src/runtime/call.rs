@@ -180,7 +180,7 @@ impl Component {
     }
 
     /// Calls `tools.call-tool`; progress and log events go to `events`. A result over `cap`
-    /// bytes is read only in part (see [`lift`]).
+    /// bytes keeps only the start of its text (see [`lift`]).
     pub async fn call_tool(
         &self,
         sandbox: &Sandbox,

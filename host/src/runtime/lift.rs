@@ -29,7 +29,7 @@ const BLOCK_OVERHEAD: usize = 32;
 pub enum CallAnswer {
     /// The whole result, within the cap.
     Whole(types::CallResult),
-    /// A result over the cap: only the start of its text was read.
+    /// A result over the cap: only the start of its text is kept.
     TooLarge(TooLarge),
 }
 

@@ -180,20 +180,7 @@ impl MemoryLimiter {
 
     /// Takes `bytes` more from the instance's budget without waiting.
     fn reserve(&mut self, bytes: usize) -> bool {
-        if bytes == 0 {
-            return true;
-        }
-        let Ok(count) = u32::try_from(bytes) else {
-            return false;
-        };
-        let Ok(permit) = self.shared.clone().try_acquire_many_owned(count) else {
-            return false;
-        };
-        match &mut self.held {
-            Some(held) => held.merge(permit),
-            None => self.held = Some(permit),
-        }
-        true
+        crate::budget::try_take(&self.shared, &mut self.held, bytes)
     }
 }
 
