@@ -9,6 +9,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("caller", ABOVE_GROUND, true),
     ("events", ABOVE_GROUND, true),
     ("budget", ABOVE_GROUND, true),
+    ("allocator", ABOVE_GROUND, true),
     ("guest_text", ABOVE_GROUND, true),
     ("units", ABOVE_GROUND, true),
     (

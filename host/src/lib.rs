@@ -19,6 +19,7 @@
 //! happened, and [`inspect`] backs `check` and `tools`.
 
 pub mod access;
+pub mod allocator;
 pub mod audit;
 pub mod budget;
 pub mod caller;

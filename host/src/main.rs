@@ -7,5 +7,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    capstan::allocator::return_freed_memory_at_once();
     capstan::cli::run()
 }

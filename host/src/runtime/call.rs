@@ -113,6 +113,16 @@ enum Export<'a> {
     GetPrompt(&'a str, &'a str, usize),
 }
 
+impl Export<'_> {
+    /// The most bytes the host copies out of the guest at once while running this export.
+    fn copy_limit(&self) -> usize {
+        match self {
+            Export::ListTools | Export::ListPrompts => lift::copy_limit(lift::MAX_LIST_BYTES),
+            Export::CallTool(_, _, cap) | Export::GetPrompt(_, _, cap) => lift::copy_limit(*cap),
+        }
+    }
+}
+
 enum Answer {
     Tools(Vec<types::Tool>),
     Prompts(Vec<types::Prompt>),
@@ -238,11 +248,16 @@ impl Component {
             .map_err(|_| CallError::Timeout(sandbox.timeout))?
             .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
         let mut store = self.new_store(sandbox, events, context);
+        let copy_limit = export.copy_limit();
+        store.set_hostcall_fuel(copy_limit);
         let outcome =
             tokio::time::timeout_at(deadline, invoke(&self.pre, &mut store, export)).await;
         match outcome {
             Err(_) => Err(CallError::Timeout(sandbox.timeout)),
             Ok(Ok(answer)) => answer,
+            Ok(Err(error)) if lift::is_over_copy_limit(&error) => {
+                Err(lift::over_copy_limit(copy_limit))
+            }
             Ok(Err(error)) => Err(classify(error, &store, sandbox.timeout)),
         }
     }

@@ -1,13 +1,17 @@
 //! Measuring a guest's answer before the host does anything with it.
 //!
 //! An answer is copied out of guest memory by the generated bindings (wasmtime 48 runs the
-//! guest's post-return, which frees the answer's memory, before a host could read it in place),
-//! so the copy is bounded by the guest's own memory cap, `[limits].memory`, and all of an
-//! instance's calls together by `memory_total`. What this module bounds is everything after the
-//! copy: a call result is measured by the bytes of its strings before its structured output is
-//! parsed or a block converted, and one over the result cap keeps only the start of its text (at
-//! most the cap); a prompt over the cap, or a tool or prompt list with too many entries or
-//! bytes, is refused, naming the limit.
+//! guest's post-return, which frees the answer's memory, before a host could read it in place).
+//! The copy itself is bounded before it is made: every store gets wasmtime's hostcall fuel set
+//! to [`copy_limit`], so lifting a string or list that would take more host bytes than that
+//! fails before anything is allocated, and the call reports [`CallError::TooLarge`]. The same
+//! bound applies to every single crossing from guest to host during the call (a body write, a
+//! header list, a log line).
+//!
+//! What this module bounds after the copy: a call result is measured by the bytes of its
+//! strings before its structured output is parsed or a block converted, and one over the result
+//! cap keeps only the start of its text (at most the cap); a prompt over the cap, or a tool or
+//! prompt list with too many entries or bytes, is refused, naming the limit.
 
 use wasmtime::Store;
 
@@ -20,6 +24,43 @@ pub const MAX_LISTED: usize = 256;
 
 /// Most bytes of names, descriptions and schemas one plugin's tool (or prompt) list may hold.
 pub const MAX_LIST_BYTES: usize = 1 << 20;
+
+/// The copy limit never goes below this, so that one body write or header list of a plugin
+/// with a small result cap still fits.
+pub const MIN_COPY: usize = 4 << 20;
+
+/// How many times the answer's cap the host copies out of the guest at most, so that an answer
+/// somewhat over its cap can still be cut to a useful start instead of refused.
+const COPY_FACTOR: usize = 4;
+
+/// The most host bytes one crossing from the guest may fill when answers are capped at `cap`:
+/// `COPY_FACTOR` × `cap`, at least [`MIN_COPY`].
+pub fn copy_limit(cap: usize) -> usize {
+    cap.saturating_mul(COPY_FACTOR).max(MIN_COPY)
+}
+
+/// Whether `error` is wasmtime refusing a lift over the store's hostcall fuel ([`copy_limit`]).
+pub fn is_over_copy_limit(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
+}
+
+/// Why a call that passed the host more than `limit` bytes at once failed, and what to do.
+pub fn over_copy_limit(limit: usize) -> CallError {
+    CallError::TooLarge(format!(
+        "passed the host more than {} at once (its answer, or one body write, header list or log line); the host copies at most {COPY_FACTOR} × result_cap (at least {}) out of a plugin, so return less or raise result_cap",
+        iec(limit),
+        iec(MIN_COPY)
+    ))
+}
+
+fn iec(bytes: usize) -> String {
+    bytesize::ByteSize::b(bytes as u64)
+        .display()
+        .iec()
+        .to_string()
+}
 
 /// What a content block costs in JSON besides its strings (`{"type":"text","text":""}`).
 const BLOCK_OVERHEAD: usize = 32;
@@ -212,4 +253,23 @@ fn floor(text: &str, at: usize) -> &str {
         cut -= 1;
     }
     &text[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_limit_is_four_caps_and_never_below_the_floor() {
+        assert_eq!(copy_limit(256 << 10), MIN_COPY);
+        assert_eq!(copy_limit(2 << 20), 8 << 20);
+        assert_eq!(copy_limit(usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn a_refusal_over_the_copy_limit_names_it_and_the_way_out() {
+        let message = over_copy_limit(8 << 20).to_string();
+        assert!(message.contains("more than 8.0 MiB at once"), "{message}");
+        assert!(message.contains("raise result_cap"), "{message}");
+    }
 }

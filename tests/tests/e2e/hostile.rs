@@ -38,8 +38,10 @@ corpus! {
     deep_recursion: "Recurses without bound" => "Stack overflow trap; the call reports the crash.";
     memory_bomb: "Allocates 1 GiB" => "Growth past `[limits].memory` is refused; the call reports `ran out of memory`.";
     holding_memory_at_the_cap: "Holds most of its memory cap while sleeping" => "Allowed within its own cap; other calls and instances are unaffected.";
-    huge_output: "Returns 100 MiB of text" => "Cut to the result cap with a truncation marker.";
-    many_content_blocks: "Returns 200,000 content blocks" => "Cut to the result cap with a truncation marker.";
+    huge_output: "Returns 100 MiB of text" => "Never copied: the host copies at most 4 × `result_cap` (at least 4 MiB) out of a plugin at once (wasmtime's hostcall fuel), so the call reports `passed the host more than`.";
+    output_over_the_cap: "Returns 2 MiB of text, over the result cap but under the copy limit" => "Cut to the result cap with a truncation marker.";
+    many_content_blocks: "Returns 200,000 content blocks" => "Refused before the copy like `huge_output`: the limit counts the host's size of every list element.";
+    huge_log_line: "Writes one 64 MiB log line" => "Refused before the copy like `huge_output`; nothing is logged.";
     panic: "Panics" => "The call reports the crash with the panic message.";
     trap: "Executes `unreachable`" => "The call reports the crash.";
     sleep_past_deadline: "Sleeps in a host call past the call's deadline" => "Host time counts: the call reports `timed out`.";
@@ -73,10 +75,10 @@ corpus! {
     oversized_request_body: "Sends a 9 MiB request body" => "Refused at the 8 MiB request-body cap.";
     thousand_outbound_requests: "Starts 1,000 requests at once" => "At most `[limits].max_outbound` are in flight; the rest wait.";
     unfinished_request_bodies: "Opens 100 requests and writes 7 MiB into each body without finishing it" => "A request takes its outbound slot before its body is buffered, and buffered bodies share `[limits].request_buffer`: capstan's resident memory grows by under 128 MiB and falls back.";
-    hoarded_header_fields: "Builds 20,000 header collections of 15 KiB, and one of 100 KiB" => "Handles are capped at 4,096 per call and header collections at 16 KiB: resident memory grows by under 128 MiB and falls back.";
+    hoarded_header_fields: "Builds 20,000 header collections of 15 KiB, and one of 100 KiB" => "Handles are capped at 4,096 per call and header collections at 16 KiB: resident memory grows by under 128 MiB and falls back at once (the allocator returns freed pages without delay).";
     concurrent_memory_hogs: "Eight concurrent calls each hold 150 MiB of linear memory" => "Calls past the instance's `[limits].memory_total` report `ran out of memory`; resident memory grows by under 400 MiB and falls back.";
-    structured_output_bomb: "Returns 32 MiB of structured JSON (`[0,0,…]`), half a GiB once parsed" => "Measured by its bytes once copied (the copy is bounded by the guest's own memory cap) and cut to the result cap before anything is parsed or converted; the host's peak memory stays near the guest's own.";
-    huge_prompt: "Renders a 10 MiB prompt" => "Refused at the result cap, naming it; nothing is converted or sent.";
+    structured_output_bomb: "Returns 3 MiB of structured JSON (`[0,0,…]`, under the copy limit), 50 MiB once parsed; and 32 MiB of it" => "The 3 MiB answer is measured by its bytes and cut to the result cap before anything is parsed or converted, so capstan's peak memory grows by far less than parsing would take; the 32 MiB one is never copied (`huge_output`).";
+    huge_prompt: "Renders a 1 MiB prompt, and a 10 MiB one" => "The 1 MiB prompt is refused at the result cap, naming it; the 10 MiB one is never copied (`huge_output`); nothing is converted or sent.";
     tool_flood: "Lists 300 tools, or one tool with a 2 MiB description" => "Refused at load, naming the limit (256 tools, 1 MiB of names, descriptions and schemas); other instances serve.";
     forged_log_lines: "Logs, writes to stderr and panics with newlines, a fake log line, CR and ANSI escapes" => "Guest text is escaped into a field of capstan's log line: no forged line, no escape sequence reaches the log.";
     trace_echoes_the_credential: "Sends `TRACE`, `CONNECT` and a made-up method to the token's target, hoping the upstream echoes the injected header" => "Refused before sending (`method_not_allowed`) on every target; the upstream sees none of them.";
@@ -347,6 +349,15 @@ fn assert_truncated(result: &CallToolResult) {
     assert!(shown.contains("[capstan: result truncated"), "no marker");
 }
 
+/// How a call that passed the host more than the (default) copy limit at once fails.
+const NOT_COPIED: &str = "passed the host more than 4.0 MiB at once";
+
+/// The call failed because the plugin passed the host more than the copy limit at once.
+fn assert_not_copied(result: &CallToolResult) {
+    assert_failed_with(result, NOT_COPIED);
+    assert!(text(result).len() < 1024, "{}", text(result));
+}
+
 async fn run(id: &str) {
     if crate::memory::run(id).await {
         return;
@@ -374,10 +385,14 @@ async fn run(id: &str) {
                 .await;
             assert!(text(&result).contains("held"), "{}", text(&result));
         }
-        "huge_output" => assert_truncated(&w.attack(w.call("output", json!({"mib": 100}))).await),
-        "many_content_blocks" => {
-            assert_truncated(&w.attack(w.call("blocks", json!({"n": 200_000}))).await)
+        "huge_output" => assert_not_copied(&w.attack(w.call("output", json!({"mib": 100}))).await),
+        "output_over_the_cap" => {
+            assert_truncated(&w.attack(w.call("output", json!({"mib": 2}))).await)
         }
+        "many_content_blocks" => {
+            assert_not_copied(&w.attack(w.call("blocks", json!({"n": 200_000}))).await)
+        }
+        "huge_log_line" => assert_not_copied(&w.attack(w.call("shout", json!({"mib": 64}))).await),
         "panic" => assert_failed_with(&w.attack(w.call("panic", json!({}))).await, "hostile panic"),
         "trap" => assert_failed_with(&w.attack(w.call("trap", json!({}))).await, "crashed"),
         "sleep_past_deadline" => assert_failed_with(
@@ -807,29 +822,33 @@ fn peak_memory(w: &World) -> u64 {
 async fn try_structured_output_bomb(w: &World) {
     w.well_behaved().await;
     let before = peak_memory(w);
-    let result = w
-        .attack(w.call("structured_bomb", json!({"mib": 32})))
-        .await;
+    let result = w.attack(w.call("structured_bomb", json!({"mib": 3}))).await;
     assert_truncated(&result);
     let grown = peak_memory(w).saturating_sub(before);
-    // The guest's own memory (its 32 MiB text and the store) counts too; parsing the text into
-    // JSON values would add about 512 MiB.
+    // The guest's own memory (its 3 MiB text and the store) counts too; parsing the text into
+    // JSON values would add about 50 MiB.
     assert!(
-        grown < 160 << 20,
+        grown < 32 << 20,
         "capstan's peak memory grew by {} MiB",
         grown >> 20
     );
+    let result = w
+        .attack(w.call("structured_bomb", json!({"mib": 32})))
+        .await;
+    assert_not_copied(&result);
 }
 
 async fn try_huge_prompt(w: &World) {
-    let params = rmcp::model::GetPromptRequestParams::new("hostile_huge")
-        .with_arguments(json!({"mib": "10"}).as_object().unwrap().clone());
-    let answer = w.client.service().get_prompt(params).await;
-    let error = answer
-        .expect_err("a 10 MiB prompt must be refused")
-        .to_string();
-    assert!(error.contains("result cap"), "{error}");
-    w.well_behaved().await;
+    for (mib, expected) in [("1", "result cap"), ("10", NOT_COPIED)] {
+        let params = rmcp::model::GetPromptRequestParams::new("hostile_huge")
+            .with_arguments(json!({ "mib": mib }).as_object().unwrap().clone());
+        let answer = w.client.service().get_prompt(params).await;
+        let error = answer
+            .expect_err("a prompt over the result cap must be refused")
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+        w.well_behaved().await;
+    }
 }
 
 async fn try_tool_flood() {

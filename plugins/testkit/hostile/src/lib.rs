@@ -120,6 +120,11 @@ fn result_tools() -> Vec<Tool> {
             object(json!({"mib": {"type": "integer", "minimum": 0}}), &["mib"]),
         ),
         tool(
+            "shout",
+            "Writes one log line of `mib` MiB, then answers.",
+            object(json!({"mib": {"type": "integer", "minimum": 0}}), &["mib"]),
+        ),
+        tool(
             "blocks",
             "Returns `n` text blocks of a few bytes each.",
             object(
@@ -246,6 +251,14 @@ impl Plugin for Hostile {
                 "output",
                 || described("output"),
                 |_, arguments| Ok(ToolResult::text(exhaust::output(number(arguments, "mib")))),
+            )
+            .tool(
+                "shout",
+                || described("shout"),
+                |ctx, arguments| {
+                    ctx.info(&exhaust::output(number(arguments, "mib")));
+                    Ok(ToolResult::text("shouted"))
+                },
             )
             .tool(
                 "blocks",
