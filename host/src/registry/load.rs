@@ -145,15 +145,30 @@ fn refuse_writable_by_others(dir: &Path) -> Result<(), FailureCause> {
     use std::os::unix::fs::PermissionsExt as _;
     let metadata = std::fs::metadata(dir).map_err(|error| FailureCause::Folder(Arc::new(error)))?;
     let mode = metadata.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(FailureCause::WritableFolder { mode });
+    match others_may_write(mode, || on_read_only_mount(dir)) {
+        true => Err(FailureCause::WritableFolder { mode }),
+        false => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
 fn refuse_writable_by_others(_dir: &Path) -> Result<(), FailureCause> {
     Ok(())
+}
+
+/// Whether users other than the owner may change a folder of permission bits `mode`: its group
+/// or world write bit is set and it is not on a read-only mount. The kubelet mounts ConfigMap
+/// and Secret volumes as folders of mode 0777 (2777 with an `fsGroup`) on a read-only mount,
+/// where nobody can write whatever the bits say.
+fn others_may_write(mode: u32, read_only_mount: impl FnOnce() -> bool) -> bool {
+    mode & 0o022 != 0 && !read_only_mount()
+}
+
+/// Whether `dir` sits on a file system mounted read-only (`statvfs`'s `ST_RDONLY`).
+#[cfg(unix)]
+fn on_read_only_mount(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir)
+        .is_ok_and(|fs| fs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 /// The `*.toml` files directly in `dir`, sorted; hidden entries (such as Kubernetes' `..data`)
@@ -174,4 +189,27 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, FailureCause> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_others_may_write_is_refused_unless_its_mount_is_read_only() {
+        assert!(!others_may_write(0o755, || false));
+        assert!(others_may_write(0o775, || false));
+        assert!(others_may_write(0o757, || false));
+        assert!(others_may_write(0o2777, || false));
+        // A kubelet ConfigMap volume: 0777 (2777 with an fsGroup) on a read-only mount.
+        assert!(!others_may_write(0o2777, || true));
+        assert!(!others_may_write(0o777, || true));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_writable_temporary_folder_is_not_on_a_read_only_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!on_read_only_mount(dir.path()));
+    }
 }

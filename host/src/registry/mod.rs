@@ -12,6 +12,7 @@
 mod gate;
 mod instance;
 mod load;
+mod param_headers;
 pub mod schema;
 mod source;
 mod status;
@@ -37,7 +38,7 @@ pub enum FailureCause {
     Folder(Arc<std::io::Error>),
     /// Users other than its owner may write to the plugin folder, and so choose what runs.
     #[error(
-        "the plugin folder is writable by other users (mode {mode:o}), who could choose what capstan runs; run `chmod go-w` on it (in Kubernetes, mount it read-only)"
+        "the plugin folder is writable by other users (mode {mode:o}), who could choose what capstan runs; run `chmod go-w` on it or mount it read-only (Kubernetes mounts ConfigMap volumes read-only)"
     )]
     WritableFolder {
         /// The folder's permission bits.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::param_headers;
 use crate::runtime::types;
 
 /// A JSON object, as schemas are.
@@ -34,6 +35,9 @@ pub enum SchemaError {
     /// The input schema does not compile.
     #[error("the input schema is not a valid JSON Schema: {0}")]
     Invalid(String),
+    /// An `x-mcp-header` annotation (SEP-2243) breaks a rule; clients would drop the tool.
+    #[error("the input schema's {0}")]
+    ParamHeader(String),
 }
 
 /// A tool as served: the plugin's declaration, its exposed name, its parsed schemas and the
@@ -58,6 +62,7 @@ impl ToolDefinition {
         if input.get("type").is_some_and(|t| t != "object") {
             return Err(SchemaError::RootNotObject);
         }
+        param_headers::check(&input).map_err(SchemaError::ParamHeader)?;
         let validator = jsonschema::validator_for(&Value::Object(input.clone()))
             .map_err(|error| SchemaError::Invalid(error.to_string()))?;
         let output_schema = match &tool.output_schema {
@@ -167,6 +172,13 @@ mod tests {
         assert_eq!(
             error("{}", Some("1")),
             "the output schema must be a JSON object"
+        );
+        assert_eq!(
+            error(
+                r#"{"type":"object","properties":{"tags":{"type":"array","x-mcp-header":"Tags"}}}"#,
+                None
+            ),
+            "the input schema's property `tags`: x-mcp-header needs a property of type string, integer or boolean"
         );
     }
 

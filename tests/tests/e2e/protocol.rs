@@ -333,3 +333,56 @@ async fn metrics_move_to_their_own_address_and_probes_pass_the_host_check() {
         );
     }
 }
+
+/// A tool argument marked `x-mcp-header` (SEP-2243) travels as an `Mcp-Param-*` header too: the
+/// rmcp client mirrors it, and a request whose header is missing or disagrees with the body is
+/// refused with HTTP 400 and `-32020` before any plugin runs.
+#[tokio::test]
+async fn mirrored_parameters_must_match_their_headers() {
+    let plugins = PluginDir::new();
+    plugins.manifest("conformance", "conformance", "prefix = \"\"");
+    let capstan = Capstan::start(&plugins);
+    let modern = Client::connect_version(&capstan.url(), ProtocolVersion::V_2026_07_28)
+        .await
+        .unwrap();
+    let mirrored = modern
+        .call("test_custom_header", json!({"region": "eu-west"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&mirrored), "region: eu-west");
+
+    let http = capstan_tests::http_client();
+    let call = |header: Option<&'static str>| {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "test_custom_header", "arguments": {"region": "eu-west"},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}}}});
+        let mut request = http
+            .post(capstan.url())
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "test_custom_header")
+            .json(&body);
+        if let Some(value) = header {
+            request = request.header("mcp-param-region", value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, body) = call(Some("eu-west")).await;
+    assert_eq!(status, 200, "{body}");
+    // `eu-west` in Base64, as clients send values that cannot travel bare.
+    let (status, body) = call(Some("=?base64?ZXUtd2VzdA==?=")).await;
+    assert_eq!(status, 200, "{body}");
+    for header in [Some("us-east"), None, Some("=?base64?ZXUtd2VzdA?=")] {
+        let (status, body) = call(header).await;
+        assert_eq!(status, 400, "{header:?}: {body}");
+        assert!(body.contains("-32020"), "{header:?}: {body}");
+    }
+}

@@ -1,5 +1,6 @@
-//! The fixtures the official MCP conformance suite (`@modelcontextprotocol/conformance@0.1.16`)
-//! expects from a server, as far as the capstan plugin contract can express them.
+//! The fixtures the official MCP conformance suite expects from a server
+//! (`@modelcontextprotocol/conformance@0.1.16`, and `0.2.0-alpha.12` for the 2026-07-28
+//! revision), as far as the capstan plugin contract can express them.
 //!
 //! Loaded by the host with an empty prefix, so the tool and prompt names below are exactly the
 //! names the suite calls. Texts, MIME types, URIs and timings follow the scenario descriptions
@@ -60,13 +61,16 @@ fn fixture(name: &str, title: &str, description: &str) -> Tool {
 }
 
 /// The input schema of `json_schema_2020_12_tool`, verbatim from the json-schema-2020-12
-/// scenario: the host must list `$schema`, `$defs` and `additionalProperties` unchanged.
+/// scenario: the host must list `$schema`, `$defs` (with an `$anchor`), `additionalProperties`,
+/// the composition keywords `allOf`/`anyOf` and the conditional `if`/`then`/`else` unchanged
+/// (SEP-1613, SEP-2106).
 fn json_schema_2020_12() -> Value {
     json!({
         "$schema": DIALECT,
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "addressDef",
                 "type": "object",
                 "properties": {
                     "street": {"type": "string"},
@@ -76,9 +80,31 @@ fn json_schema_2020_12() -> Value {
         },
         "properties": {
             "name": {"type": "string"},
-            "address": {"$ref": "#/$defs/address"}
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"}
         },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
         "additionalProperties": false
+    })
+}
+
+/// The input schema of `test_custom_header`: `region` travels both in the body and as the
+/// `Mcp-Param-Region` HTTP header (SEP-2243), which the host checks against each other.
+fn custom_header() -> Value {
+    json!({
+        "$schema": DIALECT,
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "note": {"type": "string"}
+        },
+        "required": ["region"],
+        "additionalProperties": false,
     })
 }
 
@@ -170,6 +196,36 @@ impl Plugin for Conformance {
                     )
                 },
                 with_logging,
+            )
+            .tool(
+                "test_logging_tool",
+                || {
+                    fixture(
+                        "test_logging_tool",
+                        "Logging tool",
+                        "Conformance fixture (2026-07-28): writes three info log lines 50 ms apart, \
+                         then answers; the lines reach the client only when its request set a log level.",
+                    )
+                },
+                with_logging,
+            )
+            .tool(
+                "test_custom_header",
+                || {
+                    Tool::new(
+                        "test_custom_header",
+                        "Conformance fixture (SEP-2243): echoes `region`, which the client also \
+                         sends as the Mcp-Param-Region header.",
+                    )
+                    .title("Custom header")
+                    .input(custom_header())
+                    .read_only()
+                    .open_world(false)
+                },
+                |_, arguments| {
+                    let region = arguments["region"].as_str().unwrap_or_default();
+                    Ok(ToolResult::text(format!("region: {region}")))
+                },
             )
             .tool(
                 "test_error_handling",
