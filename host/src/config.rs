@@ -27,6 +27,10 @@
 //! issuer = "https://login.example.com/realms/ops"
 //! audience = "https://capstan.example.com/mcp"
 //!
+//! [drain]                               # see `drain`: after SIGTERM
+//! delay = "5s"
+//! grace = "25s"
+//!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
 //! poll_interval = "2s"
@@ -42,6 +46,7 @@ use crate::access::{self, settings::PolicyOverrides};
 use crate::audit::AuditSettings;
 use crate::audit::settings::{AuditFile, AuditOverrides};
 use crate::caller::SubjectToken;
+use crate::drain::{DrainFile, DrainOverrides, DrainSettings};
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
@@ -67,6 +72,7 @@ pub struct FileConfig {
     log_format: Option<LogFormat>,
     resolve: Option<Vec<String>>,
     reload: Option<ReloadFile>,
+    drain: Option<DrainFile>,
     policy_file: Option<PathBuf>,
     request_state_key_file: Option<PathBuf>,
     audit: Option<AuditFile>,
@@ -149,6 +155,9 @@ pub struct Overrides {
     /// Hot reload.
     #[command(flatten)]
     pub reload: ReloadOverrides,
+    /// Graceful drain after SIGTERM.
+    #[command(flatten)]
+    pub drain: DrainOverrides,
     /// Per-caller policy.
     #[command(flatten)]
     pub policy: PolicyOverrides,
@@ -194,6 +203,8 @@ pub struct Settings {
     pub resolve: ResolveOverrides,
     /// Watching the plugin folders.
     pub reload: ReloadSettings,
+    /// What happens between SIGTERM and the exit.
+    pub drain: DrainSettings,
     /// The Cedar policy file, if any.
     pub policy: Option<PathBuf>,
     /// The file holding the request-state sealing key, if any.
@@ -268,6 +279,7 @@ impl Settings {
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
             reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
+            drain: DrainSettings::resolve(overrides.drain, file.drain)?,
             policy: access::settings::resolve(overrides.policy, file.policy_file.map(relative)),
             request_state_key_file: overrides
                 .request_state_key_file

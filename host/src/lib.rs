@@ -25,6 +25,7 @@ pub mod budget;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod drain;
 pub mod egress;
 pub mod events;
 pub mod guest_text;

@@ -1,5 +1,5 @@
-//! `capstan serve`: build the runtime, load the plugins, serve MCP until a shutdown signal, and
-//! reload the plugins when their folders change.
+//! `capstan serve`: build the runtime, load the plugins, serve MCP until a shutdown signal
+//! (draining first, see `drain`), and reload the plugins when their folders change.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::PolicyStore;
 use crate::audit::AuditLog;
 use crate::config::Settings;
+use crate::drain::Drain;
 use crate::egress::EgressSettings;
 use crate::identity::Authenticator;
 use crate::mcp::guard::Guard;
@@ -104,6 +105,8 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
             }
         });
     }
+    let drain = options.drain.clone();
+    let drain_settings = settings.drain;
     let app = http::app(server, readiness, metrics, &options, shutdown.clone());
     let reload_shutdown = shutdown.clone();
     let listener = bind(&settings).await?;
@@ -112,15 +115,36 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         log_ready(&registry, started);
         reloader.run(watch, reload_shutdown).await;
     });
-    axum::serve(listener.tap_io(no_delay), app)
+    let (drained, drain_ended) = tokio::sync::oneshot::channel();
+    let served = axum::serve(listener.tap_io(no_delay), app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
-            tracing::info!("shutting down");
+            drain.run(drain_settings).await;
+            tracing::info!("shutting down: ending open streams");
             shutdown.cancel();
+            let _ = drained.send(());
         })
-        .await
-        .context("the HTTP server failed")
+        .into_future();
+    // After the drain, connections get a moment to send their last bytes; a call the grace cut
+    // off would hold its connection open for as long as it runs, so it is not waited for.
+    let cut_off = async {
+        if drain_ended.await.is_ok() {
+            tokio::time::sleep(CLOSE_WAIT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = served => result.context("the HTTP server failed"),
+        () = cut_off => {
+            tracing::warn!("connections still open after the drain; exiting without them");
+            Ok(())
+        }
+    }
 }
+
+/// How long connections may take to close once the drain is over.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the policy file is looked at when no poll interval is configured.
 const POLICY_POLL: Duration = Duration::from_secs(2);
@@ -189,6 +213,7 @@ fn http_options(settings: &Settings, authenticator: Arc<Authenticator>) -> HttpO
         allowed_hosts: settings.allowed_hosts.clone(),
         allowed_origins: settings.allowed_origins.clone(),
         separate_metrics: settings.metrics_listen.is_some(),
+        drain: Arc::new(Drain::default()),
     }
 }
 

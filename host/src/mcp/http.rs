@@ -8,10 +8,17 @@
 //! session or stateless handling. `/readyz` and `/metrics` pass the same `Host` allowlist
 //! ([`host_check`](super::host_check)); `/metrics` moves to its own app ([`metrics_app`]) when
 //! it has a listen address of its own.
+//!
+//! During a [`Drain`] `/readyz` answers 503, and once new work is refused an `/mcp` request
+//! without an `Mcp-Session-Id` gets 503 with `Retry-After` ([`drain_gate`]); every `/mcp`
+//! `POST` counts as a call in flight until its response body ends ([`Tracked`]).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -25,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::host_check::{HostAllowlist, check_host};
 use super::server::McpServer;
 use crate::caller::Caller;
+use crate::drain::{Drain, InFlight};
 use crate::identity::Authenticator;
 use crate::metrics::Metrics;
 use crate::registry::Readiness;
@@ -42,6 +50,8 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// `/metrics` is served on an address of its own ([`metrics_app`]), not here.
     pub separate_metrics: bool,
+    /// The drain state `serve` starts on SIGTERM.
+    pub drain: Arc<Drain>,
 }
 
 impl Default for HttpOptions {
@@ -52,6 +62,7 @@ impl Default for HttpOptions {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             separate_metrics: false,
+            drain: Arc::new(Drain::default()),
         }
     }
 }
@@ -78,8 +89,16 @@ pub fn app(
     };
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn_with_state(gate, authenticate));
-    let mut guarded = Router::new().route("/readyz", get(readyz).with_state(readiness));
+        .layer(middleware::from_fn_with_state(gate, authenticate))
+        .layer(middleware::from_fn_with_state(
+            options.drain.clone(),
+            drain_gate,
+        ));
+    let probe = Probe {
+        readiness,
+        drain: options.drain.clone(),
+    };
+    let mut guarded = Router::new().route("/readyz", get(readyz).with_state(probe));
     if !options.separate_metrics {
         guarded = guarded.route("/metrics", get(metrics_text).with_state(metrics));
     }
@@ -136,8 +155,21 @@ fn mcp_config(options: &HttpOptions, shutdown: CancellationToken) -> StreamableH
         .with_cancellation_token(shutdown)
 }
 
-async fn readyz(State(readiness): State<Arc<dyn Readiness>>) -> Response {
-    match readiness.report() {
+#[derive(Clone)]
+struct Probe {
+    readiness: Arc<dyn Readiness>,
+    drain: Arc<Drain>,
+}
+
+async fn readyz(State(probe): State<Probe>) -> Response {
+    if probe.drain.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": "draining: shutting down"})),
+        )
+            .into_response();
+    }
+    match probe.readiness.report() {
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ready": false, "reason": "plugins are still loading"})),
@@ -150,6 +182,61 @@ async fn readyz(State(readiness): State<Arc<dyn Readiness>>) -> Response {
 async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], metrics.render()).into_response()
+}
+
+/// Refuses what would start new work on a draining replica (see the module docs), and counts
+/// every `POST` as a call in flight until its response body ends.
+async fn drain_gate(State(drain): State<Arc<Drain>>, request: Request, next: Next) -> Response {
+    let in_session = request.headers().contains_key("mcp-session-id");
+    if drain.refuses_new_work() && !in_session {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1"), (header::CONNECTION, "close")],
+            Json(json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": -32000, "message": "this capstan replica is shutting down; retry, and another replica will answer"}
+            })),
+        )
+            .into_response();
+    }
+    if request.method() != http::Method::POST {
+        return next.run(request).await;
+    }
+    let call = drain.call();
+    let response = next.run(request).await;
+    response.map(|body| {
+        Body::new(Tracked {
+            inner: body,
+            _call: call,
+        })
+    })
+}
+
+/// A response body that keeps its request counted as in flight until it ends or is dropped.
+struct Tracked {
+    inner: Body,
+    _call: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[derive(Clone)]
