@@ -1,9 +1,11 @@
 //! What a guest reports while a call runs: progress, log lines, and the egress gate's
 //! refusals. The runtime (`host.progress`, `host.log`) and the egress gate (refusals) emit
-//! them into an [`EventSink`]; the MCP front relays them to the client.
+//! them into an [`EventSink`]; the MCP front relays them to the client. The sink's
+//! [`CallTally`] carries the call's counts and its time in the sandbox up to the front.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -115,21 +117,23 @@ pub enum GuestEvent {
 }
 
 /// Where a call's events go: a bounded channel to the call's relay, or nowhere; and the call's
-/// egress tally, which counts every request even when the channel is full.
+/// tally, which counts every request even when the channel is full.
 #[derive(Debug, Clone, Default)]
 pub struct EventSink {
     sender: Option<mpsc::Sender<GuestEvent>>,
-    tally: Arc<EgressTally>,
+    tally: Arc<CallTally>,
 }
 
-/// How many requests a call sent and how many the gate refused.
+/// How many requests a call sent, how many the gate refused, and how long the guest ran.
 #[derive(Debug, Default)]
-pub struct EgressTally {
+pub struct CallTally {
     requests: AtomicU32,
     denials: AtomicU32,
+    /// Nanoseconds in the sandbox plus one; zero while the guest has not run.
+    ran: AtomicU64,
 }
 
-impl EgressTally {
+impl CallTally {
     /// Requests the gate let through.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)
@@ -138,6 +142,21 @@ impl EgressTally {
     /// Requests the gate refused.
     pub fn denials(&self) -> u32 {
         self.denials.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the guest ran for `took` (from taking its pool slot to its measured answer,
+    /// or to its end when it failed).
+    pub fn record_run(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.ran.store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// How long the guest ran; `None` when it never did (refused before, or no pool slot).
+    pub fn run_time(&self) -> Option<Duration> {
+        match self.ran.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos - 1)),
+        }
     }
 }
 
@@ -158,8 +177,8 @@ impl EventSink {
         (sink, receiver)
     }
 
-    /// The call's egress tally, shared by every clone of this sink.
-    pub fn tally(&self) -> Arc<EgressTally> {
+    /// The call's tally, shared by every clone of this sink.
+    pub fn tally(&self) -> Arc<CallTally> {
         self.tally.clone()
     }
 
@@ -212,5 +231,15 @@ mod tests {
         sink.emit(denied());
         sink.emit(denied());
         assert_eq!((tally.requests(), tally.denials()), (1, 2));
+    }
+
+    #[test]
+    fn the_tally_knows_whether_and_how_long_the_guest_ran() {
+        let tally = CallTally::default();
+        assert_eq!(tally.run_time(), None);
+        tally.record_run(Duration::ZERO);
+        assert_eq!(tally.run_time(), Some(Duration::ZERO));
+        tally.record_run(Duration::from_micros(70));
+        assert_eq!(tally.run_time(), Some(Duration::from_micros(70)));
     }
 }

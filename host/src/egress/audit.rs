@@ -4,8 +4,11 @@
 //! the credential was a token exchanged for the caller (`exchanged`), and never a header value
 //! or a body. The same calls feed the egress counters on `/metrics`
 //! (`capstan_egress_requests_total{instance,decision}`, `capstan_egress_response_bytes_total`,
-//! `capstan_egress_denials_total{instance,reason}`), and the token exchanges
-//! (`capstan_egress_token_exchanges_total{instance,outcome}`).
+//! `capstan_egress_denials_total{instance,reason}`), the token exchanges
+//! (`capstan_egress_token_exchanges_total{instance,outcome}`), and the latency histogram
+//! `capstan_egress_request_duration_seconds{instance,target,status_class}`: from the request
+//! leaving (its outbound slot taken and body buffered) to the final response's headers, redirects
+//! included, or to the failure when no response came (`status_class="failed"`).
 //!
 //! A flood of refusals stays small: a call's first [`FULL_DENIALS`] refusals are recorded in
 //! full, the rest only counted, with one summary line when the call ends ([`DenialLog`]); URLs
@@ -22,7 +25,8 @@ use http_body::{Body, Frame, SizeHint};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::events::RefusalReason;
 
@@ -47,12 +51,34 @@ struct ExchangeLabels {
     outcome: &'static str,
 }
 
+/// Labels of the latency histogram: the instance, the target, and the status class of the
+/// final response (`1xx` to `5xx`) or `failed` when none came.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    instance: String,
+    target: String,
+    status_class: &'static str,
+}
+
+/// Upper bounds of the egress latency buckets, in seconds: a loopback answer takes well under a
+/// millisecond, a Kubernetes list a few hundred, a stuck upstream the target's timeout.
+pub const LATENCY_BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+type LatencyFamily = Family<LatencyLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
 /// The egress counters, process-wide (every record goes through this module).
 struct EgressMetrics {
     requests: Family<Labels, Counter>,
     response_bytes: Family<Labels, Counter>,
     denials: Family<DenialLabels, Counter>,
     exchanges: Family<ExchangeLabels, Counter>,
+    latency: LatencyFamily,
 }
 
 static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
@@ -60,7 +86,32 @@ static METRICS: LazyLock<EgressMetrics> = LazyLock::new(|| EgressMetrics {
     response_bytes: Family::default(),
     denials: Family::default(),
     exchanges: Family::default(),
+    latency: Family::new_with_constructor(latency_histogram),
 });
+
+/// The status class label of an HTTP status: `1xx` to `5xx` (anything else counts as `5xx`).
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Observes one request's latency: `started` to now, for `target` with `status_class`.
+fn observe_latency(caller: &Caller, target: &str, status_class: &'static str, started: Instant) {
+    let labels = LatencyLabels {
+        instance: caller.instance.clone(),
+        target: target.to_owned(),
+        status_class,
+    };
+    METRICS
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+}
 
 /// Adds the egress counters to `registry`.
 pub fn register_metrics(registry: &mut Registry) {
@@ -83,6 +134,12 @@ pub fn register_metrics(registry: &mut Registry) {
         "capstan_egress_token_exchanges",
         "Token exchanges at identity providers for callers, by instance and outcome (issued, refused, failed); cached tokens are not counted",
         METRICS.exchanges.clone(),
+    );
+    registry.register_with_unit(
+        "capstan_egress_request_duration",
+        "Seconds from an outgoing plugin request leaving to its final response's headers (redirects included) or its failure, by instance, target and status class (1xx to 5xx, failed)",
+        Unit::Seconds,
+        METRICS.latency.clone(),
     );
 }
 
@@ -227,17 +284,18 @@ pub fn denied(
     );
 }
 
-/// Records an allowed request that failed before a response arrived; `exchanged` says whether
-/// it carried a token exchanged for the caller.
+/// Records an allowed request, sent at `started`, that failed before a response arrived;
+/// `exchanged` says whether it carried a token exchanged for the caller.
 pub fn failed(
     caller: &Caller,
-    target: &str,
+    (target, started): (&str, Instant),
     method: &http::Method,
     url: &str,
     error: &str,
     exchanged: bool,
 ) {
     let _ = count(caller, "failed");
+    observe_latency(caller, target, "failed", started);
     tracing::warn!(
         target: "capstan::audit",
         decision = "allowed",
@@ -268,7 +326,8 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Starts the record of a response with `status`.
+    /// Starts the record of a response with `status` to a request sent at `started`, and
+    /// observes the request's latency.
     pub fn new(
         caller: Caller,
         target: &str,
@@ -277,6 +336,7 @@ impl Exchange {
         status: u16,
         started: Instant,
     ) -> Self {
+        observe_latency(&caller, target, status_class(status), started);
         Self {
             caller,
             target: target.to_owned(),
@@ -394,6 +454,57 @@ mod tests {
         let cleaned = clean(&long);
         assert!(cleaned.len() < MAX_SHOWN + 64, "{}", cleaned.len());
         assert!(cleaned.ends_with("more bytes]"), "{cleaned}");
+    }
+
+    #[test]
+    fn statuses_fall_in_their_class() {
+        let classes: Vec<&str> = [101, 200, 204, 302, 404, 429, 500, 503, 99, 600]
+            .into_iter()
+            .map(status_class)
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                "1xx", "2xx", "2xx", "3xx", "4xx", "4xx", "5xx", "5xx", "5xx", "5xx"
+            ]
+        );
+    }
+
+    #[test]
+    fn latency_is_observed_by_instance_target_and_status_class() {
+        let caller = Caller {
+            instance: "audit-latency-test".into(),
+            tool: "get".into(),
+        };
+        let started = Instant::now();
+        drop(Exchange::new(
+            caller.clone(),
+            "up",
+            http::Method::GET,
+            "http://a.test/x?secret=1".into(),
+            404,
+            started,
+        ));
+        failed(
+            &caller,
+            ("up", started),
+            &http::Method::GET,
+            "http://a.test/y",
+            "connection refused",
+            false,
+        );
+        let mut registry = Registry::default();
+        register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "capstan_egress_request_duration_seconds_count{instance=\"audit-latency-test\",target=\"up\",status_class=\"4xx\"} 1",
+            "capstan_egress_request_duration_seconds_count{instance=\"audit-latency-test\",target=\"up\",status_class=\"failed\"} 1",
+            "capstan_egress_request_duration_seconds_bucket{le=\"0.001\",instance=\"audit-latency-test\",target=\"up\",status_class=\"4xx\"}",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(!text.contains("secret"), "{text}");
     }
 
     #[test]

@@ -387,6 +387,8 @@ struct Outgoing {
     body: bytes::Bytes,
     first_byte_timeout: Option<std::time::Duration>,
     _buffered: Option<OwnedSemaphorePermit>,
+    /// When the request left: its outbound slot taken and its body buffered.
+    started: Instant,
 }
 
 impl WasiHttpHooks for EgressHooks {
@@ -451,6 +453,7 @@ impl WasiHttpHooks for EgressHooks {
                 body,
                 first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
                 _buffered: buffered,
+                started: Instant::now(),
             };
             outgoing.send(url, target, permit).await
         })
@@ -501,12 +504,11 @@ impl Outgoing {
         mut target: usize,
         permit: OwnedSemaphorePermit,
     ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
-        let started = Instant::now();
         let mut hops = 0;
         loop {
             let response = self.hop(&url, target).await?;
             let Some(location) = redirect_location(&response) else {
-                return Ok(self.deliver(response, target, &url, started, permit));
+                return Ok(self.deliver(response, target, &url, permit));
             };
             hops += 1;
             if hops > self.policy.settings.max_redirects {
@@ -618,7 +620,7 @@ impl Outgoing {
         };
         audit::failed(
             &self.caller,
-            target.name(),
+            (target.name(), self.started),
             &self.method,
             &url.shown(),
             &detail,
@@ -654,7 +656,6 @@ impl Outgoing {
         response: reqwest::Response,
         target: usize,
         url: &NormalUrl,
-        started: Instant,
         permit: OwnedSemaphorePermit,
     ) -> (http::Response<WasiBody>, IoFuture) {
         let target = &self.policy.targets[target];
@@ -664,7 +665,7 @@ impl Outgoing {
             self.method.clone(),
             url.shown(),
             response.status().as_u16(),
-            started,
+            self.started,
         )
         .exchanged(target.credentials().is_exchanged());
         let cap = target.limits().response_bytes;

@@ -1,7 +1,9 @@
-//! The MCP server handler: tools and prompts from the registry, run in the sandbox.
+//! The MCP server handler: tools and prompts from the registry, run in the sandbox. It records
+//! each call of a served tool on `/metrics` (`metrics::record_call`: the outcome, the whole
+//! call's time and the guest's), and counts open sessions and listen streams.
 
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
@@ -25,10 +27,11 @@ use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
 use crate::caller::Caller;
 use crate::egress::{CallContext, TargetScope};
-use crate::events::{EgressTally, EventSink, GuestEvent, LogLevel};
+use crate::events::{CallTally, EventSink, GuestEvent, LogLevel};
 use crate::guest_text::escape;
-use crate::registry::{Entry, Instance, Registry};
-use crate::runtime::CallAnswer;
+use crate::metrics::{self, CallOutcome};
+use crate::registry::{Entry, Instance, InstanceError, Registry};
+use crate::runtime::{CallAnswer, CallError};
 
 /// Settings of the MCP front that shape results.
 #[derive(Debug, Clone)]
@@ -54,6 +57,8 @@ pub struct McpServer {
     options: ServeOptions,
     guard: Guard,
     log_threshold: Arc<Mutex<Option<Threshold>>>,
+    /// Counts the session on `/metrics` from `initialized` until its last handler is dropped.
+    session: Arc<OnceLock<metrics::Open>>,
 }
 
 impl McpServer {
@@ -65,6 +70,7 @@ impl McpServer {
             options,
             guard: Guard::default(),
             log_threshold: Arc::default(),
+            session: Arc::default(),
         }
     }
 
@@ -77,6 +83,7 @@ impl McpServer {
     pub fn session(&self) -> Self {
         Self {
             log_threshold: Arc::default(),
+            session: Arc::default(),
             ..self.clone()
         }
     }
@@ -133,7 +140,7 @@ impl ServerHandler for McpServer {
             responses: request.input_responses.as_ref(),
             state: request.request_state.as_deref(),
         };
-        let answer = self
+        let called = self
             .guarded_call(
                 &caller,
                 &request.name,
@@ -143,6 +150,11 @@ impl ServerHandler for McpServer {
                 &mut record,
             )
             .await;
+        let answer = called.answer;
+        if let (Some(instance), Some(outcome)) = (&record.instance, called.outcome) {
+            let took = started.elapsed();
+            metrics::record_call(instance, &request.name, outcome, took, called.ran);
+        }
         record.result = match &answer {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 audit::Outcome::IsError
@@ -214,6 +226,7 @@ impl ServerHandler for McpServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.session.get_or_init(metrics::Open::session);
         self.broadcaster.add_peer(context.peer).await;
     }
 
@@ -225,6 +238,7 @@ impl ServerHandler for McpServer {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let _open = metrics::Open::listen_stream();
         let key = self
             .broadcaster
             .add_subscription(context.sink().clone())
@@ -232,6 +246,26 @@ impl ServerHandler for McpServer {
         context.cancelled().await;
         self.broadcaster.remove_subscription(key).await;
         Ok(())
+    }
+}
+
+/// How a call ended: the answer, and for a served tool its outcome and the guest's time in
+/// the sandbox.
+struct Called {
+    answer: Result<CallToolResponse, ErrorData>,
+    /// `None` when the call named no served tool (it is not counted).
+    outcome: Option<CallOutcome>,
+    ran: Option<Duration>,
+}
+
+impl Called {
+    /// A call of a served tool that ended with `response` before its guest ran.
+    fn stopped(outcome: CallOutcome, response: CallToolResponse) -> Self {
+        Self {
+            answer: Ok(response),
+            outcome: Some(outcome),
+            ran: None,
+        }
     }
 }
 
@@ -246,21 +280,27 @@ impl McpServer {
         retry: Retry<'_>,
         context: &RequestContext<RoleServer>,
         record: &mut CallRecord,
-    ) -> Result<CallToolResponse, ErrorData> {
+    ) -> Called {
         let snapshot = self.registry.snapshot();
-        let entry = snapshot.tool(name).cloned().ok_or_else(|| {
-            ErrorData::invalid_params(
+        let Some(entry) = snapshot.tool(name).cloned() else {
+            let unknown = ErrorData::invalid_params(
                 format!(
                     "unknown tool `{name}`; call tools/list to see the tools this server offers"
                 ),
                 None,
-            )
-        })?;
+            );
+            return Called {
+                answer: Err(unknown),
+                outcome: None,
+                ran: None,
+            };
+        };
         let target = guard::target_of(&entry.instance, arguments);
         record.instance = Some(entry.instance.name().to_owned());
         record.target.clone_from(&target);
         if let Some(problems) = invalid_arguments(&entry, arguments) {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(problems)]).into());
+            let refusal = CallToolResult::error(vec![ContentBlock::text(problems)]);
+            return Called::stopped(CallOutcome::Validation, refusal.into());
         }
         let decision = self
             .guard
@@ -270,7 +310,10 @@ impl McpServer {
             rule: decision.rule.clone(),
         };
         match decision.outcome {
-            Outcome::Deny => return Ok(guard::refusal(name, &decision).into()),
+            Outcome::Deny => {
+                let refusal = guard::refusal(name, &decision);
+                return Called::stopped(CallOutcome::Policy, refusal.into());
+            }
             Outcome::Confirm => {
                 let binding = Binding::new(&caller.subject, name, target.as_deref(), arguments);
                 let answer = self
@@ -278,8 +321,8 @@ impl McpServer {
                     .rounds()
                     .confirm(&decision.reason, &binding, retry, context)
                     .await;
-                if let Some(stop) = confirmation_stop(name, &decision, answer, record) {
-                    return Ok(stop);
+                if let Some((outcome, stop)) = confirmation_stop(name, &decision, answer, record) {
+                    return Called::stopped(outcome, stop);
                 }
             }
             Outcome::Allow => {}
@@ -289,24 +332,39 @@ impl McpServer {
             (true, Some(target)) => TargetScope::Only(target),
             (true, None) => TargetScope::Nothing,
         };
-        let (result, tally) = self
+        let ran = self
             .run_tool(&entry, arguments, (caller.clone(), scope), context)
-            .await?;
+            .await;
+        let (result, tally, outcome) = match ran {
+            Ok(ran) => ran,
+            Err(cancelled) => {
+                return Called {
+                    answer: Err(cancelled),
+                    outcome: Some(CallOutcome::Cancelled),
+                    ran: None,
+                };
+            }
+        };
         record.egress = EgressSummary {
             requests: tally.requests(),
             denials: tally.denials(),
         };
-        Ok(result.into())
+        Called {
+            answer: Ok(result.into()),
+            outcome: Some(outcome),
+            ran: tally.run_time(),
+        }
     }
 
-    /// Runs the tool of `entry` for `caller`, its requests held to `scope`.
+    /// Runs the tool of `entry` for `caller`, its requests held to `scope`: the result, the
+    /// call's tally and its outcome; `Err` when the client cancelled it.
     async fn run_tool(
         &self,
         entry: &Entry,
         arguments: &Value,
         (caller, scope): (Arc<Caller>, TargetScope),
         context: &RequestContext<RoleServer>,
-    ) -> Result<(CallToolResult, Arc<EgressTally>), ErrorData> {
+    ) -> Result<(CallToolResult, Arc<CallTally>, CallOutcome), ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
         let (events, receiver) = EventSink::channel(256);
         let tally = events.tally();
@@ -339,25 +397,32 @@ impl McpServer {
         };
         let cap = self.options.result_cap;
         let structured = tool.output_schema.is_some();
-        let result = match outcome {
-            Ok(CallAnswer::Whole(result)) => convert::call_result(result),
-            Ok(CallAnswer::TooLarge(start)) => result::too_large(start, cap, structured),
-            Err(error) => failed_call(&entry.instance, tool.name(), &error.to_string()),
+        let (result, failure) = match outcome {
+            Ok(CallAnswer::Whole(result)) => (convert::call_result(result), None),
+            Ok(CallAnswer::TooLarge(start)) => (result::too_large(start, cap, structured), None),
+            Err(error) => (
+                failed_call(&entry.instance, tool.name(), &error.to_string()),
+                Some(failure_outcome(&error)),
+            ),
         };
         let result = result::note_denials(result, &denials);
         let result = result::cap_size(result, cap, structured);
-        Ok((result, tally))
+        let outcome = failure.unwrap_or(match result.is_error {
+            Some(true) => CallOutcome::Error,
+            _ => CallOutcome::Ok,
+        });
+        Ok((result, tally, outcome))
     }
 }
 
-/// Records the outcome of a confirmation; the answer to send instead of running the tool, unless
-/// the person said yes.
+/// Records the outcome of a confirmation; the answer to send instead of running the tool (and
+/// the call's outcome), unless the person said yes.
 fn confirmation_stop(
     tool: &str,
     decision: &Decision,
     answer: Answer,
     record: &mut CallRecord,
-) -> Option<CallToolResponse> {
+) -> Option<(CallOutcome, CallToolResponse)> {
     let (confirmation, stop) = match answer {
         Answer::Yes => (Confirmation::Approved, None),
         Answer::Pending(question) => (Confirmation::Asked, Some(question.into())),
@@ -386,7 +451,27 @@ fn confirmation_stop(
         ),
     };
     record.confirmation = confirmation;
-    stop
+    let outcome = match confirmation {
+        Confirmation::Asked => CallOutcome::InputRequired,
+        _ => CallOutcome::Unconfirmed,
+    };
+    stop.map(|stop| (outcome, stop))
+}
+
+/// The outcome of a call the instance or its sandbox could not complete.
+fn failure_outcome(error: &InstanceError) -> CallOutcome {
+    match error {
+        InstanceError::Busy(_) => CallOutcome::Busy,
+        InstanceError::Call(error) => match error {
+            CallError::Timeout(_) => CallOutcome::Timeout,
+            CallError::OutOfMemory { .. } | CallError::InstanceOutOfMemory { .. } => {
+                CallOutcome::OutOfMemory
+            }
+            CallError::StackOverflow | CallError::Trap { .. } => CallOutcome::Trap,
+            CallError::TooLarge(_) => CallOutcome::TooLarge,
+            CallError::Failed(_) => CallOutcome::Failed,
+        },
+    }
 }
 
 /// The HTTP headers of the MCP request (empty over stdio), for targets that forward one.

@@ -114,6 +114,7 @@ impl Instance {
             tools: serve_tools(&manifest, tools)?,
             prompts: serve_prompts(&manifest, prompts)?,
             gate: Gate::new(
+                &manifest.name,
                 manifest
                     .limits
                     .max_concurrency

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use gate::Busy;
+pub use gate::{Busy, register_metrics};
 pub use instance::{Instance, InstanceError, LoadError};
 pub use load::{LoadOptions, Staged, load_snapshot, reload_snapshot};
 pub use schema::{PromptDefinition, SchemaError, ToolDefinition};

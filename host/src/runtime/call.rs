@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store, Trap};
@@ -10,6 +10,7 @@ use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::bindings::{Plugin, PluginPre, types};
 use super::lift::{self, CallAnswer};
+use super::slots;
 use super::state::{CallState, EPOCH_TICK, MemoryLimiter, Refusal};
 use crate::egress::{CallContext, EgressPolicy};
 use crate::events::EventSink;
@@ -243,15 +244,18 @@ impl Component {
     ) -> Result<Answer, CallError> {
         // Waiting for a pool slot counts against the call's deadline.
         let deadline = tokio::time::Instant::now() + sandbox.timeout + 2 * EPOCH_TICK;
-        let _slot = tokio::time::timeout_at(deadline, self.slots.acquire())
+        let slot = tokio::time::timeout_at(deadline, self.slots.acquire())
             .await
             .map_err(|_| CallError::Timeout(sandbox.timeout))?
             .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
+        let _slot = slots::Held::new(slot);
+        let (ran, tally) = (Instant::now(), events.tally());
         let mut store = self.new_store(sandbox, events, context);
         let copy_limit = export.copy_limit();
         store.set_hostcall_fuel(copy_limit);
         let outcome =
             tokio::time::timeout_at(deadline, invoke(&self.pre, &mut store, export)).await;
+        tally.record_run(ran.elapsed());
         match outcome {
             Err(_) => Err(CallError::Timeout(sandbox.timeout)),
             Ok(Ok(answer)) => answer,

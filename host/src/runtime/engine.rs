@@ -63,6 +63,7 @@ impl Runtime {
         start_epoch_ticker(&engine);
         let linker = imports::linker(&engine)?;
         let cache = CompileCache::open(cache_dir, &engine)?;
+        super::slots::sized(limits.max_instances);
         Ok(Self {
             instance_slots: Arc::new(tokio::sync::Semaphore::new(limits.max_instances as usize)),
             engine,

@@ -8,7 +8,8 @@
 //!    component (never a precompiled artifact), compiles it or takes it from the compile cache,
 //!    checks its imports against what capstan links, and pre-instantiates it.
 //! 3. [`Component::call_tool`] and friends instantiate the component in a fresh store with the
-//!    caller's [`Sandbox`] limits, run one export, and tear the store down.
+//!    caller's [`Sandbox`] limits, run one export, and tear the store down; the time from
+//!    taking a pool slot to the measured answer goes into the call's `CallTally`.
 
 mod bindings;
 mod cache;
@@ -16,6 +17,7 @@ mod call;
 mod engine;
 mod imports;
 mod lift;
+mod slots;
 mod state;
 
 pub use bindings::types;
@@ -23,3 +25,4 @@ pub use cache::CompileCache;
 pub use call::{CallError, Component, Sandbox};
 pub use engine::{EngineLimits, Runtime};
 pub use lift::{CallAnswer, MAX_LIST_BYTES, MAX_LISTED, TooLarge};
+pub use slots::register_metrics;

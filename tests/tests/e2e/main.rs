@@ -15,6 +15,7 @@ mod hostile;
 mod identity;
 mod manifests;
 mod memory;
+mod metrics;
 mod protocol;
 mod reload;
 mod rollouts;
