@@ -5,6 +5,7 @@
 //! - [`capstan`]: a running `capstan serve` process and the plugin folder it serves.
 //! - [`client`]: an rmcp MCP client that records the notifications it receives.
 //! - [`fakes`]: fake Argo CD and Kubernetes API servers.
+//! - [`haproxy`]: HAProxy with capstan's shipped configuration, in front of replicas.
 //! - [`oidc`]: a real OpenID provider (oidc-provider on Node) and real OAuth client flows.
 //! - [`paths`]: where the built binary, plugins and shared caches are.
 //! - [`pki`]: a throwaway test CA for HTTPS upstreams and mutual TLS.
@@ -14,6 +15,7 @@
 pub mod capstan;
 pub mod client;
 pub mod fakes;
+pub mod haproxy;
 pub mod oidc;
 pub mod paths;
 pub mod pki;

@@ -18,6 +18,7 @@ mod memory;
 mod metrics;
 mod protocol;
 mod reload;
+mod replicas;
 mod rollouts;
 mod sandbox;
 mod stdio;
