@@ -90,3 +90,63 @@ fn invalid_manifests_are_explained() {
         insta::assert_snapshot!(format!("manifest_{name}"), message(&file));
     }
 }
+
+/// Every property name in `schema` (nested objects and array items included), with its path.
+fn property_names(schema: &serde_json::Value, path: &str, into: &mut Vec<String>) {
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, inner) in properties {
+            into.push(format!("{path}{name}"));
+            property_names(inner, &format!("{path}{name}."), into);
+        }
+    }
+    property_names_of_items(schema, path, into);
+}
+
+fn property_names_of_items(schema: &serde_json::Value, path: &str, into: &mut Vec<String>) {
+    if schema["items"].is_object() {
+        property_names(&schema["items"], &format!("{path}[]."), into);
+    }
+}
+
+fn is_camel_case(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+}
+
+/// One style for arguments across the GitOps plugins (camelCase, as the Argo CD plugin has for
+/// argocd-mcp compatibility), tool names in snake_case, and an output schema and annotations on
+/// every tool.
+#[tokio::test]
+async fn every_gitops_tool_keeps_the_argument_conventions() {
+    let mut broken = Vec::new();
+    for plugin in ["argocd", "rollouts", "flux"] {
+        for tool in tools_list(plugin).await.tools {
+            let name = tool.name.to_string();
+            let tool_name_ok = name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !tool_name_ok {
+                broken.push(format!("{plugin}: tool `{name}` is not snake_case"));
+            }
+            let schema = serde_json::Value::Object((*tool.input_schema).clone());
+            let mut arguments = Vec::new();
+            property_names(&schema, "", &mut arguments);
+            for argument in arguments {
+                let last = argument.rsplit('.').next().unwrap_or_default();
+                if !is_camel_case(last) {
+                    broken.push(format!(
+                        "{plugin}: `{name}` argument `{argument}` is not camelCase"
+                    ));
+                }
+            }
+            if tool.output_schema.is_none() {
+                broken.push(format!("{plugin}: `{name}` has no output schema"));
+            }
+            if tool.annotations.is_none() {
+                broken.push(format!("{plugin}: `{name}` has no annotations"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}

@@ -40,7 +40,7 @@ pub(crate) fn tool() -> Tool {
             "since": {"type": "string", "pattern": "^([0-9]+[hms])+$", "description": "Only lines newer than this, e.g. `10m`."},
             "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": DEFAULT_LIMIT,
                       "description": "At most this many lines (the newest)."},
-            "flux_namespace": schema::namespace("Where Flux runs; `flux-system` by default."),
+            "fluxNamespace": schema::namespace("Where Flux runs; `flux-system` by default."),
         })),
         &[],
     ))
@@ -64,7 +64,7 @@ struct Filter<'a> {
 
 pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let client = Client::for_target(ctx, args::str(arguments, "target"))?;
-    let flux_namespace = args::str(arguments, "flux_namespace").unwrap_or("flux-system");
+    let flux_namespace = args::str(arguments, "fluxNamespace").unwrap_or("flux-system");
     let filter = Filter {
         kind: args::str(arguments, "kind"),
         name: args::str(arguments, "name"),
@@ -116,7 +116,7 @@ fn controllers(
     if found.is_empty() {
         return Err(ToolError::new(format!(
             "no Flux controllers (Deployments labelled app.kubernetes.io/part-of=flux) in \
-             namespace `{namespace}`; pass `flux_namespace` if Flux runs elsewhere"
+             namespace `{namespace}`; pass `fluxNamespace` if Flux runs elsewhere"
         )));
     }
     if let Some(controller) = kind.map(controller_of) {

@@ -63,7 +63,7 @@ fn kustomization(name: &str, namespace: &str) -> String {
          4. For build or apply errors, call get_flux_logs with kind Kustomization, name `{name}`, \
             namespace `{namespace}` and level error.\n\
          5. Explain the cause in one or two sentences and propose a fix (a change in Git, a \
-            secret, a resume). Only after the user agrees, use reconcile (with_source: true, \
+            secret, a resume). Only after the user agrees, use reconcile (withSource: true, \
             wait: true) or reconcile_dependencies to check the fix. Never suspend or resume \
             without asking."
     )

@@ -4,7 +4,7 @@
 //! - reconcile: `{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"<now>"}}}`,
 //!   plus `forceAt`/`resetAt` with the same timestamp for a HelmRelease when asked (the
 //!   helm-controller only honours them when they equal `requestedAt`). A suspended object is
-//!   refused, as the CLI refuses it; `with_source` first reconciles the source chain.
+//!   refused, as the CLI refuses it; `withSource` first reconciles the source chain.
 //! - suspend: `{"spec":{"suspend":true}}`; resume: `{"spec":{"suspend":null}}`, optionally
 //!   with the reconcile annotation in the same patch.
 //!
@@ -29,7 +29,7 @@ pub(crate) fn reconcile_tool() -> Tool {
     Tool::new(
         "reconcile",
         "Asks a Flux controller to reconcile one object now, like `flux reconcile`: sets the \
-         `reconcile.fluxcd.io/requestedAt` annotation. `with_source` first reconciles its source \
+         `reconcile.fluxcd.io/requestedAt` annotation. `withSource` first reconciles its source \
          (a Kustomization's sourceRef; a HelmRelease's chartRef, or the HelmChart generated from \
          its chart template, and that chart's HelmRepository). `force` (one-off install or \
          upgrade) and `reset` (clear failure counts) apply to HelmReleases only. Refuses a \
@@ -39,7 +39,7 @@ pub(crate) fn reconcile_tool() -> Tool {
     .title("Reconcile a Flux resource")
     .input(schema::flux_object(merge(
         json!({
-            "with_source": {"type": "boolean", "default": false, "description": "Reconcile the source first."},
+            "withSource": {"type": "boolean", "default": false, "description": "Reconcile the source first."},
             "force": {"type": "boolean", "default": false, "description": "HelmRelease only: force a one-off install or upgrade."},
             "reset": {"type": "boolean", "default": false, "description": "HelmRelease only: reset the failure counts so remediation retries again."},
         }),
@@ -170,7 +170,7 @@ pub(crate) fn reconcile(ctx: &Context, arguments: &Value) -> Result<ToolResult, 
     }
     let object = fetch_reconcilable(&client, &reference)?;
     let mut steps = Vec::new();
-    if flag(arguments, "with_source") {
+    if flag(arguments, "withSource") {
         for source in source_chain(&client, reference.kind, &object)? {
             steps.push(request(&client, &source, &[], &options)?);
             stop_unless_done(&steps)?;
@@ -232,7 +232,7 @@ fn source_chain(client: &Client, kind: Kind, object: &Value) -> Result<Vec<Refer
         let fetched = client.get(source.kind.resource, &source.namespace, &source.name)?;
         if health::suspended(&fetched) {
             return Err(ToolError::new(format!(
-                "the source {} is suspended; resume it, or reconcile without `with_source`",
+                "the source {} is suspended; resume it, or reconcile without `withSource`",
                 describe(&source)
             )));
         }

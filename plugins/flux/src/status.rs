@@ -36,7 +36,7 @@ pub(crate) fn tool() -> Tool {
     .title("Get the Flux installation status")
     .input(schema::object(
         schema::with_target(json!({
-            "flux_namespace": schema::namespace("Where Flux runs; `flux-system` by default."),
+            "fluxNamespace": schema::namespace("Where Flux runs; `flux-system` by default."),
         })),
         &[],
     ))
@@ -55,7 +55,7 @@ pub(crate) fn tool() -> Tool {
 
 pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let client = Client::for_target(ctx, args::str(arguments, "target"))?;
-    let namespace = args::str(arguments, "flux_namespace").unwrap_or("flux-system");
+    let namespace = args::str(arguments, "fluxNamespace").unwrap_or("flux-system");
     let selected = |namespace| ListOptions {
         namespace,
         labels: Some(FLUX_LABEL),

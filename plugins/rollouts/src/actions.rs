@@ -98,8 +98,8 @@ pub(crate) fn restart_tool() -> Tool {
         "restart",
         "Restart an Argo Rollout's pods",
         "Restarts the Rollout's pods (a rolling restart, not a new revision) now or after \
-         `delay_seconds`.",
-        json!({"delay_seconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0,
+         `delaySeconds`.",
+        json!({"delaySeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 0,
                                  "description": "Restart this many seconds from now."}}),
     )
     .destructive(false)
@@ -154,7 +154,7 @@ pub(crate) fn retry(ctx: &Context, arguments: &Value) -> Result<ToolResult, Tool
 
 pub(crate) fn restart(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     run(ctx, "restart", arguments, |change| {
-        let delay = Duration::from_secs(args::u64_or(arguments, "delay_seconds", 0));
+        let delay = Duration::from_secs(args::u64_or(arguments, "delaySeconds", 0));
         let at = time::rfc3339(ctx.since_epoch() + delay);
         change.patch(Subresource::Main, json!({"spec": {"restartAt": at}}))
     })
@@ -272,7 +272,7 @@ impl Change {
     /// The result, after the optional wait.
     pub(crate) fn finish(mut self, arguments: &Value) -> Result<ToolResult, ToolError> {
         let mut wait_report = None;
-        if let Some(wanted) = args::str(arguments, "wait_for") {
+        if let Some(wanted) = args::str(arguments, "waitFor") {
             let timeout = args::u64_or(arguments, "timeout", 25);
             let waited = wait::until(&self.client, &self.namespace, &self.name, wanted, timeout)?;
             self.latest = waited.rollout;

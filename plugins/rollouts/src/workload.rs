@@ -36,12 +36,12 @@ pub(crate) fn set_image_tool() -> Tool {
 pub(crate) fn undo_tool() -> Tool {
     Tool::new(
         "undo",
-        "Rolls a Rollout back to an earlier revision (`to_revision`, default the previous one) by \
+        "Rolls a Rollout back to an earlier revision (`toRevision`, default the previous one) by \
          restoring that revision's pod template; the rollback goes through the normal steps.",
     )
     .title("Undo an Argo Rollout")
     .input(schema::rollout_action(
-        json!({"to_revision": {"type": "integer", "minimum": 0, "default": 0,
+        json!({"toRevision": {"type": "integer", "minimum": 0, "default": 0,
                                "description": "The revision to go back to; 0 or omitted: the previous one."}}),
         &[],
     ))
@@ -145,7 +145,7 @@ fn container_names(pod_spec: &Value) -> Vec<String> {
 
 pub(crate) fn undo(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let mut change = Change::begin(ctx, "undo", arguments)?;
-    let wanted = args::u64_or(arguments, "to_revision", 0);
+    let wanted = args::u64_or(arguments, "toRevision", 0);
     let rollout = change.get()?;
     let selector = info::selector_string(&rollout["spec"]["selector"]);
     let options = ListOptions {

@@ -285,6 +285,6 @@ fn logs_without_controllers_say_where_to_look() {
     assert_eq!(
         answer,
         "no Flux controllers (Deployments labelled app.kubernetes.io/part-of=flux) in namespace \
-         `flux-system`; pass `flux_namespace` if Flux runs elsewhere"
+         `flux-system`; pass `fluxNamespace` if Flux runs elsewhere"
     );
 }

@@ -127,7 +127,7 @@ fn a_helm_release_with_source_reconciles_its_generated_chart_first_and_forces_on
         &fixture,
         "reconcile",
         json!({"kind": "HelmRelease", "name": "redis", "namespace": "data",
-               "with_source": true, "force": true, "reset": true}),
+               "withSource": true, "force": true, "reset": true}),
     );
     assert_eq!(
         lines(&fixture),

@@ -291,7 +291,7 @@ fn abort_waits_for_the_controller_and_retry_answers_as_the_api_did() {
     let aborted = ok(
         &fixture,
         "abort",
-        json!({"namespace": "payments", "name": "payments-api", "wait_for": "degraded", "timeout": 10}),
+        json!({"namespace": "payments", "name": "payments-api", "waitFor": "degraded", "timeout": 10}),
     );
     let message = "RolloutAborted: Rollout aborted update to revision 7";
     assert_eq!(
@@ -353,7 +353,7 @@ fn waiting_for_healthy_polls_each_second_and_reports_progress() {
     let result = ok(
         &fixture,
         "promote_full",
-        json!({"namespace": "checkout", "name": "checkout-web", "wait_for": "healthy", "timeout": 20}),
+        json!({"namespace": "checkout", "name": "checkout-web", "waitFor": "healthy", "timeout": 20}),
     );
     assert_eq!(
         result["wait"],
@@ -411,7 +411,7 @@ fn waiting_for_healthy_stops_at_paused() {
     let stopped = ok(
         &fixture,
         "retry",
-        json!({"namespace": "payments", "name": "payments-api", "wait_for": "healthy", "timeout": 10}),
+        json!({"namespace": "payments", "name": "payments-api", "waitFor": "healthy", "timeout": 10}),
     );
     assert_eq!(
         (
@@ -437,7 +437,7 @@ fn restart_sets_restart_at_after_the_delay() {
     let result = ok(
         &fixture,
         "restart",
-        json!({"namespace": "payments", "name": "payments-worker", "delay_seconds": 600}),
+        json!({"namespace": "payments", "name": "payments-worker", "delaySeconds": 600}),
     );
     // The fixture's clock reads 2026-01-01T00:00:00Z.
     assert_eq!(
@@ -464,7 +464,7 @@ fn a_wait_that_times_out_answers_the_current_phase() {
     let timed_out = ok(
         &fixture,
         "restart",
-        json!({"namespace": "payments", "name": "payments-worker", "wait_for": "degraded", "timeout": 3}),
+        json!({"namespace": "payments", "name": "payments-worker", "waitFor": "degraded", "timeout": 3}),
     );
     let message = "waiting for rollout spec update to be observed";
     assert_eq!(

@@ -220,7 +220,7 @@ fn undo_patches_the_workload_ref_deployment() {
     let undone = ok(
         &fixture,
         "undo",
-        json!({"namespace": "search", "name": "search-indexer", "to_revision": 3}),
+        json!({"namespace": "search", "name": "search-indexer", "toRevision": 3}),
     );
     assert_eq!(
         (undone["changed"].as_bool(), undone["note"].as_str()),
@@ -301,7 +301,7 @@ fn undo_replaces_the_template_with_the_previous_revision() {
     let again = ok(
         &fixture,
         "undo",
-        json!({"namespace": "payments", "name": "payments-worker", "to_revision": 8}),
+        json!({"namespace": "payments", "name": "payments-worker", "toRevision": 8}),
     );
     assert_eq!(
         (again["changed"].as_bool(), again["note"].as_str()),
@@ -340,7 +340,7 @@ fn undo_names_the_revisions_there_are() {
     let unknown = error(
         &fixture,
         "undo",
-        json!({"namespace": "payments", "name": "payments-worker", "to_revision": 42}),
+        json!({"namespace": "payments", "name": "payments-worker", "toRevision": 42}),
     );
     assert_eq!(
         unknown,
@@ -349,7 +349,7 @@ fn undo_names_the_revisions_there_are() {
     let lonely = error(
         &fixture,
         "undo",
-        json!({"namespace": "search", "name": "search-indexer", "to_revision": 0}),
+        json!({"namespace": "search", "name": "search-indexer", "toRevision": 0}),
     );
     assert_eq!(
         lonely,

@@ -121,7 +121,7 @@ async fn the_tools_work_end_to_end_within_the_api_contract() {
     flux.ok(
         "reconcile",
         json!({"kind": "HelmRelease", "name": "redis", "namespace": "data",
-               "with_source": true, "force": true}),
+               "withSource": true, "force": true}),
     )
     .await;
     flux.ok(

@@ -149,7 +149,7 @@ async fn every_tool_runs_through_capstan_against_the_api_contract() {
         .client
         .call_with_progress(
             "rollouts_restart",
-            json!({"namespace": "payments", "name": "payments-worker", "wait_for": "degraded", "timeout": 1}),
+            json!({"namespace": "payments", "name": "payments-worker", "waitFor": "degraded", "timeout": 1}),
             "restart-1",
         )
         .await
@@ -199,7 +199,7 @@ async fn every_tool_runs_through_capstan_against_the_api_contract() {
     );
     s.ok(
         "undo",
-        json!({"namespace": "search", "name": "search-indexer", "to_revision": 3}),
+        json!({"namespace": "search", "name": "search-indexer", "toRevision": 3}),
     )
     .await;
     assert_eq!(
