@@ -3,12 +3,16 @@
 //! 1. **Suspended**: `spec.suspend` is true.
 //! 2. **Stalled**: a `Stalled=True` condition (the controller gave up; `flux reconcile` fails
 //!    fast on it).
-//! 3. **Reconciling**: `status.observedGeneration` differs from `metadata.generation`, a
-//!    `Reconciling=True` condition (its reason, e.g. `ProgressingWithRetry`, says why), or a
-//!    `Ready` condition that is `Unknown` or was observed for an older generation.
-//! 4. **Ready**: `Ready=True` for the current generation.
-//! 5. **NotReady**: `Ready=False`.
-//! 6. **Unknown**: no `Ready` condition yet ("waiting to be reconciled").
+//! 3. **Failing while retrying** (reported as `NotReady`, with the `Ready` condition's reason and
+//!    message and `retrying: true`): a `Reconciling=True` condition next to `Ready=False`, or
+//!    with reason `ProgressingWithRetry`. The controller failed (a kustomize build, a Helm
+//!    upgrade) and tries again; the failure is the news, not the retry.
+//! 4. **Reconciling**: `status.observedGeneration` differs from `metadata.generation`, a
+//!    `Reconciling=True` condition, or a `Ready` condition that is `Unknown` or was observed
+//!    for an older generation.
+//! 5. **Ready**: `Ready=True` for the current generation.
+//! 6. **NotReady**: `Ready=False`.
+//! 7. **Unknown**: no `Ready` condition yet ("waiting to be reconciled").
 //!
 //! An OCI HelmRepository is static (never reconciled) and always Ready.
 
@@ -32,6 +36,8 @@ pub(crate) struct Health {
     pub(crate) state: &'static str,
     pub(crate) reason: String,
     pub(crate) message: String,
+    /// The controller failed and retries (`state` is `NotReady`).
+    pub(crate) retrying: bool,
 }
 
 impl Health {
@@ -49,12 +55,19 @@ impl Health {
             state,
             reason: text("reason"),
             message,
+            retrying: false,
         }
     }
 
-    /// As JSON: `{state, reason, message}`.
+    /// As JSON: `{state, reason, message}`, and `retrying: true` when the controller retries
+    /// after a failure.
     pub(crate) fn to_json(&self) -> Value {
-        json!({"state": self.state, "reason": self.reason, "message": self.message})
+        let mut health =
+            json!({"state": self.state, "reason": self.reason, "message": self.message});
+        if self.retrying {
+            health["retrying"] = json!(true);
+        }
+        health
     }
 }
 
@@ -86,10 +99,14 @@ pub(crate) fn of(kind: Kind, object: &Value) -> Health {
             state: "Ready",
             reason: "Static".into(),
             message: "Helm repository is Ready".into(),
+            retrying: false,
         };
     }
     if let Some(stalled) = is_true(object, "Stalled") {
         return Health::new("Stalled", Some(stalled), "stalled");
+    }
+    if let Some(failing) = failing_while_retrying(object, ready) {
+        return failing;
     }
     let generation = object["metadata"]["generation"].as_i64();
     let observed = object["status"]["observedGeneration"].as_i64();
@@ -113,6 +130,24 @@ pub(crate) fn of(kind: Kind, object: &Value) -> Health {
         Some("False") => Health::new("NotReady", Some(ready), "not ready"),
         _ => Health::new("Reconciling", Some(ready), "reconciling"),
     }
+}
+
+/// A controller that failed and retries: `Reconciling=True` with `Ready=False`, or with reason
+/// `ProgressingWithRetry`. Told as `NotReady` with the failure (Ready's reason and message, else
+/// the Reconciling condition's).
+fn failing_while_retrying(object: &Value, ready: Option<&Value>) -> Option<Health> {
+    let reconciling = is_true(object, "Reconciling")?;
+    let ready_failed = ready.filter(|ready| ready["status"] == "False");
+    if ready_failed.is_none() && reconciling["reason"] != "ProgressingWithRetry" {
+        return None;
+    }
+    let mut health = Health::new(
+        "NotReady",
+        ready_failed.or(Some(reconciling)),
+        "failed; the controller retries",
+    );
+    health.retrying = true;
+    Some(health)
 }
 
 /// Whether the Ready condition speaks of the current generation: its own
@@ -201,11 +236,18 @@ mod tests {
         assert_eq!(
             state(&retrying),
             (
-                "Reconciling",
-                "ProgressingWithRetry".into(),
-                "retrying".into()
+                "NotReady",
+                "BuildFailed".into(),
+                "kustomize build failed".into()
             )
         );
+        let progressing = cond("Reconciling", "True", "Progressing", "applying", 1);
+        let working = object(
+            1,
+            json!({}),
+            json!({"observedGeneration": 1, "conditions": [progressing]}),
+        );
+        assert_eq!(state(&working).0, "Reconciling");
         let stale_ready = object(
             2,
             json!({}),
@@ -218,6 +260,51 @@ mod tests {
             json!({"conditions": [cond("Ready", "Unknown", "Progressing", "working", 1)]}),
         );
         assert_eq!(state(&unknown).0, "Reconciling");
+    }
+
+    #[test]
+    fn a_failure_the_controller_retries_is_not_ready_with_the_failure() {
+        let failing = cond(
+            "Ready",
+            "False",
+            "BuildFailed",
+            "kustomize build failed: accumulating resources: missing file",
+            3,
+        );
+        let retry = cond(
+            "Reconciling",
+            "True",
+            "ProgressingWithRetry",
+            "Detecting drift for revision main@sha1:9f1c with a timeout of 5m0s",
+            3,
+        );
+        let obj = object(
+            3,
+            json!({}),
+            json!({"observedGeneration": 3, "conditions": [retry.clone(), failing]}),
+        );
+        let health = of(kinds::named("Kustomization").unwrap(), &obj);
+        assert_eq!(
+            health.to_json(),
+            json!({"state": "NotReady", "reason": "BuildFailed", "retrying": true,
+                   "message": "kustomize build failed: accumulating resources: missing file"})
+        );
+        // The retry reason alone, with Ready still Unknown: the retry's own words.
+        let unknown = cond(
+            "Ready",
+            "Unknown",
+            "Progressing",
+            "Reconciliation in progress",
+            3,
+        );
+        let obj = object(
+            3,
+            json!({}),
+            json!({"observedGeneration": 3, "conditions": [retry, unknown]}),
+        );
+        let health = of(kinds::named("Kustomization").unwrap(), &obj);
+        assert_eq!((health.state, health.retrying), ("NotReady", true));
+        assert_eq!(health.reason, "ProgressingWithRetry");
     }
 
     #[test]

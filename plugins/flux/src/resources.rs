@@ -4,6 +4,7 @@
 use capstan_sdk::serde_json::Map;
 use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
+use crate::health::Health;
 use crate::kinds::{self, KINDS, Kind};
 use crate::kube::{Client, ListOptions};
 use crate::{events, health, schema, sources};
@@ -93,6 +94,9 @@ fn row_schema() -> Value {
             "revision": string,
             "suspended": {"type": "boolean"},
             "message": string,
+            "retrying": {"type": "boolean", "description": "The controller failed and retries: reason and message are the failure."},
+            "readyReason": string,
+            "readyMessage": string,
             "lastReconcile": string,
         },
         "required": ["kind", "name", "namespace", "health", "ready", "suspended", "message"],
@@ -119,10 +123,28 @@ pub(crate) fn row(kind: Kind, object: &Value) -> Value {
     }
     row.insert("suspended".into(), json!(health::suspended(object)));
     row.insert("message".into(), json!(health.message));
+    if health.retrying {
+        row.insert("retrying".into(), json!(true));
+    }
+    insert_ready_when_it_says_more(&mut row, object, &health);
     if let Some(last) = last_reconcile(object) {
         row.insert("lastReconcile".into(), json!(last));
     }
     Value::Object(row)
+}
+
+/// The Ready condition's reason and message, when the row shows another condition's (a stall,
+/// a reconcile in progress): the last failure stays in sight.
+fn insert_ready_when_it_says_more(row: &mut Map<String, Value>, object: &Value, health: &Health) {
+    let Some(ready) = health::condition(object, "Ready") else {
+        return;
+    };
+    let text = |field: &str| ready[field].as_str().unwrap_or_default();
+    if text("message").is_empty() || text("message") == health.message {
+        return;
+    }
+    row.insert("readyReason".into(), json!(text("reason")));
+    row.insert("readyMessage".into(), json!(text("message")));
 }
 
 /// When the controller last handled a reconcile request, else when Ready last changed.

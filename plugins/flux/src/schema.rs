@@ -48,7 +48,8 @@ pub(crate) fn health() -> Value {
     json!({"type": "object", "properties": {
         "state": {"type": "string", "enum": health::STATES},
         "reason": {"type": "string"},
-        "message": {"type": "string"}},
+        "message": {"type": "string"},
+        "retrying": {"type": "boolean", "description": "The controller failed and retries; the reason and message are the failure."}},
         "required": ["state", "reason", "message"]})
 }
 

@@ -3,7 +3,10 @@
 //! object Flux applied; the labels `kustomize.toolkit.fluxcd.io/{name,namespace}` and
 //! `helm.toolkit.fluxcd.io/{name,namespace}` name the Kustomization or HelmRelease that applied
 //! it, whose sources follow (HelmRelease → HelmChart → HelmRepository); a manager applied by
-//! another Kustomization continues the walk.
+//! another Kustomization continues the walk. Each source shows its URL and revision; a source
+//! already on the path (the bootstrap layout's `flux-system` GitRepository, which both an app's
+//! Kustomization and `flux-system` itself read) is not repeated, and a manager already on the
+//! path (`flux-system` applies itself) ends the walk.
 
 use capstan_sdk::kube::Resource;
 use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
@@ -112,7 +115,8 @@ pub(crate) fn tool() -> Tool {
                "steps": {"type": "array", "items": {"type": "object", "properties": {
                    "role": {"type": "string", "enum": ["object", "owner", "managed by", "source"]},
                    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"},
-                   "health": schema::health(), "revision": {"type": "string"}},
+                   "health": schema::health(), "revision": {"type": "string"},
+                   "url": {"type": "string", "description": "Where a source fetches from."}},
                    "required": ["role", "kind", "name", "namespace"]}}}),
         &["target", "managed", "steps"],
     ))
@@ -137,7 +141,7 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     let mut managed = false;
     // Flux labels what a Kustomization applies, and a bootstrapped `flux-system` Kustomization
     // applies itself: a manager already on the path ends the climb.
-    let mut seen = vec![(
+    let mut seen: Seen = vec![(
         resource.kind.to_owned(),
         namespace.to_owned(),
         name.to_owned(),
@@ -158,12 +162,12 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         let object = client.get(manager.kind.resource, &manager.namespace, &manager.name)?;
         steps.push(step("managed by", manager.kind.resource, &object));
         managed = true;
-        follow_sources(&client, manager.kind, &object, &mut steps)?;
+        follow_sources(&client, manager.kind, &object, &mut steps, &mut seen)?;
         current = object;
     }
     if let Some(kind) = kinds::named(resource.kind).filter(|_| !managed) {
         let first = current.clone();
-        follow_sources(&client, kind, &first, &mut steps)?;
+        follow_sources(&client, kind, &first, &mut steps, &mut seen)?;
     }
     Ok(ToolResult::structured(json!({
         "target": client.target(), "managed": managed, "steps": steps,
@@ -211,20 +215,35 @@ fn manager_of(object: &Value) -> Option<Reference> {
         .or_else(|| from("kustomize.toolkit.fluxcd.io", "Kustomization"))
 }
 
+/// The objects a trace has shown: (kind, namespace, name).
+type Seen = Vec<(String, String, String)>;
+
+/// Follows `object`'s source chain, stopping at a source the trace already showed.
 fn follow_sources(
     client: &Client,
     kind: Kind,
     object: &Value,
     steps: &mut Vec<Value>,
+    seen: &mut Seen,
 ) -> Result<(), ToolError> {
     let mut next = sources::of(kind, object);
     while let Some(source) = next.take() {
-        if steps.len() >= MAX_STEPS {
+        let id = (
+            source.kind.name().to_owned(),
+            source.namespace.clone(),
+            source.name.clone(),
+        );
+        if steps.len() >= MAX_STEPS || seen.contains(&id) {
             break;
         }
+        seen.push(id);
         match client.get(source.kind.resource, &source.namespace, &source.name) {
             Ok(found) => {
-                steps.push(step("source", source.kind.resource, &found));
+                let mut shown = step("source", source.kind.resource, &found);
+                if let Some(url) = source_url(&found) {
+                    shown["url"] = json!(url);
+                }
+                steps.push(shown);
                 next = sources::of(source.kind, &found);
             }
             Err(error) if error.status == Some(404) => {
@@ -238,6 +257,18 @@ fn follow_sources(
         }
     }
     Ok(())
+}
+
+/// Where a source fetches from: `spec.url` (Git, Helm and OCI repositories), or a Bucket's
+/// `spec.endpoint` and `spec.bucketName`.
+fn source_url(source: &Value) -> Option<String> {
+    let spec = &source["spec"];
+    if let Some(url) = spec["url"].as_str() {
+        return Some(url.to_owned());
+    }
+    let endpoint = spec["endpoint"].as_str()?;
+    let bucket = spec["bucketName"].as_str().unwrap_or_default();
+    Some(format!("{endpoint}/{bucket}"))
 }
 
 /// One step: role, kind, name, namespace, and health and revision for Flux objects.

@@ -823,3 +823,154 @@ fn a_self_managed_kustomization_ends_the_trace_instead_of_repeating() {
     assert_eq!(traced["managed"], false);
     assert_eq!(lines(&fixture).len(), 2, "no request repeats");
 }
+
+/// The standard bootstrap layout: an app's Kustomization reads the `flux-system` GitRepository
+/// and is applied by the `flux-system` Kustomization, which applies itself from that same
+/// repository. Each object shows once, the source with its URL and revision.
+#[test]
+fn a_bootstrap_layout_trace_shows_each_object_once_with_the_source_url() {
+    let labels = |name: &str| {
+        json!({"kustomize.toolkit.fluxcd.io/name": name,
+               "kustomize.toolkit.fluxcd.io/namespace": "flux-system"})
+    };
+    let kustomization = |name: &str, applied_by: &str| {
+        json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system", "generation": 2,
+                         "labels": labels(applied_by)},
+            "spec": {"interval": "10m", "path": format!("./{name}"), "prune": true,
+                     "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+            "status": {"observedGeneration": 2, "conditions": [
+                {"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                 "message": "Applied revision: main@sha1:7c1e"}]}
+        })
+    };
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "labels": labels("apps")},
+        "spec": {}
+    });
+    let source = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": "flux-system", "generation": 1},
+        "spec": {"interval": "1m", "url": "ssh://git@github.com/example-org/fleet"},
+        "status": {"observedGeneration": 1,
+                   "artifact": {"revision": "main@sha1:7c1e"},
+                   "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded",
+                                   "message": "stored artifact for revision 'main@sha1:7c1e'"}]}
+    });
+    let fixture = cluster()
+        .on_json(
+            "GET",
+            "/apis/apps/v1/namespaces/shop/deployments/web",
+            &deployment.to_string(),
+        )
+        .on_json(
+            "GET",
+            &format!("{KUSTOMIZATIONS}/apps"),
+            &kustomization("apps", "flux-system").to_string(),
+        )
+        .on_json(
+            "GET",
+            &format!("{KUSTOMIZATIONS}/flux-system"),
+            &kustomization("flux-system", "flux-system").to_string(),
+        )
+        .on_json(
+            "GET",
+            &format!("{SOURCES}/gitrepositories/flux-system"),
+            &source.to_string(),
+        );
+    let traced = ok(
+        &fixture,
+        "trace_resource",
+        json!({"kind": "Deployment", "name": "web", "namespace": "shop"}),
+    );
+    let steps: Vec<String> = traced["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| format!("{} {} {}", step["role"], step["kind"], step["name"]))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            r#""object" "Deployment" "web""#,
+            r#""managed by" "Kustomization" "apps""#,
+            r#""source" "GitRepository" "flux-system""#,
+            r#""managed by" "Kustomization" "flux-system""#,
+        ],
+        "{traced}"
+    );
+    assert_eq!(
+        traced["steps"][2]["url"],
+        "ssh://git@github.com/example-org/fleet"
+    );
+    assert_eq!(traced["steps"][2]["revision"], "main@sha1:7c1e");
+    assert_eq!(lines(&fixture).len(), 4, "one GET per object");
+}
+
+/// A Kustomization whose build fails while Flux retries is listed as failing, with the
+/// failure, not as reconciling.
+#[test]
+fn a_failure_flux_retries_is_listed_as_not_ready_with_the_failure() {
+    let failing = json!({"items": [{
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": "flux-system", "generation": 4},
+        "spec": {"interval": "10m", "path": "./apps", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+        "status": {"observedGeneration": 4, "conditions": [
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+             "message": "Detecting drift for revision main@sha1:9f1c with a timeout of 5m0s",
+             "observedGeneration": 4},
+            {"type": "Ready", "status": "False", "reason": "BuildFailed",
+             "message": "kustomize build failed: accumulating resources from 'web.yaml': open web.yaml: no such file or directory",
+             "observedGeneration": 4}]}
+    }]});
+    let fixture = cluster().on_json(
+        "GET",
+        &format!("{KUSTOMIZATIONS}?limit=500"),
+        &failing.to_string(),
+    );
+    let listed = ok(
+        &fixture,
+        "list_flux_resources",
+        json!({"kind": "Kustomization", "namespace": "flux-system"}),
+    );
+    let row = &listed["resources"][0];
+    assert_eq!(row["health"], "NotReady", "{row}");
+    assert_eq!(row["reason"], "BuildFailed");
+    assert_eq!(row["retrying"], true);
+    assert!(
+        row["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("kustomize build failed:"),
+        "{row}"
+    );
+    let got = ok(
+        &fixture_for_get(&failing["items"][0]),
+        "get_flux_resource",
+        json!({"kind": "Kustomization", "name": "apps", "namespace": "flux-system"}),
+    );
+    assert_eq!(got["health"]["state"], "NotReady", "{got}");
+    assert_eq!(got["health"]["retrying"], true);
+}
+
+fn fixture_for_get(object: &Value) -> Fixture {
+    cluster()
+        .on_json(
+            "GET",
+            &format!("{KUSTOMIZATIONS}/apps"),
+            &object.to_string(),
+        )
+        .on_json(
+            "GET",
+            &format!("{SOURCES}/gitrepositories/flux-system"),
+            r#"{"metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {}, "status": {}}"#,
+        )
+        .on_json(
+            "GET",
+            "/api/v1/namespaces/flux-system/events",
+            r#"{"items": []}"#,
+        )
+}
