@@ -169,7 +169,7 @@ pub(crate) fn rollback(ctx: &Context, arguments: &Value) -> Result<ToolResult, T
     let rolled = post_rollback(&app_ref, &entry, arguments)?;
     Ok(ToolResult::structured(json!({
         "target": app_ref.client.target(), "summary": wide_row(&rolled),
-        "operation": operation(&rolled["status"]["operationState"]), "rolledBackTo": history_row(&entry),
+        "operation": summary::started_operation(&rolled), "rolledBackTo": history_row(&entry),
     })))
 }
 

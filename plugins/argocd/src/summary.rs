@@ -115,6 +115,24 @@ pub(crate) fn cluster(destination: &Value) -> String {
     }
 }
 
+/// The operation a sync or rollback request started, from Argo CD's answer to it: the server
+/// sets `operation` and the application controller starts it moments later, so until
+/// `status.operationState` describes that same operation it is `Requested` (the state in the
+/// answer is still the previous operation's).
+pub(crate) fn started_operation(app: &Value) -> Value {
+    let requested = &app["operation"];
+    let state = &app["status"]["operationState"];
+    if requested.is_null() || state["operation"] == *requested {
+        return operation(state);
+    }
+    json!({
+        "phase": "Requested",
+        "message": "Argo CD accepted the operation; its application controller starts it shortly",
+        "revision": text(&requested["sync"]["revision"]),
+        "startedAt": "", "finishedAt": "",
+    })
+}
+
 /// The last operation: phase, message, revision and times (null when there was none).
 pub(crate) fn operation(state: &Value) -> Value {
     if state.is_null() {

@@ -6,7 +6,7 @@ use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
-use crate::summary::{self, operation, wide_row};
+use crate::summary::{self, started_operation, wide_row};
 
 pub(crate) fn tool() -> Tool {
     Tool::new(
@@ -50,7 +50,7 @@ pub(crate) fn tool() -> Tool {
         json!({
             "target": {"type": "string"}, "application": {"type": "string"},
             "dryRun": {"type": "boolean"},
-            "operation": {"type": ["object", "null"], "description": "The operation Argo CD started: phase, revision, message."},
+            "operation": {"type": ["object", "null"], "description": "The operation Argo CD started: phase (`Requested` until the application controller picks it up, then `Running`), revision, message."},
             "summary": summary::row_schema(),
             "next": {"type": "string"},
         }),
@@ -107,12 +107,15 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         &app_ref.not_found(),
     )?;
     let dry_run = arguments["dryRun"].as_bool().unwrap_or(false);
+    let started = started_operation(&application);
+    let mut summary = wide_row(&application);
+    summary["operation"] = started["phase"].clone();
     Ok(ToolResult::structured(json!({
         "target": app_ref.client.target(),
         "application": app_ref.name,
         "dryRun": dry_run,
-        "operation": operation(&application["status"]["operationState"]),
-        "summary": wide_row(&application),
+        "operation": started,
+        "summary": summary,
         "next": "Poll get_application until summary.operation is Succeeded and health settles, or use deploy_and_watch.",
     })))
 }

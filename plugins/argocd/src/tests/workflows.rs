@@ -571,3 +571,71 @@ fn diagnose_reports_evidence_it_could_not_read() {
         "the pods' status still shows the crash loop; the logs that showed the environment are missing"
     );
 }
+
+/// Argo CD answers a sync request before its application controller starts the operation: the
+/// answer, and a read right after it, still show the previous operation, Succeeded and Healthy.
+/// The watch waits while `operation` is set instead of reporting the old success.
+#[test]
+fn deploy_and_watch_does_not_mistake_the_previous_operation_for_this_one() {
+    let mut stale = parse(recorded!("workflows/search-api-get-3.json"));
+    stale["operation"] = json!({"sync": {"revision": "v3.9.0"},
+                                "initiatedBy": {"username": "capstan"}});
+    let fixture = argocd()
+        .on_json(
+            "POST",
+            "/api/v1/applications/search-api/sync",
+            &stale.to_string(),
+        )
+        .on_json("GET", SEARCH_API, &stale.to_string())
+        .on_json(
+            "GET",
+            SEARCH_API,
+            recorded!("workflows/search-api-get-1.json"),
+        )
+        .on_json(
+            "GET",
+            SEARCH_API,
+            recorded!("workflows/search-api-get-2.json"),
+        )
+        .on_json(
+            "GET",
+            SEARCH_API,
+            recorded!("workflows/search-api-get-3.json"),
+        );
+    let answer = ok(
+        &fixture,
+        "deploy_and_watch",
+        json!({"applicationName": "search-api", "revision": "v3.9.0", "pollSeconds": 0.1, "timeoutSeconds": 20}),
+    );
+    assert_eq!(answer["outcome"], "Healthy", "{answer}");
+    let events = events(&answer);
+    assert_eq!(events[0], "sync started to revision v3.9.0");
+    assert_eq!(
+        events[1], "operation Requested, sync Synced, health Healthy",
+        "{events:?}"
+    );
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert_eq!(fixture.request_lines().len(), 5, "every answer was read");
+}
+
+/// sync_application reports the operation it requested, not the previous one still in the
+/// answer's status.
+#[test]
+fn sync_application_reports_the_requested_operation() {
+    let mut stale = parse(recorded!("workflows/search-api-get-3.json"));
+    stale["operation"] = json!({"sync": {"revision": "v3.9.0"},
+                                "initiatedBy": {"username": "capstan"}});
+    let fixture = argocd().on_json(
+        "POST",
+        "/api/v1/applications/search-api/sync",
+        &stale.to_string(),
+    );
+    let answer = ok(
+        &fixture,
+        "sync_application",
+        json!({"applicationName": "search-api", "revision": "v3.9.0"}),
+    );
+    assert_eq!(answer["operation"]["phase"], "Requested", "{answer}");
+    assert_eq!(answer["operation"]["revision"], "v3.9.0");
+    assert_eq!(answer["summary"]["operation"], "Requested");
+}

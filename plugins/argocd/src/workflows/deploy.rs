@@ -109,7 +109,7 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         Some(&body),
         &app_ref.not_found(),
     )?;
-    let revision = summary::operation(&synced["status"]["operationState"])["revision"]
+    let revision = summary::started_operation(&synced)["revision"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -147,7 +147,10 @@ fn watch(
         let app = app_ref
             .client
             .get(&app_ref.path(""), &app_ref.query(), &app_ref.not_found())?;
-        let phase = text(&app["status"]["operationState"]["phase"]).to_owned();
+        let phase = summary::started_operation(&app)["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let health = summary::text_or(&app["status"]["health"]["status"], "Unknown").to_owned();
         let state = format!(
             "operation {phase}, sync {}, health {health}",
@@ -157,7 +160,11 @@ fn watch(
             log.step(state.clone());
             last = state;
         }
+        // Argo CD keeps `operation` set from the request until the operation completes; the
+        // operation state seen before that may still be the previous operation's.
+        let requested = !app["operation"].is_null();
         Ok(match (phase.as_str(), health.as_str()) {
+            _ if requested => Poll::Pending((Settled::TimedOut, app)),
             ("Failed" | "Error", _) => {
                 let message = text(&app["status"]["operationState"]["message"]).to_owned();
                 log.step(format!("sync failed: {message}"));

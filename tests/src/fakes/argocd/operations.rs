@@ -51,12 +51,13 @@ pub(crate) fn sync(store: &mut Store, call: &Call<'_>) -> Answer {
     if !source.is_null() {
         sync["source"] = source;
     }
+    let previous = record.app.clone();
     start(
         record,
         json!({"sync": sync, "initiatedBy": {"username": INITIATOR}}),
         revision,
     );
-    ok(record.app.clone())
+    ok(as_requested(&previous, &record.app))
 }
 
 pub(crate) fn rollback(store: &mut Store, call: &Call<'_>) -> Answer {
@@ -91,12 +92,13 @@ pub(crate) fn rollback(store: &mut Store, call: &Call<'_>) -> Answer {
     let revision = entry["revision"].as_str().unwrap_or_default().to_owned();
     let sync = json!({"revision": revision, "prune": body["prune"].as_bool().unwrap_or(false),
                       "source": entry["source"]});
+    let previous = record.app.clone();
     start(
         record,
         json!({"sync": sync, "initiatedBy": {"username": INITIATOR}}),
         revision,
     );
-    ok(record.app.clone())
+    ok(as_requested(&previous, &record.app))
 }
 
 pub(crate) fn terminate(store: &mut Store, call: &Call<'_>) -> Answer {
@@ -137,6 +139,15 @@ pub(crate) fn revision_metadata(store: &mut Store, call: &Call<'_>) -> Answer {
         "message": format!("{}: bump image and tune resources ({})", record.name(), &revision[..revision.len().min(7)]),
         "tags": if revision.len().is_multiple_of(2) { json!([]) } else { json!(["v1.4.2"]) },
     }))
+}
+
+/// Argo CD's answer to a sync or rollback request: the application with the requested
+/// `operation` set by the server, and the status as it was, since the application controller
+/// starts the operation only after the answer (the next read shows it running).
+fn as_requested(previous: &Value, now: &Value) -> Value {
+    let mut answer = previous.clone();
+    answer["operation"] = now["operation"].clone();
+    answer
 }
 
 /// Whether an operation is running.

@@ -313,7 +313,7 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
         json!({"applicationName": "helm-guestbook", "id": 1, "prune": true}),
     )
     .await;
-    assert_eq!(rolled["operation"]["phase"], "Running");
+    assert_eq!(rolled["operation"]["phase"], "Requested");
     drive(
         &env,
         d,
@@ -324,7 +324,7 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
     let synced = drive(&env, d, "sync_application", json!({"applicationName": "guestbook", "revision": "HEAD", "prune": true,
         "syncOptions": ["ServerSideApply=true"], "strategy": "apply",
         "resources": [{"group": "apps", "kind": "Deployment", "name": "guestbook", "namespace": "guestbook"}]})).await;
-    assert_eq!(synced["operation"]["phase"], "Running");
+    assert_eq!(synced["operation"]["phase"], "Requested");
     drive(
         &env,
         d,
