@@ -336,7 +336,7 @@ impl Query {
     }
 
     /// `?a=b&c=d`, or nothing.
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         if self.pairs.is_empty() {
             return String::new();
         }

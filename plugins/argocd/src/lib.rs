@@ -35,7 +35,8 @@
 //! (`src/tests/`) run the handlers against answers recorded from the fake Argo CD
 //! (`tests/fixtures/`).
 //!
-//! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `schema` (JSON Schema
+//! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `locate` (which target
+//! holds an application a call names without a target), `schema` (JSON Schema
 //! pieces), `summary` (lean and wide application rows), `status` (an application's compact
 //! status), `listing` (reading an application list without holding it whole).
 
@@ -46,6 +47,7 @@ mod events;
 mod identity;
 mod lifecycle;
 mod listing;
+mod locate;
 mod logs;
 mod manifests;
 mod operations;

@@ -14,14 +14,20 @@ pub(crate) struct AppRef<'a> {
 }
 
 impl<'a> AppRef<'a> {
-    /// Reads `target`, `applicationName` and `applicationNamespace`/`appNamespace`.
+    /// Reads `target`, `applicationName` and `applicationNamespace`/`appNamespace`. Without a
+    /// target on an instance with several and no default, the target holding the application
+    /// is found (`locate`).
     pub(crate) fn from(context: &Context, arguments: &'a Value) -> Result<Self, ToolError> {
         let name = args::required_str(arguments, "applicationName")?;
         let namespace = args::str(arguments, "applicationNamespace")
             .or_else(|| args::str(arguments, "appNamespace"))
             .filter(|ns| !ns.is_empty());
         segment(name)?;
-        let client = Client::for_call(context, arguments)?;
+        let client = if crate::locate::needed(context, arguments) {
+            crate::locate::target_of(context, name, namespace)?
+        } else {
+            Client::for_call(context, arguments)?
+        };
         Ok(Self {
             name,
             namespace,

@@ -29,7 +29,7 @@ pub(crate) fn props(parts: &[Value]) -> Value {
 /// The optional `target` argument every tool takes.
 pub(crate) fn target_property() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 64,
-           "description": "Which Argo CD instance of this capstan instance to ask; defaults to its default target."})
+           "description": "Which Argo CD instance of this capstan instance to ask; defaults to its default target, else (for a named application) the one that holds it."})
 }
 
 /// `target`, `applicationName` and the two spellings of the application's namespace.

@@ -14,6 +14,7 @@ mod appsets;
 mod catalog;
 mod errors;
 mod lifecycle;
+mod locate;
 mod operations;
 mod reads;
 mod resources;
