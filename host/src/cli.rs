@@ -80,10 +80,10 @@ pub fn run() -> ExitCode {
         match cli.command {
             Command::Serve { settings, stdio } => {
                 let settings = Settings::resolve(*settings)?;
-                telemetry::init(settings.log_format);
-                serve::run(settings, stdio)
-                    .await
-                    .map(|()| ExitCode::SUCCESS)
+                let telemetry = telemetry::init(settings.log_format, &settings.traces)?;
+                let served = serve::run(settings, stdio).await;
+                telemetry.shutdown().await;
+                served.map(|()| ExitCode::SUCCESS)
             }
             Command::Check { dirs, cache_dir } => {
                 telemetry::init_quiet();

@@ -31,6 +31,9 @@
 //! delay = "5s"
 //! grace = "25s"
 //!
+//! [traces]                              # see `telemetry`: OTLP/HTTP export, off without it
+//! otlp_endpoint = "http://127.0.0.1:4318"
+//!
 //! [reload]                              # see `reload::ReloadSettings`
 //! watch = true
 //! poll_interval = "2s"
@@ -50,6 +53,7 @@ use crate::drain::{DrainFile, DrainOverrides, DrainSettings};
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
+use crate::telemetry::{TraceOverrides, TraceSettings, TracesFile};
 use crate::units;
 
 /// The default listen address: loopback only.
@@ -78,6 +82,7 @@ pub struct FileConfig {
     audit: Option<AuditFile>,
     api_keys_file: Option<PathBuf>,
     oauth: Option<OAuthFile>,
+    traces: Option<TracesFile>,
 }
 
 /// How log lines are written (always to stderr).
@@ -172,6 +177,9 @@ pub struct Overrides {
     /// Inbound identity: OAuth tokens and API keys.
     #[command(flatten)]
     pub identity: IdentityOverrides,
+    /// Traces exported over OTLP.
+    #[command(flatten)]
+    pub traces: TraceOverrides,
 }
 
 /// The resolved settings.
@@ -213,6 +221,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// OAuth tokens and API keys.
     pub identity: IdentitySettings,
+    /// Where traces go, if anywhere.
+    pub traces: TraceSettings,
 }
 
 impl Settings {
@@ -294,6 +304,7 @@ impl Settings {
                 },
                 &base,
             )?,
+            traces: TraceSettings::resolve(overrides.traces, file.traces)?,
         };
         settings.check_exposure()?;
         Ok(settings)

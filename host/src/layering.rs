@@ -13,6 +13,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("drain", ABOVE_GROUND, true),
     ("guest_text", ABOVE_GROUND, true),
     ("units", ABOVE_GROUND, true),
+    ("trace_context", ABOVE_GROUND, true),
     (
         "egress",
         &[

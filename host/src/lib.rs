@@ -16,7 +16,8 @@
 //! [`events`]. [`manifest`] parses the per-instance TOML files, [`config`] the server settings,
 //! [`units`] their sizes and durations, [`cli`] the command line; [`serve`] wires a server
 //! together, [`reload`] keeps its plugins in step with the plugin folders, [`metrics`] counts what
-//! happened, and [`inspect`] backs `check` and `tools`.
+//! happened, [`telemetry`] logs and exports traces (whose W3C context [`trace_context`] reads and
+//! writes), and [`inspect`] backs `check` and `tools`.
 
 pub mod access;
 pub mod allocator;
@@ -39,6 +40,7 @@ pub mod reload;
 pub mod runtime;
 pub mod serve;
 pub mod telemetry;
+pub mod trace_context;
 pub mod units;
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The `wasi:http` send hook: normalise, match, inject credentials, send, follow redirects
-//! hop by hop, cap the response.
+//! hop by hop, cap the response. Each allowed request runs in an `egress` trace span (method,
+//! target, server address, status) whose `traceparent` the host sets on every hop, replacing
+//! any trace context the plugin wrote (when traces are off, the plugin's headers pass as before).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,6 +9,7 @@ use std::time::Instant;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument as _;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::audit::{self, AuditedBody, Caller, DenialLog, Exchange};
@@ -18,6 +21,7 @@ use super::target::Target;
 use super::tls::TlsError;
 use crate::caller::Caller as Principal;
 use crate::events::{EventSink, GuestEvent, RefusalReason};
+use crate::trace_context;
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
@@ -419,6 +423,7 @@ impl WasiHttpHooks for EgressHooks {
             }
         };
         self.events.count_request();
+        let span = egress_span(&self.policy, &method, &url, target);
         let policy = self.policy.clone();
         let events = self.events.clone();
         let caller = self.caller.clone();
@@ -426,7 +431,7 @@ impl WasiHttpHooks for EgressHooks {
         let client_headers = self.client_headers.clone();
         let principal = self.principal.clone();
         let scope = self.scope.clone();
-        Box::new(async move {
+        let sent = async move {
             // The slot first: a request waiting for one holds only what its body stream
             // buffers (two writes of BODY_CHUNK), not a whole body.
             let permit =
@@ -456,12 +461,66 @@ impl WasiHttpHooks for EgressHooks {
                 started: Instant::now(),
             };
             outgoing.send(url, target, permit).await
-        })
+        };
+        Box::new(record_status(sent).instrument(span))
     }
 
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {
         BODY_CHUNK
     }
+}
+
+/// The span of one allowed request (its redirects included), a child of the sandbox call's:
+/// method, target, server address and port; never the path or the query.
+fn egress_span(
+    policy: &EgressPolicy,
+    method: &Method,
+    url: &NormalUrl,
+    target: usize,
+) -> tracing::Span {
+    let target = policy.targets[target].name();
+    tracing::info_span!(
+        target: trace_context::TARGET,
+        "egress",
+        otel.name = %format_args!("{method} {target}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        "http.request.method" = %method,
+        "server.address" = url.url().host_str().unwrap_or_default(),
+        "server.port" = i64::from(url.port()),
+        "capstan.target" = target,
+        "capstan.instance" = policy.instance.as_str(),
+        "http.response.status_code" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+    )
+}
+
+/// Notes on the current (egress) span how the request ended: the status, or the kind of
+/// failure.
+async fn record_status<F>(sent: F) -> F::Output
+where
+    F: Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>>,
+{
+    let result = sent.await;
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return result;
+    }
+    let error_type = match &result {
+        Ok((response, _)) => {
+            let status = response.status();
+            span.record("http.response.status_code", i64::from(status.as_u16()));
+            status.is_server_error().then(|| status.as_str().to_owned())
+        }
+        Err(HttpError::ConnectionTimeout) => Some("timeout".to_owned()),
+        Err(HttpError::ConnectionRefused) => Some("connection_refused".to_owned()),
+        Err(_) => Some("_OTHER".to_owned()),
+    };
+    if let Some(error_type) = error_type {
+        span.record("otel.status_code", "error");
+        span.record("error.type", error_type.as_str());
+    }
+    result
 }
 
 fn too_many_requests(per_call: u32) -> HttpError {
@@ -541,7 +600,9 @@ impl Outgoing {
     /// Sends one hop to `url` with `target`'s credentials.
     async fn hop(&self, url: &NormalUrl, index: usize) -> Result<reqwest::Response, HttpError> {
         let target = &self.policy.targets[index];
-        let headers = self.headers_for(index, url).await?;
+        let mut headers = self.headers_for(index, url).await?;
+        // The host's trace context (the egress span), in place of any the plugin set.
+        trace_context::inject_current(&mut headers);
         let mut request = reqwest::Request::new(self.method.clone(), url.url().clone());
         *request.headers_mut() = headers;
         *request.body_mut() = Some(reqwest::Body::from(self.body.clone()));

@@ -15,6 +15,8 @@
 //! - [`rounds`]: questions to the person behind a client before a call runs (confirmation):
 //!   `input_required` with a sealed `requestState` on 2026-07-28, `elicitation/create` on
 //!   sessions.
+//! - `spans`: the trace spans of a `tools/call` and its policy decision, with the MCP
+//!   semantic-convention attributes, continuing the caller's trace context.
 
 pub mod convert;
 pub mod guard;
@@ -25,3 +27,4 @@ pub mod notify;
 mod result;
 pub mod rounds;
 pub mod server;
+mod spans;

@@ -17,12 +17,13 @@ use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, Subsc
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
+use tracing::Instrument as _;
 
 use super::guard::{self, Guard};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::rounds::{Answer, Binding, Retry};
-use super::{convert, result};
+use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
 use crate::caller::Caller;
@@ -126,44 +127,15 @@ impl ServerHandler for McpServer {
 
     async fn call_tool(
         &self,
-        mut request: CallToolRequestParams,
+        request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let started = Instant::now();
-        let caller = guard::caller_of(&context);
-        tracing::debug!(caller = %caller.subject, tool = %request.name, "tools/call");
-        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
-        let mut record = CallRecord::new(&caller, &request.name, &arguments, SystemTime::now());
-        record.request = context.id.to_string();
-        record.session = guard::session_of(&context);
-        let retry = Retry {
-            responses: request.input_responses.as_ref(),
-            state: request.request_state.as_deref(),
-        };
-        let called = self
-            .guarded_call(
-                &caller,
-                &request.name,
-                &arguments,
-                retry,
-                &context,
-                &mut record,
-            )
+        let span = spans::request(&request.name, &context);
+        let answer = self
+            .serve_call(request, context)
+            .instrument(span.clone())
             .await;
-        let answer = called.answer;
-        if let (Some(instance), Some(outcome)) = (&record.instance, called.outcome) {
-            let took = started.elapsed();
-            metrics::record_call(instance, &request.name, outcome, took, called.ran);
-        }
-        record.result = match &answer {
-            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
-                audit::Outcome::IsError
-            }
-            Ok(CallToolResponse::Complete(_)) => audit::Outcome::Ok,
-            Ok(_) => audit::Outcome::InputRequired,
-            Err(_) => audit::Outcome::Error,
-        };
-        self.guard.audit().record(record, started);
+        spans::record_answer(&span, &answer);
         answer
     }
 
@@ -270,6 +242,50 @@ impl Called {
 }
 
 impl McpServer {
+    /// One `tools/call`: the guarded call, its metrics and its audit record.
+    async fn serve_call(
+        &self,
+        mut request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let caller = guard::caller_of(&context);
+        tracing::debug!(caller = %caller.subject, tool = %request.name, "tools/call");
+        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
+        let mut record = CallRecord::new(&caller, &request.name, &arguments, SystemTime::now());
+        record.request = context.id.to_string();
+        record.session = guard::session_of(&context);
+        let retry = Retry {
+            responses: request.input_responses.as_ref(),
+            state: request.request_state.as_deref(),
+        };
+        let called = self
+            .guarded_call(
+                &caller,
+                &request.name,
+                &arguments,
+                retry,
+                &context,
+                &mut record,
+            )
+            .await;
+        let answer = called.answer;
+        if let (Some(instance), Some(outcome)) = (&record.instance, called.outcome) {
+            let took = started.elapsed();
+            metrics::record_call(instance, &request.name, outcome, took, called.ran);
+        }
+        record.result = match &answer {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                audit::Outcome::IsError
+            }
+            Ok(CallToolResponse::Complete(_)) => audit::Outcome::Ok,
+            Ok(_) => audit::Outcome::InputRequired,
+            Err(_) => audit::Outcome::Error,
+        };
+        self.guard.audit().record(record, started);
+        answer
+    }
+
     /// The call after authentication: the tool looked up, its arguments checked, the policy
     /// asked, a confirmation obtained when a rule wants one, and only then the plugin run.
     async fn guarded_call(
@@ -296,15 +312,20 @@ impl McpServer {
             };
         };
         let target = guard::target_of(&entry.instance, arguments);
+        tracing::Span::current().record("capstan.instance", entry.instance.name());
         record.instance = Some(entry.instance.name().to_owned());
         record.target.clone_from(&target);
         if let Some(problems) = invalid_arguments(&entry, arguments) {
             let refusal = CallToolResult::error(vec![ContentBlock::text(problems)]);
             return Called::stopped(CallOutcome::Validation, refusal.into());
         }
-        let decision = self
-            .guard
-            .decide(caller, &entry, target.as_deref(), arguments);
+        let decision = spans::policy().in_scope(|| {
+            let decision = self
+                .guard
+                .decide(caller, &entry, target.as_deref(), arguments);
+            spans::record_decision(&decision);
+            decision
+        });
         record.decision = PolicyVerdict {
             outcome: decision.outcome.as_str(),
             rule: decision.rule.clone(),

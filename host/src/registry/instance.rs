@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
+use tracing::Instrument as _;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::gate::{Busy, Gate};
@@ -14,6 +15,7 @@ use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
 use crate::events::EventSink;
 use crate::manifest::Manifest;
 use crate::runtime::{CallAnswer, CallError, Component, Runtime, Sandbox, types};
+use crate::trace_context;
 
 /// Why an instance could not be loaded from its source; the message says what to fix.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -197,9 +199,17 @@ impl Instance {
             tool: name.to_owned(),
             ..context
         };
+        let span = tracing::info_span!(
+            target: trace_context::TARGET,
+            "sandbox",
+            otel.name = %format_args!("sandbox {name}"),
+            "capstan.instance" = self.name(),
+            "capstan.plugin.tool" = name,
+        );
         Ok(self
             .component
             .call_tool(&self.sandbox, events, context, (name, &arguments), cap)
+            .instrument(span)
             .await?)
     }
 

@@ -22,6 +22,7 @@ mod replicas;
 mod rollouts;
 mod sandbox;
 mod stdio;
+mod traces;
 
 use capstan_tests::capstan::{Capstan, PluginDir};
 use capstan_tests::client::Client;
