@@ -198,7 +198,14 @@ impl Client {
         Ok(response.text())
     }
 
-    fn request(&self, method: Method, path: &str, query: &Query, body: Option<&Value>) -> Request {
+    /// The request `method path?query` to this target, with an optional JSON `body`.
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<&Value>,
+    ) -> Request {
         let url = format!("{}{path}{}", self.base, query.render());
         let request = Request::new(method, &url).header("accept", "application/json");
         match body {
@@ -336,7 +343,7 @@ impl Query {
     }
 
     /// `?a=b&c=d`, or nothing.
-    pub(crate) fn render(&self) -> String {
+    fn render(&self) -> String {
         if self.pairs.is_empty() {
             return String::new();
         }

@@ -4,7 +4,7 @@
 //! there. Found on several: the caller is asked to choose. Found nowhere: the answer names the
 //! targets checked and those that could not answer, and why.
 
-use capstan_sdk::http::{Method, Request};
+use capstan_sdk::http::Method;
 use capstan_sdk::url::encode;
 use capstan_sdk::{Context, ToolError, Value};
 
@@ -39,10 +39,10 @@ pub(crate) fn target_of(
     let targets = context.config().targets();
     let mut query = Query::default();
     query.push_opt("appNamespace", namespace);
-    let path = format!("/api/v1/applications/{}{}", encode(name), query.render());
+    let path = format!("/api/v1/applications/{}", encode(name));
     let mut seen = Vec::with_capacity(targets.len());
     for batch in targets.chunks(BATCH) {
-        seen.extend(ask(context, batch, &path)?);
+        seen.extend(ask(context, batch, &path, &query)?);
     }
     let found: Vec<&str> = targets
         .iter()
@@ -60,15 +60,20 @@ pub(crate) fn target_of(
     }
 }
 
-/// GETs `path` on each of `targets` at once.
-fn ask(context: &Context, targets: &[String], path: &str) -> Result<Vec<Seen>, ToolError> {
-    let config = context.config();
-    let mut requests = Vec::with_capacity(targets.len());
-    for target in targets {
-        let base = config.target_url(target)?;
-        let url = format!("{}{path}", base.trim_end_matches('/'));
-        requests.push(Request::new(Method::GET, url).header("accept", "application/json"));
-    }
+/// GETs `path?query` on each of `targets` at once.
+fn ask(
+    context: &Context,
+    targets: &[String],
+    path: &str,
+    query: &Query,
+) -> Result<Vec<Seen>, ToolError> {
+    let requests = targets
+        .iter()
+        .map(|target| {
+            let client = Client::for_target(context, Some(target))?;
+            Ok(client.request(Method::GET, path, query, None))
+        })
+        .collect::<Result<Vec<_>, ToolError>>()?;
     let answers = context.send_all(requests);
     Ok(answers
         .into_iter()

@@ -23,10 +23,12 @@ impl<'a> AppRef<'a> {
             .or_else(|| args::str(arguments, "appNamespace"))
             .filter(|ns| !ns.is_empty());
         segment(name)?;
-        let client = if crate::locate::needed(context, arguments) {
-            crate::locate::target_of(context, name, namespace)?
-        } else {
-            Client::for_call(context, arguments)?
+        let client = match Client::for_call(context, arguments) {
+            Ok(client) => client,
+            Err(_) if crate::locate::needed(context, arguments) => {
+                crate::locate::target_of(context, name, namespace)?
+            }
+            Err(error) => return Err(error),
         };
         Ok(Self {
             name,

@@ -174,12 +174,18 @@ fn seconds(answer: &Value) -> Vec<f64> {
 }
 
 fn search_api_deploy() -> Fixture {
-    argocd()
-        .on_json(
-            "POST",
-            "/api/v1/applications/search-api/sync",
-            recorded!("workflows/search-api-sync.json"),
-        )
+    search_api_deploy_after(recorded!("workflows/search-api-sync.json"), &[])
+}
+
+/// The recorded deploy of search-api, with Argo CD answering the sync with `synced` and the
+/// first reads with `early` before the recorded ones.
+fn search_api_deploy_after(synced: &str, early: &[&str]) -> Fixture {
+    let fixture = argocd().on_json("POST", "/api/v1/applications/search-api/sync", synced);
+    early
+        .iter()
+        .fold(fixture, |fixture, read| {
+            fixture.on_json("GET", SEARCH_API, read)
+        })
         .on_json(
             "GET",
             SEARCH_API,
@@ -580,28 +586,8 @@ fn deploy_and_watch_does_not_mistake_the_previous_operation_for_this_one() {
     let mut stale = parse(recorded!("workflows/search-api-get-3.json"));
     stale["operation"] = json!({"sync": {"revision": "v3.9.0"},
                                 "initiatedBy": {"username": "capstan"}});
-    let fixture = argocd()
-        .on_json(
-            "POST",
-            "/api/v1/applications/search-api/sync",
-            &stale.to_string(),
-        )
-        .on_json("GET", SEARCH_API, &stale.to_string())
-        .on_json(
-            "GET",
-            SEARCH_API,
-            recorded!("workflows/search-api-get-1.json"),
-        )
-        .on_json(
-            "GET",
-            SEARCH_API,
-            recorded!("workflows/search-api-get-2.json"),
-        )
-        .on_json(
-            "GET",
-            SEARCH_API,
-            recorded!("workflows/search-api-get-3.json"),
-        );
+    let stale = stale.to_string();
+    let fixture = search_api_deploy_after(&stale, &[&stale]);
     let answer = ok(
         &fixture,
         "deploy_and_watch",
