@@ -31,6 +31,10 @@
 //! delay = "5s"
 //! grace = "25s"
 //!
+//! [tasks]                               # MCP tasks, see `mcp::tasks`
+//! retention = "15m"                     # how long a finished task's result stays readable
+//! replica = "capstan-0"                 # first part of task ids; the balancer routes on it
+//!
 //! [traces]                              # see `telemetry`: OTLP/HTTP export, off without it
 //! otlp_endpoint = "http://127.0.0.1:4318"
 //!
@@ -52,6 +56,7 @@ use crate::caller::SubjectToken;
 use crate::drain::{DrainFile, DrainOverrides, DrainSettings};
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
+use crate::mcp::tasks::TaskSettings;
 use crate::reload::{ReloadFile, ReloadOverrides, ReloadSettings};
 use crate::telemetry::{TraceOverrides, TraceSettings, TracesFile};
 use crate::units;
@@ -83,6 +88,27 @@ pub struct FileConfig {
     api_keys_file: Option<PathBuf>,
     oauth: Option<OAuthFile>,
     traces: Option<TracesFile>,
+    tasks: Option<TasksFile>,
+}
+
+/// The `[tasks]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksFile {
+    retention: Option<String>,
+    replica: Option<String>,
+}
+
+/// Task settings given on the command line or through `CAPSTAN_*` variables.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct TaskOverrides {
+    /// How long the result of a finished MCP task stays readable (default 15m).
+    #[arg(long, env = "CAPSTAN_TASK_RETENTION", value_name = "DURATION")]
+    pub task_retention: Option<String>,
+    /// This replica's name (e.g. the pod name): the first part of every task id, so a load
+    /// balancer can send `tasks/*` to the replica that runs the task.
+    #[arg(long, env = "CAPSTAN_REPLICA", value_name = "NAME")]
+    pub replica: Option<String>,
 }
 
 /// How log lines are written (always to stderr).
@@ -180,6 +206,9 @@ pub struct Overrides {
     /// Traces exported over OTLP.
     #[command(flatten)]
     pub traces: TraceOverrides,
+    /// MCP tasks.
+    #[command(flatten)]
+    pub tasks: TaskOverrides,
 }
 
 /// The resolved settings.
@@ -223,6 +252,8 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// Where traces go, if anywhere.
     pub traces: TraceSettings,
+    /// MCP tasks: retention and this replica's name.
+    pub tasks: TaskSettings,
 }
 
 impl Settings {
@@ -305,6 +336,7 @@ impl Settings {
                 &base,
             )?,
             traces: TraceSettings::resolve(overrides.traces, file.traces)?,
+            tasks: task_settings(overrides.tasks, file.tasks)?,
         };
         settings.check_exposure()?;
         Ok(settings)
@@ -381,6 +413,41 @@ pub fn default_cache_dir() -> PathBuf {
         return PathBuf::from(home).join(".cache").join("capstan");
     }
     PathBuf::from(".capstan-cache")
+}
+
+/// The `[tasks]` settings: flags and variables win over the file.
+fn task_settings(
+    overrides: TaskOverrides,
+    file: Option<TasksFile>,
+) -> anyhow::Result<TaskSettings> {
+    let file = file.unwrap_or_default();
+    let defaults = TaskSettings::default();
+    let retention = match overrides.task_retention.or(file.retention) {
+        None => defaults.retention,
+        Some(text) => units::parse_duration(&text)
+            .ok()
+            .filter(|d| *d >= std::time::Duration::from_secs(1))
+            .with_context(|| {
+                format!("tasks.retention / --task-retention: `{text}` is not a duration of 1s or more; write e.g. \"15m\"")
+            })?,
+    };
+    let replica = overrides.replica.or(file.replica);
+    if let Some(name) = &replica {
+        let valid = (1..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            bail!(
+                "tasks.replica / --replica / CAPSTAN_REPLICA: `{name}` must be 1 to 63 letters, digits, `-` or `_` (it starts every task id, before a dot)"
+            );
+        }
+    }
+    Ok(TaskSettings {
+        retention,
+        replica,
+        ..defaults
+    })
 }
 
 #[cfg(test)]

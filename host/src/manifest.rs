@@ -22,6 +22,9 @@
 //! memory_total = "256MiB"       # linear memory of all the instance's calls together
 //! request_buffer = "32MiB"      # request bodies and headers held by the host at once
 //! max_requests_per_call = 1024  # outgoing requests one call may start
+//! task_timeout = "30m"          # how long a call run as an MCP task may take
+//! max_tasks = 64                # tasks running at once (they do not count in max_concurrency)
+//! max_tasks_per_caller = 8      # tasks one caller runs at once
 //! ```
 //!
 //! Targets (URL grammar, credentials, TLS, per-target limits) are described in [`targets`].
@@ -88,6 +91,12 @@ pub struct Limits {
     pub request_buffer_bytes: usize,
     /// Outgoing requests one call may start.
     pub max_requests_per_call: u32,
+    /// Wall-clock limit of a call run as an MCP task.
+    pub task_timeout: Duration,
+    /// Tasks running at once.
+    pub max_tasks: u32,
+    /// Tasks one caller runs at once.
+    pub max_tasks_per_caller: u32,
 }
 
 impl Default for Limits {
@@ -101,6 +110,9 @@ impl Default for Limits {
             memory_total_bytes: 4 * (64 << 20),
             request_buffer_bytes: 32 << 20,
             max_requests_per_call: 1024,
+            task_timeout: Duration::from_secs(30 * 60),
+            max_tasks: 64,
+            max_tasks_per_caller: 8,
         }
     }
 }
@@ -153,6 +165,9 @@ struct RawLimits {
     memory_total: Option<String>,
     request_buffer: Option<String>,
     max_requests_per_call: Option<u32>,
+    task_timeout: Option<String>,
+    max_tasks: Option<u32>,
+    max_tasks_per_caller: Option<u32>,
 }
 
 impl Manifest {
@@ -293,6 +308,7 @@ fn flatten_into(flat: &mut BTreeMap<String, String>, prefix: &str, table: &toml:
 
 fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, ManifestError> {
     let defaults = Limits::default();
+    let (task_timeout, max_tasks, max_tasks_per_caller) = task_limits(path, &raw, &defaults)?;
     let memory_bytes = match raw.memory {
         None => defaults.memory_bytes,
         Some(text) => {
@@ -388,7 +404,57 @@ fn limits(path: &Path, raw: RawLimits, max_memory: u64) -> Result<Limits, Manife
         memory_total_bytes,
         request_buffer_bytes,
         max_requests_per_call,
+        task_timeout,
+        max_tasks,
+        max_tasks_per_caller,
     })
+}
+
+/// The limits of calls run as MCP tasks: their time limit and how many run at once.
+fn task_limits(
+    path: &Path,
+    raw: &RawLimits,
+    defaults: &Limits,
+) -> Result<(Duration, u32, u32), ManifestError> {
+    let task_timeout = match &raw.task_timeout {
+        None => defaults.task_timeout,
+        Some(text) => {
+            let timeout = units::parse_duration(text).map_err(|error| {
+                problem(
+                    path,
+                    Some("limits.task_timeout"),
+                    format!("{error}; write e.g. \"30m\" or \"2h\""),
+                )
+            })?;
+            if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(24 * 3600) {
+                return Err(problem(
+                    path,
+                    Some("limits.task_timeout"),
+                    "must be between 1s and 24h",
+                ));
+            }
+            timeout
+        }
+    };
+    let max_tasks = raw.max_tasks.unwrap_or(defaults.max_tasks);
+    if max_tasks == 0 || max_tasks > 10_000 {
+        return Err(problem(
+            path,
+            Some("limits.max_tasks"),
+            "must be between 1 and 10000",
+        ));
+    }
+    let per_caller = raw
+        .max_tasks_per_caller
+        .unwrap_or(defaults.max_tasks_per_caller.min(max_tasks));
+    if per_caller == 0 || per_caller > max_tasks {
+        return Err(problem(
+            path,
+            Some("limits.max_tasks_per_caller"),
+            format!("must be between 1 and limits.max_tasks ({max_tasks})"),
+        ));
+    }
+    Ok((task_timeout, max_tasks, per_caller))
 }
 
 /// The size `text` in bytes, refused below `least` or above 64 GiB.

@@ -20,6 +20,7 @@ use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::notify::Broadcaster;
 use crate::mcp::rounds::Rounds;
 use crate::mcp::server::{McpServer, ServeOptions};
+use crate::mcp::tasks::Tasks;
 use crate::metrics::Metrics;
 use crate::registry::{LoadOptions, LoadStatus, Readiness, Registry};
 use crate::reload::Reloader;
@@ -49,7 +50,8 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
             result_cap: settings.result_cap,
         },
     )
-    .with_guard(guard);
+    .with_guard(guard)
+    .with_tasks(Tasks::new(settings.tasks.clone()));
     let load_options = LoadOptions {
         plugin_dirs: settings.plugins.clone(),
         egress: EgressSettings {

@@ -126,6 +126,17 @@ def get(url, host=None):
         return None, ""
 
 
+def env_value(item, pod_name):
+    """The value of a container's env item, as the kubelet sets it (the pod's name for a
+    `metadata.name` fieldRef, the only reference capstan's manifests use)."""
+    if "value" in item:
+        return item["value"]
+    field = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+    if field == "metadata.name":
+        return pod_name
+    fail(f"env {item['name']}: unsupported reference {item.get('valueFrom')}")
+
+
 def replace_option(args, option, value):
     out, skip = [], False
     for arg in args:
@@ -166,6 +177,8 @@ def run(rootfs, rendered, workdir):
     deployment = next(o for o in everything if o["kind"] == "Deployment")
     config_maps = {o["metadata"]["name"]: o for o in everything if o["kind"] == "ConfigMap"}
     pod = deployment["spec"]["template"]["spec"]
+    # The name the kubelet would give the pod: the Deployment's, a ReplicaSet hash, a suffix.
+    pod_name = deployment["metadata"]["name"] + "-5d9c7b8f6-x2k4q"
     container = next(c for c in pod["containers"] if "serve" in (c.get("args") or []))
     pod_sc = pod.get("securityContext") or {}
     sc = container.get("securityContext") or {}
@@ -216,7 +229,7 @@ def run(rootfs, rendered, workdir):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "KUBERNETES_SERVICE_HOST": "127.0.0.1",
            "KUBERNETES_SERVICE_PORT": str(api_port)}
     for item in container.get("env") or []:
-        env[item["name"]] = item["value"]
+        env[item["name"]] = env_value(item, pod_name)
     mount_bin, chroot = shutil.which("mount"), shutil.which("chroot")
     script = ["set -e", f'{mount_bin} --bind "{rootfs}" "{rootfs}"', f'{mount_bin} -o remount,bind,ro "{rootfs}"']
     for source, path, read_only in mounts:

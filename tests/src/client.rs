@@ -50,12 +50,19 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder speaking `version` that, when `answer` is set, declares the elicitation
-    /// capability and answers every yes/no question with it.
-    fn new(version: ProtocolVersion, answer: Option<bool>) -> Self {
+    /// capability and answers every yes/no question with it, and declares the Tasks extension
+    /// when `tasks` is set.
+    fn new(version: ProtocolVersion, answer: Option<bool>, tasks: bool) -> Self {
         let mut info = ClientConfig::default();
         info.protocol_version = version;
         if answer.is_some() {
             info.capabilities.elicitation = Some(Default::default());
+        }
+        if tasks {
+            info.capabilities
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(rmcp::model::TASKS_EXTENSION_ID.into(), Default::default());
         }
         Self {
             recorded: Arc::default(),
@@ -129,6 +136,8 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// Declare elicitation and answer every yes/no question with this.
     pub answer: Option<bool>,
+    /// Declare the Tasks extension (SEP-2663): tools that support tasks answer with one.
+    pub tasks: bool,
 }
 
 impl ClientOptions {
@@ -174,7 +183,7 @@ impl Client {
         version: ProtocolVersion,
     ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
-        let recorder = Recorder::new(version, None);
+        let recorder = Recorder::new(version, None, false);
         let transport = StreamableHttpClientTransport::from_config(config);
         let service = recorder.clone().serve(transport).await?;
         Ok(Self { service, recorder })
@@ -206,11 +215,12 @@ impl Client {
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
         let transport = StreamableHttpClientTransport::from_config(config);
         if !options.discover {
-            let recorder = Recorder::new(ProtocolVersion::V_2025_11_25, options.answer);
+            let recorder =
+                Recorder::new(ProtocolVersion::V_2025_11_25, options.answer, options.tasks);
             let service = recorder.clone().serve(transport).await?;
             return Ok(Self { service, recorder });
         }
-        let recorder = Recorder::new(ProtocolVersion::V_2026_07_28, options.answer);
+        let recorder = Recorder::new(ProtocolVersion::V_2026_07_28, options.answer, options.tasks);
         let lifecycle = ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };

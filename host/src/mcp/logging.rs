@@ -83,7 +83,8 @@ fn severity(level: LoggingLevel) -> u8 {
     }
 }
 
-/// Declares the logging capability on `builder`'s output.
+/// What the server declares: tools and prompts with their change notifications, logging,
+/// completions, and the Tasks extension (SEP-2663).
 pub fn capabilities() -> rmcp::model::ServerCapabilities {
     rmcp::model::ServerCapabilities::builder()
         .enable_tools()
@@ -92,5 +93,6 @@ pub fn capabilities() -> rmcp::model::ServerCapabilities {
         .enable_prompts_list_changed()
         .enable_logging()
         .enable_completions()
+        .enable_tasks()
         .build()
 }

@@ -15,6 +15,9 @@
 //! - [`rounds`]: questions to the person behind a client before a call runs (confirmation):
 //!   `input_required` with a sealed `requestState` on 2026-07-28, `elicitation/create` on
 //!   sessions.
+//! - [`tasks`]: the store of MCP tasks (SEP-2663): tool calls that outlive their request, seen
+//!   and cancelled only by the caller that started them, bounded per instance and per caller,
+//!   named after the replica that runs them.
 //! - `spans`: the trace spans of a `tools/call` and its policy decision, with the MCP
 //!   semantic-convention attributes, continuing the caller's trace context.
 
@@ -28,3 +31,4 @@ mod result;
 pub mod rounds;
 pub mod server;
 mod spans;
+pub mod tasks;

@@ -1,6 +1,9 @@
 //! The MCP server handler: tools and prompts from the registry, run in the sandbox. It records
 //! each call of a served tool on `/metrics` (`metrics::record_call`: the outcome, the whole
-//! call's time and the guest's), and counts open sessions and listen streams.
+//! call's time and the guest's), and counts open sessions and listen streams. A tool that says
+//! it supports tasks, called by a client that declared the Tasks extension, runs as a task in
+//! the [`Tasks`] store: the call answers the task at once, and `tasks/get`, `tasks/cancel` and
+//! `tasks/update` serve it to the caller that started it.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -8,10 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult, ListToolsResult,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ClientCapabilities, ContentBlock, CreateTaskResult, GetPromptRequestParams, GetPromptResponse,
+    GetTaskParams, GetTaskResult, Implementation, ListPromptsResult, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerConfig,
-    SubscriptionFilter,
+    SubscriptionFilter, UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
@@ -23,6 +27,7 @@ use super::guard::{self, Guard};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::rounds::{Answer, Binding, Retry};
+use super::tasks::{Bounds, Ending, TaskHandle, Tasks};
 use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
@@ -32,6 +37,7 @@ use crate::events::{CallTally, EventSink, GuestEvent, LogLevel};
 use crate::guest_text::escape;
 use crate::metrics::{self, CallOutcome};
 use crate::registry::{Entry, Instance, InstanceError, Registry};
+use crate::runtime::types::TaskSupport;
 use crate::runtime::{CallAnswer, CallError};
 
 /// Settings of the MCP front that shape results.
@@ -60,6 +66,8 @@ pub struct McpServer {
     log_threshold: Arc<Mutex<Option<Threshold>>>,
     /// Counts the session on `/metrics` from `initialized` until its last handler is dropped.
     session: Arc<OnceLock<metrics::Open>>,
+    /// The tasks of every session and stateless request of this process.
+    tasks: Tasks,
 }
 
 impl McpServer {
@@ -72,7 +80,13 @@ impl McpServer {
             guard: Guard::default(),
             log_threshold: Arc::default(),
             session: Arc::default(),
+            tasks: Tasks::default(),
         }
+    }
+
+    /// The same handler keeping its tasks in `tasks`.
+    pub fn with_tasks(self, tasks: Tasks) -> Self {
+        Self { tasks, ..self }
     }
 
     /// The same handler with `guard` deciding who may list and call what.
@@ -209,6 +223,34 @@ impl ServerHandler for McpServer {
         Some(requested.supported_by(&self.get_info().capabilities))
     }
 
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let owner = guard::caller_of(&context);
+        let task = self.tasks.get(&owner.subject, &request.task_id)?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = guard::caller_of(&context);
+        self.tasks.cancel(&owner.subject, &request.task_id)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = guard::caller_of(&context);
+        self.tasks.update(&owner.subject, &request.task_id)
+    }
+
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let _open = metrics::Open::listen_stream();
         let key = self
@@ -225,9 +267,21 @@ impl ServerHandler for McpServer {
 /// the sandbox.
 struct Called {
     answer: Result<CallToolResponse, ErrorData>,
-    /// `None` when the call named no served tool (it is not counted).
+    /// `None` when the call named no served tool (it is not counted), or when it became a
+    /// task (the task counts and audits itself when it ends).
     outcome: Option<CallOutcome>,
     ran: Option<Duration>,
+}
+
+impl Called {
+    /// An answer that is not a served tool's outcome: an unknown tool, or a task started.
+    fn uncounted(answer: Result<CallToolResponse, ErrorData>) -> Self {
+        Self {
+            answer,
+            outcome: None,
+            ran: None,
+        }
+    }
 }
 
 impl Called {
@@ -270,6 +324,9 @@ impl McpServer {
             )
             .await;
         let answer = called.answer;
+        if let Ok(CallToolResponse::Task(_)) = &answer {
+            return answer;
+        }
         if let (Some(instance), Some(outcome)) = (&record.instance, called.outcome) {
             let took = started.elapsed();
             metrics::record_call(instance, &request.name, outcome, took, called.ran);
@@ -305,11 +362,7 @@ impl McpServer {
                 ),
                 None,
             );
-            return Called {
-                answer: Err(unknown),
-                outcome: None,
-                ran: None,
-            };
+            return Called::uncounted(Err(unknown));
         };
         let target = guard::target_of(&entry.instance, arguments);
         tracing::Span::current().record("capstan.instance", entry.instance.name());
@@ -353,6 +406,29 @@ impl McpServer {
             (true, Some(target)) => TargetScope::Only(target),
             (true, None) => TargetScope::Nothing,
         };
+        let support = entry.instance.tools()[entry.index].tool.task_support;
+        match (support, client_has_tasks(context)) {
+            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => {}
+            (TaskSupport::Required, false) => {
+                let needs = ClientCapabilities::builder().enable_tasks().build();
+                let refusal = ErrorData::missing_required_client_capability(needs);
+                return Called::uncounted(Err(refusal));
+            }
+            (TaskSupport::Optional | TaskSupport::Required, true) => {
+                let call = TaskCall {
+                    entry,
+                    arguments: arguments.clone(),
+                    call_context: CallContext {
+                        client_headers: client_headers(context),
+                        caller: caller.clone(),
+                        scope,
+                        ..CallContext::default()
+                    },
+                    record: record.clone(),
+                };
+                return self.start_task(call);
+            }
+        }
         let ran = self
             .run_tool(&entry, arguments, (caller.clone(), scope), context)
             .await;
@@ -391,9 +467,11 @@ impl McpServer {
         let tally = events.tally();
         let relay = relay_events(
             receiver,
-            context.peer.clone(),
-            context.meta.get_progress_token(),
-            Threshold::for_call(context, *self.log_threshold.lock().await),
+            Relay::Client {
+                peer: context.peer.clone(),
+                progress_token: context.meta.get_progress_token(),
+                log_threshold: Threshold::for_call(context, *self.log_threshold.lock().await),
+            },
             Arc::from(format!("{}/{}", entry.instance.name(), tool.name())),
         );
         let call_context = CallContext {
@@ -416,9 +494,22 @@ impl McpServer {
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
         };
+        let (result, outcome) = self.shape(entry, outcome, &denials);
+        Ok((result, tally, outcome))
+    }
+
+    /// The MCP result of a guest's answer (or of its failure), its refusal notes and size
+    /// cap applied, with the call's outcome.
+    fn shape(
+        &self,
+        entry: &Entry,
+        answer: Result<CallAnswer, InstanceError>,
+        denials: &result::Denials,
+    ) -> (CallToolResult, CallOutcome) {
+        let tool = &entry.instance.tools()[entry.index];
         let cap = self.options.result_cap;
         let structured = tool.output_schema.is_some();
-        let (result, failure) = match outcome {
+        let (result, failure) = match answer {
             Ok(CallAnswer::Whole(result)) => (convert::call_result(result), None),
             Ok(CallAnswer::TooLarge(start)) => (result::too_large(start, cap, structured), None),
             Err(error) => (
@@ -426,14 +517,143 @@ impl McpServer {
                 Some(failure_outcome(&error)),
             ),
         };
-        let result = result::note_denials(result, &denials);
+        let result = result::note_denials(result, denials);
         let result = result::cap_size(result, cap, structured);
         let outcome = failure.unwrap_or(match result.is_error {
             Some(true) => CallOutcome::Error,
             _ => CallOutcome::Ok,
         });
-        Ok((result, tally, outcome))
+        (result, outcome)
     }
+
+    /// Starts `call` as a task of its caller: the `tools/call` answer is the task; the task
+    /// records the call's metrics and audit record when it ends.
+    fn start_task(&self, call: TaskCall) -> Called {
+        let limits = &call.entry.instance.manifest().limits;
+        let bounds = Bounds {
+            per_instance: limits.max_tasks,
+            per_caller: limits.max_tasks_per_caller,
+            timeout: limits.task_timeout,
+        };
+        let owner = call.call_context.caller.subject.clone();
+        let instance = call.entry.instance.name().to_owned();
+        let server = self.clone();
+        let span = tracing::Span::current();
+        let started = self
+            .tasks
+            .start((&owner, &instance), bounds, move |handle| {
+                async move { server.run_task(call, handle).await }.instrument(span)
+            });
+        match started {
+            Ok(task) => Called::uncounted(Ok(CallToolResponse::Task(CreateTaskResult::new(task)))),
+            Err(refused) => {
+                let busy = CallToolResult::error(vec![ContentBlock::text(refused.to_string())]);
+                Called::stopped(CallOutcome::Busy, busy.into())
+            }
+        }
+    }
+
+    /// The body of a task: the call under the task time limit, its progress as the task's
+    /// status, stopped when the owner cancels it; then its metrics and audit record.
+    async fn run_task(&self, call: TaskCall, handle: TaskHandle) -> Ending {
+        let started = Instant::now();
+        let TaskCall {
+            entry,
+            arguments,
+            call_context,
+            mut record,
+        } = call;
+        let tool = &entry.instance.tools()[entry.index];
+        let (events, receiver) = EventSink::channel(256);
+        let tally = events.tally();
+        let source = Arc::from(format!("{}/{}", entry.instance.name(), tool.name()));
+        let relay = relay_events(receiver, Relay::Task(handle.clone()), source);
+        let run = entry.instance.call_tool_as_task(
+            (entry.index, &arguments),
+            events,
+            call_context,
+            self.options.result_cap,
+        );
+        let (answer, denials) = tokio::select! {
+            both = async { tokio::join!(run, relay) } => both,
+            () = handle.cancelled() => {
+                self.close_task(&entry, record, (started, CallOutcome::Cancelled, None));
+                return Ending::Cancelled;
+            }
+        };
+        let timeout = matches!(&answer, Err(InstanceError::Call(CallError::Timeout(_))));
+        let (result, outcome) = self.shape(&entry, answer, &denials);
+        record.egress = EgressSummary {
+            requests: tally.requests(),
+            denials: tally.denials(),
+        };
+        record.result = match result.is_error {
+            Some(true) => audit::Outcome::IsError,
+            _ => audit::Outcome::Ok,
+        };
+        let ran = tally.run_time();
+        let ending = match outcome {
+            CallOutcome::Ok | CallOutcome::Error => Ending::Completed(result),
+            _ if timeout => Ending::Failed(ErrorData::internal_error(
+                format!(
+                    "tool `{}` of plugin instance `{}` ran past the task time limit of {} ([limits].task_timeout)",
+                    tool.name(),
+                    entry.instance.name(),
+                    humantime::format_duration(entry.instance.manifest().limits.task_timeout)
+                ),
+                None,
+            )),
+            _ => Ending::Failed(ErrorData::internal_error(error_text(&result), None)),
+        };
+        self.close_task(&entry, record, (started, outcome, ran));
+        ending
+    }
+
+    /// Counts a task's call on `/metrics` and writes its audit record.
+    fn close_task(
+        &self,
+        entry: &Entry,
+        mut record: CallRecord,
+        (started, outcome, ran): (Instant, CallOutcome, Option<Duration>),
+    ) {
+        let tool = &entry.instance.tools()[entry.index];
+        if outcome == CallOutcome::Cancelled {
+            record.result = audit::Outcome::Error;
+        }
+        metrics::record_call(
+            entry.instance.name(),
+            &tool.exposed,
+            outcome,
+            started.elapsed(),
+            ran,
+        );
+        self.guard.audit().record(record, started);
+    }
+}
+
+/// A guarded call that runs as a task: what it runs and the audit record it completes.
+struct TaskCall {
+    entry: Entry,
+    arguments: Value,
+    call_context: CallContext,
+    record: CallRecord,
+}
+
+/// Whether the request declared the Tasks extension (in its `_meta` or at `initialize`).
+fn client_has_tasks(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .client_capabilities()
+        .is_some_and(|capabilities| capabilities.supports_tasks())
+}
+
+/// The text of an error result, for a task that failed.
+fn error_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Records the outcome of a confirmation; the answer to send instead of running the tool (and
@@ -547,35 +767,79 @@ fn failed_call(instance: &Instance, tool: &str, cause: &str) -> CallToolResult {
 /// egress refusals seen.
 async fn relay_events(
     mut events: mpsc::Receiver<GuestEvent>,
-    peer: Peer<RoleServer>,
-    progress_token: Option<ProgressToken>,
-    log_threshold: Option<Threshold>,
+    relay: Relay,
     source: Arc<str>,
 ) -> result::Denials {
     let mut denials = result::Denials::default();
     while let Some(event) = events.recv().await {
-        match event {
-            GuestEvent::Progress {
-                done,
-                total,
-                message,
-            } => {
-                let Some(token) = &progress_token else {
-                    continue;
-                };
+        match (event, &relay) {
+            (GuestEvent::Denied { url, message, .. }, _) => denials.add(url, message),
+            (GuestEvent::Log { level, message }, Relay::Task(_)) => {
+                log_locally(&source, level, &message);
+            }
+            (
+                GuestEvent::Log { level, message },
+                Relay::Client {
+                    peer,
+                    log_threshold,
+                    ..
+                },
+            ) => {
+                log_locally(&source, level, &message);
+                logging::forward(peer, *log_threshold, &source, level, message).await;
+            }
+            (
+                GuestEvent::Progress {
+                    done,
+                    total,
+                    message,
+                },
+                Relay::Task(handle),
+            ) => {
+                handle.set_status(progress_text(done, total, message));
+            }
+            (
+                GuestEvent::Progress {
+                    done,
+                    total,
+                    message,
+                },
+                Relay::Client {
+                    peer,
+                    progress_token: Some(token),
+                    ..
+                },
+            ) => {
                 let mut param = ProgressNotificationParam::new(token.clone(), done);
                 param.total = total;
                 param.message = message;
                 let _ = peer.notify_progress(param).await;
             }
-            GuestEvent::Log { level, message } => {
-                log_locally(&source, level, &message);
-                logging::forward(&peer, log_threshold, &source, level, message).await;
-            }
-            GuestEvent::Denied { url, message, .. } => denials.add(url, message),
+            (GuestEvent::Progress { .. }, Relay::Client { .. }) => {}
         }
     }
     denials
+}
+
+/// Where a call's progress and log lines go.
+enum Relay {
+    /// To the client that made the request: notifications on its response stream.
+    Client {
+        peer: Peer<RoleServer>,
+        progress_token: Option<ProgressToken>,
+        log_threshold: Option<Threshold>,
+    },
+    /// Into the task's status message, which `tasks/get` shows.
+    Task(TaskHandle),
+}
+
+/// A progress report as a task status: the guest's message, or how far it is.
+fn progress_text(done: f64, total: Option<f64>, message: Option<String>) -> String {
+    match (message, total) {
+        (Some(message), _) => message,
+        (None, Some(total)) => format!("{done} of {total}"),
+        (None, None) => format!("{done} done"),
+    }
 }
 
 /// Logs a guest's `host.log` line: its text in the `guest` field, escaped, never as the message.

@@ -193,6 +193,36 @@ impl Instance {
         cap: usize,
     ) -> Result<CallAnswer, InstanceError> {
         let _slot = self.gate.enter().await?;
+        self.run_tool(&self.sandbox, (index, arguments), events, context, cap)
+            .await
+    }
+
+    /// Runs tool `index` as an MCP task: outside the concurrency gate (the task store bounds
+    /// tasks with `[limits].max_tasks`), under `[limits].task_timeout` instead of the call
+    /// timeout.
+    pub async fn call_tool_as_task(
+        &self,
+        (index, arguments): (usize, &Value),
+        events: EventSink,
+        context: CallContext,
+        cap: usize,
+    ) -> Result<CallAnswer, InstanceError> {
+        let sandbox = Sandbox {
+            timeout: self.manifest.limits.task_timeout,
+            ..self.sandbox.clone()
+        };
+        self.run_tool(&sandbox, (index, arguments), events, context, cap)
+            .await
+    }
+
+    async fn run_tool(
+        &self,
+        sandbox: &Sandbox,
+        (index, arguments): (usize, &Value),
+        events: EventSink,
+        context: CallContext,
+        cap: usize,
+    ) -> Result<CallAnswer, InstanceError> {
         let arguments = arguments.to_string();
         let name = self.tools[index].name();
         let context = CallContext {
@@ -208,7 +238,7 @@ impl Instance {
         );
         Ok(self
             .component
-            .call_tool(&self.sandbox, events, context, (name, &arguments), cap)
+            .call_tool(sandbox, events, context, (name, &arguments), cap)
             .instrument(span)
             .await?)
     }

@@ -152,6 +152,7 @@ mod tests {
                 idempotent: true,
                 open_world: true,
             },
+            task_support: types::TaskSupport::Forbidden,
         }
     }
 

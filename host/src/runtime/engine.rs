@@ -94,6 +94,7 @@ impl Runtime {
     /// path.
     pub fn load(&self, wasm: &[u8]) -> anyhow::Result<Component> {
         let compiled = self.cache.get_or_compile(&self.engine, wasm)?;
+        super::contract::check(&self.engine, &compiled.component)?;
         imports::check(&self.engine, &compiled.component)?;
         let pre = self
             .linker

@@ -14,6 +14,7 @@
 mod bindings;
 mod cache;
 mod call;
+pub mod contract;
 mod engine;
 mod imports;
 mod lift;

@@ -10,7 +10,7 @@
 //!
 //! Waiting is in `wait.rs`.
 
-use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
+use capstan_sdk::{Context, TaskSupport, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::kinds::{self, Kind};
 use crate::kube::Client;
@@ -49,6 +49,7 @@ pub(crate) fn reconcile_tool() -> Tool {
     .destructive(false)
     .idempotent(false)
     .open_world(false)
+    .tasks(TaskSupport::Optional)
 }
 
 pub(crate) fn suspend_tool() -> Tool {
@@ -82,6 +83,7 @@ pub(crate) fn resume_tool() -> Tool {
     .destructive(false)
     .idempotent(false)
     .open_world(false)
+    .tasks(TaskSupport::Optional)
 }
 
 pub(crate) fn dependencies_tool() -> Tool {
@@ -108,6 +110,7 @@ pub(crate) fn dependencies_tool() -> Tool {
     .destructive(false)
     .idempotent(false)
     .open_world(false)
+    .tasks(TaskSupport::Optional)
 }
 
 fn merge(mut a: Value, b: Value) -> Value {

@@ -59,6 +59,6 @@ pub(crate) fn wait() -> Value {
         "wait": {"type": "boolean", "default": false,
                  "description": "Wait until the controller has handled the request (or gave up as Stalled), reporting progress; answers with the outcome."},
         "timeout": {"type": "string", "pattern": "^([0-9]+[hms])+$", "default": "20s",
-                    "description": "How long to wait, like `30s` or `2m` (at most 5m; the instance's call timeout must be longer). On timeout the answer carries the Ready condition's status, reason and message."},
+                    "description": "How long to wait, like `30s` or `2m` (at most 5m). Clients with MCP tasks get a task; for others the instance's call timeout must be longer. On timeout the answer carries the Ready condition's status, reason and message."},
     })
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use capstan_sdk::kube::{Client, KubeError, Subresource};
-use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json, time};
+use capstan_sdk::{Context, TaskSupport, Tool, ToolError, ToolResult, Value, args, json, time};
 
 use crate::phase::phase;
 use crate::schema::{self, ROLLOUTS};
@@ -18,6 +18,7 @@ fn action_tool(name: &str, title: &str, description: &str, extra: Value) -> Tool
         .title(title)
         .input(schema::rollout_action(extra, &[]))
         .output(schema::action_output())
+        .tasks(TaskSupport::Optional)
 }
 
 pub(crate) fn promote_tool() -> Tool {

@@ -63,7 +63,7 @@ pub use poll::{Poll, Polled};
 pub use prompt::{Prompt, PromptArgument, PromptMessage, PromptResult};
 pub use result::{Content, ToolResult};
 pub use serde_json::{self, Map, Value, json};
-pub use tool::Tool;
+pub use tool::{TaskSupport, Tool};
 pub use toolbox::{Handler, Toolbox};
 
 /// A capstan plugin: the tools (and optionally prompts) one component offers.

@@ -16,7 +16,12 @@ pub struct Tool {
     input_schema: Value,
     output_schema: Option<Value>,
     annotations: types::Annotations,
+    task_support: TaskSupport,
 }
+
+/// Whether a tool may run as an MCP task (a long operation the client polls): see
+/// [`Tool::tasks`].
+pub use types::TaskSupport;
 
 impl Tool {
     /// A tool called `name` (1–48 characters of `a-z`, `0-9`, `_`) that does `description`.
@@ -33,6 +38,7 @@ impl Tool {
                 idempotent: false,
                 open_world: true,
             },
+            task_support: TaskSupport::Forbidden,
         }
     }
 
@@ -80,6 +86,15 @@ impl Tool {
         self
     }
 
+    /// Says whether the tool may run as an MCP task. A tool that waits on something (a sync,
+    /// a rollout, a reconcile) says [`TaskSupport::Optional`]: a client that supports tasks
+    /// gets a task at once and polls it, and the call runs under the host's task time limit
+    /// instead of the call timeout.
+    pub fn tasks(mut self, support: TaskSupport) -> Self {
+        self.task_support = support;
+        self
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -93,6 +108,7 @@ impl Tool {
             input_schema: self.input_schema.to_string(),
             output_schema: self.output_schema.map(|schema| schema.to_string()),
             annotations: self.annotations,
+            task_support: self.task_support,
         }
     }
 }

@@ -56,6 +56,26 @@ fn check_refuses_a_component_that_imports_the_filesystem() {
     assert!(stdout.contains("core.toml"), "{stdout}");
 }
 
+/// A plugin built against the previous contract (capstan:plugin@0.1.0, kept as the `legacy`
+/// fixture) is refused with the version it was built against and how to rebuild, while a
+/// current plugin in the same folder loads.
+#[test]
+fn check_refuses_a_plugin_built_against_another_contract_version() {
+    let plugins = PluginDir::new();
+    plugins.manifest("legacy", "legacy", "");
+    plugins.manifest("probe", "probe", "");
+    let (ok, stdout, _) = capstan(&["check", plugins.path().to_str().unwrap()]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("legacy.toml")
+            && stdout.contains("capstan plugin contract 0.1.0")
+            && stdout.contains("runs contract 0.2.0")
+            && stdout.contains("rebuild the plugin"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("probe_noop"), "{stdout}");
+}
+
 #[test]
 fn tools_prints_a_table() {
     let plugins = PluginDir::new();

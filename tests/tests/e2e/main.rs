@@ -22,6 +22,7 @@ mod replicas;
 mod rollouts;
 mod sandbox;
 mod stdio;
+mod tasks;
 mod traces;
 
 use capstan_tests::capstan::{Capstan, PluginDir};

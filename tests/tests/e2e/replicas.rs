@@ -1,24 +1,26 @@
 //! Three capstan replicas sharing one plugin folder behind HAProxy, run with the configuration
 //! capstan ships (`deploy/haproxy/haproxy.cfg`): stateless 2026-07-28 clients spread over the
 //! replicas, 2025-11-25 sessions stay on theirs, and a load run loses no call while a replica
-//! drains and restarts and while the plugin is replaced on every replica.
+//! drains and restarts and while the plugin is replaced on every replica. MCP tasks started
+//! through the balancer stay reachable: `tasks/*` reach the replica named in the task id.
 //!
 //! The load run lasts `$CAPSTAN_REPLICA_LOAD_SECONDS` (default 60) with
 //! `$CAPSTAN_REPLICA_LOAD_CLIENTS` clients (default 200) and prints its figures (calls,
 //! failures, latency through the load balancer in each phase, replica memory); run it with
 //! `--nocapture` to see them. Nothing here asserts a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir, free_address};
-use capstan_tests::client::{Client, is_error, text};
+use capstan_tests::client::{Client, ClientOptions, is_error, params, text};
 use capstan_tests::haproxy::Haproxy;
 use capstan_tests::paths;
 use capstan_tests::wasm::tagged;
+use rmcp::model::{CallToolResponse, CancelTaskParams, GetTaskParams, TaskStatus};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -45,10 +47,15 @@ impl Fleet {
         let probe = std::fs::read(paths::plugin("probe")).unwrap();
         plugins.swap_in("probe.wasm", &probe);
         plugins.swap_in("probe.toml", probe_manifest("1").as_bytes());
+        let conformance = std::fs::read(paths::plugin("conformance")).unwrap();
+        plugins.swap_in("conformance.wasm", &conformance);
+        plugins.swap_in(
+            "conformance.toml",
+            b"component = \"conformance.wasm\"\nprefix = \"\"\n",
+        );
         let addresses = [free_address(), free_address(), free_address()];
-        let replicas = addresses
-            .iter()
-            .map(|address| Self::replica(&plugins, *address))
+        let replicas = (0..3)
+            .map(|index| Self::replica(&plugins, addresses[index], index))
             .collect();
         let haproxy = Haproxy::start(addresses);
         Self {
@@ -59,9 +66,12 @@ impl Fleet {
         }
     }
 
-    fn replica(plugins: &PluginDir, address: SocketAddr) -> Capstan {
+    /// Replica `index` (0-based), named as HAProxy's configuration names its server.
+    fn replica(plugins: &PluginDir, address: SocketAddr, index: usize) -> Capstan {
+        let mut args: Vec<String> = DRAIN.iter().map(|arg| arg.to_string()).collect();
+        args.extend(["--replica".into(), format!("replica{}", index + 1)]);
         let options = Options {
-            args: DRAIN.iter().map(|arg| arg.to_string()).collect(),
+            args,
             listen: Some(address),
             ..Options::default()
         };
@@ -77,13 +87,18 @@ impl Fleet {
         let drained = started.elapsed();
         let status = status.expect("the drained replica did not exit");
         assert!(status.success(), "the drained replica exited with {status}");
-        self.replicas[index] = Self::replica(&self.plugins, self.addresses[index]);
+        self.replicas[index] = Self::replica(&self.plugins, self.addresses[index], index);
         drained
     }
 
-    /// `tools/call`s of `tool` each replica has counted (since it started).
+    /// `tools/call`s of probe's `tool` each replica has counted (since it started).
     fn calls(&self, tool: &str) -> Vec<f64> {
-        let prefix = format!("capstan_tool_calls_total{{instance=\"probe\",tool=\"{tool}\",");
+        self.calls_of("probe", tool)
+    }
+
+    /// `tools/call`s of `instance`'s `tool` each replica has counted (since it started).
+    fn calls_of(&self, instance: &str, tool: &str) -> Vec<f64> {
+        let prefix = format!("capstan_tool_calls_total{{instance=\"{instance}\",tool=\"{tool}\",");
         self.replicas
             .iter()
             .map(|replica| {
@@ -183,6 +198,80 @@ async fn stateless_calls_spread_over_replicas_and_sessions_stay_on_theirs() {
     }
     for session in sessions {
         session.close().await;
+    }
+}
+
+/// Tasks started through the balancer land on whichever replica the round robin picks; every
+/// `tasks/get` and `tasks/cancel` after that reaches the replica named in the task id (a wrong
+/// replica would answer that it knows no such task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_stay_reachable_whichever_replica_a_request_lands_on() {
+    let fleet = Fleet::start();
+    let options = ClientOptions {
+        discover: true,
+        tasks: true,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect_with(&fleet.haproxy.url(), &options)
+        .await
+        .unwrap();
+    let start = |seconds: u64| {
+        let request = params(
+            "slow_compute",
+            json!({"seconds": seconds, "label": "fleet"}),
+        );
+        let peer = client.service().peer().clone();
+        async move {
+            match peer.call_tool_once(request).await.unwrap() {
+                CallToolResponse::Task(created) => created.task.task_id,
+                other => panic!("slow_compute did not answer with a task: {other:?}"),
+            }
+        }
+    };
+    let mut short = Vec::new();
+    let mut long = Vec::new();
+    for _ in 0..6 {
+        short.push(start(1).await);
+        long.push(start(600).await);
+    }
+    let on: BTreeSet<&str> = short
+        .iter()
+        .chain(&long)
+        .map(|id| id.split('.').next().unwrap())
+        .collect();
+    assert!(on.len() >= 2, "the tasks all started on {on:?}");
+    let peer = client.service().peer().clone();
+    for id in &long {
+        peer.cancel_task(CancelTaskParams::new(id)).await.unwrap();
+    }
+    for (ids, ending) in [
+        (&short, TaskStatus::Completed),
+        (&long, TaskStatus::Cancelled),
+    ] {
+        for id in ids {
+            let mut status = TaskStatus::Working;
+            for _ in 0..100 {
+                let task = peer.get_task(GetTaskParams::new(id)).await;
+                status = task
+                    .expect("tasks/get reached the task's replica")
+                    .task
+                    .status();
+                if status.is_terminal() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(status, ending, "task {id}");
+        }
+    }
+    let ran = fleet.calls_of("conformance", "slow_compute");
+    for (index, calls) in ran.iter().enumerate() {
+        let named = short
+            .iter()
+            .chain(&long)
+            .filter(|id| id.starts_with(&format!("replica{}.", index + 1)))
+            .count();
+        assert_eq!(*calls, named as f64, "calls per replica {ran:?}");
     }
 }
 

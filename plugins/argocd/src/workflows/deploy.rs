@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use capstan_sdk::http::Method;
-use capstan_sdk::{Context, Poll, Tool, ToolError, ToolResult, Value, json};
+use capstan_sdk::{Context, Poll, TaskSupport, Tool, ToolError, ToolResult, Value, json};
 
 use crate::client::Query;
 use crate::operations::post_rollback;
@@ -52,6 +52,7 @@ pub(crate) fn tool() -> Tool {
     ))
     .destructive(true)
     .idempotent(false)
+    .tasks(TaskSupport::Optional)
 }
 
 /// The steps taken so far, timed from the start of the call; each is also a progress report.

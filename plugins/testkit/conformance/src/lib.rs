@@ -13,8 +13,8 @@
 use std::time::Duration;
 
 use capstan_sdk::{
-    Content, Context, Map, Plugin, Prompt, PromptMessage, PromptResult, Tool, ToolError,
-    ToolResult, Toolbox, Value, json,
+    Content, Context, Map, Plugin, Prompt, PromptMessage, PromptResult, TaskSupport, Tool,
+    ToolError, ToolResult, Toolbox, Value, json,
 };
 
 /// The JSON Schema dialect every input schema here declares.
@@ -290,6 +290,11 @@ impl Plugin for Conformance {
                     )))
                 },
             )
+            .tool("echo", echo_tool, echo)
+            .tool("greet", greet_tool, greet)
+            .tool("slow_compute", slow_compute_tool, slow_compute)
+            .tool("failing_job", failing_job_tool, failing_job)
+            .tool("protocol_error_job", protocol_error_job_tool, protocol_error_job)
     }
 
     fn prompts() -> Vec<Prompt> {
@@ -384,6 +389,114 @@ fn argument<'a>(arguments: &'a Map<String, Value>, name: &str) -> Result<&'a str
         .get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("the argument `{name}` (a string) is required"))
+}
+
+/// `echo`, as in the suite's reference server: a plain tool that answers with its `message`.
+/// It is also the first tool listed (capstan lists tools by name), which the header
+/// scenarios call with no arguments.
+fn echo_tool() -> Tool {
+    Tool::new(
+        "echo",
+        "Conformance fixture: answers with `message` (or `echo`).",
+    )
+    .title("Echo")
+    .input(object(json!({"message": {"type": "string"}})))
+    .read_only()
+    .open_world(false)
+}
+
+fn echo(_: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    Ok(ToolResult::text(
+        arguments["message"].as_str().unwrap_or("echo"),
+    ))
+}
+
+/// `greet` (tasks scenarios): a tool that never runs as a task.
+fn greet_tool() -> Tool {
+    Tool::new(
+        "greet",
+        "Conformance fixture: answers `Hello, {name}!` at once, never as a task.",
+    )
+    .title("Greet")
+    .input(object(json!({"name": {"type": "string"}})))
+    .read_only()
+    .open_world(false)
+}
+
+fn greet(_: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let name = arguments["name"].as_str().unwrap_or("World");
+    Ok(ToolResult::text(format!("Hello, {name}!")))
+}
+
+/// `slow_compute` (tasks scenarios): sleeps `seconds`, reporting progress each second, then
+/// answers; runs as a task when the client supports tasks.
+fn slow_compute_tool() -> Tool {
+    Tool::new(
+        "slow_compute",
+        "Conformance fixture: works for `seconds` seconds (reporting progress), then answers; runs as a task for clients with the Tasks extension.",
+    )
+    .title("Slow compute")
+    .input(object(json!({
+        "seconds": {"type": "number", "minimum": 0, "maximum": 3600},
+        "label": {"type": "string"},
+    })))
+    .read_only()
+    .open_world(false)
+    .tasks(TaskSupport::Optional)
+}
+
+fn slow_compute(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
+    let seconds = arguments["seconds"].as_f64().unwrap_or(1.0);
+    let label = arguments["label"].as_str().unwrap_or("compute");
+    let mut left = seconds;
+    while left > 0.0 {
+        let step = left.min(1.0);
+        ctx.sleep(Duration::from_secs_f64(step));
+        left -= step;
+        let message = format!("{label}: {:.0} of {seconds:.0} seconds", seconds - left);
+        ctx.progress(seconds - left, Some(seconds), Some(&message));
+    }
+    Ok(ToolResult::text(format!(
+        "Computed {label} in {seconds} seconds"
+    )))
+}
+
+/// `failing_job` (tasks scenarios): only runs as a task, and answers a tool error after about
+/// a second.
+fn failing_job_tool() -> Tool {
+    Tool::new(
+        "failing_job",
+        "Conformance fixture: runs only as a task and ends with a tool error after about a second.",
+    )
+    .title("Failing job")
+    .input(no_arguments())
+    .read_only()
+    .open_world(false)
+    .tasks(TaskSupport::Required)
+}
+
+fn failing_job(ctx: &Context, _: &Value) -> Result<ToolResult, ToolError> {
+    ctx.sleep(Duration::from_secs(1));
+    Err(ToolError::new(
+        "the job failed, as this fixture always does",
+    ))
+}
+
+/// `protocol_error_job` (tasks scenarios): crashes, which a task reports as failed.
+fn protocol_error_job_tool() -> Tool {
+    Tool::new(
+        "protocol_error_job",
+        "Conformance fixture: crashes the plugin (a panic), which a task reports as failed.",
+    )
+    .title("Protocol error job")
+    .input(no_arguments())
+    .read_only()
+    .open_world(false)
+    .tasks(TaskSupport::Optional)
+}
+
+fn protocol_error_job(_: &Context, _: &Value) -> Result<ToolResult, ToolError> {
+    panic!("protocol_error_job crashes on purpose");
 }
 
 fn with_logging(ctx: &Context, _: &Value) -> Result<ToolResult, ToolError> {

@@ -93,6 +93,7 @@ fn flood() -> Vec<types::Tool> {
         input_schema: r#"{"type":"object"}"#.into(),
         output_schema: None,
         annotations,
+        task_support: types::TaskSupport::Forbidden,
     };
     let mut listed: Vec<_> = (0..setting("tool_flood"))
         .map(|n| extra(format!("flood_{n}"), "One of many.".into()))

@@ -1,0 +1,521 @@
+//! MCP tasks (the Tasks extension, SEP-2663): tool calls that outlive the request that started
+//! them. The store owns every task of this process: who started it (only that caller sees or
+//! cancels it), its status and latest progress message, and once it ends its result or error,
+//! kept for the retention period. It bounds the tasks running per instance and per caller, and
+//! names each task after the replica that runs it (`<replica>.<random>`), so a load balancer
+//! can send `tasks/*` for it to the right replica.
+//!
+//! rmcp's `TaskManager` runs tasks too, but knows no owners, no bounds and no replica names;
+//! this store keeps rmcp's wire types (`Task`, `DetailedTask`) and adds those.
+//!
+//! Tasks live in memory: they survive the client disconnecting, not a restart of capstan.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, DetailedTask, JsonObject, Task, TaskPayload, TaskStatus};
+use tokio_util::sync::CancellationToken;
+
+/// How long a finished task's result stays readable by default.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 60);
+
+/// Finished tasks kept at most, whatever their age; the oldest go first.
+const MAX_RETAINED: usize = 4096;
+
+/// Settings of the task store.
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    /// How long a finished task's result stays readable.
+    pub retention: Duration,
+    /// The polling interval suggested to clients.
+    pub poll_interval: Duration,
+    /// This replica's name, the first part of every task id (`[tasks] replica`).
+    pub replica: Option<String>,
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        Self {
+            retention: DEFAULT_RETENTION,
+            poll_interval: Duration::from_secs(2),
+            replica: None,
+        }
+    }
+}
+
+/// The limits one task runs under, from its instance's manifest.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Tasks of the instance running at once.
+    pub per_instance: u32,
+    /// Tasks of one caller on the instance running at once.
+    pub per_caller: u32,
+    /// How long one task may run.
+    pub timeout: Duration,
+}
+
+/// Why a task was not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The instance runs as many tasks as its manifest allows.
+    #[error(
+        "plugin instance `{instance}` is running {running} tasks, its limit ([limits].max_tasks); wait for one to finish or cancel one with tasks/cancel"
+    )]
+    Instance {
+        /// The instance.
+        instance: String,
+        /// Tasks running.
+        running: u32,
+    },
+    /// The caller runs as many tasks on the instance as its manifest allows one caller.
+    #[error(
+        "you are running {running} tasks on plugin instance `{instance}`, the limit for one caller ([limits].max_tasks_per_caller); wait for one to finish or cancel one with tasks/cancel"
+    )]
+    Caller {
+        /// The instance.
+        instance: String,
+        /// The caller's tasks running there.
+        running: u32,
+    },
+}
+
+/// How a task's call ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The tool answered (its answer may be an error result).
+    Completed(CallToolResult),
+    /// The call could not be completed (the sandbox stopped it, the host failed).
+    Failed(ErrorData),
+    /// The caller cancelled it.
+    Cancelled,
+}
+
+/// The store of this process's tasks. Cheap to clone; clones share the tasks.
+#[derive(Clone)]
+pub struct Tasks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: TaskSettings,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    tasks: HashMap<String, Entry>,
+    running: HashMap<String, u32>,
+    running_by_caller: HashMap<(String, String), u32>,
+}
+
+struct Entry {
+    owner: String,
+    instance: String,
+    task: Task,
+    /// The status-specific payload once the task has ended.
+    ended: Option<(TaskPayload, Instant)>,
+    cancel: CancellationToken,
+}
+
+impl Default for Tasks {
+    fn default() -> Self {
+        Self::new(TaskSettings::default())
+    }
+}
+
+impl Tasks {
+    /// An empty store with `settings`.
+    pub fn new(settings: TaskSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                state: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Starts `run` as a task of `owner` on `instance`, unless `bounds` are reached; the task
+    /// as the `tools/call` answer announces it. `run` gets the task's handle: its status
+    /// message and its cancellation.
+    pub fn start<F, Fut>(
+        &self,
+        (owner, instance): (&str, &str),
+        bounds: Bounds,
+        run: F,
+    ) -> Result<Task, Refused>
+    where
+        F: FnOnce(TaskHandle) -> Fut,
+        Fut: Future<Output = Ending> + Send + 'static,
+    {
+        let id = self.new_id();
+        let now = timestamp(SystemTime::now());
+        let mut task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now);
+        task.ttl_ms = Some(millis(bounds.timeout + self.inner.settings.retention));
+        task.poll_interval_ms = Some(millis(self.inner.settings.poll_interval));
+        let cancel = CancellationToken::new();
+        {
+            let mut state = self.lock();
+            sweep(&mut state, self.inner.settings.retention);
+            state.admit(owner, instance, bounds)?;
+            state.tasks.insert(
+                id.clone(),
+                Entry {
+                    owner: owner.to_owned(),
+                    instance: instance.to_owned(),
+                    task: task.clone(),
+                    ended: None,
+                    cancel: cancel.clone(),
+                },
+            );
+        }
+        let handle = TaskHandle {
+            id: id.clone(),
+            tasks: self.clone(),
+            cancel,
+        };
+        let running = run(handle);
+        let tasks = self.clone();
+        tokio::spawn(async move {
+            let ending = running.await;
+            tasks.finish(&id, ending);
+        });
+        Ok(task)
+    }
+
+    /// `tasks/get`: the task `id` as its owner sees it.
+    pub fn get(&self, owner: &str, id: &str) -> Result<DetailedTask, ErrorData> {
+        let mut state = self.lock();
+        sweep(&mut state, self.inner.settings.retention);
+        let entry = owned(&state, owner, id)?;
+        let payload = match &entry.ended {
+            Some((payload, _)) => payload.clone(),
+            None => TaskPayload::Working,
+        };
+        Ok(DetailedTask::new(entry.task.clone(), payload))
+    }
+
+    /// `tasks/cancel`: stops the task's call; a task that has ended stays as it ended.
+    pub fn cancel(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
+        let mut state = self.lock();
+        sweep(&mut state, self.inner.settings.retention);
+        owned(&state, owner, id)?.cancel.cancel();
+        Ok(())
+    }
+
+    /// `tasks/update`: capstan's tasks ask no questions while they run, so there is nothing to
+    /// deliver; the task must still exist and belong to `owner`.
+    pub fn update(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
+        let mut state = self.lock();
+        sweep(&mut state, self.inner.settings.retention);
+        owned(&state, owner, id).map(|_| ())
+    }
+
+    /// Tasks running now.
+    pub fn running(&self) -> usize {
+        self.lock().running.values().map(|n| *n as usize).sum()
+    }
+
+    fn set_status(&self, id: &str, message: String) {
+        if let Some(entry) = self.lock().tasks.get_mut(id)
+            && entry.ended.is_none()
+        {
+            entry.task.status_message = Some(message);
+            entry.task.last_updated_at = timestamp(SystemTime::now());
+        }
+    }
+
+    fn finish(&self, id: &str, ending: Ending) {
+        let mut state = self.lock();
+        let Some(entry) = state.tasks.get_mut(id) else {
+            return;
+        };
+        let payload = match ending {
+            Ending::Completed(result) => TaskPayload::Completed {
+                result: to_object(&result),
+            },
+            Ending::Failed(error) => TaskPayload::Failed {
+                error: to_object(&error),
+            },
+            Ending::Cancelled => TaskPayload::Cancelled,
+        };
+        entry.task.status = payload.status();
+        entry.task.last_updated_at = timestamp(SystemTime::now());
+        if payload.status() == TaskStatus::Cancelled {
+            entry.task.status_message = Some("cancelled by the caller".to_owned());
+        }
+        entry.ended = Some((payload, Instant::now()));
+        let key = (entry.instance.clone(), entry.owner.clone());
+        state.release(key);
+    }
+
+    fn new_id(&self) -> String {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match &self.inner.settings.replica {
+            Some(replica) => format!("{replica}.{random}"),
+            None => random,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; a poisoned lock still holds consistent state.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Counts a new task of `owner` on `instance`, unless a bound is reached.
+    fn admit(&mut self, owner: &str, instance: &str, bounds: Bounds) -> Result<(), Refused> {
+        let running = self.running.get(instance).copied().unwrap_or(0);
+        if running >= bounds.per_instance {
+            return Err(Refused::Instance {
+                instance: instance.to_owned(),
+                running,
+            });
+        }
+        let key = (instance.to_owned(), owner.to_owned());
+        let mine = self.running_by_caller.get(&key).copied().unwrap_or(0);
+        if mine >= bounds.per_caller {
+            return Err(Refused::Caller {
+                instance: instance.to_owned(),
+                running: mine,
+            });
+        }
+        *self.running.entry(instance.to_owned()).or_default() += 1;
+        *self.running_by_caller.entry(key).or_default() += 1;
+        Ok(())
+    }
+
+    /// Uncounts a task that ended.
+    fn release(&mut self, (instance, owner): (String, String)) {
+        if let Some(n) = self.running.get_mut(&instance) {
+            *n -= 1;
+            if *n == 0 {
+                self.running.remove(&instance);
+            }
+        }
+        let key = (instance, owner);
+        if let Some(n) = self.running_by_caller.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.running_by_caller.remove(&key);
+            }
+        }
+    }
+}
+
+/// The handle a running task's call holds: its status message and its cancellation.
+#[derive(Clone)]
+pub struct TaskHandle {
+    id: String,
+    tasks: Tasks,
+    cancel: CancellationToken,
+}
+
+impl TaskHandle {
+    /// The task's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Sets the message `tasks/get` shows while the task runs.
+    pub fn set_status(&self, message: String) {
+        self.tasks.set_status(&self.id, message);
+    }
+
+    /// Resolves when the owner cancels the task.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
+}
+
+/// The entry `id` if `owner` started it; otherwise the same error as for an id never seen, so
+/// no caller learns of another's tasks.
+fn owned<'s>(state: &'s State, owner: &str, id: &str) -> Result<&'s Entry, ErrorData> {
+    state
+        .tasks
+        .get(id)
+        .filter(|entry| entry.owner == owner)
+        .ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "unknown task `{}`: no task of yours has this id here (it may have ended longer ago than the retention period, or capstan restarted); call the tool again",
+                    crate::guest_text::escape(&id.chars().take(128).collect::<String>())
+                ),
+                None,
+            )
+        })
+}
+
+/// Forgets tasks that ended more than `retention` ago, and the oldest finished ones past
+/// [`MAX_RETAINED`].
+fn sweep(state: &mut State, retention: Duration) {
+    let now = Instant::now();
+    state.tasks.retain(|_, entry| match &entry.ended {
+        Some((_, at)) => now.duration_since(*at) < retention,
+        None => true,
+    });
+    let mut finished: Vec<(Instant, String)> = state
+        .tasks
+        .iter()
+        .filter_map(|(id, entry)| entry.ended.as_ref().map(|(_, at)| (*at, id.clone())))
+        .collect();
+    if finished.len() > MAX_RETAINED {
+        finished.sort_unstable();
+        for (_, id) in &finished[..finished.len() - MAX_RETAINED] {
+            state.tasks.remove(id);
+        }
+    }
+}
+
+fn to_object(value: &impl serde::Serialize) -> JsonObject {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(object)) => object,
+        _ => JsonObject::new(),
+    }
+}
+
+fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::ContentBlock;
+
+    const BOUNDS: Bounds = Bounds {
+        per_instance: 3,
+        per_caller: 2,
+        timeout: Duration::from_secs(60),
+    };
+
+    fn done(text: &str) -> Ending {
+        Ending::Completed(CallToolResult::success(vec![ContentBlock::text(text)]))
+    }
+
+    async fn settled(tasks: &Tasks, owner: &str, id: &str) -> DetailedTask {
+        for _ in 0..200 {
+            let task = tasks.get(owner, id).unwrap();
+            if task.status().is_terminal() {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("task {id} did not end");
+    }
+
+    #[tokio::test]
+    async fn a_task_is_seen_only_by_its_owner_and_keeps_its_result() {
+        let tasks = Tasks::default();
+        let task = tasks
+            .start(("alice", "argocd"), BOUNDS, |_| async { done("synced") })
+            .unwrap();
+        assert_eq!(task.status, TaskStatus::Working);
+        assert!(task.ttl_ms.is_some() && task.poll_interval_ms.is_some());
+        let ended = settled(&tasks, "alice", &task.task_id).await;
+        let TaskPayload::Completed { result } = ended.payload else {
+            panic!("not completed: {ended:?}");
+        };
+        assert_eq!(result["content"][0]["text"], "synced");
+        let theirs = tasks.get("mallory", &task.task_id).unwrap_err();
+        let never = tasks.get("alice", "no-such-task").unwrap_err();
+        assert_eq!(theirs.code, never.code);
+        assert!(tasks.cancel("mallory", &task.task_id).is_err());
+        assert!(tasks.update("mallory", &task.task_id).is_err());
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_the_call_and_is_idempotent() {
+        let tasks = Tasks::default();
+        let task = tasks
+            .start(("alice", "argocd"), BOUNDS, |handle| async move {
+                handle.set_status("waiting for Healthy".into());
+                handle.cancelled().await;
+                Ending::Cancelled
+            })
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let working = tasks.get("alice", &task.task_id).unwrap();
+        assert_eq!(working.status(), TaskStatus::Working);
+        assert_eq!(
+            working.task.status_message.as_deref(),
+            Some("waiting for Healthy")
+        );
+        tasks.cancel("alice", &task.task_id).unwrap();
+        let ended = settled(&tasks, "alice", &task.task_id).await;
+        assert_eq!(ended.status(), TaskStatus::Cancelled);
+        tasks.cancel("alice", &task.task_id).unwrap();
+        assert_eq!(tasks.running(), 0);
+    }
+
+    #[tokio::test]
+    async fn running_tasks_are_bounded_per_instance_and_per_caller() {
+        let tasks = Tasks::default();
+        let park = |handle: TaskHandle| async move {
+            handle.cancelled().await;
+            Ending::Cancelled
+        };
+        let a1 = tasks.start(("alice", "argocd"), BOUNDS, park).unwrap();
+        tasks.start(("alice", "argocd"), BOUNDS, park).unwrap();
+        let third = tasks.start(("alice", "argocd"), BOUNDS, park).unwrap_err();
+        assert!(
+            matches!(third, Refused::Caller { running: 2, .. }),
+            "{third}"
+        );
+        assert!(third.to_string().contains("max_tasks_per_caller"));
+        tasks.start(("alice", "flux"), BOUNDS, park).unwrap();
+        tasks.start(("bob", "argocd"), BOUNDS, park).unwrap();
+        let full = tasks.start(("carol", "argocd"), BOUNDS, park).unwrap_err();
+        assert!(
+            matches!(full, Refused::Instance { running: 3, .. }),
+            "{full}"
+        );
+        tasks.cancel("alice", &a1.task_id).unwrap();
+        settled(&tasks, "alice", &a1.task_id).await;
+        tasks.start(("carol", "argocd"), BOUNDS, park).unwrap();
+    }
+
+    #[tokio::test]
+    async fn ids_name_the_replica_and_failures_carry_the_error() {
+        let tasks = Tasks::new(TaskSettings {
+            replica: Some("capstan-1".into()),
+            ..TaskSettings::default()
+        });
+        let task = tasks
+            .start(("alice", "argocd"), BOUNDS, |_| async {
+                Ending::Failed(ErrorData::internal_error("the plugin crashed", None))
+            })
+            .unwrap();
+        assert!(task.task_id.starts_with("capstan-1."), "{}", task.task_id);
+        assert_eq!(task.task_id.len(), "capstan-1.".len() + 32);
+        let ended = settled(&tasks, "alice", &task.task_id).await;
+        let TaskPayload::Failed { error } = ended.payload else {
+            panic!("not failed: {ended:?}");
+        };
+        assert_eq!(error["message"], "the plugin crashed");
+        assert!(error["code"].is_number());
+    }
+
+    #[tokio::test]
+    async fn finished_tasks_are_forgotten_after_the_retention_period() {
+        let tasks = Tasks::new(TaskSettings {
+            retention: Duration::from_millis(30),
+            ..TaskSettings::default()
+        });
+        let task = tasks
+            .start(("alice", "argocd"), BOUNDS, |_| async { done("ok") })
+            .unwrap();
+        settled(&tasks, "alice", &task.task_id).await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(tasks.get("alice", &task.task_id).is_err());
+    }
+}

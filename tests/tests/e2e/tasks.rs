@@ -1,0 +1,302 @@
+//! MCP tasks (SEP-2663) end to end: a real capstan serving the conformance fixtures
+//! (`slow_compute`, `failing_job`, `protocol_error_job`: tools whose contract says they may or
+//! must run as tasks), driven by rmcp clients that declare the Tasks extension or do not.
+//! A task outlives the client that started it, runs under its own time limit, is seen and
+//! cancelled only by its owner, and is bounded per instance and per caller.
+
+use std::time::Duration;
+
+use capstan_tests::capstan::{Capstan, Options, PluginDir};
+use capstan_tests::client::{Client, ClientOptions, is_error, params, text};
+use rmcp::model::{
+    CallToolResponse, CancelTaskParams, ErrorCode, GetTaskParams, GetTaskResult, TaskPayload,
+    TaskStatus,
+};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+const ALICE_KEY: &str = "capstan_alice_key_0123456789abcdefghijklmnopqr";
+const BOB_KEY: &str = "capstan_bob_key_0123456789abcdefghijklmnopqrst";
+
+/// capstan serving the conformance fixtures with `limits`, callers named by API keys.
+fn start(limits: &str) -> (PluginDir, tempfile::TempDir, Capstan) {
+    let plugins = PluginDir::new();
+    plugins.manifest(
+        "conformance",
+        "conformance",
+        &format!("prefix = \"\"\n[limits]\n{limits}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    let entry = |name: &str, key: &str| {
+        let digest: String = Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("[[key]]\nname = \"{name}\"\nsha256 = \"{digest}\"\ngroups = []\n\n")
+    };
+    std::fs::write(&keys, entry("alice", ALICE_KEY) + &entry("bob", BOB_KEY)).unwrap();
+    let capstan = Capstan::start_with(
+        &plugins,
+        Options {
+            args: vec![
+                "--api-keys-file".into(),
+                keys.to_str().unwrap().into(),
+                "--task-retention".into(),
+                "1m".into(),
+            ],
+            ..Options::default()
+        },
+    );
+    (plugins, dir, capstan)
+}
+
+/// A client of `key`, speaking 2026-07-28 (`discover`) or 2025-11-25, declaring tasks or not.
+async fn client(capstan: &Capstan, key: &str, discover: bool, tasks: bool) -> Client {
+    let options = ClientOptions {
+        discover,
+        tasks,
+        ..ClientOptions::bearer(key)
+    };
+    Client::connect_with(&capstan.url(), &options)
+        .await
+        .unwrap()
+}
+
+/// Calls `tool` once, expecting a task; its id.
+async fn start_task(client: &Client, tool: &str, arguments: Value) -> String {
+    let answer = client
+        .service()
+        .peer()
+        .call_tool_once(params(tool, arguments))
+        .await
+        .unwrap();
+    match answer {
+        CallToolResponse::Task(created) => {
+            assert_eq!(created.task.status, TaskStatus::Working);
+            assert!(created.task.ttl_ms.is_some_and(|ttl| ttl > 0));
+            created.task.task_id
+        }
+        other => panic!("{tool} did not answer with a task: {other:?}"),
+    }
+}
+
+async fn get(client: &Client, id: &str) -> Result<GetTaskResult, rmcp::ServiceError> {
+    client
+        .service()
+        .peer()
+        .get_task(GetTaskParams::new(id))
+        .await
+}
+
+/// Polls task `id` until it ends (at most `limit`).
+async fn settled(client: &Client, id: &str, limit: Duration) -> GetTaskResult {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let task = get(client, id).await.unwrap();
+        if task.task.status().is_terminal() {
+            return task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "task {id} still {:?} after {limit:?}",
+            task.task.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn completed_text(task: &GetTaskResult) -> String {
+    match &task.task.payload {
+        TaskPayload::Completed { result } => {
+            let result: rmcp::model::CallToolResult =
+                serde_json::from_value(Value::Object(result.clone())).unwrap();
+            assert!(!is_error(&result), "{}", text(&result));
+            text(&result)
+        }
+        other => panic!("the task did not complete: {other:?}"),
+    }
+}
+
+fn error_code(error: &rmcp::ServiceError) -> Option<ErrorCode> {
+    match error {
+        rmcp::ServiceError::McpError(data) => Some(data.code),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_long_call_runs_as_a_task_past_the_call_timeout_and_outlives_its_client() {
+    // The call timeout is one second; the task's own limit is ten.
+    let (_plugins, _keys, capstan) = start("timeout = \"1s\"\ntask_timeout = \"10s\"");
+    let alice = client(&capstan, ALICE_KEY, true, true).await;
+    let id = start_task(
+        &alice,
+        "slow_compute",
+        json!({"seconds": 3, "label": "canary"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let working = get(&alice, &id).await.unwrap();
+    assert_eq!(working.task.status(), TaskStatus::Working);
+    let status = working.task.task.status_message.clone().unwrap_or_default();
+    assert!(
+        status.contains("canary: "),
+        "progress as status: {status:?}"
+    );
+    // The client goes away; the task goes on, and a new client of the same caller reads it.
+    alice.close().await;
+    let again = client(&capstan, ALICE_KEY, true, true).await;
+    let done = settled(&again, &id, Duration::from_secs(10)).await;
+    assert_eq!(completed_text(&done), "Computed canary in 3 seconds");
+
+    // A client without the Tasks extension gets today's bounded call: the call timeout holds.
+    let plain = client(&capstan, ALICE_KEY, true, false).await;
+    let quick = plain
+        .call("slow_compute", json!({"seconds": 0}))
+        .await
+        .unwrap();
+    assert_eq!(text(&quick), "Computed compute in 0 seconds");
+    let cut = plain
+        .call("slow_compute", json!({"seconds": 3}))
+        .await
+        .unwrap();
+    assert!(
+        is_error(&cut) && text(&cut).contains("timed out"),
+        "{}",
+        text(&cut)
+    );
+    // A tool that only runs as a task tells such a client what it lacks.
+    let refused = plain
+        .service()
+        .peer()
+        .call_tool_once(params("failing_job", json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&refused),
+        Some(ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn tool_errors_complete_crashes_fail_and_the_task_limit_is_enforced() {
+    let (_plugins, _keys, capstan) = start("task_timeout = \"2s\"");
+    let alice = client(&capstan, ALICE_KEY, false, true).await;
+
+    let failing = start_task(&alice, "failing_job", json!({})).await;
+    let ended = settled(&alice, &failing, Duration::from_secs(10)).await;
+    match &ended.task.payload {
+        TaskPayload::Completed { result } => assert_eq!(result["isError"], true, "{result:?}"),
+        other => panic!("a tool error completes the task: {other:?}"),
+    }
+
+    let crashing = start_task(&alice, "protocol_error_job", json!({})).await;
+    let ended = settled(&alice, &crashing, Duration::from_secs(10)).await;
+    match &ended.task.payload {
+        TaskPayload::Failed { error } => {
+            assert!(error["code"].is_number());
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("crashes on purpose"), "{message}");
+        }
+        other => panic!("a crash fails the task: {other:?}"),
+    }
+
+    let overlong = start_task(&alice, "slow_compute", json!({"seconds": 30})).await;
+    let ended = settled(&alice, &overlong, Duration::from_secs(10)).await;
+    match &ended.task.payload {
+        TaskPayload::Failed { error } => {
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("task_timeout"), "{message}");
+        }
+        other => panic!("a task past its limit fails: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn only_the_owner_sees_or_cancels_a_task_and_cancelling_frees_its_place() {
+    let (_plugins, _keys, capstan) = start("max_tasks = 2\nmax_tasks_per_caller = 1");
+    let alice = client(&capstan, ALICE_KEY, true, true).await;
+    let bob = client(&capstan, BOB_KEY, true, true).await;
+    let id = start_task(&alice, "slow_compute", json!({"seconds": 600})).await;
+
+    // Bob cannot tell Alice's task from one that never existed.
+    let theirs = get(&bob, &id).await.unwrap_err();
+    let never = get(&bob, "no-such-task").await.unwrap_err();
+    assert_eq!(error_code(&theirs), Some(ErrorCode::INVALID_PARAMS));
+    assert_eq!(error_code(&theirs), error_code(&never));
+    let cancel = bob
+        .service()
+        .peer()
+        .cancel_task(CancelTaskParams::new(&id))
+        .await;
+    assert!(cancel.is_err(), "bob cancelled alice's task");
+    assert_eq!(
+        get(&alice, &id).await.unwrap().task.status(),
+        TaskStatus::Working
+    );
+
+    // Alice has used her one place on the instance; Bob takes the last one.
+    let second = alice
+        .service()
+        .peer()
+        .call_tool_once(params("slow_compute", json!({"seconds": 600})))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(refused) = second else {
+        panic!("a second task of alice was started: {second:?}");
+    };
+    assert!(
+        text(&refused).contains("max_tasks_per_caller"),
+        "{}",
+        text(&refused)
+    );
+    let bobs = start_task(&bob, "slow_compute", json!({"seconds": 600})).await;
+    let carol_like = client(&capstan, ALICE_KEY, false, true).await;
+    let full = carol_like
+        .service()
+        .peer()
+        .call_tool_once(params("slow_compute", json!({"seconds": 1})))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(full) = full else {
+        panic!("a task past the instance's limit was started: {full:?}");
+    };
+    assert!(is_error(&full), "{}", text(&full));
+
+    // Cancelling stops the guest and frees the place at once; cancelling again is a no-op.
+    for (owner, task) in [(&alice, &id), (&bob, &bobs)] {
+        owner
+            .service()
+            .peer()
+            .cancel_task(CancelTaskParams::new(task))
+            .await
+            .unwrap();
+        let ended = settled(owner, task, Duration::from_secs(5)).await;
+        assert_eq!(ended.task.status(), TaskStatus::Cancelled);
+        owner
+            .service()
+            .peer()
+            .cancel_task(CancelTaskParams::new(task))
+            .await
+            .unwrap();
+    }
+    let next = start_task(&alice, "slow_compute", json!({"seconds": 0})).await;
+    let done = settled(&alice, &next, Duration::from_secs(5)).await;
+    assert_eq!(completed_text(&done), "Computed compute in 0 seconds");
+    let metrics = capstan_tests::http_client()
+        .get(format!("http://{}/metrics", capstan.address()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "capstan_tool_calls_total{instance=\"conformance\",tool=\"slow_compute\",outcome=\"cancelled\"} 2"
+        ),
+        "{metrics}"
+    );
+}
