@@ -300,3 +300,55 @@ async fn only_the_owner_sees_or_cancels_a_task_and_cancelling_frees_its_place() 
         "{metrics}"
     );
 }
+
+/// The value of the unlabelled series `name` in a `/metrics` text.
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A hundred tasks that wait hold a hundred sandbox slots (one instance each, asleep in the
+/// guest) and no thread; cancelling them gives every slot back. Prints the memory they hold.
+#[tokio::test]
+async fn a_hundred_waiting_tasks_hold_a_slot_each_and_give_them_back() {
+    let (_plugins, _keys, capstan) = start(
+        "max_tasks = 100\nmax_tasks_per_caller = 100\nmemory_total = \"2GiB\"",
+    );
+    let alice = client(&capstan, ALICE_KEY, true, true).await;
+    // One call first, so the component is compiled and the allocator warm.
+    let first = start_task(&alice, "slow_compute", json!({"seconds": 0})).await;
+    settled(&alice, &first, Duration::from_secs(10)).await;
+    let idle = capstan.resident_bytes();
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids.push(start_task(&alice, "slow_compute", json!({"seconds": 600})).await);
+    }
+    let mut in_use = 0.0;
+    for _ in 0..100 {
+        in_use = gauge(&capstan.metrics(), "capstan_sandbox_slots_in_use");
+        if in_use >= 100.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(in_use, 100.0, "slots held by 100 waiting tasks");
+    let waiting = capstan.resident_bytes();
+    eprintln!(
+        "100 waiting tasks: {in_use} sandbox slots, resident memory {:.1} MiB idle, {:.1} MiB with the tasks ({:.0} KiB a task)",
+        idle as f64 / (1 << 20) as f64,
+        waiting as f64 / (1 << 20) as f64,
+        waiting.saturating_sub(idle) as f64 / 1024.0 / 100.0
+    );
+    let peer = alice.service().peer().clone();
+    for id in &ids {
+        peer.cancel_task(CancelTaskParams::new(id)).await.unwrap();
+    }
+    for id in &ids {
+        let ended = settled(&alice, id, Duration::from_secs(10)).await;
+        assert_eq!(ended.task.status(), TaskStatus::Cancelled);
+    }
+    let released = gauge(&capstan.metrics(), "capstan_sandbox_slots_in_use");
+    assert_eq!(released, 0.0, "slots still held after cancelling");
+}
