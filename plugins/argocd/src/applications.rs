@@ -191,13 +191,13 @@ fn full_page(
 
 /// Matching applications counted by health and by sync.
 #[derive(Default)]
-struct Counts {
+pub(crate) struct Counts {
     health: Map<String, Value>,
     sync: Map<String, Value>,
 }
 
 impl Counts {
-    fn add(&mut self, app: &Value) {
+    pub(crate) fn add(&mut self, app: &Value) {
         let status = &app["status"];
         for (counts, value) in [
             (&mut self.health, &status["health"]["status"]),
@@ -209,7 +209,7 @@ impl Counts {
         }
     }
 
-    fn into_json(self) -> Value {
+    pub(crate) fn into_json(self) -> Value {
         json!({"health": self.health, "sync": self.sync})
     }
 }

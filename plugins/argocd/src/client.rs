@@ -229,9 +229,7 @@ impl Client {
 
     fn transport(&self, verb: &str, path: &str, error: HttpError) -> ToolError {
         let text = error.to_string();
-        let hint = if text.to_lowercase().contains("timeout")
-            || text.to_lowercase().contains("timed out")
-        {
+        let hint = if timed_out(&error) {
             "Argo CD did not answer in time: retry later, narrow the request, or raise the target's \
              `timeout` in the capstan manifest."
         } else if matches!(error, HttpError::Denied { .. }) {
@@ -246,7 +244,6 @@ impl Client {
     }
 
     fn failure(&self, verb: &str, path: &str, response: &Response, not_found: &str) -> ToolError {
-        let (code, message) = argocd_error(response);
         let hint = match response.status {
             401 => format!(
                 "The credentials were missing or rejected: check the `auth` of target `{}` in the \
@@ -262,15 +259,29 @@ impl Client {
             }
             _ => String::new(),
         };
-        let code = code
-            .map(|code| format!(" (gRPC code {code} {})", code_name(code)))
-            .unwrap_or_default();
+        let (status, message) = status_and_message(response);
         let text = format!(
-            "Argo CD (target `{}`) answered HTTP {}{code} to {verb} {path}: {message}. {hint}",
-            self.target, response.status
+            "Argo CD (target `{}`) answered {status} to {verb} {path}: {message}. {hint}",
+            self.target
         );
         ToolError::new(text.trim_end())
     }
+}
+
+/// Whether a request failed because the target did not answer in time (its `timeout` or
+/// `connect_timeout` in the capstan manifest).
+pub(crate) fn timed_out(error: &HttpError) -> bool {
+    let text = error.to_string().to_lowercase();
+    text.contains("timeout") || text.contains("timed out")
+}
+
+/// `HTTP 403 (gRPC code 7 PermissionDenied)` and Argo CD's message, of a non-2xx answer.
+pub(crate) fn status_and_message(response: &Response) -> (String, String) {
+    let (code, message) = argocd_error(response);
+    let code = code
+        .map(|code| format!(" (gRPC code {code} {})", code_name(code)))
+        .unwrap_or_default();
+    (format!("HTTP {}{code}", response.status), message)
 }
 
 /// The gRPC code and message of an Argo CD error body (`{"error", "code", "message"}`, or a

@@ -13,10 +13,11 @@
 //! for pages). Modules, by concern:
 //!
 //! - `applications`: list_applications, get_application
+//! - `fleet`: fleet_applications (every target at once, partial answers)
 //! - `lifecycle`: create_application, update_application, delete_application
 //! - `sync`: sync_application
 //! - `operations`: refresh_application, get_application_history, rollback_application,
-//!   terminate_operation
+//!   terminate_operation; `autosync`: set_automated_sync
 //! - `tree`: get_application_resource_tree
 //! - `resources`: get_application_managed_resources, get_resources, get_resource_actions,
 //!   run_resource_action
@@ -36,14 +37,19 @@
 //! (`tests/fixtures/`).
 //!
 //! Shared pieces: `client` (HTTP, errors), `params` (argument reading), `locate` (which target
-//! holds an application a call names without a target), `schema` (JSON Schema
+//! holds an application a call names without a target), `fanout` (one GET to many targets, a
+//! bounded number at once), `schema` (JSON Schema
 //! pieces), `summary` (lean and wide application rows), `status` (an application's compact
-//! status), `listing` (reading an application list without holding it whole).
+//! status), `listing` (reading an application list without holding it whole), `overrides`
+//! (Helm and Kustomize changes of a source), `steps` (the steps a tool reports as it goes).
 
 mod applications;
 mod appsets;
+mod autosync;
 mod client;
 mod events;
+mod fanout;
+mod fleet;
 mod identity;
 mod lifecycle;
 mod listing;
@@ -51,12 +57,14 @@ mod locate;
 mod logs;
 mod manifests;
 mod operations;
+mod overrides;
 mod params;
 mod projects;
 mod prompts;
 mod resources;
 mod schema;
 mod status;
+mod steps;
 mod summary;
 mod sync;
 #[cfg(test)]
@@ -78,6 +86,7 @@ impl Plugin for ArgoCd {
                 applications::list,
             )
             .tool("get_application", applications::get_tool, applications::get)
+            .tool("fleet_applications", fleet::tool, fleet::call)
             .tool("get_application_resource_tree", tree::tool, tree::call)
             .tool("sync_application", sync::tool, sync::call)
             .tool(
@@ -110,6 +119,7 @@ impl Plugin for ArgoCd {
                 operations::rollback_tool,
                 operations::rollback,
             )
+            .tool("set_automated_sync", autosync::tool, autosync::call)
             .tool(
                 "terminate_operation",
                 operations::terminate_tool,

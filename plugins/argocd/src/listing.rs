@@ -19,12 +19,12 @@ pub(crate) fn fetch(
     not_found: &str,
 ) -> Result<Vec<Value>, ToolError> {
     let list: List = client.get_as("/api/v1/applications", query, not_found)?;
-    Ok(list
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|item| serde_json::to_value(item).ok())
-        .collect())
+    Ok(list.into_values())
+}
+
+/// The applications of an `ApplicationList` answer, keeping only what rows need.
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    serde_json::from_slice::<List>(body).map(List::into_values)
 }
 
 /// `GET /api/v1/applications`, calling `each` with every full Application in order.
@@ -110,6 +110,16 @@ impl<'de, F: FnMut(Value)> Visitor<'de> for Elements<'_, F> {
 struct List {
     /// `null` when Argo CD has no applications.
     items: Option<Vec<Lite>>,
+}
+
+impl List {
+    fn into_values(self) -> Vec<Value> {
+        self.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| serde_json::to_value(item).ok())
+            .collect()
+    }
 }
 
 #[derive(Deserialize, Serialize, Default)]

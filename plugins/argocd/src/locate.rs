@@ -1,17 +1,14 @@
 //! Finding the target that holds an application when a call names none: on an instance with
 //! several Argo CD targets and no `default_target`, one GET of the application per target
-//! (all in flight together, [`BATCH`] at a time) decides. Found on one target: the call goes
+//! (all in flight together, [`fanout::WIDTH`] at a time) decides. Found on one target: the call goes
 //! there. Found on several: the caller is asked to choose. Found nowhere: the answer names the
 //! targets checked and those that could not answer, and why.
 
-use capstan_sdk::http::Method;
 use capstan_sdk::url::encode;
 use capstan_sdk::{Context, ToolError, Value};
 
 use crate::client::{Client, Query};
-
-/// Targets asked at once.
-const BATCH: usize = 16;
+use crate::fanout::{self, Answer};
 
 /// Whether a call with `arguments` needs its application located: it names no target (nor
 /// argocd-mcp's `argocdBaseUrl`), and the instance has several targets and no default.
@@ -40,10 +37,14 @@ pub(crate) fn target_of(
     let mut query = Query::default();
     query.push_opt("appNamespace", namespace);
     let path = format!("/api/v1/applications/{}", encode(name));
-    let mut seen = Vec::with_capacity(targets.len());
-    for batch in targets.chunks(BATCH) {
-        seen.extend(ask(context, batch, &path, &query)?);
-    }
+    let seen = fanout::get_each(
+        context,
+        &targets,
+        (fanout::WIDTH, None),
+        &path,
+        &query,
+        seen_in,
+    )?;
     let found: Vec<&str> = targets
         .iter()
         .zip(&seen)
@@ -60,32 +61,16 @@ pub(crate) fn target_of(
     }
 }
 
-/// GETs `path?query` on each of `targets` at once.
-fn ask(
-    context: &Context,
-    targets: &[String],
-    path: &str,
-    query: &Query,
-) -> Result<Vec<Seen>, ToolError> {
-    let requests = targets
-        .iter()
-        .map(|target| {
-            let client = Client::for_target(context, Some(target))?;
-            Ok(client.request(Method::GET, path, query, None))
-        })
-        .collect::<Result<Vec<_>, ToolError>>()?;
-    let answers = context.send_all(requests);
-    Ok(answers
-        .into_iter()
-        .map(|answer| match answer {
-            Ok(response) if response.is_success() => Seen::Found,
-            // Argo CD answers 403 for an application the token may not see as for one that
-            // does not exist.
-            Ok(response) if matches!(response.status, 403 | 404) => Seen::Absent,
-            Ok(response) => Seen::Failed(format!("HTTP {}", response.status)),
-            Err(error) => Seen::Failed(error.to_string()),
-        })
-        .collect())
+/// What one target's answer says about the application.
+fn seen_in(_target: &str, answer: Answer) -> Seen {
+    match answer {
+        Ok(response) if response.is_success() => Seen::Found,
+        // Argo CD answers 403 for an application the token may not see as for one that
+        // does not exist.
+        Ok(response) if matches!(response.status, 403 | 404) => Seen::Absent,
+        Ok(response) => Seen::Failed(format!("HTTP {}", response.status)),
+        Err(error) => Seen::Failed(error.to_string()),
+    }
 }
 
 fn nowhere(name: &str, targets: &[String], seen: &[Seen]) -> ToolError {

@@ -1,13 +1,15 @@
 //! Operations beyond sync: `refresh_application` (normal or hard), `get_application_history`
-//! (deployments with their commit metadata), `rollback_application` (to a history entry) and
-//! `terminate_operation`.
+//! (deployments with their commit metadata), `rollback_application` (to a history entry,
+//! turning automated sync off first when it is on) and `terminate_operation`.
 
 use capstan_sdk::http::Method;
 use capstan_sdk::{Context, Tool, ToolError, ToolResult, Value, args, json};
 
+use crate::autosync::{self, Automated};
 use crate::client::Query;
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
+use crate::steps::Log;
 use crate::summary::{self, history_row, operation, text, wide_row};
 use capstan_sdk::url::segment;
 
@@ -121,8 +123,11 @@ pub(crate) fn rollback_tool() -> Tool {
         "rollback_application",
         "Rolls an Argo CD application back to an earlier deployment (an `id` from \
          get_application_history; default: the deployment before the current one) by syncing \
-         that revision. Argo CD refuses while automated sync is on (turn it off with \
-         update_application first) or while another operation runs. `dryRun` only checks.",
+         that revision. Argo CD refuses a rollback while automated sync is on, so when it is on \
+         this turns it off first (keeping its settings) and leaves it OFF, since turned on it would \
+         sync Git's revision again: the answer's `automatedSync.restore` is the set_automated_sync \
+         call that turns it on once Git holds a good revision. Fails while another operation runs. \
+         `dryRun` only checks and changes nothing.",
     )
     .title("Roll back an Argo CD application")
     .input(object(
@@ -132,7 +137,11 @@ pub(crate) fn rollback_tool() -> Tool {
             "dryRun": {"type": "boolean"}})]),
         &["applicationName"],
     ))
-    .output(summary_output(json!({"rolledBackTo": {"type": "object"}}), &["target", "summary", "rolledBackTo"]))
+    .output(summary_output(
+        json!({"rolledBackTo": {"type": "object"}, "steps": Log::schema(),
+               "automatedSync": crate::autosync::report_schema(), "next": {"type": "string"}}),
+        &["target", "summary", "rolledBackTo", "steps"],
+    ))
     .destructive(true)
     .idempotent(false)
 }
@@ -166,11 +175,88 @@ pub(crate) fn rollback(ctx: &Context, arguments: &Value) -> Result<ToolResult, T
             app_ref.name
         ))
     })?;
-    let rolled = post_rollback(&app_ref, &entry, arguments)?;
-    Ok(ToolResult::structured(json!({
-        "target": app_ref.client.target(), "summary": wide_row(&rolled),
-        "operation": summary::started_operation(&rolled), "rolledBackTo": history_row(&entry),
-    })))
+    let mut log = Log::new(ctx);
+    let rolled_back_to = history_row(&entry);
+    if arguments["dryRun"].as_bool().unwrap_or(false)
+        && let Some(settings) = autosync::active(&app)
+    {
+        // Argo CD refuses even a dry run while automated sync is on; nothing is changed.
+        log.step(format!(
+            "dry run: automated sync is on ({}); a rollback turns it off first and leaves it off",
+            settings.describe()
+        ));
+        return Ok(ToolResult::structured(json!({
+            "target": app_ref.client.target(), "summary": wide_row(&app), "operation": null,
+            "rolledBackTo": rolled_back_to, "steps": log.steps,
+            "automatedSync": {"enabled": true, "turnedOff": false, "was": settings.json(),
+                              "message": "A rollback turns automated sync off before it starts (Argo CD refuses one while it is on) and leaves it off. This dry run changed nothing."},
+        })));
+    }
+    let rolled = roll_back(&app_ref, &app, &entry, arguments, &mut log)?;
+    let mut answer = json!({
+        "target": app_ref.client.target(), "summary": wide_row(&rolled.app),
+        "operation": summary::started_operation(&rolled.app), "rolledBackTo": rolled_back_to,
+        "steps": log.steps,
+        "next": "Follow the rollback with get_application until summary.operation is Succeeded and health settles.",
+    });
+    if let Some(settings) = rolled.turned_off {
+        answer["automatedSync"] = autosync::turned_off_report(&app_ref, &settings);
+    }
+    Ok(ToolResult::structured(answer))
+}
+
+/// A rollback under way, and the automated sync settings it turned off.
+pub(crate) struct RolledBack {
+    /// Argo CD's answer to the rollback request.
+    pub app: Value,
+    /// Set when automated sync was on and is now off.
+    pub turned_off: Option<Automated>,
+}
+
+/// Rolls `app` (as read just before) back to `entry`. Argo CD refuses a rollback while
+/// automated sync is on, so it is turned off first; when Argo CD then refuses the rollback
+/// anyway, it is turned back on as it was. Each step goes to `log`.
+pub(crate) fn roll_back(
+    app_ref: &AppRef<'_>,
+    app: &Value,
+    entry: &Value,
+    arguments: &Value,
+    log: &mut Log,
+) -> Result<RolledBack, ToolError> {
+    let row = history_row(entry);
+    let turned_off = autosync::active(app);
+    if let Some(settings) = turned_off {
+        autosync::turn_off(app_ref)?;
+        log.step(format!(
+            "automated sync turned off (it was on: {}), since Argo CD refuses a rollback while it is on",
+            settings.describe()
+        ));
+    }
+    match post_rollback(app_ref, entry, arguments) {
+        Ok(app) => {
+            log.step(format!(
+                "rollback to deployment {} (revision {}) requested",
+                row["id"],
+                text(&row["revision"])
+            ));
+            Ok(RolledBack { app, turned_off })
+        }
+        Err(error) => {
+            let Some(settings) = turned_off else {
+                return Err(error);
+            };
+            let restored = match autosync::turn_on(app_ref, &settings) {
+                Ok(_) => "automated sync was turned back on as it was".to_owned(),
+                Err(again) => format!(
+                    "turning automated sync back on failed too ({}), so it is OFF: set_automated_sync {} turns it on",
+                    again.message(),
+                    autosync::restore_arguments(app_ref, &settings)
+                ),
+            };
+            log.step(format!("rollback refused; {restored}"));
+            Err(ToolError::new(format!("{} ({restored})", error.message())))
+        }
+    }
 }
 
 /// POSTs the rollback to `entry` and returns the application.

@@ -41,7 +41,9 @@ pub(crate) fn get(name: &str, arguments: &Map<String, Value>) -> Result<PromptRe
              3. If the app is OutOfSync, get_application_managed_resources and diff_application show what differs from Git.\n\
              4. Check get_application_history: did the trouble start with the latest deployment?\n\
              5. Report the cause with its evidence and propose a fix (a change in Git, or rollback_application to the last good \
-             deployment). Do not change anything without the user's approval."
+             deployment; with automated sync on, the rollback turns it off and leaves it off, and its answer's \
+             automatedSync.restore is the set_automated_sync call that turns it on again once Git is fixed). Do not change \
+             anything without the user's approval."
         ),
         "safe_deploy" => {
             let revision = arg("revision");
@@ -52,9 +54,14 @@ pub(crate) fn get(name: &str, arguments: &Map<String, Value>) -> Result<PromptRe
                  2. can_i with resource `applications`, action `sync` and object `<project>/{app}`; stop if not allowed.\n\
                  3. get_application_manifests with revision `{revision}` and diff_application with revision `{revision}`: \
                  summarise what will change and ask the user to confirm.\n\
-                 4. deploy_and_watch with revision `{revision}` and rollbackOnDegraded true (if automated sync is on, \
-                 rollback is refused; say so before deploying).\n\
-                 5. Report the outcome and the steps; if it degraded, run diagnose_application and include its causes."
+                 4. deploy_and_watch with revision `{revision}` and rollbackOnDegraded true (to deploy a Helm parameter \
+                 or a Kustomize image rather than a revision, pass helmParameters or kustomizeImages). A Degraded that \
+                 recovers within degradedGraceSeconds does not count. If automated sync is on, say before deploying that a \
+                 rollback turns it off and leaves it off.\n\
+                 5. Report the outcome, the decision with its evidence and the steps; if it degraded, run diagnose_application \
+                 and include its causes. If the answer has automatedSync, say plainly that automated sync is now OFF and \
+                 that automatedSync.restore (set_automated_sync) turns it on again once the fix is in Git; the rollback \
+                 is done, not stuck."
             )
         }
         other => return Err(format!("this plugin has no prompt named `{other}`")),

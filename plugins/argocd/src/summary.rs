@@ -23,7 +23,7 @@ pub(crate) fn row_schema() -> Value {
             "health": {"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown."},
             "healthMessage": string,
             "operation": {"type": "string", "description": "Phase of the last operation: Running, Succeeded, Failed, Error or Terminating."},
-            "autoSync": {"type": "boolean", "description": "Present (true) when automated sync is on."},
+            "autoSync": {"type": "boolean", "description": "Present (true) when automated sync is on (set and not `enabled: false`)."},
             "destination": {"type": "string", "description": "`namespace@cluster`: the cluster's name, `in-cluster`, or the API server's host."},
             "repo": string, "path": string, "chart": string,
             "targetRevision": {"type": "string", "description": "The branch, tag or version the app tracks (wide rows)."},
@@ -56,7 +56,7 @@ pub(crate) fn row(app: &Value) -> Value {
     );
     insert_text(&mut row, "healthMessage", &status["health"]["message"]);
     insert_text(&mut row, "operation", &status["operationState"]["phase"]);
-    if app["spec"]["syncPolicy"]["automated"].is_object() {
+    if crate::autosync::active(app).is_some() {
         row.insert("autoSync".into(), json!(true));
     }
     let destination = destination(&app["spec"]["destination"]);

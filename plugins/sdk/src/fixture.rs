@@ -63,6 +63,8 @@ pub struct Sent {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// The time-out the handler set on the request, if any.
+    pub timeout: Option<Duration>,
 }
 
 impl Sent {
@@ -259,6 +261,7 @@ impl Transport for Fixture {
             path: path.clone(),
             headers: request.headers().to_vec(),
             body: request.body_bytes().to_vec(),
+            timeout: request.timeout_set(),
         });
         let listed = state.routes_listed();
         let Some(route) = state.route(&method, &path) else {

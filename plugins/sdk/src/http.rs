@@ -9,6 +9,7 @@
 //! runs against `wasi:http` in a component and against recorded answers in a native test.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -103,6 +104,7 @@ pub struct Request {
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    timeout: Option<Duration>,
 }
 
 impl Request {
@@ -113,6 +115,7 @@ impl Request {
             url: url.into(),
             headers: Vec::new(),
             body: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -145,6 +148,20 @@ impl Request {
         self
     }
 
+    /// Gives up on the request when no answer has come within `timeout` (connecting, then
+    /// the first byte of the response, then each later byte). The host holds it to the
+    /// target's own `timeout` as well, whichever is shorter; the failure is
+    /// [`HttpError::Failed`] naming the time-out.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time-out set with [`Request::timeout`], if any.
+    pub fn timeout_set(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method
@@ -169,8 +186,14 @@ impl Request {
     /// component's [`Transport`](crate::Transport).
     pub(crate) async fn send_wasi(self) -> Result<Response, HttpError> {
         let url = self.url.clone();
+        let mut client = Client::new();
+        if let Some(timeout) = self.timeout {
+            client.set_connect_timeout(timeout);
+            client.set_first_byte_timeout(timeout);
+            client.set_between_bytes_timeout(timeout);
+        }
         let request = self.build()?;
-        let response = Client::new()
+        let response = client
             .send(request)
             .await
             .map_err(|error| classify(&url, error))?;

@@ -313,9 +313,8 @@ fn gauge(metrics: &str, name: &str) -> f64 {
 /// guest) and no thread; cancelling them gives every slot back. Prints the memory they hold.
 #[tokio::test]
 async fn a_hundred_waiting_tasks_hold_a_slot_each_and_give_them_back() {
-    let (_plugins, _keys, capstan) = start(
-        "max_tasks = 100\nmax_tasks_per_caller = 100\nmemory_total = \"2GiB\"",
-    );
+    let (_plugins, _keys, capstan) =
+        start("max_tasks = 100\nmax_tasks_per_caller = 100\nmemory_total = \"2GiB\"");
     let alice = client(&capstan, ALICE_KEY, true, true).await;
     // One call first, so the component is compiled and the allocator warm.
     let first = start_task(&alice, "slow_compute", json!({"seconds": 0})).await;

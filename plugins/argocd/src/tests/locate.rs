@@ -5,7 +5,7 @@ use capstan_sdk::fixture::Fixture;
 use capstan_sdk::http::HttpError;
 use capstan_sdk::json;
 
-use super::{fails, ok, recorded};
+use super::{fails, hosts, ok, recorded};
 
 const APP: &str = "/api/v1/applications/helm-guestbook";
 
@@ -20,17 +20,6 @@ fn fleet() -> Fixture {
 
 fn not_found() -> &'static str {
     r#"{"error": "applications.argoproj.io \"helm-guestbook\" not found", "code": 5}"#
-}
-
-fn hosts(fixture: &Fixture) -> Vec<String> {
-    fixture
-        .requests()
-        .iter()
-        .map(|sent| {
-            let host = sent.url.split('/').nth(2).unwrap_or_default();
-            format!("{} {host}", sent.method)
-        })
-        .collect()
 }
 
 #[test]

@@ -12,7 +12,9 @@
 
 mod appsets;
 mod catalog;
+mod deploys;
 mod errors;
+mod fleet;
 mod lifecycle;
 mod locate;
 mod operations;
@@ -86,6 +88,18 @@ pub(crate) fn fails(fixture: &Fixture, tool: &str, arguments: Value) -> String {
         ),
         Err(error) => error.message().to_owned(),
     }
+}
+
+/// `METHOD host` of every request, in order: which target each went to.
+pub(crate) fn hosts(fixture: &Fixture) -> Vec<String> {
+    fixture
+        .requests()
+        .iter()
+        .map(|sent| {
+            let host = sent.url.split('/').nth(2).unwrap_or_default();
+            format!("{} {host}", sent.method)
+        })
+        .collect()
 }
 
 /// The names in the rows under `key`.

@@ -151,15 +151,8 @@ fn missing_commit_metadata_is_reported_per_entry() {
 }
 
 #[test]
-fn rollback_goes_to_the_previous_deployment_unless_auto_sync_is_on() {
+fn rollback_goes_to_the_previous_deployment() {
     let fixture = argocd()
-        .on_json("GET", GUESTBOOK, recorded!("apps/guestbook.json"))
-        .on_status_json(
-            "POST",
-            "/api/v1/applications/guestbook/rollback",
-            400,
-            recorded!("operations/rollback-auto-sync-400.json"),
-        )
         .on_json(
             "GET",
             "/api/v1/applications/helm-guestbook",
@@ -170,19 +163,6 @@ fn rollback_goes_to_the_previous_deployment_unless_auto_sync_is_on() {
             "/api/v1/applications/helm-guestbook/rollback",
             recorded!("operations/helm-guestbook-rolled-back.json"),
         );
-    let refused = fails(
-        &fixture,
-        "rollback_application",
-        json!({"applicationName": "guestbook"}),
-    );
-    assert!(
-        refused.contains("FailedPrecondition") && refused.contains("auto-sync"),
-        "{refused}"
-    );
-    assert_eq!(
-        fixture.requests()[1].json(),
-        json!({"name": "guestbook", "id": 1})
-    );
     let rolled = ok(
         &fixture,
         "rollback_application",
@@ -192,6 +172,10 @@ fn rollback_goes_to_the_previous_deployment_unless_auto_sync_is_on() {
     assert_eq!(rolled["rolledBackTo"]["id"], 1);
     assert_eq!(rolled["rolledBackTo"]["revision"], previous["revision"]);
     assert_eq!(rolled["operation"]["phase"], "Running");
+    assert!(
+        rolled.get("automatedSync").is_none(),
+        "automated sync was off, so nothing is said about it: {rolled}"
+    );
     let sent = fixture.requests().pop().unwrap();
     assert_eq!(
         sent.line(),

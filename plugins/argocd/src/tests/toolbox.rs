@@ -6,9 +6,10 @@ use capstan_sdk::{Content, Map, Plugin, json};
 use super::{argocd, call};
 use crate::ArgoCd;
 
-const TOOLS: [&str; 35] = [
+const TOOLS: [&str; 37] = [
     "list_applications",
     "get_application",
+    "fleet_applications",
     "get_application_resource_tree",
     "sync_application",
     "create_application",
@@ -17,6 +18,7 @@ const TOOLS: [&str; 35] = [
     "refresh_application",
     "get_application_history",
     "rollback_application",
+    "set_automated_sync",
     "terminate_operation",
     "get_application_managed_resources",
     "get_resources",

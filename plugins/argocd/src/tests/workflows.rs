@@ -389,7 +389,7 @@ fn deploy_and_watch_rolls_back_a_degraded_deployment_when_asked() {
         &fixture,
         "deploy_and_watch",
         json!({"applicationName": "helm-guestbook", "revision": "broken", "pollSeconds": 0.1,
-               "rollbackOnDegraded": true}),
+               "rollbackOnDegraded": true, "degradedGraceSeconds": 0}),
     );
     assert_eq!(answer["outcome"], "RolledBack", "{answer}");
     let settled = parse(recorded!("workflows/helm-guestbook-rollback-get-3.json"));
@@ -397,10 +397,31 @@ fn deploy_and_watch_rolls_back_a_degraded_deployment_when_asked() {
     let events = events(&answer);
     assert_eq!(
         events[4],
+        "Degraded for 0.0 s, past the 0 s grace period: Deployment has exceeded its progress deadline"
+    );
+    assert_eq!(
+        events[5],
         format!(
             "degraded: rolling back to deployment 2 (revision {})",
             previous["revision"].as_str().unwrap()
         )
+    );
+    assert_eq!(
+        events[6],
+        format!(
+            "rollback to deployment 2 (revision {}) requested",
+            previous["revision"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        answer["decision"]["reason"], events[4],
+        "the decision that ended the watch"
+    );
+    assert_eq!(answer["decision"]["evidence"]["health"], "Degraded");
+    assert_eq!(answer["rollback"]["to"]["id"], 2);
+    assert!(
+        answer.get("automatedSync").is_none(),
+        "automated sync was off: {answer}"
     );
     assert_eq!(
         events[3],
@@ -436,7 +457,8 @@ fn a_refused_rollback_or_none_asked_for_leaves_the_deployment_degraded() {
     let answer = ok(
         &refused,
         "deploy_and_watch",
-        json!({"applicationName": "helm-guestbook", "pollSeconds": 0.1, "rollbackOnDegraded": true}),
+        json!({"applicationName": "helm-guestbook", "pollSeconds": 0.1, "rollbackOnDegraded": true,
+               "degradedGraceSeconds": 0}),
     );
     assert_eq!(answer["outcome"], "RollbackFailed");
     let last = events(&answer).pop().unwrap();
@@ -449,7 +471,7 @@ fn a_refused_rollback_or_none_asked_for_leaves_the_deployment_degraded() {
     let answer = ok(
         &degraded,
         "deploy_and_watch",
-        json!({"applicationName": "helm-guestbook", "pollSeconds": 0.1}),
+        json!({"applicationName": "helm-guestbook", "pollSeconds": 0.1, "degradedGraceSeconds": 0}),
     );
     assert_eq!(answer["outcome"], "Degraded");
     assert!(

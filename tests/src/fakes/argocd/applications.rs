@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::app::RECONCILED_AT;
-use super::operations::advance;
+use super::operations::{advance, auto_sync};
 use super::schema::validate_application;
 use super::store::{
     Answer, ApiError, AppRecord, CONTROL_PLANE_NAMESPACE, Call, Reply, Simulated, Store, ok,
@@ -197,10 +197,13 @@ pub(crate) fn update(store: &mut Store, call: &Call<'_>) -> Answer {
     }
     let version = store.next_version();
     let record = store.app_mut(&name, namespace.as_deref())?;
+    let before = record.app["spec"].clone();
     record.app["spec"] = body["spec"].clone();
     replace_labels(&mut record.app, body);
     record.app["metadata"]["resourceVersion"] = json!(version);
-    ok(record.app.clone())
+    let answer = record.app.clone();
+    source_changed(record, &before);
+    ok(answer)
 }
 
 pub(crate) fn patch(store: &mut Store, call: &Call<'_>) -> Answer {
@@ -224,8 +227,23 @@ pub(crate) fn patch(store: &mut Store, call: &Call<'_>) -> Answer {
         ApiError::invalid(format!("the patched application is invalid: {error}"))
     })?;
     patched["metadata"]["resourceVersion"] = json!(version);
+    let before = record.app["spec"].clone();
     record.app = patched;
-    ok(record.app.clone())
+    let answer = record.app.clone();
+    source_changed(record, &before);
+    ok(answer)
+}
+
+/// After a spec change: a changed source leaves the application OutOfSync, and with automated
+/// sync on the application controller syncs it at once. The answer to the change shows neither
+/// (the controller reconciles after it); the next read shows both.
+fn source_changed(record: &mut AppRecord, before: &Value) {
+    let spec = &record.app["spec"];
+    if spec["source"] == before["source"] && spec["sources"] == before["sources"] {
+        return;
+    }
+    record.app["status"]["sync"]["status"] = json!("OutOfSync");
+    auto_sync(record);
 }
 
 /// RFC 7386 JSON merge patch.

@@ -22,7 +22,9 @@
 //! HTTP status grpc-gateway maps the code to.
 //!
 //! Implemented: applications (List, Get with `refresh`, Create with `upsert`/`validate`, Update,
-//! Patch, Delete, Sync, Rollback, TerminateOperation, ResourceTree, ManagedResources,
+//! Patch (a changed source of an app with automated sync on starts an automated sync, as the
+//! application controller does), Delete, Sync, Rollback (refused while automated sync is on,
+//! with Argo CD's message), TerminateOperation, ResourceTree, ManagedResources,
 //! GetResource, ListResourceActions, RunResourceAction v1 and v2, ListResourceEvents, PodLogs
 //! and PodLogs2, GetManifests, ServerSideDiff, RevisionMetadata), ApplicationSets (List, Get,
 //! Create, Delete, Generate), clusters (List), projects (List, Get), repositories (ListApps),
@@ -286,6 +288,16 @@ impl ArgoCdServer {
     pub fn degrade_next_sync(&self, app: &str, cause: Cause) {
         if let Ok(record) = lock(&self.store).app_mut(app, None) {
             record.degrade_next = Some(cause);
+        }
+    }
+
+    /// The next sync or rollback of `app` (in Argo CD's namespace) succeeds and leaves it
+    /// Degraded because of `cause` for `reads` reads of the application, then Healthy: a
+    /// transient Degraded, such as pods restarting once before they become ready.
+    pub fn degrade_next_sync_briefly(&self, app: &str, cause: Cause, reads: u32) {
+        if let Ok(record) = lock(&self.store).app_mut(app, None) {
+            record.degrade_next = Some(cause);
+            record.degrade_next_for = Some(reads);
         }
     }
 

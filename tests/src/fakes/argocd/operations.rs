@@ -3,7 +3,9 @@
 //! `Running`, health `Progressing`); each later Get of the application advances it: on the
 //! second read the operation has `Succeeded` (or `Failed`) and the app is `Synced` at the new
 //! revision with a new history entry; on the third the health settles at `Healthy` (or
-//! `Degraded`, when a scenario hook asked for it). Also RevisionMetadata, for history.
+//! `Degraded`, when a scenario hook asked for it; a transient Degraded turns Healthy after a
+//! given number of further reads). A changed source of an application with automated sync on
+//! starts an automated sync ([`auto_sync`]). Also RevisionMetadata, for history.
 
 use serde_json::{Value, json};
 
@@ -64,10 +66,10 @@ pub(crate) fn rollback(store: &mut Store, call: &Call<'_>) -> Answer {
     let body = &call.body;
     let record = store.app_mut(call.param("name"), call.app_namespace())?;
     let name = record.name().to_owned();
-    if record.app["spec"]["syncPolicy"]["automated"].is_object() {
-        return Err(ApiError::precondition(format!(
-            "rollback cannot be initiated when auto-sync is enabled; disable automated sync of {name} first"
-        )));
+    if automated_enabled(&record.app) {
+        return Err(ApiError::precondition(
+            "rollback cannot be initiated when auto-sync is enabled",
+        ));
     }
     if running(record) {
         return Err(ApiError::precondition(
@@ -150,6 +152,40 @@ fn as_requested(previous: &Value, now: &Value) -> Value {
     answer
 }
 
+/// Whether automated sync is on: `syncPolicy.automated` set and not `enabled: false` (Argo CD's
+/// `IsAutomatedSyncEnabled`).
+pub(crate) fn automated_enabled(app: &Value) -> bool {
+    let automated = &app["spec"]["syncPolicy"]["automated"];
+    automated.is_object() && automated["enabled"] != false
+}
+
+/// What the application controller does when the source of an application with automated sync
+/// on changed: it finds the app OutOfSync and syncs it to its target revision, initiated by
+/// `automated`. Nothing happens while an operation runs or with automated sync off.
+pub(crate) fn auto_sync(record: &mut AppRecord) {
+    if running(record) || !automated_enabled(&record.app) {
+        return;
+    }
+    let source = record.app["spec"]["source"].clone();
+    let wanted = source["targetRevision"]
+        .as_str()
+        .unwrap_or("HEAD")
+        .to_owned();
+    let revision = resolve(record, &wanted);
+    let prune = record.app["spec"]["syncPolicy"]["automated"]["prune"]
+        .as_bool()
+        .unwrap_or(false);
+    let mut sync = json!({"revision": revision, "prune": prune});
+    if !source.is_null() {
+        sync["source"] = source;
+    }
+    start(
+        record,
+        json!({"sync": sync, "initiatedBy": {"automated": true}}),
+        revision,
+    );
+}
+
 /// Whether an operation is running.
 pub(crate) fn running(record: &AppRecord) -> bool {
     record.app["status"]["operationState"]["phase"] == "Running"
@@ -167,10 +203,12 @@ fn resolve(record: &AppRecord, wanted: &str) -> String {
 }
 
 fn start(record: &mut AppRecord, operation: Value, revision: String) {
-    let outcome = match (record.fail_next.take(), record.degrade_next.take()) {
-        (Some(message), _) => Outcome::Failed(message),
-        (None, Some(cause)) => Outcome::Degraded(cause),
-        (None, None) => Outcome::Healthy,
+    let reads = record.degrade_next_for.take();
+    let outcome = match (record.fail_next.take(), record.degrade_next.take(), reads) {
+        (Some(message), _, _) => Outcome::Failed(message),
+        (None, Some(cause), Some(reads)) => Outcome::Transient(cause, reads),
+        (None, Some(cause), None) => Outcome::Degraded(cause),
+        (None, None, _) => Outcome::Healthy,
     };
     record.app["operation"] = operation.clone();
     record.app["status"]["operationState"] = json!({
@@ -195,10 +233,21 @@ pub(crate) fn advance(record: &mut AppRecord) {
     match progression.reads {
         0 | 1 => {}
         2 => finish(record, &progression),
-        _ => {
-            settle(record, &progression.outcome);
-            return;
-        }
+        _ => match progression.outcome {
+            // Degraded for a few reads, then it recovers.
+            Outcome::Transient(cause, left) if left > 0 => {
+                settle(record, &Outcome::Degraded(cause));
+                progression.outcome = Outcome::Transient(cause, left - 1);
+            }
+            Outcome::Transient(..) => {
+                settle(record, &Outcome::Healthy);
+                return;
+            }
+            _ => {
+                settle(record, &progression.outcome);
+                return;
+            }
+        },
     }
     record.progression = Some(progression);
 }
@@ -247,8 +296,12 @@ fn finish(record: &mut AppRecord, progression: &Progression) {
         .max()
         .unwrap_or(0)
         + 1;
+    let initiated_by = match &operation["initiatedBy"] {
+        by if by.is_object() => by.clone(),
+        _ => json!({"username": INITIATOR}),
+    };
     let mut entry = json!({"id": id, "revision": progression.revision, "deployedAt": RECONCILED_AT,
-                           "deployStartedAt": RECONCILED_AT, "initiatedBy": {"username": INITIATOR}});
+                           "deployStartedAt": RECONCILED_AT, "initiatedBy": initiated_by});
     if !source.is_null() {
         entry["source"] = source;
     }
@@ -267,7 +320,7 @@ fn finish(record: &mut AppRecord, progression: &Progression) {
 fn settle(record: &mut AppRecord, outcome: &Outcome) {
     let health = match outcome {
         Outcome::Healthy | Outcome::Failed(_) => json!({"status": "Healthy"}),
-        Outcome::Degraded(cause) => {
+        Outcome::Degraded(cause) | Outcome::Transient(cause, _) => {
             record.cause = *cause;
             json!({"status": "Degraded", "message": degraded_message(*cause)})
         }

@@ -642,3 +642,117 @@ async fn update_replaces_the_spec_and_appsets_follow_create_rules() {
     assert!(server.appset("guestbook-envs").is_none());
     server.assert_no_violations();
 }
+
+#[tokio::test]
+async fn automated_sync_refuses_rollback_until_turned_off_and_syncs_a_changed_source() {
+    let server = start(crate::fakes::demo::argocd()).await.unwrap();
+    let (status, error) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/guestbook/rollback",
+        Some(json!({"id": 1})),
+    )
+    .await;
+    assert_eq!(
+        (status, error["message"].as_str()),
+        (
+            400,
+            Some("rollback cannot be initiated when auto-sync is enabled")
+        ),
+        "Argo CD's own message: {error}"
+    );
+    // A changed source with automated sync on: the controller syncs it by itself.
+    let image = json!({"spec": {"source": {"kustomize": {"images": ["gcr.io/heptio-images/ks-guestbook-demo:0.3"]}}}});
+    let (status, patched) = send(
+        &server,
+        "PATCH",
+        "/api/v1/applications/guestbook",
+        Some(json!({"patch": image.to_string(), "patchType": "merge"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert!(
+        patched["operation"].is_null(),
+        "the answer comes before the controller"
+    );
+    let app = get(&server, "/api/v1/applications/guestbook").await;
+    assert_eq!(app["operation"]["initiatedBy"]["automated"], true, "{app}");
+    let (status, busy) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/guestbook/sync",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, busy["message"].as_str()),
+        (400, Some("another operation is already in progress"))
+    );
+    for _ in 0..2 {
+        get(&server, "/api/v1/applications/guestbook").await;
+    }
+    let app = server.application("guestbook").unwrap();
+    let newest = app["status"]["history"].as_array().unwrap().last().unwrap();
+    assert_eq!(newest["initiatedBy"], json!({"automated": true}));
+    // Turned off with `enabled: false` (the settings stay), a rollback is accepted.
+    let off = json!({"spec": {"syncPolicy": {"automated": {"enabled": false}}}});
+    let (status, _) = send(
+        &server,
+        "PATCH",
+        "/api/v1/applications/guestbook",
+        Some(json!({"patch": off.to_string(), "patchType": "merge"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, rolled) = send(
+        &server,
+        "POST",
+        "/api/v1/applications/guestbook/rollback",
+        Some(json!({"id": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rolled}");
+    assert_eq!(
+        rolled["spec"]["syncPolicy"]["automated"],
+        json!({"prune": true, "selfHeal": true, "enabled": false})
+    );
+    server.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_transient_degraded_recovers_after_the_reads_it_was_given() {
+    let server = start(shop()).await.unwrap();
+    server.degrade_next_sync_briefly("web", Cause::CrashLoop, 2);
+    send(
+        &server,
+        "POST",
+        "/api/v1/applications/web/sync",
+        Some(json!({})),
+    )
+    .await;
+    let health: Vec<String> = {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let app = get(&server, "/api/v1/applications/web").await;
+            seen.push(
+                app["status"]["health"]["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        seen
+    };
+    assert_eq!(
+        health,
+        [
+            "Progressing",
+            "Progressing",
+            "Degraded",
+            "Degraded",
+            "Healthy",
+            "Healthy"
+        ]
+    );
+    server.assert_no_violations();
+}

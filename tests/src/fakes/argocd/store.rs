@@ -161,6 +161,8 @@ pub(crate) struct AppRecord {
     pub progression: Option<Progression>,
     /// Scenario: the next operation leaves the app Degraded with this cause.
     pub degrade_next: Option<Cause>,
+    /// Scenario: ... for this many reads only, then Healthy again (a transient Degraded).
+    pub degrade_next_for: Option<u32>,
     /// Scenario: the next operation fails with this message.
     pub fail_next: Option<String>,
 }
@@ -179,6 +181,8 @@ pub(crate) struct Progression {
 pub(crate) enum Outcome {
     Healthy,
     Degraded(Cause),
+    /// Degraded for this many reads after the health settles, then Healthy.
+    Transient(Cause, u32),
     Failed(String),
 }
 
@@ -190,6 +194,7 @@ impl AppRecord {
             replicas: simulated.replicas,
             progression: None,
             degrade_next: None,
+            degrade_next_for: None,
             fail_next: None,
         }
     }

@@ -5,6 +5,8 @@
 //! stack: one smoke test that drives every tool and holds every request to Argo CD's API
 //! contract (and to the host's credentials), and what the host itself adds.
 
+mod deploys;
+mod fleet;
 mod host;
 mod record;
 mod smoke;

@@ -56,13 +56,14 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
 
     // The tools as the host lists them: annotated, targetable, with output schemas.
     let tools = env.client.tools().await.unwrap();
-    assert_eq!(tools.len(), 35);
+    assert_eq!(tools.len(), 37);
     let destructive = [
         "create_application",
         "update_application",
         "delete_application",
         "sync_application",
         "rollback_application",
+        "set_automated_sync",
         "run_resource_action",
         "create_applicationset",
         "delete_applicationset",
@@ -85,12 +86,15 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
         );
         assert_eq!(annotations.open_world_hint, Some(true), "{name}");
         assert!(tool.output_schema.is_some(), "{name} has an output schema");
+        let properties = tool.input_schema.get("properties");
+        let target = if name == "fleet_applications" {
+            "targets"
+        } else {
+            "target"
+        };
         assert!(
-            tool.input_schema
-                .get("properties")
-                .and_then(|p| p.get("target"))
-                .is_some(),
-            "{name} takes a target"
+            properties.and_then(|p| p.get(target)).is_some(),
+            "{name} takes a {target}"
         );
         assert!(
             tool.description.as_deref().unwrap_or_default().len() > 80,
@@ -126,6 +130,23 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
     )
     .await;
     assert_eq!(listed["applications"][0]["name"], "recommendations");
+    let fleet = drive(
+        &env,
+        d,
+        "fleet_applications",
+        json!({"projects": ["payments", "data"], "selector": "env=prod", "health": ["Degraded"],
+               "name": "recommend", "limit": 5}),
+    )
+    .await;
+    assert_eq!(fleet["applications"][0]["name"], "recommendations");
+    assert_eq!(fleet["applications"][0]["target"], "prod");
+    drive(
+        &env,
+        d,
+        "fleet_applications",
+        json!({"targets": ["prod"], "applicationName": "guestbook"}),
+    )
+    .await;
     let app = drive(&env, d, "get_application", json!({"applicationName": "guestbook", "applicationNamespace": "argocd", "refresh": "hard", "detail": true})).await;
     assert_eq!(app["spec"]["project"], "default");
     let tree = drive(
@@ -314,6 +335,14 @@ async fn every_tool_drives_argo_cd_within_its_api_contract() {
     )
     .await;
     assert_eq!(rolled["operation"]["phase"], "Requested");
+    let automated = drive(
+        &env,
+        d,
+        "set_automated_sync",
+        json!({"applicationName": "guestbook", "enabled": false}),
+    )
+    .await;
+    assert_eq!(automated["automatedSync"]["enabled"], false);
     drive(
         &env,
         d,
