@@ -12,9 +12,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, DetailedTask, JsonObject, Task, TaskPayload, TaskStatus};
 use tokio_util::sync::CancellationToken;
@@ -179,7 +181,17 @@ impl Tasks {
         let running = run(handle);
         let tasks = self.clone();
         tokio::spawn(async move {
-            let ending = running.await;
+            // A panic in the host while running the call must still end the task and free
+            // its place.
+            let ending = AssertUnwindSafe(running)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Ending::Failed(ErrorData::internal_error(
+                        "capstan failed while running this task; call the tool again",
+                        None,
+                    ))
+                });
             tasks.finish(&id, ending);
         });
         Ok(task)
@@ -503,6 +515,21 @@ mod tests {
         };
         assert_eq!(error["message"], "the plugin crashed");
         assert!(error["code"].is_number());
+    }
+
+    async fn buggy() -> Ending {
+        panic!("a bug in the host")
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_running_fails_the_task_and_frees_its_place() {
+        let tasks = Tasks::default();
+        let task = tasks
+            .start(("alice", "argocd"), BOUNDS, |_| buggy())
+            .unwrap();
+        let ended = settled(&tasks, "alice", &task.task_id).await;
+        assert_eq!(ended.status(), TaskStatus::Failed);
+        assert_eq!(tasks.running(), 0);
     }
 
     #[tokio::test]
