@@ -3,7 +3,9 @@
 //! search, recommendations, platform add-ons) in mixed sync and health states; the cluster runs
 //! Argo Rollouts for the services (one paused mid-canary, one aborted) and Flux for the platform
 //! (a failing Kustomization, a suspended one, a HelmRelease whose install failed, a Git source
-//! that cannot authenticate, a static OCI Helm repository).
+//! that cannot authenticate, a static OCI Helm repository). One release is broken on purpose:
+//! deploying [`BROKEN_RELEASE`] to `search-api` always leaves it Degraded (the image cannot be
+//! pulled), so a deploy that watches and rolls back has something to roll back.
 
 use serde_json::{Value, json};
 
@@ -20,9 +22,13 @@ const EARLIER: &str = "2026-08-19T16:05:12Z";
 /// The GitOps repository of the platform team: one directory per add-on under `apps/`.
 pub const PLATFORM_REPO: &str = "https://github.com/example-org/platform-apps.git";
 
+/// A search-api release whose image cannot be pulled: every sync that deploys it as a Kustomize
+/// image leaves the application Degraded.
+pub const BROKEN_RELEASE: &str = "ghcr.io/example-org/search-api:4.0.0";
+
 /// The demo Argo CD: ten applications in projects `default`, `payments`, `checkout`, `search`,
 /// `data` and `platform`, the platform team's repository of add-ons and an ApplicationSet that
-/// deploys the guestbook to every environment.
+/// deploys the guestbook to every environment; [`BROKEN_RELEASE`] cannot start.
 pub fn argocd() -> ArgoCd {
     demo_applications()
         .into_iter()
@@ -37,6 +43,7 @@ pub fn argocd() -> ArgoCd {
                 ("bootstrap", "Directory"),
             ],
         )
+        .with_broken_image(BROKEN_RELEASE, Cause::ImagePull)
         .with_appset(guestbook_appset())
         .unwrap_or_else(|error| panic!("the demo data set is invalid: {error:#}"))
 }

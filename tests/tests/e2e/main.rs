@@ -6,6 +6,7 @@ mod argocd;
 mod cache;
 mod cli;
 mod credentials;
+mod demo;
 mod drain;
 mod egress;
 mod flux;

@@ -148,9 +148,9 @@ pub(crate) fn create(store: &mut Store, call: &Call<'_>) -> Answer {
     app["metadata"]["generation"] = json!(1);
     app["status"] = json!({"sync": {"status": "OutOfSync"}, "health": {"status": "Missing"},
                            "controllerNamespace": CONTROL_PLANE_NAMESPACE});
-    store
-        .apps
-        .push(AppRecord::new(app.clone(), Simulated::default()));
+    let mut record = AppRecord::new(app.clone(), Simulated::default());
+    record.broken_images = store.broken_images.clone();
+    store.apps.push(record);
     store.sort();
     ok(app)
 }

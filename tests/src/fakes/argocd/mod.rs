@@ -85,6 +85,7 @@ pub struct ArgoCd {
     clusters: Vec<(String, String)>,
     appsets: Vec<Value>,
     repos: BTreeMap<String, Vec<(String, String)>>,
+    broken_images: Vec<(String, Cause)>,
     base_path: String,
     token: Option<String>,
 }
@@ -154,6 +155,15 @@ impl ArgoCd {
         self
     }
 
+    /// Makes `image` a release that cannot start: every sync or rollback that deploys it as a
+    /// Kustomize image (`registry/name:tag`, or `name=registry/name:tag`) succeeds but leaves the
+    /// application Degraded because of `cause`, every time (unlike
+    /// [`ArgoCdServer::degrade_next_sync`], which acts once).
+    pub fn with_broken_image(mut self, image: &str, cause: Cause) -> Self {
+        self.broken_images.push((image.to_owned(), cause));
+        self
+    }
+
     /// Serves the API under `path` (e.g. `/argocd`), like `argocd-server --rootpath`.
     pub fn with_base_path(mut self, path: &str) -> Self {
         self.base_path = path.to_owned();
@@ -200,7 +210,9 @@ impl ArgoCd {
                     paths.push((path.to_owned(), source_type(&app).to_owned()));
                 }
             }
-            store.apps.push(AppRecord::new(app, simulated));
+            let mut record = AppRecord::new(app, simulated);
+            record.broken_images = self.broken_images.clone();
+            store.apps.push(record);
         }
         store.sort();
         for paths in repos.values_mut() {
@@ -219,6 +231,7 @@ impl ArgoCd {
             .collect();
         store.projects = projects.iter().map(|name| catalog::project(name)).collect();
         store.appsets = self.appsets;
+        store.broken_images = self.broken_images;
         store.repos = repos;
         store
     }

@@ -204,7 +204,11 @@ fn resolve(record: &AppRecord, wanted: &str) -> String {
 
 fn start(record: &mut AppRecord, operation: Value, revision: String) {
     let reads = record.degrade_next_for.take();
-    let outcome = match (record.fail_next.take(), record.degrade_next.take(), reads) {
+    let degrade = record
+        .degrade_next
+        .take()
+        .or_else(|| broken_image(record, &operation["sync"]["source"]));
+    let outcome = match (record.fail_next.take(), degrade, reads) {
         (Some(message), _, _) => Outcome::Failed(message),
         (None, Some(cause), Some(reads)) => Outcome::Transient(cause, reads),
         (None, Some(cause), None) => Outcome::Degraded(cause),
@@ -222,6 +226,19 @@ fn start(record: &mut AppRecord, operation: Value, revision: String) {
         revision,
         outcome,
     });
+}
+
+/// The cause of the first broken image (see [`super::ArgoCd::with_broken_image`]) among the
+/// Kustomize images `source` deploys.
+fn broken_image(record: &AppRecord, source: &Value) -> Option<Cause> {
+    let images = source["kustomize"]["images"].as_array()?;
+    record.broken_images.iter().find_map(|(broken, cause)| {
+        images
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|image| image.rsplit('=').next() == Some(broken.as_str()))
+            .then_some(*cause)
+    })
 }
 
 /// Advances a running operation by one read of the application.

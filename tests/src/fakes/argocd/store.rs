@@ -165,6 +165,9 @@ pub(crate) struct AppRecord {
     pub degrade_next_for: Option<u32>,
     /// Scenario: the next operation fails with this message.
     pub fail_next: Option<String>,
+    /// Scenario, every time: an operation that deploys one of these Kustomize images leaves the
+    /// app Degraded with the cause (see [`super::ArgoCd::with_broken_image`]).
+    pub broken_images: Vec<(String, Cause)>,
 }
 
 /// A running operation, advanced by reads of the application.
@@ -196,6 +199,7 @@ impl AppRecord {
             degrade_next: None,
             degrade_next_for: None,
             fail_next: None,
+            broken_images: Vec::new(),
         }
     }
 
@@ -218,6 +222,8 @@ impl AppRecord {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub apps: Vec<AppRecord>,
+    /// Kustomize images whose deployment leaves any application Degraded, with the cause.
+    pub broken_images: Vec<(String, Cause)>,
     pub projects: Vec<Value>,
     pub clusters: Vec<Value>,
     pub appsets: Vec<Value>,
