@@ -255,6 +255,7 @@ struct CallMetrics {
     sandbox: LatencyFamily,
     sessions: Gauge,
     listen_streams: Gauge,
+    tasks: Gauge,
 }
 
 static CALLS: LazyLock<CallMetrics> = LazyLock::new(|| CallMetrics {
@@ -263,6 +264,7 @@ static CALLS: LazyLock<CallMetrics> = LazyLock::new(|| CallMetrics {
     sandbox: Family::new_with_constructor(call_histogram),
     sessions: Gauge::default(),
     listen_streams: Gauge::default(),
+    tasks: Gauge::default(),
 });
 
 fn register_calls(registry: &mut Registry) {
@@ -292,6 +294,11 @@ fn register_calls(registry: &mut Registry) {
         "capstan_mcp_listen_streams",
         "2026-07-28 subscriptions/listen streams open",
         CALLS.listen_streams.clone(),
+    );
+    registry.register(
+        "capstan_tasks_running",
+        "MCP tasks whose tool call is still running (each holds a sandbox slot)",
+        CALLS.tasks.clone(),
     );
 }
 
@@ -324,7 +331,8 @@ pub fn record_call(
     CALLS.calls.get_or_create(&(labels, outcome)).inc();
 }
 
-/// Something open that a gauge counts until it is dropped: an MCP session or a listen stream.
+/// Something open that a gauge counts until it is dropped: an MCP session, a listen stream or
+/// a running task.
 #[derive(Debug)]
 pub struct Open(&'static Gauge);
 
@@ -342,6 +350,11 @@ impl Open {
     /// A `subscriptions/listen` stream, open until this is dropped.
     pub fn listen_stream() -> Self {
         Self::counted(&CALLS.listen_streams)
+    }
+
+    /// An MCP task's running call, until this is dropped.
+    pub fn task() -> Self {
+        Self::counted(&CALLS.tasks)
     }
 }
 

@@ -556,6 +556,7 @@ impl McpServer {
     /// The body of a task: the call under the task time limit, its progress as the task's
     /// status, stopped when the owner cancels it; then its metrics and audit record.
     async fn run_task(&self, call: TaskCall, handle: TaskHandle) -> Ending {
+        let _running = metrics::Open::task();
         let started = Instant::now();
         let TaskCall {
             entry,

@@ -333,6 +333,8 @@ async fn a_hundred_waiting_tasks_hold_a_slot_each_and_give_them_back() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(in_use, 100.0, "slots held by 100 waiting tasks");
+    let running = gauge(&capstan.metrics(), "capstan_tasks_running");
+    assert_eq!(running, 100.0, "tasks running on /metrics");
     let waiting = capstan.resident_bytes();
     eprintln!(
         "100 waiting tasks: {in_use} sandbox slots, resident memory {:.1} MiB idle, {:.1} MiB with the tasks ({:.0} KiB a task)",
@@ -350,4 +352,9 @@ async fn a_hundred_waiting_tasks_hold_a_slot_each_and_give_them_back() {
     }
     let released = gauge(&capstan.metrics(), "capstan_sandbox_slots_in_use");
     assert_eq!(released, 0.0, "slots still held after cancelling");
+    let running = gauge(&capstan.metrics(), "capstan_tasks_running");
+    assert_eq!(
+        running, 0.0,
+        "tasks still counted as running after cancelling"
+    );
 }
