@@ -250,7 +250,7 @@ impl Component {
             .map_err(|_| CallError::Failed("the runtime is shutting down".into()))?;
         let _slot = slots::Held::new(slot);
         let (ran, tally) = (Instant::now(), events.tally());
-        let mut store = self.new_store(sandbox, events, context);
+        let mut store = self.new_store(sandbox, events, context, deadline.into_std());
         let copy_limit = export.copy_limit();
         store.set_hostcall_fuel(copy_limit);
         let outcome =
@@ -271,13 +271,17 @@ impl Component {
         sandbox: &Sandbox,
         events: EventSink,
         context: CallContext,
+        ends_at: std::time::Instant,
     ) -> Store<CallState> {
         let ticks = (sandbox.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        // The guest is told the time to the wall-clock deadline, less the slack the host
+        // gives itself beyond the timeout.
+        let ends_at = ends_at.checked_sub(2 * EPOCH_TICK).unwrap_or(ends_at);
         let state = CallState::new(
             sandbox.egress.hooks(events.clone(), context),
             sandbox.config.clone(),
             MemoryLimiter::new(sandbox.memory_bytes, sandbox.memory_total.clone()),
-            ticks,
+            (ticks, ends_at),
             events,
         );
         let mut store = Store::new(&self.engine, state);

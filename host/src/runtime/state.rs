@@ -43,6 +43,8 @@ pub struct CallState {
     pub(super) config: Arc<WasiConfigVariables>,
     pub(super) limiter: MemoryLimiter,
     pub(super) deadline: EpochDeadline,
+    /// When the host stops the call (wall clock), for `host.remaining-time`.
+    ends_at: std::time::Instant,
     pub(super) stderr: MemoryOutputPipe,
     events: EventSink,
 }
@@ -52,7 +54,7 @@ impl CallState {
         hooks: EgressHooks,
         config: Arc<WasiConfigVariables>,
         limiter: MemoryLimiter,
-        deadline_ticks: u64,
+        (deadline_ticks, ends_at): (u64, std::time::Instant),
         events: EventSink,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
@@ -69,6 +71,7 @@ impl CallState {
             config,
             limiter,
             deadline: EpochDeadline::new(deadline_ticks),
+            ends_at,
             stderr,
             events,
         }
@@ -126,6 +129,13 @@ impl host::Host for CallState {
             message: truncate(message, 8192),
         });
         Ok(())
+    }
+
+    async fn remaining_time(&mut self) -> wasmtime::Result<u64> {
+        let left = self
+            .ends_at
+            .saturating_duration_since(std::time::Instant::now());
+        Ok(u64::try_from(left.as_millis()).unwrap_or(u64::MAX))
     }
 }
 

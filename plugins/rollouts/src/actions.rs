@@ -12,6 +12,10 @@ use crate::phase::phase;
 use crate::schema::{self, ROLLOUTS};
 use crate::wait;
 
+/// Seconds `waitFor` waits when the call says no `timeout` and the time left in the call is
+/// unknown.
+const DEFAULT_WAIT_SECONDS: u64 = 25;
+
 /// A write tool on one Rollout: its input (the shared arguments and `extra`) and output.
 fn action_tool(name: &str, title: &str, description: &str, extra: Value) -> Tool {
     Tool::new(name, description)
@@ -274,7 +278,11 @@ impl Change {
     pub(crate) fn finish(mut self, arguments: &Value) -> Result<ToolResult, ToolError> {
         let mut wait_report = None;
         if let Some(wanted) = args::str(arguments, "waitFor") {
-            let timeout = args::u64_or(arguments, "timeout", 25);
+            let budget = self.client.context().wait_budget(
+                Duration::from_secs(DEFAULT_WAIT_SECONDS),
+                Duration::from_secs(3600),
+            );
+            let timeout = args::u64_or(arguments, "timeout", budget.as_secs().max(1));
             let waited = wait::until(&self.client, &self.namespace, &self.name, wanted, timeout)?;
             self.latest = waited.rollout;
             wait_report = Some(waited.report);

@@ -82,8 +82,8 @@ pub(crate) fn rollout_action(extra: Value, required: &[&str]) -> Value {
         "target": target(), "namespace": namespace(false), "name": name("Rollout"),
         "waitFor": {"type": "string", "enum": ["healthy", "paused", "degraded"],
                      "description": "After the change, poll the Rollout until it reaches this phase (it also stops at Degraded, and at Paused when waiting for healthy). Omit to return at once."},
-        "timeout": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 25,
-                    "description": "Seconds to wait with `waitFor`. Clients with MCP tasks get a task and may wait long; others must keep it under the instance's call timeout. On timeout the result reports the current phase and message."},
+        "timeout": {"type": "integer", "minimum": 1, "maximum": 3600,
+                    "description": "Seconds to wait with `waitFor` (default: as long as the call may run, less a margin to answer in: the call timeout, or the task time limit for clients with MCP tasks). On timeout the result reports the current phase and message."},
     });
     if let (Some(properties), Some(extra)) = (properties.as_object_mut(), extra.as_object()) {
         properties.extend(extra.clone());

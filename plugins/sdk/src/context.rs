@@ -47,6 +47,11 @@ pub trait Transport {
 
     /// Wall-clock time since the Unix epoch.
     fn since_epoch(&self) -> Duration;
+
+    /// Time left before the host stops the call, when known.
+    fn remaining(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// One call's way out, cheap to clone; clients built for a call keep a clone.
@@ -137,5 +142,47 @@ impl Context {
     /// Wall-clock time since the Unix epoch (for timestamps sent upstream).
     pub fn since_epoch(&self) -> Duration {
         self.transport.since_epoch()
+    }
+
+    /// Time left before the host stops this call: the instance's call timeout, or the task
+    /// time limit when the call runs as an MCP task (`None` where the transport cannot tell).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.transport.remaining()
+    }
+
+    /// How long a tool may wait when its caller did not say: the time left in the call less a
+    /// margin to answer in (a tenth of it, at least two seconds), at most `max`; `default`
+    /// when the time left is unknown.
+    pub fn wait_budget(&self, default: Duration, max: Duration) -> Duration {
+        match self.remaining() {
+            Some(left) => {
+                let margin = (left / 10).max(Duration::from_secs(2));
+                left.saturating_sub(margin)
+                    .min(max)
+                    .max(Duration::from_secs(1))
+            }
+            None => default.min(max),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::fixture::Fixture;
+
+    #[test]
+    fn a_wait_budget_leaves_a_margin_of_the_time_left_and_keeps_to_its_bounds() {
+        let secs = Duration::from_secs;
+        let budget = |fixture: Fixture| fixture.context().wait_budget(secs(25), secs(3600));
+        assert_eq!(budget(Fixture::new()), secs(25), "unknown: the default");
+        assert_eq!(budget(Fixture::new().time_limit(secs(30))), secs(27));
+        assert_eq!(budget(Fixture::new().time_limit(secs(1800))), secs(1620));
+        assert_eq!(budget(Fixture::new().time_limit(secs(86_400))), secs(3600));
+        assert_eq!(budget(Fixture::new().time_limit(secs(2))), secs(1));
+        let fixture = Fixture::new().time_limit(secs(30));
+        fixture.context().sleep(secs(10));
+        assert_eq!(fixture.context().remaining(), Some(secs(20)));
     }
 }

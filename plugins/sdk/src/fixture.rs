@@ -42,6 +42,8 @@ struct State {
     logs: Vec<(Level, String)>,
     clock: Duration,
     slept: Duration,
+    /// The call's time limit, when the test set one.
+    limit: Option<Duration>,
 }
 
 struct Route {
@@ -117,6 +119,14 @@ impl Fixture {
                 .settings
                 .insert(format!("capstan.target.{name}.url"), url.to_owned());
         }
+        self
+    }
+
+    /// Lets the call run `limit` in all (from the virtual clock's zero), as the host's call
+    /// timeout or task time limit would: [`Context::remaining`](crate::Context::remaining)
+    /// answers what is left of it.
+    pub fn time_limit(self, limit: Duration) -> Self {
+        self.state.borrow_mut().limit = Some(limit);
         self
     }
 
@@ -306,6 +316,11 @@ impl Transport for Fixture {
     fn since_epoch(&self) -> Duration {
         // 2026-01-01T00:00:00Z, moved on by the virtual clock: timestamps are reproducible.
         Duration::from_secs(1_767_225_600) + self.state.borrow().clock
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        let state = self.state.borrow();
+        state.limit.map(|limit| limit.saturating_sub(state.clock))
     }
 }
 

@@ -50,6 +50,10 @@ impl Transport for WasiTransport {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
     }
+
+    fn remaining(&self) -> Option<Duration> {
+        Some(Duration::from_millis(imports::remaining_time()))
+    }
 }
 
 /// Runs `futures` concurrently on the current `wstd` reactor and answers in order.

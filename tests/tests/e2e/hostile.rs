@@ -47,6 +47,7 @@ corpus! {
     sleep_past_deadline: "Sleeps in a host call past the call's deadline" => "Host time counts: the call reports `timed out`.";
     endless_host_calls: "Keeps calling `sleep` in a loop" => "The call reports `timed out`.";
     forbidden_imports: "A component importing wasi:filesystem and wasi:sockets" => "Refused at load, naming the imports; other instances serve.";
+    other_contract: "A component built against another plugin contract version (capstan:plugin@0.1.0)" => "Refused at load, naming its version and how to rebuild; other instances serve.";
     reads_its_configuration: "Reads every `wasi:config` key, the environment and arguments" => "Sees `[config]` and target URLs only; no credential.";
     host_not_allowlisted: "Requests a host that is not a target" => "`HttpRequestDenied`; the result names the URL, the instance and the allowed targets.";
     ip_literal_of_allowed_name: "Requests the address an allowed name resolves to" => "Denied: a name target does not allow its address.";
@@ -121,6 +122,7 @@ impl World {
         plugins.manifest("hostile", "hostile", &manifest);
         plugins.manifest("good", "probe", "");
         plugins.manifest("forbidden", "forbidden", "");
+        plugins.manifest("legacy", "legacy", "");
         let resolve = "allowed.test=127.0.0.1;secure.test=127.0.0.1;sink.test=127.0.0.3;evil.test=127.0.0.2;metadata.test=169.254.169.254;rebound.test=127.0.0.1".to_owned();
         let capstan = Capstan::start_with(
             &plugins,
@@ -403,6 +405,7 @@ async fn run(id: &str) {
             assert_failed_with(&w.attack(w.call("nap_loop", json!({}))).await, "timed out")
         }
         "forbidden_imports" => try_forbidden_imports(w).await,
+        "other_contract" => try_other_contract(w).await,
         "reads_its_configuration" => {
             let result = w.attack(w.call("guess_secrets", json!({}))).await;
             assert!(
@@ -805,6 +808,21 @@ async fn try_forbidden_imports(w: &World) {
         .await;
     let tools = w.client.tools().await.expect("listing tools");
     assert!(tools.iter().all(|tool| !tool.name.starts_with("forbidden")));
+}
+
+async fn try_other_contract(w: &World) {
+    let failures = w.capstan.load_failures();
+    let (_, error) = failures
+        .iter()
+        .find(|(manifest, _)| manifest.contains("legacy"))
+        .expect("the component of another contract version is refused");
+    assert!(
+        error.contains("capstan plugin contract 0.1.0") && error.contains("rebuild"),
+        "{error}"
+    );
+    w.well_behaved().await;
+    let tools = w.client.tools().await.expect("listing tools");
+    assert!(tools.iter().all(|tool| !tool.name.starts_with("legacy")));
 }
 
 /// The peak resident memory of capstan so far, in bytes.

@@ -324,6 +324,33 @@ fn deploy_and_watch_stops_at_the_deadline() {
 }
 
 #[test]
+fn deploy_and_watch_watches_as_long_as_its_call_may_run() {
+    // As an MCP task with ten minutes left, the watch goes on for nine (a tenth kept to answer).
+    let fixture = argocd()
+        .time_limit(Duration::from_secs(600))
+        .on_json(
+            "POST",
+            "/api/v1/applications/search-api/sync",
+            recorded!("workflows/search-api-sync.json"),
+        )
+        .on_json(
+            "GET",
+            SEARCH_API,
+            recorded!("workflows/search-api-get-1.json"),
+        );
+    let timed = ok(
+        &fixture,
+        "deploy_and_watch",
+        json!({"applicationName": "search-api"}),
+    );
+    assert_eq!(timed["outcome"], "TimedOut");
+    assert_eq!(
+        events(&timed).last().unwrap(),
+        "stopped watching after 540 seconds"
+    );
+}
+
+#[test]
 fn deploy_and_watch_stops_at_a_failed_sync() {
     let fixture = argocd()
         .on_json(

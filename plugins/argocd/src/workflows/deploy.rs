@@ -38,7 +38,8 @@ pub(crate) fn tool() -> Tool {
          progress notifications, until the app is Healthy, the sync failed, it stayed Degraded for \
          `degradedGraceSeconds` (a Degraded that recovers within it does not end the watch; default \
          the instance's `degraded_grace_seconds` or 60, at most a third of `timeoutSeconds`), or \
-         `timeoutSeconds` (default 25; keep it below capstan's call timeout) ran out. With \
+         `timeoutSeconds` (default: as long as the call may run, less a margin to answer in: \
+         the call timeout, or the task time limit when it runs as an MCP task) ran out. With \
          `rollbackOnDegraded` it rolls back to the previous deployment when the app stays Degraded, \
          reverts the source change, and watches that too; automated sync is turned off for the \
          rollback (Argo CD requires it) and left off: `automatedSync.restore` says how to turn it \
@@ -113,11 +114,13 @@ struct Timing {
 
 pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolError> {
     let app_ref = AppRef::from(ctx, arguments)?;
-    let timeout = Duration::from_secs_f64(
-        arguments["timeoutSeconds"]
-            .as_f64()
-            .unwrap_or(DEFAULT_TIMEOUT),
-    );
+    let timeout = match arguments["timeoutSeconds"].as_f64() {
+        Some(seconds) => Duration::from_secs_f64(seconds),
+        None => ctx.wait_budget(
+            Duration::from_secs_f64(DEFAULT_TIMEOUT),
+            Duration::from_secs(3600),
+        ),
+    };
     let timing = Timing {
         poll: Duration::from_secs_f64(arguments["pollSeconds"].as_f64().unwrap_or(DEFAULT_POLL)),
         timeout,
