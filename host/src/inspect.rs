@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::config::default_cache_dir;
 use crate::guest_text::escape;
 use crate::registry::{LoadOptions, Snapshot, load_snapshot};
+use crate::runtime::types::TaskSupport;
 use crate::runtime::{EngineLimits, Runtime};
 
 pub mod policy;
@@ -61,7 +62,8 @@ pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
     })
 }
 
-/// Prints the tool table: name, instance, behaviour hints, description's first line.
+/// Prints the tool table: name, instance, behaviour hints and whether it runs as an MCP task,
+/// description's first line.
 pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let snapshot = load(dirs, cache_dir).await?;
     let rows: Vec<[String; 4]> = snapshot
@@ -76,12 +78,17 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
             } else {
                 "destructive"
             };
+            let kind = match tool.task_support {
+                TaskSupport::Forbidden => kind.to_owned(),
+                TaskSupport::Optional => format!("{kind}, task"),
+                TaskSupport::Required => format!("{kind}, task only"),
+            };
             let first_line = tool.description.lines().next().unwrap_or_default();
             let description = escape(first_line).into_owned();
             [
                 name.clone(),
                 entry.instance.name().to_owned(),
-                kind.to_owned(),
+                kind,
                 description,
             ]
         })

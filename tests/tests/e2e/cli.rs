@@ -92,6 +92,22 @@ fn tools_prints_a_table() {
         .find(|l| l.starts_with("probe_mutate"))
         .unwrap();
     assert!(mutate.contains("destructive"), "{mutate}");
+
+    let plugins = PluginDir::new();
+    plugins.manifest("conformance", "conformance", "prefix = \"\"");
+    let (ok, stdout, stderr) = capstan(&["tools", plugins.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let row = |tool: &str| {
+        let prefix = format!("{tool} ");
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row("slow_compute").contains("read-only, task "), "{stdout}");
+    assert!(row("failing_job").contains("task only"), "{stdout}");
+    assert!(!row("greet").contains(", task"), "{stdout}");
 }
 
 fn capstan_status(args: &[&str]) -> (Option<i32>, String) {
