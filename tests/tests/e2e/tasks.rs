@@ -81,6 +81,21 @@ async fn start_task(client: &Client, tool: &str, arguments: Value) -> String {
     }
 }
 
+/// Calls `slow_compute` for `seconds`, expecting the task to be refused; the refusal's text.
+async fn refused_task(client: &Client, seconds: u64) -> String {
+    let answer = client
+        .service()
+        .peer()
+        .call_tool_once(params("slow_compute", json!({"seconds": seconds})))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(refused) = answer else {
+        panic!("a task past a limit was started: {answer:?}");
+    };
+    assert!(is_error(&refused), "{}", text(&refused));
+    text(&refused)
+}
+
 async fn get(client: &Client, id: &str) -> Result<GetTaskResult, rmcp::ServiceError> {
     client
         .service()
@@ -237,33 +252,14 @@ async fn only_the_owner_sees_or_cancels_a_task_and_cancelling_frees_its_place() 
         TaskStatus::Working
     );
 
-    // Alice has used her one place on the instance; Bob takes the last one.
-    let second = alice
-        .service()
-        .peer()
-        .call_tool_once(params("slow_compute", json!({"seconds": 600})))
-        .await
-        .unwrap();
-    let CallToolResponse::Complete(refused) = second else {
-        panic!("a second task of alice was started: {second:?}");
-    };
-    assert!(
-        text(&refused).contains("max_tasks_per_caller"),
-        "{}",
-        text(&refused)
-    );
+    // Alice has used her one place on the instance; Bob takes the last one, and then the
+    // instance is full even for Alice's other session.
+    let refused = refused_task(&alice, 600).await;
+    assert!(refused.contains("max_tasks_per_caller"), "{refused}");
     let bobs = start_task(&bob, "slow_compute", json!({"seconds": 600})).await;
-    let carol_like = client(&capstan, ALICE_KEY, false, true).await;
-    let full = carol_like
-        .service()
-        .peer()
-        .call_tool_once(params("slow_compute", json!({"seconds": 1})))
-        .await
-        .unwrap();
-    let CallToolResponse::Complete(full) = full else {
-        panic!("a task past the instance's limit was started: {full:?}");
-    };
-    assert!(is_error(&full), "{}", text(&full));
+    let other_session = client(&capstan, ALICE_KEY, false, true).await;
+    let full = refused_task(&other_session, 1).await;
+    assert!(full.contains("is running 2 tasks, its limit"), "{full}");
 
     // Cancelling stops the guest and frees the place at once; cancelling again is a no-op.
     for (owner, task) in [(&alice, &id), (&bob, &bobs)] {

@@ -293,17 +293,7 @@ fn deploy_and_watch_stops_at_the_deadline() {
     );
 
     // The defaults: a look every 3 seconds while it fits in 25.
-    let defaults = argocd()
-        .on_json(
-            "POST",
-            "/api/v1/applications/search-api/sync",
-            recorded!("workflows/search-api-sync.json"),
-        )
-        .on_json(
-            "GET",
-            SEARCH_API,
-            recorded!("workflows/search-api-get-1.json"),
-        );
+    let defaults = progressing_search_api(argocd());
     let timed = ok(
         &defaults,
         "deploy_and_watch",
@@ -323,11 +313,9 @@ fn deploy_and_watch_stops_at_the_deadline() {
     );
 }
 
-#[test]
-fn deploy_and_watch_watches_as_long_as_its_call_may_run() {
-    // As an MCP task with ten minutes left, the watch goes on for nine (a tenth kept to answer).
-    let fixture = argocd()
-        .time_limit(Duration::from_secs(600))
+/// `fixture` answering a sync of search-api, whose health then stays Progressing.
+fn progressing_search_api(fixture: Fixture) -> Fixture {
+    fixture
         .on_json(
             "POST",
             "/api/v1/applications/search-api/sync",
@@ -337,7 +325,13 @@ fn deploy_and_watch_watches_as_long_as_its_call_may_run() {
             "GET",
             SEARCH_API,
             recorded!("workflows/search-api-get-1.json"),
-        );
+        )
+}
+
+#[test]
+fn deploy_and_watch_watches_as_long_as_its_call_may_run() {
+    // As an MCP task with ten minutes left, the watch goes on for nine (a tenth kept to answer).
+    let fixture = progressing_search_api(argocd().time_limit(Duration::from_secs(600)));
     let timed = ok(
         &fixture,
         "deploy_and_watch",
