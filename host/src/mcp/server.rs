@@ -31,7 +31,7 @@ use super::tasks::{Bounds, Ending, TaskHandle, Tasks};
 use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
-use crate::caller::Caller;
+use crate::caller::{Caller, CallerKind};
 use crate::egress::{CallContext, TargetScope};
 use crate::events::{CallTally, EventSink, GuestEvent, LogLevel};
 use crate::guest_text::escape;
@@ -228,8 +228,8 @@ impl ServerHandler for McpServer {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        let owner = guard::caller_of(&context);
-        let task = self.tasks.get(&owner.subject, &request.task_id)?;
+        let owner = owner_of(&guard::caller_of(&context));
+        let task = self.tasks.get(&owner, &request.task_id)?;
         Ok(GetTaskResult::new(task))
     }
 
@@ -238,8 +238,8 @@ impl ServerHandler for McpServer {
         request: CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let owner = guard::caller_of(&context);
-        self.tasks.cancel(&owner.subject, &request.task_id)
+        let owner = owner_of(&guard::caller_of(&context));
+        self.tasks.cancel(&owner, &request.task_id)
     }
 
     async fn update_task(
@@ -247,8 +247,8 @@ impl ServerHandler for McpServer {
         request: UpdateTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let owner = guard::caller_of(&context);
-        self.tasks.update(&owner.subject, &request.task_id)
+        let owner = owner_of(&guard::caller_of(&context));
+        self.tasks.update(&owner, &request.task_id)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
@@ -535,7 +535,7 @@ impl McpServer {
             per_caller: limits.max_tasks_per_caller,
             timeout: limits.task_timeout,
         };
-        let owner = call.call_context.caller.subject.clone();
+        let owner = owner_of(&call.call_context.caller);
         let instance = call.entry.instance.name().to_owned();
         let server = self.clone();
         let span = tracing::Span::current();
@@ -638,6 +638,18 @@ struct TaskCall {
     arguments: Value,
     call_context: CallContext,
     record: CallRecord,
+}
+
+/// Who owns the tasks `caller` starts: the subject within the way it authenticated, so an API
+/// key named like an OAuth subject (or the same subject from another issuer) owns nothing of
+/// the other's.
+fn owner_of(caller: &Caller) -> String {
+    match &caller.kind {
+        CallerKind::Token { issuer } => format!("token {issuer} {}", caller.subject),
+        CallerKind::ApiKey => format!("key {}", caller.subject),
+        CallerKind::SharedToken => "shared token".to_owned(),
+        CallerKind::Anonymous => "anonymous".to_owned(),
+    }
 }
 
 /// Whether the request declared the Tasks extension (in its `_meta` or at `initialize`).
@@ -852,5 +864,31 @@ fn log_locally(source: &str, level: LogLevel, message: &str) {
         LogLevel::Info => tracing::info!(plugin = source, %guest, "plugin log"),
         LogLevel::Warn => tracing::warn!(plugin = source, %guest, "plugin log"),
         LogLevel::Error => tracing::error!(plugin = source, %guest, "plugin log"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_owners_differ_by_how_the_caller_authenticated() {
+        let named = |kind: CallerKind| Caller {
+            subject: "alice".into(),
+            kind,
+            ..Caller::anonymous()
+        };
+        let owners = [
+            owner_of(&named(CallerKind::ApiKey)),
+            owner_of(&named(CallerKind::Token {
+                issuer: "https://login.example.com".into(),
+            })),
+            owner_of(&named(CallerKind::Token {
+                issuer: "https://other.example.com".into(),
+            })),
+            owner_of(&named(CallerKind::Anonymous)),
+        ];
+        let distinct: std::collections::BTreeSet<_> = owners.iter().collect();
+        assert_eq!(distinct.len(), owners.len(), "{owners:?}");
     }
 }
