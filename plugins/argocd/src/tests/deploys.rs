@@ -78,6 +78,17 @@ fn reads(fixture: Fixture, reads: &[Value]) -> Fixture {
     })
 }
 
+/// `app` read, changed (PATCH) and synced, then Healthy.
+fn changed_then_healthy(app: &Value) -> Fixture {
+    reads(
+        argocd()
+            .on_json("GET", GUESTBOOK, &app.to_string())
+            .on_json("PATCH", GUESTBOOK, &app.to_string())
+            .on_json("POST", GUESTBOOK_SYNC, &sync_answer(app)),
+        &[state(app, "Succeeded", "Healthy")],
+    )
+}
+
 fn events(answer: &Value) -> Vec<String> {
     answer["steps"]
         .as_array()
@@ -106,13 +117,7 @@ fn patches(fixture: &Fixture) -> Vec<Value> {
 #[test]
 fn helm_parameters_and_values_are_merged_into_the_source_before_the_sync() {
     let app = guestbook(helm_source(), "Helm");
-    let fixture = reads(
-        argocd()
-            .on_json("GET", GUESTBOOK, &app.to_string())
-            .on_json("PATCH", GUESTBOOK, &app.to_string())
-            .on_json("POST", GUESTBOOK_SYNC, &sync_answer(&app)),
-        &[state(&app, "Succeeded", "Healthy")],
-    );
+    let fixture = changed_then_healthy(&app);
     let answer = ok(
         &fixture,
         "deploy_and_watch",
@@ -169,13 +174,7 @@ fn helm_parameters_and_values_are_merged_into_the_source_before_the_sync() {
 #[test]
 fn kustomize_images_are_merged_by_name_and_refused_for_a_helm_source() {
     let app = guestbook(kustomize_source(), "Kustomize");
-    let fixture = reads(
-        argocd()
-            .on_json("GET", GUESTBOOK, &app.to_string())
-            .on_json("PATCH", GUESTBOOK, &app.to_string())
-            .on_json("POST", GUESTBOOK_SYNC, &sync_answer(&app)),
-        &[state(&app, "Succeeded", "Healthy")],
-    );
+    let fixture = changed_then_healthy(&app);
     let answer = ok(
         &fixture,
         "deploy_and_watch",
@@ -238,13 +237,7 @@ fn a_multi_source_application_changes_the_source_it_names_or_asks_which() {
         json!([helm_source(), values.clone()]),
         json!(["Helm", "Directory"]),
     );
-    let fixture = reads(
-        argocd()
-            .on_json("GET", GUESTBOOK, &app.to_string())
-            .on_json("PATCH", GUESTBOOK, &app.to_string())
-            .on_json("POST", GUESTBOOK_SYNC, &sync_answer(&app)),
-        &[state(&app, "Succeeded", "Healthy")],
-    );
+    let fixture = changed_then_healthy(&app);
     let answer = ok(
         &fixture,
         "deploy_and_watch",
@@ -298,13 +291,7 @@ fn a_multi_source_application_changes_the_source_it_names_or_asks_which() {
         message.starts_with("guestbook has 2 sources, so sourcePosition must be 1 to 2"),
         "{message}"
     );
-    let fixture = reads(
-        argocd()
-            .on_json("GET", GUESTBOOK, &two.to_string())
-            .on_json("PATCH", GUESTBOOK, &two.to_string())
-            .on_json("POST", GUESTBOOK_SYNC, &sync_answer(&two)),
-        &[state(&two, "Succeeded", "Healthy")],
-    );
+    let fixture = changed_then_healthy(&two);
     let answer = ok(
         &fixture,
         "deploy_and_watch",
