@@ -407,7 +407,9 @@ impl McpServer {
             (true, None) => TargetScope::Nothing,
         };
         let support = entry.instance.tools()[entry.index].tool.task_support;
-        match (support, client_has_tasks(context)) {
+        // Most tools never run as tasks: only theirs is the client's capability looked up.
+        let client_has_tasks = support != TaskSupport::Forbidden && client_has_tasks(context);
+        match (support, client_has_tasks) {
             (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => {}
             (TaskSupport::Required, false) => {
                 let needs = ClientCapabilities::builder().enable_tasks().build();
