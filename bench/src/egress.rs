@@ -47,7 +47,7 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
         let started = Instant::now();
         let result = instance
             .call_tool(
-                (fetch, &arguments),
+                (fetch, &arguments, None),
                 EventSink::none(),
                 Default::default(),
                 RESULT_CAP,

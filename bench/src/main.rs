@@ -322,7 +322,7 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     for _ in 0..calls.min(200) {
         instance
             .call_tool(
-                (noop, &arguments),
+                (noop, &arguments, None),
                 EventSink::none(),
                 Default::default(),
                 RESULT_CAP,
@@ -334,7 +334,7 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
         let started = Instant::now();
         instance
             .call_tool(
-                (noop, &arguments),
+                (noop, &arguments, None),
                 EventSink::none(),
                 Default::default(),
                 RESULT_CAP,

@@ -45,12 +45,35 @@ enum Command {
         #[arg(long, env = "CAPSTAN_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Work with the Agent Skills the plugins ship.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
     /// Check a Cedar policy file, or explain what it decides for one call.
     #[command(subcommand)]
     Policy(inspect::policy::PolicyCommand),
     /// Manage named API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SkillsCommand {
+    /// Write the skills of the plugins in DIR to OUT as an Agent Skills folder
+    /// (OUT/NAME/SKILL.md), with tool names as the instances serve them.
+    Export {
+        /// Plugin folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The folder to write the skills into.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Only the skills of this plugin instance.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Where compiled plugins are cached.
+        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +115,15 @@ pub fn run() -> ExitCode {
             Command::Tools { dirs, cache_dir } => {
                 telemetry::init_quiet();
                 inspect::tools(dirs, cache_dir).await
+            }
+            Command::Skills(SkillsCommand::Export {
+                dirs,
+                out,
+                instance,
+                cache_dir,
+            }) => {
+                telemetry::init_quiet();
+                inspect::export_skills(dirs, cache_dir, (out, instance)).await
             }
             Command::Policy(command) => {
                 telemetry::init_quiet();

@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+/// What the MCP client behind a call can answer when the plugin asks for input
+/// (`host.client-can-answer`): the capabilities it declared. Nothing outside a call that may
+/// ask (listing, tasks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientInputs {
+    /// It can ask its user (`elicitation`, form mode).
+    pub elicitation: bool,
+    /// It can ask its model (`sampling`).
+    pub sampling: bool,
+    /// It can list its roots (`roots`).
+    pub roots: bool,
+}
+
 /// Severity of a guest log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {

@@ -11,6 +11,7 @@ use crate::runtime::types::TaskSupport;
 use crate::runtime::{EngineLimits, Runtime};
 
 pub mod policy;
+mod skills;
 
 async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<Snapshot> {
     let runtime = Runtime::new(
@@ -129,4 +130,17 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes the skills the plugins in `dirs` ship into `out` as an Agent Skills folder.
+pub async fn export_skills(
+    dirs: Vec<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    (out, instance): (PathBuf, Option<String>),
+) -> anyhow::Result<ExitCode> {
+    let snapshot = load(dirs, cache_dir).await?;
+    for failure in snapshot.failures() {
+        eprintln!("skipped {}: {}", failure.manifest.display(), failure.error);
+    }
+    skills::export(&snapshot, &out, instance.as_deref())
 }

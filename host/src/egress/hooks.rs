@@ -1,5 +1,6 @@
 //! The `wasi:http` send hook: normalise, match, inject credentials, send, follow redirects
-//! hop by hop, cap the response. Each allowed request runs in an `egress` trace span (method,
+//! hop by hop, cap the response (at the target's `max_response`, or its `max_streamed` when the
+//! plugin declared a streamed read with [`STREAM_HEADER`], which is removed before sending). Each allowed request runs in an `egress` trace span (method,
 //! target, server address, status) whose `traceparent` the host sets on every hop, replacing
 //! any trace context the plugin wrote (when traces are off, the plugin's headers pass as before).
 
@@ -19,6 +20,7 @@ use super::normalise::NormalUrl;
 use super::resolve::{AddressRefused, GuardedResolver, ResolveOverrides};
 use super::target::Target;
 use super::tls::TlsError;
+use super::{STREAM_HEADER, STREAM_VALUE};
 use crate::caller::Caller as Principal;
 use crate::events::{EventSink, GuestEvent, RefusalReason};
 use crate::trace_context;
@@ -155,6 +157,8 @@ pub struct CallContext {
     pub caller: Arc<Principal>,
     /// Which of the instance's targets the call may reach.
     pub scope: TargetScope,
+    /// What the client can answer if the plugin asks for input.
+    pub inputs: crate::events::ClientInputs,
 }
 
 /// Which of an instance's targets one call may reach. With a policy, a call is authorised for
@@ -178,6 +182,7 @@ impl Default for CallContext {
             client_headers: HeaderMap::new(),
             caller: Arc::new(Principal::anonymous()),
             scope: TargetScope::All,
+            inputs: crate::events::ClientInputs::default(),
         }
     }
 }
@@ -390,6 +395,9 @@ struct Outgoing {
     guest_headers: HeaderMap,
     body: bytes::Bytes,
     first_byte_timeout: Option<std::time::Duration>,
+    /// Whether the plugin reads the response as a stream ([`STREAM_HEADER`]): its body is held
+    /// to the target's `max_streamed` instead of its `max_response`.
+    streamed: bool,
     _buffered: Option<OwnedSemaphorePermit>,
     /// When the request left: its outbound slot taken and its body buffered.
     started: Instant,
@@ -439,6 +447,7 @@ impl WasiHttpHooks for EgressHooks {
                     HttpError::InternalError(Some("capstan is shutting down".into()))
                 })?;
             let (parts, body) = request.into_parts();
+            let streamed = reads_as_stream(&parts.headers);
             let guest_headers = guest_headers(parts.headers);
             let mut buffered = None;
             policy
@@ -457,6 +466,7 @@ impl WasiHttpHooks for EgressHooks {
                 guest_headers,
                 body,
                 first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
+                streamed,
                 _buffered: buffered,
                 started: Instant::now(),
             };
@@ -729,7 +739,7 @@ impl Outgoing {
             self.started,
         )
         .exchanged(target.credentials().is_exchanged());
-        let cap = target.limits().response_bytes;
+        let cap = target.limits().body_cap(self.streamed);
         let response: http::Response<reqwest::Body> = response.into();
         let response = response.map(|body| {
             AuditedBody::new(body, exchange)
@@ -771,8 +781,17 @@ fn redirect_location(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether the guest declared that it reads the response as a stream.
+fn reads_as_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(STREAM_HEADER).iter().any(|value| {
+        value
+            .as_bytes()
+            .eq_ignore_ascii_case(STREAM_VALUE.as_bytes())
+    })
+}
+
 /// The guest's headers minus those the host owns: `Host` (the URL decides where a request
-/// goes), hop-by-hop headers and proxy credentials.
+/// goes), hop-by-hop headers, proxy credentials and capstan's own [`STREAM_HEADER`].
 fn guest_headers(mut headers: HeaderMap) -> HeaderMap {
     for name in [
         http::header::HOST,
@@ -788,6 +807,7 @@ fn guest_headers(mut headers: HeaderMap) -> HeaderMap {
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
+    headers.remove(STREAM_HEADER);
     headers
 }
 
@@ -881,6 +901,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_streamed_read_is_declared_by_a_header_that_never_leaves() {
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", "application/json".parse().unwrap());
+        assert!(!reads_as_stream(&headers));
+        headers.insert(STREAM_HEADER, "Stream".parse().unwrap());
+        assert!(reads_as_stream(&headers));
+        let sent = guest_headers(headers.clone());
+        assert!(sent.get(STREAM_HEADER).is_none(), "{sent:?}");
+        assert_eq!(sent.len(), 1);
+        headers.insert(STREAM_HEADER, "whole".parse().unwrap());
+        assert!(!reads_as_stream(&headers), "another value reads whole");
+        assert!(guest_headers(headers).get(STREAM_HEADER).is_none());
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! `HttpRequestDenied`, reported to the call as a [`GuestEvent::Denied`](crate::events::GuestEvent)
 //! with a [`RefusalReason`] so the agent learns which URL was refused and which targets exist,
 //! and written to the audit log ([`audit`]).
+//!
+//! Response bodies are never held by the host: they stream to the plugin, capped at the
+//! target's `max_response`, or at its much larger `max_streamed` when the plugin declared a
+//! streamed read ([`STREAM_HEADER`]); a body past its cap fails with `HttpResponseBodySize`.
 
 pub mod address;
 pub mod audit;
@@ -36,5 +40,14 @@ pub use kube::KubeError;
 pub use methods::{Allowances, PathPattern, RequestRules, TargetKind};
 pub use normalise::UrlError;
 pub use resolve::{ResolveError, ResolveOverrides};
-pub use target::{Target, TargetError, TargetLimits};
+pub use target::{DEFAULT_STREAMED_BYTES, Target, TargetError, TargetLimits};
+
+/// The request header through which a plugin declares that it reads the response as a stream
+/// (value [`STREAM_VALUE`]): its body is then held to the target's `max_streamed` rather than
+/// its `max_response`. The host removes the header, whatever its value, before the request
+/// leaves.
+pub const STREAM_HEADER: &str = "capstan-response";
+
+/// The value of [`STREAM_HEADER`] that declares a streamed read.
+pub const STREAM_VALUE: &str = "stream";
 pub use tls::{TlsError, TlsSettings};

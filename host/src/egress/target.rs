@@ -39,15 +39,30 @@ enum HostPattern {
 }
 
 /// Timeouts and caps for requests to one target.
+///
+/// A response body reaches the plugin as a stream either way (the host never holds one); the
+/// caps say how much of it the plugin may read. `response_bytes` (`max_response`) bounds a
+/// body the plugin reads whole into its memory, the default. `streamed_bytes` (`max_streamed`)
+/// bounds a body the plugin declared it reads as a stream, keeping only bounded data (the
+/// SDK's `send_streamed` sets the [`STREAM_HEADER`](super::STREAM_HEADER) request header the
+/// host removes before sending): a list of ten thousand Argo CD applications runs past 100 MB
+/// but becomes a page of rows and some counts. The host cannot see what a plugin keeps; a
+/// plugin that declared a stream and holds it anyway runs into its own linear-memory limit,
+/// not the host's memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetLimits {
     /// Time to establish a connection (TCP and TLS).
     pub connect_timeout: Duration,
     /// Time for a whole request, from sending to the last byte of the response.
     pub timeout: Duration,
-    /// Largest response body a plugin may read.
+    /// Largest response body a plugin may read whole (buffered).
     pub response_bytes: usize,
+    /// Largest response body a plugin may read as a stream.
+    pub streamed_bytes: usize,
 }
+
+/// The default `max_streamed`.
+pub const DEFAULT_STREAMED_BYTES: usize = 1 << 30;
 
 impl Default for TargetLimits {
     fn default() -> Self {
@@ -55,6 +70,18 @@ impl Default for TargetLimits {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             response_bytes: 32 << 20,
+            streamed_bytes: DEFAULT_STREAMED_BYTES,
+        }
+    }
+}
+
+impl TargetLimits {
+    /// The cap on a response body read whole (`streamed` false) or as a stream.
+    pub fn body_cap(&self, streamed: bool) -> usize {
+        if streamed {
+            self.streamed_bytes
+        } else {
+            self.response_bytes
         }
     }
 }

@@ -123,16 +123,19 @@ fn target() -> impl Strategy<Value = String> {
         auth(),
         tls(),
         prop::option::of(duration()),
-        prop::option::of(size()),
+        (prop::option::of(size()), prop::option::of(size())),
     )
-        .prop_map(|(name, url, auth, tls, timeout, max_response)| {
-            let mut lines = vec!["[[targets]]".to_owned(), format!("name = {name}")];
-            lines.extend(url.map(|url| format!("url = {url}")));
-            lines.extend([auth, tls]);
-            lines.extend(timeout.map(|t| format!("timeout = {t}")));
-            lines.extend(max_response.map(|m| format!("max_response = {m}")));
-            lines.join("\n")
-        })
+        .prop_map(
+            |(name, url, auth, tls, timeout, (max_response, max_streamed))| {
+                let mut lines = vec!["[[targets]]".to_owned(), format!("name = {name}")];
+                lines.extend(url.map(|url| format!("url = {url}")));
+                lines.extend([auth, tls]);
+                lines.extend(timeout.map(|t| format!("timeout = {t}")));
+                lines.extend(max_response.map(|m| format!("max_response = {m}")));
+                lines.extend(max_streamed.map(|m| format!("max_streamed = {m}")));
+                lines.join("\n")
+            },
+        )
 }
 
 fn limits() -> impl Strategy<Value = String> {

@@ -19,7 +19,8 @@
 //! #     insecure_skip_verify = true   (never in production; logged at every load)
 //! connect_timeout = "5s"
 //! timeout = "30s"
-//! max_response = "32MiB"
+//! max_response = "32MiB"     # the most of a body a plugin reads whole
+//! max_streamed = "1GiB"      # the most of a body a plugin reads as a stream (at least max_response)
 //! kind = "argocd"            # or "kubernetes" (the default with kubeconfig / in_cluster), "http";
 //! #                            left out: the Argo CD and Kubernetes deny lists both apply
 //! methods = ["GET", "HEAD"]  # the only methods sent (default: all but TRACE/CONNECT; read-only
@@ -56,6 +57,7 @@ pub(super) struct RawTarget {
     connect_timeout: Option<String>,
     timeout: Option<String>,
     max_response: Option<String>,
+    max_streamed: Option<String>,
     kind: Option<String>,
     methods: Option<Vec<String>>,
     read_only_posts: Option<Vec<String>>,
@@ -227,9 +229,9 @@ fn target(site: &Site<'_>, mut entry: RawTarget, read_only: bool) -> Result<Targ
     };
     let limits = limits(
         site,
-        entry.connect_timeout,
-        entry.timeout,
+        (entry.connect_timeout, entry.timeout),
         entry.max_response,
+        entry.max_streamed,
     )?;
     let target =
         Target::parse(&entry.name, &url).map_err(|error| site.error("url", error.to_string()))?;
@@ -507,11 +509,14 @@ fn tls(site: &Site<'_>, raw: RawTls) -> Result<TlsSettings, ManifestError> {
     Ok(settings)
 }
 
+/// The largest `max_streamed` a target may set.
+const MAX_STREAMED_CEILING: u64 = 1 << 40;
+
 fn limits(
     site: &Site<'_>,
-    connect_timeout: Option<String>,
-    timeout: Option<String>,
+    (connect_timeout, timeout): (Option<String>, Option<String>),
     max_response: Option<String>,
+    max_streamed: Option<String>,
 ) -> Result<TargetLimits, ManifestError> {
     let defaults = TargetLimits::default();
     let duration = |field: &str, text: Option<String>, default: Duration| match text {
@@ -546,11 +551,48 @@ fn limits(
             }
         },
     };
+    let streamed_bytes = streamed_bytes(site, max_streamed, response_bytes)?;
     Ok(TargetLimits {
         connect_timeout: duration("connect_timeout", connect_timeout, defaults.connect_timeout)?,
         timeout: duration("timeout", timeout, defaults.timeout)?,
         response_bytes,
+        streamed_bytes,
     })
+}
+
+/// `max_streamed`: the most of a body a plugin may read as a stream (1 GiB unless set), at
+/// least `max_response` (a body read as a stream may always be as large as one read whole).
+fn streamed_bytes(
+    site: &Site<'_>,
+    max_streamed: Option<String>,
+    response_bytes: usize,
+) -> Result<usize, ManifestError> {
+    let Some(text) = max_streamed else {
+        return Ok(crate::egress::DEFAULT_STREAMED_BYTES.max(response_bytes));
+    };
+    let shown = |bytes: u64| bytesize::ByteSize::b(bytes).display().iec().to_string();
+    match units::parse_size(&text) {
+        Err(error) => Err(site.error(
+            "max_streamed",
+            format!("{error}; write the most a plugin may read of a body it reads as a stream, e.g. \"1GiB\""),
+        )),
+        Ok(size) if size > MAX_STREAMED_CEILING => Err(site.error(
+            "max_streamed",
+            format!(
+                "`{text}` is more than {}; write a smaller size, e.g. \"4GiB\"",
+                shown(MAX_STREAMED_CEILING)
+            ),
+        )),
+        Ok(size) if size < response_bytes as u64 => Err(site.error(
+            "max_streamed",
+            format!(
+                "`{text}` is less than this target's max_response ({}): a body read as a stream \
+                 may always be as large as one read whole; raise max_streamed, or lower max_response",
+                shown(response_bytes as u64)
+            ),
+        )),
+        Ok(size) => Ok(usize::try_from(size).unwrap_or(usize::MAX)),
+    }
 }
 
 #[cfg(test)]
@@ -749,13 +791,34 @@ mod tests {
         let targets = parse_in(
             dir.path(),
             "[[targets]]\nname = \"a\"\nurl = \"https://a.example\"\ntls = { ca_file = \"ca.pem\" }\n\
-             connect_timeout = \"2s\"\ntimeout = \"9s\"\nmax_response = \"1MiB\"",
+             connect_timeout = \"2s\"\ntimeout = \"9s\"\nmax_response = \"1MiB\"\n\
+             max_streamed = \"3GiB\"",
         )
         .unwrap();
         assert_eq!(targets[0].tls().ca_pem.as_deref(), Some(PEM.as_bytes()));
         assert_eq!(targets[0].limits().timeout, Duration::from_secs(9));
         assert_eq!(targets[0].limits().connect_timeout, Duration::from_secs(2));
         assert_eq!(targets[0].limits().response_bytes, 1 << 20);
+        assert_eq!(targets[0].limits().streamed_bytes, 3 << 30);
+        assert_eq!(targets[0].limits().body_cap(false), 1 << 20);
+        assert_eq!(targets[0].limits().body_cap(true), 3 << 30);
+    }
+
+    #[test]
+    fn streamed_bodies_default_to_a_gibibyte_and_never_below_max_response() {
+        let limits = |extra: &str| {
+            parse(&format!(
+                "[[targets]]\nname = \"a\"\nurl = \"https://a\"\n{extra}"
+            ))
+            .unwrap()[0]
+                .limits()
+                .clone()
+        };
+        assert_eq!(limits("").streamed_bytes, 1 << 30);
+        assert_eq!(limits("").response_bytes, 32 << 20);
+        assert_eq!(limits("max_response = \"1GiB\"").streamed_bytes, 1 << 30);
+        assert_eq!(limits("max_streamed = \"32MiB\"").streamed_bytes, 32 << 20);
+        assert_eq!(limits("max_streamed = \"1TiB\"").streamed_bytes, 1 << 40);
     }
 
     #[test]
@@ -820,6 +883,26 @@ mod tests {
                 "url = \"https://a\"\nmax_response = \"2GiB\"",
                 "targets[0].max_response",
                 "up to 1GiB",
+            ),
+            (
+                "url = \"https://a\"\nmax_streamed = \"plenty\"",
+                "targets[0].max_streamed",
+                "e.g. \"1GiB\"",
+            ),
+            (
+                "url = \"https://a\"\nmax_streamed = \"16MiB\"",
+                "targets[0].max_streamed",
+                "less than this target's max_response (32.0 MiB)",
+            ),
+            (
+                "url = \"https://a\"\nmax_response = \"64MiB\"\nmax_streamed = \"48MiB\"",
+                "targets[0].max_streamed",
+                "raise max_streamed, or lower max_response",
+            ),
+            (
+                "url = \"https://a\"\nmax_streamed = \"2TiB\"",
+                "targets[0].max_streamed",
+                "more than 1.0 TiB",
             ),
             (
                 "url = \"https://a\"\nproxy = true",

@@ -117,7 +117,8 @@ fn content_block(content: types::Content) -> ContentBlock {
     }
 }
 
-fn resource_contents(resource: types::EmbeddedResource) -> ResourceContents {
+/// A plugin's resource contents as MCP's.
+pub fn resource_contents(resource: types::EmbeddedResource) -> ResourceContents {
     match resource.contents {
         types::ResourceContents::Text(text) => ResourceContents::TextResourceContents {
             uri: resource.uri,

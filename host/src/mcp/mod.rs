@@ -15,18 +15,24 @@
 //! - [`rounds`]: questions to the person behind a client before a call runs (confirmation):
 //!   `input_required` with a sealed `requestState` on 2026-07-28, `elicitation/create` on
 //!   sessions.
+//! - `catalog`: resources, resource templates, completions and skills (SEP-2640) from the
+//!   registry.
+//! - `plugin_input`: a plugin's questions for the client (`input_required` on 2026-07-28,
+//!   requests to the client on 2025-11-25 sessions).
 //! - [`tasks`]: the store of MCP tasks (SEP-2663): tool calls that outlive their request, seen
 //!   and cancelled only by the caller that started them, bounded per instance and per caller,
 //!   named after the replica that runs them.
 //! - `spans`: the trace spans of a `tools/call` and its policy decision, with the MCP
 //!   semantic-convention attributes, continuing the caller's trace context.
 
+mod catalog;
 pub mod convert;
 pub mod guard;
 pub mod host_check;
 pub mod http;
 mod logging;
 pub mod notify;
+mod plugin_input;
 mod result;
 pub mod rounds;
 pub mod server;

@@ -1,4 +1,5 @@
-//! Change notifications: every connected client learns when the tool or prompt set changes.
+//! Change notifications: every connected client learns when the tool, prompt or resource
+//! lists change.
 //!
 //! Legacy (2025-11-25) clients get `notifications/*/list_changed` on their MCP session's GET
 //! stream: their peers are kept from `initialized` on and pruned when their transport closes.
@@ -70,7 +71,8 @@ impl Broadcaster {
         for peer in peers {
             let tools = !changes.tools || peer.notify_tool_list_changed().await.is_ok();
             let prompts = !changes.prompts || peer.notify_prompt_list_changed().await.is_ok();
-            told += usize::from(tools && prompts);
+            let resources = !changes.resources || peer.notify_resource_list_changed().await.is_ok();
+            told += usize::from(tools && prompts && resources);
         }
         let sinks: Vec<_> = self
             .inner
@@ -83,7 +85,8 @@ impl Broadcaster {
         for sink in sinks {
             let tools = !changes.tools || sink.notify_tool_list_changed().await.is_ok();
             let prompts = !changes.prompts || sink.notify_prompt_list_changed().await.is_ok();
-            told += usize::from(tools && prompts);
+            let resources = !changes.resources || sink.notify_resource_list_changed().await.is_ok();
+            told += usize::from(tools && prompts && resources);
         }
         told
     }

@@ -12,8 +12,11 @@
 //!   on the session, answered within [`ELICITATION_TIMEOUT`].
 //! - Anything else cannot ask a person, so the answer is [`Answer::Unavailable`] and nothing runs.
 //!
-//! Confirmation by a policy rule is the first question asked this way; plugins asking their own
-//! questions will go through the same [`Rounds`].
+//! Confirmation by a policy rule is one question asked this way; a plugin's own questions
+//! (a tool answering `input-required`) are the other: their `requestState` seals the plugin's
+//! state the same way ([`Rounds::seal_round`], [`Rounds::open_round`]), and also records that
+//! the call was already confirmed, so a confirmed call that then asks is not asked to confirm
+//! again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,6 +64,54 @@ impl Binding {
         Self(hash.finalize().into())
     }
 }
+
+/// What a plugin's `input_required` result carries to the next round, sealed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PluginRound {
+    /// The plugin's own state.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The person already confirmed this call (a policy rule asked).
+    #[serde(rename = "c", default)]
+    pub confirmed: bool,
+    /// Makes every sealed round unique, so it can be spent once.
+    #[serde(rename = "n")]
+    nonce: String,
+}
+
+impl PluginRound {
+    /// A round carrying `state`, for a call that was `confirmed` or not.
+    pub fn new(state: Option<String>, confirmed: bool) -> Self {
+        let nonce: String = random_bytes::<16>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            state,
+            confirmed,
+            nonce,
+        }
+    }
+}
+
+/// What an echoed `requestState` turned out to be.
+#[derive(Debug)]
+pub enum Opened {
+    /// No state was echoed.
+    Nothing,
+    /// A confirmation's state (checked by [`Rounds::confirm`]).
+    Confirmation,
+    /// A plugin round, verified and now spent.
+    Round(PluginRound),
+    /// Forged, altered, for another call, expired or already spent.
+    Rejected,
+}
+
+/// Marks a sealed payload as a plugin round (a confirmation's payload is its 16-byte nonce).
+const ROUND_TAG: u8 = b'P';
+
+/// Largest plugin state the host seals.
+pub const MAX_PLUGIN_STATE: usize = 16 << 10;
 
 /// The client's echo of an earlier `input_required` result, if this call is a retry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -198,6 +249,44 @@ impl Rounds {
         verdict(&answer)
     }
 
+    /// Seals `round` for the call bound by `binding`, as a `requestState`.
+    pub fn seal_round(&self, round: &PluginRound, binding: &Binding) -> String {
+        let mut payload = vec![ROUND_TAG];
+        payload.extend(serde_json::to_vec(round).expect("a round serialises"));
+        self.codec.seal_with(
+            &payload,
+            &SealOptions::new()
+                .associated_data(&binding.0)
+                .ttl(STATE_TTL),
+        )
+    }
+
+    /// What the echoed `state` of the call bound by `binding` is; a plugin round is spent.
+    pub fn open_round(&self, state: Option<&str>, binding: &Binding) -> Opened {
+        let Some(state) = state else {
+            return Opened::Nothing;
+        };
+        let Ok(payload) = self.codec.open_with(state, &binding.0) else {
+            return Opened::Rejected;
+        };
+        let Some((&ROUND_TAG, json)) = payload.split_first() else {
+            return Opened::Confirmation;
+        };
+        if payload.len() == 16 {
+            return Opened::Confirmation;
+        }
+        let Ok(round) = serde_json::from_slice::<PluginRound>(json) else {
+            return Opened::Rejected;
+        };
+        let mut nonce = [0u8; 16];
+        let digest = Sha256::digest(round.nonce.as_bytes());
+        nonce.copy_from_slice(&digest[..16]);
+        if !self.spend(nonce) {
+            return Opened::Rejected;
+        }
+        Opened::Round(round)
+    }
+
     /// Marks `nonce` spent; false if it already was.
     fn spend(&self, nonce: [u8; 16]) -> bool {
         let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,7 +304,7 @@ impl Rounds {
 
 /// Whether the request speaks 2026-07-28 or later, where server-to-client requests are gone and
 /// questions travel as `input_required` results.
-fn speaks_input_required(context: &RequestContext<RoleServer>) -> bool {
+pub fn speaks_input_required(context: &RequestContext<RoleServer>) -> bool {
     context
         .protocol_version()
         .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
@@ -368,6 +457,39 @@ mod tests {
             rounds.check_answer(&state, None, &binding),
             Answer::No
         ));
+    }
+
+    #[test]
+    fn a_plugin_round_opens_once_and_only_for_its_call() {
+        let rounds = Rounds::new(None).unwrap();
+        let binding = Binding::new("alice", "ask", None, &json!({}));
+        let sealed = rounds.seal_round(&PluginRound::new(Some("step1".into()), true), &binding);
+        let other = Binding::new("bob", "ask", None, &json!({}));
+        assert!(matches!(
+            rounds.open_round(Some(&sealed), &other),
+            Opened::Rejected
+        ));
+        match rounds.open_round(Some(&sealed), &binding) {
+            Opened::Round(round) => {
+                assert_eq!(round.state.as_deref(), Some("step1"));
+                assert!(round.confirmed);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            rounds.open_round(Some(&sealed), &binding),
+            Opened::Rejected
+        ));
+        let confirmation = sealed_confirmation(&rounds, &binding);
+        assert!(matches!(
+            rounds.open_round(Some(&confirmation), &binding),
+            Opened::Confirmation
+        ));
+        assert!(matches!(rounds.open_round(None, &binding), Opened::Nothing));
+    }
+
+    fn sealed_confirmation(rounds: &Rounds, binding: &Binding) -> String {
+        sealed(rounds, binding)
     }
 
     #[test]

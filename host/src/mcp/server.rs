@@ -12,10 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
-    ClientCapabilities, ContentBlock, CreateTaskResult, GetPromptRequestParams, GetPromptResponse,
-    GetTaskParams, GetTaskResult, Implementation, ListPromptsResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerConfig,
-    SubscriptionFilter, UpdateTaskParams,
+    ClientCapabilities, CompleteRequestParams, CompleteResult, ContentBlock, CreateTaskResult,
+    ErrorCode, GetPromptRequestParams, GetPromptResponse, GetSkillRequestParams, GetSkillResult,
+    GetTaskParams, GetTaskResult, Implementation, InputRequiredResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
+    ReadResourceResponse, ServerConfig, SubscriptionFilter, UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
@@ -23,10 +25,12 @@ use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
 use tracing::Instrument as _;
 
+use super::catalog::{self, Located};
 use super::guard::{self, Guard};
 use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
-use super::rounds::{Answer, Binding, Retry};
+use super::plugin_input::{self, MAX_SESSION_ROUNDS, Unaskable};
+use super::rounds::{Answer, Binding, Opened, PluginRound, Retry, speaks_input_required};
 use super::tasks::{Bounds, Ending, TaskHandle, Tasks};
 use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
@@ -37,7 +41,7 @@ use crate::events::{CallTally, EventSink, GuestEvent, LogLevel};
 use crate::guest_text::escape;
 use crate::metrics::{self, CallOutcome};
 use crate::registry::{Entry, Instance, InstanceError, Registry};
-use crate::runtime::types::TaskSupport;
+use crate::runtime::types::{self, TaskSupport};
 use crate::runtime::{CallAnswer, CallError};
 
 /// Settings of the MCP front that shape results.
@@ -169,7 +173,7 @@ impl ServerHandler for McpServer {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let snapshot = self.registry.snapshot();
         let entry = snapshot.prompt(&request.name).cloned().ok_or_else(|| {
@@ -181,14 +185,38 @@ impl ServerHandler for McpServer {
                 None,
             )
         })?;
+        let caller = guard::caller_of(&context);
         let arguments =
-            serde_json::to_value(request.arguments.unwrap_or_default()).unwrap_or_default();
+            serde_json::to_value(request.arguments.clone().unwrap_or_default()).unwrap_or_default();
+        let binding = Binding::new(&caller.subject, &request.name, None, &arguments);
+        let responses = request.input_responses.as_ref();
+        let opened = self
+            .guard
+            .rounds()
+            .open_round(request.request_state.as_deref(), &binding);
+        let round = match opened {
+            Opened::Round(round) => Some(plugin_input::round(responses, round.state)),
+            Opened::Rejected => return Err(rejected_state()),
+            Opened::Nothing if responses.is_some() => Some(plugin_input::round(responses, None)),
+            Opened::Nothing | Opened::Confirmation => None,
+        };
+        let call_context = self.side_context(&caller, &context);
         let rendered = entry
             .instance
-            .get_prompt(entry.index, &arguments, self.options.result_cap)
+            .get_prompt(
+                (entry.index, &arguments, round.as_ref()),
+                call_context,
+                self.options.result_cap,
+            )
             .await;
         match rendered {
-            Ok(Ok(rendered)) => Ok(convert::prompt_result(rendered).into()),
+            Ok(Ok(types::PromptAnswer::Complete(rendered))) => {
+                Ok(convert::prompt_result(rendered).into())
+            }
+            Ok(Ok(types::PromptAnswer::InputRequired(input))) => {
+                let asked = self.ask_client(&input, &binding, false, &context)?;
+                Ok(GetPromptResponse::InputRequired(asked))
+            }
             Ok(Err(message)) => Err(ErrorData::invalid_params(message, None)),
             Err(error) => Err(ErrorData::internal_error(
                 format!(
@@ -199,6 +227,98 @@ impl ServerHandler for McpServer {
                 None,
             )),
         }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(catalog::list_resources(&self.registry.snapshot()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(catalog::list_templates(&self.registry.snapshot()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let snapshot = self.registry.snapshot();
+        match catalog::locate(&snapshot, &request.uri)? {
+            Located::SkillFile(text) => Ok(catalog::skill_file(&request.uri, text).into()),
+            Located::Plugin(instance, own) => {
+                let caller = guard::caller_of(&context);
+                let call_context = self.side_context(&caller, &context);
+                let read = catalog::read_plugin_resource(
+                    &instance,
+                    (&request.uri, &own),
+                    call_context,
+                    self.options.result_cap,
+                )
+                .await?;
+                Ok(read.into())
+            }
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let snapshot = self.registry.snapshot();
+        let Some((instance, reference)) = catalog::completion_target(&snapshot, &request) else {
+            return Ok(CompleteResult::default());
+        };
+        let caller = guard::caller_of(&context);
+        let chosen = catalog::chosen_arguments(&request);
+        let values = instance
+            .complete(
+                &reference,
+                (&request.argument.name, &request.argument.value, &chosen),
+                self.side_context(&caller, &context),
+            )
+            .await
+            .unwrap_or_else(|error| {
+                tracing::debug!(instance = instance.name(), %error, "completion failed");
+                Vec::new()
+            });
+        Ok(catalog::completion(values))
+    }
+
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        Ok(ListSkillsResult::with_all_items(catalog::list_skills(
+            &self.registry.snapshot(),
+        )))
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        let snapshot = self.registry.snapshot();
+        let (_, skill) = snapshot.skill(&request.uri).ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "no skill is served at {}; call skills/list to see the skills",
+                    request.uri
+                ),
+                None,
+            )
+        })?;
+        Ok(GetSkillResult::new(catalog::skill(skill)))
     }
 
     #[allow(deprecated)]
@@ -383,13 +503,15 @@ impl McpServer {
             outcome: decision.outcome.as_str(),
             rule: decision.rule.clone(),
         };
+        let binding = Binding::new(&caller.subject, name, target.as_deref(), arguments);
+        let opened = self.guard.rounds().open_round(retry.state, &binding);
+        let mut confirmed = matches!(&opened, Opened::Round(round) if round.confirmed);
         match decision.outcome {
             Outcome::Deny => {
                 let refusal = guard::refusal(name, &decision);
                 return Called::stopped(CallOutcome::Policy, refusal.into());
             }
-            Outcome::Confirm => {
-                let binding = Binding::new(&caller.subject, name, target.as_deref(), arguments);
+            Outcome::Confirm if !confirmed => {
                 let answer = self
                     .guard
                     .rounds()
@@ -398,9 +520,22 @@ impl McpServer {
                 if let Some((outcome, stop)) = confirmation_stop(name, &decision, answer, record) {
                     return Called::stopped(outcome, stop);
                 }
+                confirmed = true;
+            }
+            Outcome::Confirm => record.confirmation = Confirmation::Approved,
+            Outcome::Allow if matches!(opened, Opened::Rejected) => {
+                return Called::uncounted(Err(rejected_state()));
             }
             Outcome::Allow => {}
         }
+        let round = match opened {
+            Opened::Round(round) => Some(plugin_input::round(retry.responses, round.state)),
+            // Answers echoed without a state still reach the plugin, with no state.
+            Opened::Nothing if retry.responses.is_some() => {
+                Some(plugin_input::round(retry.responses, None))
+            }
+            _ => None,
+        };
         let scope = match (self.guard.is_per_caller(), target) {
             (false, _) => TargetScope::All,
             (true, Some(target)) => TargetScope::Only(target),
@@ -432,10 +567,39 @@ impl McpServer {
             }
         }
         let ran = self
-            .run_tool(&entry, arguments, (caller.clone(), scope), context)
+            .run_rounds(&entry, (arguments, round), (caller.clone(), scope), context)
             .await;
         let (result, tally, outcome) = match ran {
-            Ok(ran) => ran,
+            Ok(Ran::Complete(result, tally, outcome)) => (result, tally, outcome),
+            Ok(Ran::Asked(input, tally)) => {
+                record.egress = EgressSummary {
+                    requests: tally.requests(),
+                    denials: tally.denials(),
+                };
+                let answer = match self.ask_client(&input, &binding, confirmed, context) {
+                    Ok(asked) => CallToolResponse::InputRequired(asked),
+                    Err(error) if error.code == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY => {
+                        return Called {
+                            answer: Err(error),
+                            outcome: Some(CallOutcome::Failed),
+                            ran: tally.run_time(),
+                        };
+                    }
+                    Err(error) => {
+                        let failed = failed_call(&entry.instance, name, &error.message);
+                        return Called {
+                            answer: Ok(failed.into()),
+                            outcome: Some(CallOutcome::Failed),
+                            ran: tally.run_time(),
+                        };
+                    }
+                };
+                return Called {
+                    answer: Ok(answer),
+                    outcome: Some(CallOutcome::InputRequired),
+                    ran: tally.run_time(),
+                };
+            }
             Err(cancelled) => {
                 return Called {
                     answer: Err(cancelled),
@@ -455,15 +619,48 @@ impl McpServer {
         }
     }
 
-    /// Runs the tool of `entry` for `caller`, its requests held to `scope`: the result, the
-    /// call's tally and its outcome; `Err` when the client cancelled it.
+    /// Runs the tool of `entry` like [`Self::run_tool`]; on a 2025-11-25 session, the plugin's
+    /// questions are sent to the client by the host and the tool is called again with the
+    /// answers, at most [`MAX_SESSION_ROUNDS`] times.
+    async fn run_rounds(
+        &self,
+        entry: &Entry,
+        (arguments, mut round): (&Value, Option<types::Round>),
+        who: (Arc<Caller>, TargetScope),
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Ran, ErrorData> {
+        let mut asked = 0;
+        loop {
+            let ran = self
+                .run_tool(entry, (arguments, round.as_ref()), who.clone(), context)
+                .await?;
+            let Ran::Asked(input, tally) = ran else {
+                return Ok(ran);
+            };
+            if speaks_input_required(context) || asked == MAX_SESSION_ROUNDS {
+                return Ok(Ran::Asked(input, tally));
+            }
+            let inputs = plugin_input::client_inputs(context);
+            let requests = match plugin_input::input_requests(&input, inputs) {
+                Ok(requests) => requests,
+                Err(_) => return Ok(Ran::Asked(input, tally)),
+            };
+            let responses = plugin_input::ask_session(requests, context).await;
+            round = Some(plugin_input::round(Some(&responses), input.state));
+            asked += 1;
+        }
+    }
+
+    /// Runs the tool of `entry` for `caller`, its requests held to `scope`: the result (or the
+    /// plugin's questions), the call's tally and its outcome; `Err` when the client cancelled
+    /// it.
     async fn run_tool(
         &self,
         entry: &Entry,
-        arguments: &Value,
+        (arguments, round): (&Value, Option<&types::Round>),
         (caller, scope): (Arc<Caller>, TargetScope),
         context: &RequestContext<RoleServer>,
-    ) -> Result<(CallToolResult, Arc<CallTally>, CallOutcome), ErrorData> {
+    ) -> Result<Ran, ErrorData> {
         let tool = &entry.instance.tools()[entry.index];
         let (events, receiver) = EventSink::channel(256);
         let tally = events.tally();
@@ -480,10 +677,11 @@ impl McpServer {
             client_headers: client_headers(context),
             caller,
             scope,
+            inputs: plugin_input::client_inputs(context),
             ..CallContext::default()
         };
         let call = entry.instance.call_tool(
-            (entry.index, arguments),
+            (entry.index, arguments, round),
             events,
             call_context,
             self.options.result_cap,
@@ -496,8 +694,54 @@ impl McpServer {
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
         };
+        if let Ok(CallAnswer::InputRequired(input)) = outcome {
+            return Ok(Ran::Asked(input, tally));
+        }
         let (result, outcome) = self.shape(entry, outcome, &denials);
-        Ok((result, tally, outcome))
+        Ok(Ran::Complete(result, tally, outcome))
+    }
+
+    /// The `input_required` result asking the client the plugin's questions, its state
+    /// sealed to the call bound by `binding`; an error when the questions are malformed or ask
+    /// what the client cannot answer.
+    fn ask_client(
+        &self,
+        input: &types::InputRequired,
+        binding: &Binding,
+        confirmed: bool,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<InputRequiredResult, ErrorData> {
+        let inputs = plugin_input::client_inputs(context);
+        let requests = plugin_input::input_requests(input, inputs).map_err(|why| match why {
+            Unaskable::Missing(capability, why) => ErrorData {
+                message: why.into(),
+                ..missing_capability(capability)
+            },
+            Unaskable::Invalid(why) => ErrorData::internal_error(why, None),
+        })?;
+        let round = PluginRound::new(input.state.clone(), confirmed);
+        let state = self.guard.rounds().seal_round(&round, binding);
+        Ok(InputRequiredResult::new(Some(requests), Some(state)))
+    }
+
+    /// The context of a prompt, resource read or completion run by `caller`: the targets a
+    /// policy lets it reach without naming one (none when a policy decides per target).
+    fn side_context(
+        &self,
+        caller: &Arc<Caller>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallContext {
+        let scope = match self.guard.is_per_caller() {
+            true => TargetScope::Nothing,
+            false => TargetScope::All,
+        };
+        CallContext {
+            client_headers: client_headers(context),
+            caller: caller.clone(),
+            scope,
+            inputs: plugin_input::client_inputs(context),
+            ..CallContext::default()
+        }
     }
 
     /// The MCP result of a guest's answer (or of its failure), its refusal notes and size
@@ -514,6 +758,14 @@ impl McpServer {
         let (result, failure) = match answer {
             Ok(CallAnswer::Whole(result)) => (convert::call_result(result), None),
             Ok(CallAnswer::TooLarge(start)) => (result::too_large(start, cap, structured), None),
+            Ok(CallAnswer::InputRequired(_)) => (
+                failed_call(
+                    &entry.instance,
+                    tool.name(),
+                    "asked the client for input, which a task cannot give",
+                ),
+                Some(CallOutcome::Failed),
+            ),
             Err(error) => (
                 failed_call(&entry.instance, tool.name(), &error.to_string()),
                 Some(failure_outcome(&error)),
@@ -632,6 +884,33 @@ impl McpServer {
         );
         self.guard.audit().record(record, started);
     }
+}
+
+/// How running a tool once ended.
+enum Ran {
+    /// Its result, tally and outcome.
+    Complete(CallToolResult, Arc<CallTally>, CallOutcome),
+    /// The plugin asks the client first.
+    Asked(types::InputRequired, Arc<CallTally>),
+}
+
+/// The `-32021` error naming the client `capability` a plugin's question needs.
+fn missing_capability(capability: &str) -> ErrorData {
+    let mut needs = ClientCapabilities::default();
+    match capability {
+        "sampling" => needs.sampling = Some(Default::default()),
+        "roots" => needs.roots = Some(Default::default()),
+        _ => needs.elicitation = Some(Default::default()),
+    }
+    ErrorData::missing_required_client_capability(needs)
+}
+
+/// The error for an echoed `requestState` that does not verify.
+fn rejected_state() -> ErrorData {
+    ErrorData::invalid_params(
+        "requestState does not verify: it was altered, expired, already used, or given for another call or caller; call again without it",
+        None,
+    )
 }
 
 /// A guarded call that runs as a task: what it runs and the audit record it completes.

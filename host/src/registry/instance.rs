@@ -1,5 +1,5 @@
-//! One running plugin instance: a manifest, its component, its sandbox, and the tools and
-//! prompts it serves.
+//! One running plugin instance: a manifest, its component, its sandbox, and the tools,
+//! prompts, resources and skills it serves.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,12 +9,14 @@ use tracing::Instrument as _;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 use super::gate::{Busy, Gate};
+use super::resources::{self, ResourceDefinition, TemplateDefinition};
 use super::schema::{PromptDefinition, SchemaError, ToolDefinition};
+use super::skills::{self, SkillDefinition};
 use super::source::{Fingerprint, Source};
 use crate::egress::{CallContext, EgressError, EgressPolicy, EgressSettings};
 use crate::events::EventSink;
 use crate::manifest::Manifest;
-use crate::runtime::{CallAnswer, CallError, Component, Runtime, Sandbox, types};
+use crate::runtime::{CallAnswer, CallError, Component, ReadAnswer, Runtime, Sandbox, types};
 use crate::trace_context;
 
 /// Why an instance could not be loaded from its source; the message says what to fix.
@@ -34,12 +36,20 @@ pub enum LoadError {
     /// The egress policy cannot be built from the targets.
     #[error(transparent)]
     Egress(#[from] EgressError),
-    /// `list-tools` failed.
-    #[error("the plugin failed while listing its tools: {0}")]
-    ListTools(CallError),
-    /// `list-prompts` failed.
-    #[error("the plugin failed while listing its prompts: {0}")]
-    ListPrompts(CallError),
+    /// Listing what the plugin offers failed.
+    #[error("the plugin failed while listing its tools, prompts, resources or skills: {0}")]
+    List(CallError),
+    /// A resource or template URI that cannot be served.
+    #[error("the plugin's resource {0}")]
+    Resource(String),
+    /// A skill that cannot be served.
+    #[error("the plugin's skill `{skill}` {error}")]
+    Skill {
+        /// The skill's name.
+        skill: String,
+        /// What is wrong and how to fix it.
+        error: String,
+    },
     /// A tool or prompt name the host cannot expose.
     #[error("the plugin's {kind} name `{name}` is invalid: use 1 to 48 of a-z, 0-9 and _")]
     InvalidName {
@@ -85,6 +95,9 @@ pub struct Instance {
     sandbox: Sandbox,
     tools: Vec<ToolDefinition>,
     prompts: Vec<PromptDefinition>,
+    resources: Vec<ResourceDefinition>,
+    templates: Vec<TemplateDefinition>,
+    skills: Vec<SkillDefinition>,
     gate: Gate,
 }
 
@@ -104,17 +117,19 @@ impl Instance {
         } = source;
         let component = compile(runtime, &manifest, wasm).await?;
         let sandbox = sandbox(&manifest, egress)?;
-        let tools = component
-            .list_tools(&sandbox)
+        let listed = component
+            .list_all(&sandbox)
             .await
-            .map_err(LoadError::ListTools)?;
-        let prompts = component
-            .list_prompts(&sandbox)
-            .await
-            .map_err(LoadError::ListPrompts)?;
+            .map_err(LoadError::List)?;
+        let skills = serve_skills(&manifest, &listed.tools, listed.skills)?;
+        let (resources, templates) =
+            serve_resources(&manifest, listed.resources, listed.templates)?;
         Ok(Self {
-            tools: serve_tools(&manifest, tools)?,
-            prompts: serve_prompts(&manifest, prompts)?,
+            tools: serve_tools(&manifest, listed.tools)?,
+            prompts: serve_prompts(&manifest, listed.prompts)?,
+            resources,
+            templates,
+            skills,
             gate: Gate::new(
                 &manifest.name,
                 manifest
@@ -181,20 +196,102 @@ impl Instance {
         &self.prompts
     }
 
+    /// The resources it serves at fixed URIs.
+    pub fn resources(&self) -> &[ResourceDefinition] {
+        &self.resources
+    }
+
+    /// The resource templates it serves.
+    pub fn templates(&self) -> &[TemplateDefinition] {
+        &self.templates
+    }
+
+    /// The skills it serves.
+    pub fn skills(&self) -> &[SkillDefinition] {
+        &self.skills
+    }
+
+    /// The plugin's form of `uri` when it is one of this instance's resources or matches one
+    /// of its templates.
+    pub fn resource_for(&self, uri: &str) -> Option<String> {
+        let scheme = resources::scheme_of(&self.manifest.prefix);
+        let listed = self.resources.iter().find(|r| r.exposed == uri);
+        if let Some(resource) = listed {
+            return Some(resource.resource.uri.clone());
+        }
+        self.templates
+            .iter()
+            .filter(|t| resources::matches_template(&t.exposed, uri))
+            .find_map(|t| {
+                resources::plugin_uri(
+                    uri,
+                    resources::scheme(&t.template.uri_template),
+                    scheme.as_deref(),
+                )
+            })
+    }
+
+    /// The template clients see as `exposed`, in the plugin's form.
+    pub fn template_for(&self, exposed: &str) -> Option<&TemplateDefinition> {
+        self.templates.iter().find(|t| t.exposed == exposed)
+    }
+
+    /// Reads the resource at `uri` (the plugin's form) for `context`'s caller; contents over
+    /// `cap` bytes are refused.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        context: CallContext,
+        cap: usize,
+    ) -> Result<ReadAnswer, InstanceError> {
+        let _slot = self.gate.enter().await?;
+        Ok(self
+            .component
+            .read_resource(&self.sandbox, context, uri, cap)
+            .await?)
+    }
+
+    /// Completes `argument` of `reference` (the plugin's names) from `value`, with the
+    /// arguments already `chosen`.
+    pub async fn complete(
+        &self,
+        reference: &types::CompletionRef,
+        (argument, value, chosen): (&str, &str, &Value),
+        context: CallContext,
+    ) -> Result<Vec<String>, InstanceError> {
+        let _slot = self.gate.enter().await?;
+        let chosen = chosen.to_string();
+        Ok(self
+            .component
+            .complete(
+                &self.sandbox,
+                context,
+                reference,
+                (argument, value, &chosen),
+            )
+            .await?)
+    }
+
     /// Runs tool `index` with already-validated `arguments` in `context` (its caller, the
     /// client's headers, the targets it may reach; the tool is filled in here); progress, logs
     /// and egress refusals go to `events`. Targets with a token exchange act as the caller.
     /// A result over `cap` bytes keeps only the start of its text.
     pub async fn call_tool(
         &self,
-        (index, arguments): (usize, &Value),
+        (index, arguments, round): (usize, &Value, Option<&types::Round>),
         events: EventSink,
         context: CallContext,
         cap: usize,
     ) -> Result<CallAnswer, InstanceError> {
         let _slot = self.gate.enter().await?;
-        self.run_tool(&self.sandbox, (index, arguments), events, context, cap)
-            .await
+        self.run_tool(
+            &self.sandbox,
+            (index, arguments, round),
+            events,
+            context,
+            cap,
+        )
+        .await
     }
 
     /// Runs tool `index` as an MCP task: outside the concurrency gate (the task store bounds
@@ -211,14 +308,14 @@ impl Instance {
             timeout: self.manifest.limits.task_timeout,
             ..self.sandbox.clone()
         };
-        self.run_tool(&sandbox, (index, arguments), events, context, cap)
+        self.run_tool(&sandbox, (index, arguments, None), events, context, cap)
             .await
     }
 
     async fn run_tool(
         &self,
         sandbox: &Sandbox,
-        (index, arguments): (usize, &Value),
+        (index, arguments, round): (usize, &Value, Option<&types::Round>),
         events: EventSink,
         context: CallContext,
         cap: usize,
@@ -238,24 +335,25 @@ impl Instance {
         );
         Ok(self
             .component
-            .call_tool(sandbox, events, context, (name, &arguments), cap)
+            .call_tool(sandbox, events, context, (name, &arguments, round), cap)
             .instrument(span)
             .await?)
     }
 
-    /// Renders prompt `index` with `arguments`; a prompt over `cap` bytes is refused.
+    /// Renders prompt `index` with `arguments` (and the client's answers of the previous
+    /// `round`) for `context`'s caller; a prompt over `cap` bytes is refused.
     pub async fn get_prompt(
         &self,
-        index: usize,
-        arguments: &Value,
+        (index, arguments, round): (usize, &Value, Option<&types::Round>),
+        context: CallContext,
         cap: usize,
-    ) -> Result<Result<types::PromptResult, String>, InstanceError> {
+    ) -> Result<Result<types::PromptAnswer, String>, InstanceError> {
         let _slot = self.gate.enter().await?;
         let arguments = arguments.to_string();
         let name = self.prompts[index].name();
         Ok(self
             .component
-            .get_prompt(&self.sandbox, (name, &arguments), cap)
+            .get_prompt(&self.sandbox, context, (name, &arguments, round), cap)
             .await?)
     }
 }
@@ -354,6 +452,63 @@ fn serve_prompts(
         });
     }
     Ok(served)
+}
+
+fn serve_skills(
+    manifest: &Manifest,
+    tools: &[types::Tool],
+    skills: Vec<types::Skill>,
+) -> Result<Vec<SkillDefinition>, LoadError> {
+    let exposed = |name: &str| {
+        tools
+            .iter()
+            .any(|tool| tool.name == name)
+            .then(|| manifest.exposed_name(name))
+    };
+    let mut served: Vec<SkillDefinition> = Vec::with_capacity(skills.len());
+    for skill in skills {
+        let name = skill.name.clone();
+        if served.iter().any(|s| s.name == name) {
+            return Err(LoadError::Duplicate {
+                kind: "skill",
+                name,
+            });
+        }
+        let definition = skills::serve_skill(&manifest.name, skill, &exposed)
+            .map_err(|error| LoadError::Skill { skill: name, error })?;
+        served.push(definition);
+    }
+    Ok(served)
+}
+
+fn serve_resources(
+    manifest: &Manifest,
+    resources: Vec<types::Resource>,
+    templates: Vec<types::ResourceTemplate>,
+) -> Result<(Vec<ResourceDefinition>, Vec<TemplateDefinition>), LoadError> {
+    let scheme = resources::scheme_of(&manifest.prefix);
+    let mut served = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let exposed = resources::exposed_uri(&resource.uri, scheme.as_deref())
+            .map_err(LoadError::Resource)?;
+        if served
+            .iter()
+            .any(|r: &ResourceDefinition| r.exposed == exposed)
+        {
+            return Err(LoadError::Duplicate {
+                kind: "resource",
+                name: resource.uri,
+            });
+        }
+        served.push(ResourceDefinition { exposed, resource });
+    }
+    let mut served_templates = Vec::with_capacity(templates.len());
+    for template in templates {
+        let exposed = resources::exposed_uri(&template.uri_template, scheme.as_deref())
+            .map_err(LoadError::Resource)?;
+        served_templates.push(TemplateDefinition { exposed, template });
+    }
+    Ok((served, served_templates))
 }
 
 fn check_name(name: &str, kind: &'static str) -> Result<(), LoadError> {

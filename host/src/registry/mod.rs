@@ -13,7 +13,9 @@ mod gate;
 mod instance;
 mod load;
 mod param_headers;
+pub mod resources;
 pub mod schema;
+pub mod skills;
 mod source;
 mod status;
 
@@ -26,7 +28,9 @@ use arc_swap::ArcSwap;
 pub use gate::{Busy, register_metrics};
 pub use instance::{Instance, InstanceError, LoadError};
 pub use load::{LoadOptions, Staged, load_snapshot, reload_snapshot};
+pub use resources::{ResourceDefinition, TemplateDefinition};
 pub use schema::{PromptDefinition, SchemaError, ToolDefinition};
+pub use skills::SkillDefinition;
 pub use source::{Fingerprint, Source, SourceError};
 pub use status::{LoadStatus, Readiness};
 
@@ -104,12 +108,14 @@ pub struct Changes {
     pub tools: bool,
     /// The prompt list.
     pub prompts: bool,
+    /// The resource, template or skill lists.
+    pub resources: bool,
 }
 
 impl Changes {
-    /// True when either list changed.
+    /// True when any list changed.
     pub fn any(&self) -> bool {
-        self.tools || self.prompts
+        self.tools || self.prompts || self.resources
     }
 }
 
@@ -200,13 +206,37 @@ impl Snapshot {
             .prompts()
             .iter()
             .map(|p| (&p.exposed, &self.prompts, "prompt"));
-        tools.chain(prompts).find_map(|(name, names, kind)| {
+        let named = tools.chain(prompts).find_map(|(name, names, kind)| {
             names.get(name).map(|existing| FailureCause::Collision {
                 kind,
                 name: name.clone(),
                 instance: existing.instance.name().to_owned(),
                 manifest: existing.instance.manifest().path.clone(),
             })
+        });
+        named.or_else(|| self.uri_collision(instance))
+    }
+
+    /// A resource URI or template of `instance` that a serving instance already serves (two
+    /// instances with an empty prefix and the same plugin scheme).
+    fn uri_collision(&self, instance: &Instance) -> Option<FailureCause> {
+        let uris = |i: &Instance| -> Vec<String> {
+            let resources = i.resources().iter().map(|r| r.exposed.clone());
+            resources
+                .chain(i.templates().iter().map(|t| t.exposed.clone()))
+                .collect()
+        };
+        let mine = uris(instance);
+        self.instances.iter().find_map(|existing| {
+            let theirs = uris(existing);
+            mine.iter()
+                .find(|uri| theirs.contains(uri))
+                .map(|uri| FailureCause::Collision {
+                    kind: "resource",
+                    name: uri.clone(),
+                    instance: existing.name().to_owned(),
+                    manifest: existing.manifest().path.clone(),
+                })
         })
     }
 
@@ -278,7 +308,61 @@ impl Snapshot {
             prompts: !same_lists(&self.prompts, &previous.prompts, |a, b| {
                 prompt(a).same_as(prompt(b))
             }),
+            resources: self.resource_lists() != previous.resource_lists(),
         }
+    }
+
+    /// Every served resource URI, template and skill file with its digest, for telling
+    /// whether the resource lists changed.
+    fn resource_lists(&self) -> Vec<String> {
+        let mut lists: Vec<String> = self
+            .instances
+            .iter()
+            .flat_map(|instance| {
+                let resources = instance
+                    .resources()
+                    .iter()
+                    .map(|r| format!("r {} {:?}", r.exposed, r.resource));
+                let templates = instance
+                    .templates()
+                    .iter()
+                    .map(|t| format!("t {} {:?}", t.exposed, t.template));
+                let skills = instance
+                    .skills()
+                    .iter()
+                    .flat_map(|s| s.files.iter().map(|f| format!("s {} {}", f.uri, f.digest)));
+                resources.chain(templates).chain(skills).collect::<Vec<_>>()
+            })
+            .collect();
+        lists.sort();
+        lists
+    }
+
+    /// The instance serving the resource at `uri` (a fixed resource or one a template
+    /// describes), and the plugin's form of the URI.
+    pub fn resource(&self, uri: &str) -> Option<(&Arc<Instance>, String)> {
+        self.instances
+            .iter()
+            .find_map(|instance| instance.resource_for(uri).map(|own| (instance, own)))
+    }
+
+    /// The skill whose `SKILL.md` is at `uri`, with its instance.
+    pub fn skill(&self, uri: &str) -> Option<(&Arc<Instance>, &SkillDefinition)> {
+        self.instances.iter().find_map(|instance| {
+            instance
+                .skills()
+                .iter()
+                .find(|skill| skill.uri == uri)
+                .map(|skill| (instance, skill))
+        })
+    }
+
+    /// The skill file at `uri`.
+    pub fn skill_file(&self, uri: &str) -> Option<&skills::SkillFile> {
+        self.instances
+            .iter()
+            .flat_map(|instance| instance.skills())
+            .find_map(|skill| skill.file(uri))
     }
 }
 

@@ -108,18 +108,32 @@ pub struct Component {
 enum Export<'a> {
     ListTools,
     ListPrompts,
-    /// Name, arguments and the result cap.
-    CallTool(&'a str, &'a str, usize),
-    /// Name, arguments and the result cap.
-    GetPrompt(&'a str, &'a str, usize),
+    ListResources,
+    ListResourceTemplates,
+    ListSkills,
+    /// Name, arguments, the previous round and the result cap.
+    CallTool(&'a str, &'a str, Option<&'a types::Round>, usize),
+    /// Name, arguments, the previous round and the result cap.
+    GetPrompt(&'a str, &'a str, Option<&'a types::Round>, usize),
+    /// The URI (the plugin's form) and the result cap.
+    ReadResource(&'a str, usize),
+    /// What is completed, the argument, its value so far and the chosen arguments (JSON).
+    Complete(&'a types::CompletionRef, &'a str, &'a str, &'a str),
 }
 
 impl Export<'_> {
     /// The most bytes the host copies out of the guest at once while running this export.
     fn copy_limit(&self) -> usize {
         match self {
-            Export::ListTools | Export::ListPrompts => lift::copy_limit(lift::MAX_LIST_BYTES),
-            Export::CallTool(_, _, cap) | Export::GetPrompt(_, _, cap) => lift::copy_limit(*cap),
+            Export::ListTools
+            | Export::ListPrompts
+            | Export::ListResources
+            | Export::ListResourceTemplates
+            | Export::ListSkills
+            | Export::Complete(..) => lift::copy_limit(lift::MAX_LIST_BYTES),
+            Export::CallTool(_, _, _, cap)
+            | Export::GetPrompt(_, _, _, cap)
+            | Export::ReadResource(_, cap) => lift::copy_limit(*cap),
         }
     }
 }
@@ -127,8 +141,31 @@ impl Export<'_> {
 enum Answer {
     Tools(Vec<types::Tool>),
     Prompts(Vec<types::Prompt>),
+    Resources(Vec<types::Resource>),
+    Templates(Vec<types::ResourceTemplate>),
+    Skills(Vec<types::Skill>),
     Call(CallAnswer),
-    Prompt(Result<types::PromptResult, String>),
+    Prompt(Result<types::PromptAnswer, String>),
+    Read(Result<Vec<types::EmbeddedResource>, types::ResourceError>),
+    Completion(Vec<String>),
+}
+
+/// A plugin's answer to reading one resource: its contents, or why not.
+pub type ReadAnswer = Result<Vec<types::EmbeddedResource>, types::ResourceError>;
+
+/// What a plugin lists once, when it is loaded.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// `tools.list-tools`.
+    pub tools: Vec<types::Tool>,
+    /// `prompts.list-prompts`.
+    pub prompts: Vec<types::Prompt>,
+    /// `resources.list-resources`.
+    pub resources: Vec<types::Resource>,
+    /// `resources.list-resource-templates`.
+    pub templates: Vec<types::ResourceTemplate>,
+    /// `skills.list-skills`.
+    pub skills: Vec<types::Skill>,
 }
 
 impl Component {
@@ -158,57 +195,47 @@ impl Component {
         self.from_cache
     }
 
-    /// Calls `tools.list-tools`.
-    pub async fn list_tools(&self, sandbox: &Sandbox) -> Result<Vec<types::Tool>, CallError> {
-        match self
-            .run(
-                sandbox,
-                EventSink::none(),
-                CallContext::default(),
-                Export::ListTools,
-            )
-            .await?
-        {
-            Answer::Tools(tools) => Ok(tools),
-            _ => unreachable!("list-tools answers with tools"),
-        }
+    /// Runs one listing export with no events, caller or inputs.
+    async fn list(&self, sandbox: &Sandbox, export: Export<'_>) -> Result<Answer, CallError> {
+        self.run(sandbox, EventSink::none(), CallContext::default(), export)
+            .await
     }
 
-    /// Calls `prompts.list-prompts`.
-    pub async fn list_prompts(&self, sandbox: &Sandbox) -> Result<Vec<types::Prompt>, CallError> {
-        match self
-            .run(
-                sandbox,
-                EventSink::none(),
-                CallContext::default(),
-                Export::ListPrompts,
-            )
-            .await?
-        {
-            Answer::Prompts(prompts) => Ok(prompts),
-            _ => unreachable!("list-prompts answers with prompts"),
+    /// Calls every listing export: tools, prompts, resources, templates and skills.
+    pub async fn list_all(&self, sandbox: &Sandbox) -> Result<Listed, CallError> {
+        let mut listed = Listed::default();
+        for export in [
+            Export::ListTools,
+            Export::ListPrompts,
+            Export::ListResources,
+            Export::ListResourceTemplates,
+            Export::ListSkills,
+        ] {
+            match self.list(sandbox, export).await? {
+                Answer::Tools(tools) => listed.tools = tools,
+                Answer::Prompts(prompts) => listed.prompts = prompts,
+                Answer::Resources(resources) => listed.resources = resources,
+                Answer::Templates(templates) => listed.templates = templates,
+                Answer::Skills(skills) => listed.skills = skills,
+                _ => unreachable!("a listing export answers with its list"),
+            }
         }
+        Ok(listed)
     }
 
-    /// Calls `tools.call-tool`; progress and log events go to `events`. A result over `cap`
-    /// bytes keeps only the start of its text (see [`lift`]).
+    /// Calls `tools.call-tool`, with the client's answers of the previous `round`; progress
+    /// and log events go to `events`. A result over `cap` bytes keeps only the start of its
+    /// text (see [`lift`]).
     pub async fn call_tool(
         &self,
         sandbox: &Sandbox,
         events: EventSink,
         context: CallContext,
-        (name, arguments): (&str, &str),
+        (name, arguments, round): (&str, &str, Option<&types::Round>),
         cap: usize,
     ) -> Result<CallAnswer, CallError> {
-        match self
-            .run(
-                sandbox,
-                events,
-                context,
-                Export::CallTool(name, arguments, cap),
-            )
-            .await?
-        {
+        let export = Export::CallTool(name, arguments, round, cap);
+        match self.run(sandbox, events, context, export).await? {
             Answer::Call(result) => Ok(result),
             _ => unreachable!("call-tool answers with a call result"),
         }
@@ -218,20 +245,54 @@ impl Component {
     pub async fn get_prompt(
         &self,
         sandbox: &Sandbox,
-        (name, arguments): (&str, &str),
+        context: CallContext,
+        (name, arguments, round): (&str, &str, Option<&types::Round>),
         cap: usize,
-    ) -> Result<Result<types::PromptResult, String>, CallError> {
+    ) -> Result<Result<types::PromptAnswer, String>, CallError> {
+        let export = Export::GetPrompt(name, arguments, round, cap);
         match self
-            .run(
-                sandbox,
-                EventSink::none(),
-                CallContext::default(),
-                Export::GetPrompt(name, arguments, cap),
-            )
+            .run(sandbox, EventSink::none(), context, export)
             .await?
         {
             Answer::Prompt(result) => Ok(result),
             _ => unreachable!("get-prompt answers with a prompt"),
+        }
+    }
+
+    /// Calls `resources.read-resource` for `uri` (the plugin's form); contents over `cap`
+    /// bytes are refused.
+    pub async fn read_resource(
+        &self,
+        sandbox: &Sandbox,
+        context: CallContext,
+        uri: &str,
+        cap: usize,
+    ) -> Result<ReadAnswer, CallError> {
+        let export = Export::ReadResource(uri, cap);
+        match self
+            .run(sandbox, EventSink::none(), context, export)
+            .await?
+        {
+            Answer::Read(read) => Ok(read),
+            _ => unreachable!("read-resource answers with contents"),
+        }
+    }
+
+    /// Calls `completions.complete`: at most [`lift::MAX_COMPLETIONS`] values.
+    pub async fn complete(
+        &self,
+        sandbox: &Sandbox,
+        context: CallContext,
+        reference: &types::CompletionRef,
+        (argument, value, chosen): (&str, &str, &str),
+    ) -> Result<Vec<String>, CallError> {
+        let export = Export::Complete(reference, argument, value, chosen);
+        match self
+            .run(sandbox, EventSink::none(), context, export)
+            .await?
+        {
+            Answer::Completion(values) => Ok(values),
+            _ => unreachable!("complete answers with values"),
         }
     }
 
@@ -277,12 +338,13 @@ impl Component {
         // The guest is told the time to the wall-clock deadline, less the slack the host
         // gives itself beyond the timeout.
         let ends_at = ends_at.checked_sub(2 * EPOCH_TICK).unwrap_or(ends_at);
+        let inputs = context.inputs;
         let state = CallState::new(
             sandbox.egress.hooks(events.clone(), context),
             sandbox.config.clone(),
             MemoryLimiter::new(sandbox.memory_bytes, sandbox.memory_total.clone()),
             (ticks, ends_at),
-            events,
+            (events, inputs),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -305,14 +367,29 @@ async fn invoke(
         Export::ListPrompts => lift::list_prompts(&plugin, store)
             .await?
             .map(Answer::Prompts),
-        Export::CallTool(name, arguments, cap) => Ok(Answer::Call(
-            lift::call_tool(&plugin, store, (name, arguments), cap).await?,
-        )),
-        Export::GetPrompt(name, arguments, cap) => {
-            lift::get_prompt(&plugin, store, (name, arguments), cap)
+        Export::ListResources => lift::list_resources(&plugin, store)
+            .await?
+            .map(Answer::Resources),
+        Export::ListResourceTemplates => lift::list_resource_templates(&plugin, store)
+            .await?
+            .map(Answer::Templates),
+        Export::ListSkills => lift::list_skills(&plugin, store).await?.map(Answer::Skills),
+        Export::CallTool(name, arguments, round, cap) => {
+            lift::call_tool(&plugin, store, (name, arguments, round), cap)
+                .await?
+                .map(Answer::Call)
+        }
+        Export::GetPrompt(name, arguments, round, cap) => {
+            lift::get_prompt(&plugin, store, (name, arguments, round), cap)
                 .await?
                 .map(Answer::Prompt)
         }
+        Export::ReadResource(uri, cap) => lift::read_resource(&plugin, store, uri, cap)
+            .await?
+            .map(Answer::Read),
+        Export::Complete(reference, argument, value, chosen) => Ok(Answer::Completion(
+            lift::complete(&plugin, store, reference, (argument, value, chosen)).await?,
+        )),
     })
 }
 

@@ -65,14 +65,23 @@ fn iec(bytes: usize) -> String {
 /// What a content block costs in JSON besides its strings (`{"type":"text","text":""}`).
 const BLOCK_OVERHEAD: usize = 32;
 
-/// A call result, or what is kept of one that exceeded the result cap.
+/// A call result, or what is kept of one that exceeded the result cap, or the input the call
+/// needs first.
 #[derive(Debug)]
 pub enum CallAnswer {
     /// The whole result, within the cap.
     Whole(types::CallResult),
     /// A result over the cap: only the start of its text is kept.
     TooLarge(TooLarge),
+    /// The plugin asks the client first (multi round-trip input); within the cap.
+    InputRequired(types::InputRequired),
 }
+
+/// Most values one completion answers (MCP's limit).
+pub const MAX_COMPLETIONS: usize = 100;
+
+/// Most bytes of one completion value.
+const MAX_COMPLETION_BYTES: usize = 1024;
 
 /// The start of an oversized call result.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,17 +94,25 @@ pub struct TooLarge {
     pub is_error: bool,
 }
 
-/// Calls `tools.call-tool` and measures its result against `cap` bytes.
+/// Calls `tools.call-tool` and measures its answer against `cap` bytes: a result over it keeps
+/// only the start of its text; questions over it are refused.
 pub async fn call_tool(
     plugin: &Plugin,
     store: &mut Store<CallState>,
-    (name, arguments): (&str, &str),
+    (name, arguments, round): (&str, &str, Option<&types::Round>),
     cap: usize,
-) -> wasmtime::Result<CallAnswer> {
-    let result = plugin
+) -> wasmtime::Result<Result<CallAnswer, CallError>> {
+    let answer = plugin
         .capstan_plugin_tools()
-        .call_call_tool(&mut *store, name, arguments)
+        .call_call_tool(&mut *store, name, arguments, round)
         .await?;
+    let result = match answer {
+        types::ToolAnswer::Complete(result) => result,
+        types::ToolAnswer::InputRequired(input) => {
+            return Ok(within_cap(input_len(&input), cap, "asked for input")
+                .map(|()| CallAnswer::InputRequired(input)));
+        }
+    };
     let size = result
         .content
         .iter()
@@ -103,42 +120,97 @@ pub async fn call_tool(
             size.saturating_add(content_len(block) + BLOCK_OVERHEAD)
         });
     if size <= cap {
-        return Ok(CallAnswer::Whole(result));
+        return Ok(Ok(CallAnswer::Whole(result)));
     }
-    Ok(CallAnswer::TooLarge(TooLarge {
+    Ok(Ok(CallAnswer::TooLarge(TooLarge {
         size,
         text: text_prefix(&result.content, cap),
         is_error: result.is_error,
-    }))
+    })))
 }
 
-/// Calls `prompts.get-prompt`; a rendered prompt over `cap` bytes is refused.
+/// Calls `prompts.get-prompt`; a rendered prompt (or questions) over `cap` bytes is refused.
 pub async fn get_prompt(
     plugin: &Plugin,
     store: &mut Store<CallState>,
-    (name, arguments): (&str, &str),
+    (name, arguments, round): (&str, &str, Option<&types::Round>),
     cap: usize,
-) -> wasmtime::Result<Result<Result<types::PromptResult, String>, CallError>> {
+) -> wasmtime::Result<Result<Result<types::PromptAnswer, String>, CallError>> {
     let rendered = plugin
         .capstan_plugin_prompts()
-        .call_get_prompt(&mut *store, name, arguments)
+        .call_get_prompt(&mut *store, name, arguments, round)
         .await?;
-    let prompt = match rendered {
-        Ok(prompt) => prompt,
+    let answer = match rendered {
+        Ok(answer) => answer,
         Err(message) => return Ok(Ok(Err(floor(&message, cap).to_owned()))),
     };
-    let size = prompt
-        .messages
-        .iter()
-        .fold(optional_len(&prompt.description), |size, message| {
-            size.saturating_add(content_len(&message.content) + BLOCK_OVERHEAD)
-        });
-    if size > cap {
-        return Ok(Err(CallError::TooLarge(format!(
-            "rendered a prompt of about {size} bytes, more than the {cap}-byte result cap (`result_cap`); render less or raise the cap"
-        ))));
+    let size = match &answer {
+        types::PromptAnswer::Complete(prompt) => prompt
+            .messages
+            .iter()
+            .fold(optional_len(&prompt.description), |size, message| {
+                size.saturating_add(content_len(&message.content) + BLOCK_OVERHEAD)
+            }),
+        types::PromptAnswer::InputRequired(input) => input_len(input),
+    };
+    Ok(within_cap(size, cap, "rendered a prompt").map(|()| Ok(answer)))
+}
+
+/// Calls `resources.read-resource`; contents over `cap` bytes are refused.
+pub async fn read_resource(
+    plugin: &Plugin,
+    store: &mut Store<CallState>,
+    uri: &str,
+    cap: usize,
+) -> wasmtime::Result<Result<super::call::ReadAnswer, CallError>> {
+    let read = plugin
+        .capstan_plugin_resources()
+        .call_read_resource(&mut *store, uri)
+        .await?;
+    let size = match &read {
+        Ok(contents) => contents.iter().fold(0_usize, |size, item| {
+            size.saturating_add(embedded_len(item) + BLOCK_OVERHEAD)
+        }),
+        Err(types::ResourceError::NotFound(m) | types::ResourceError::Failed(m)) => m.len(),
+    };
+    Ok(within_cap(size, cap, "read a resource").map(|()| read))
+}
+
+/// Calls `completions.complete`; keeps the first [`MAX_COMPLETIONS`] values, dropping any
+/// value longer than a kilobyte.
+pub async fn complete(
+    plugin: &Plugin,
+    store: &mut Store<CallState>,
+    reference: &types::CompletionRef,
+    (argument, value, chosen): (&str, &str, &str),
+) -> wasmtime::Result<Vec<String>> {
+    let mut values = plugin
+        .capstan_plugin_completions()
+        .call_complete(&mut *store, reference, argument, value, chosen)
+        .await?;
+    values.retain(|value| value.len() <= MAX_COMPLETION_BYTES);
+    values.truncate(MAX_COMPLETIONS);
+    Ok(values)
+}
+
+/// `Ok` when `size` is within `cap`, else a refusal saying what the plugin `did`.
+fn within_cap(size: usize, cap: usize, did: &str) -> Result<(), CallError> {
+    if size <= cap {
+        return Ok(());
     }
-    Ok(Ok(Ok(prompt)))
+    Err(CallError::TooLarge(format!(
+        "{did} of about {size} bytes, more than the {cap}-byte result cap (`result_cap`); answer less or raise the cap"
+    )))
+}
+
+/// The bytes of a plugin's questions and state.
+fn input_len(input: &types::InputRequired) -> usize {
+    input
+        .requests
+        .iter()
+        .fold(optional_len(&input.state), |size, request| {
+            size.saturating_add(request.key.len() + request.params.len() + BLOCK_OVERHEAD)
+        })
 }
 
 /// Calls `tools.list-tools`; more than [`MAX_LISTED`] tools or [`MAX_LIST_BYTES`] are refused.
@@ -181,6 +253,61 @@ pub async fn list_prompts(
     }))
 }
 
+/// Calls `resources.list-resources`, bounded like [`list_tools`].
+pub async fn list_resources(
+    plugin: &Plugin,
+    store: &mut Store<CallState>,
+) -> wasmtime::Result<Result<Vec<types::Resource>, CallError>> {
+    let resources = plugin
+        .capstan_plugin_resources()
+        .call_list_resources(&mut *store)
+        .await?;
+    Ok(bounded_list(resources, "resources", |r| {
+        r.uri.len()
+            + r.name.len()
+            + optional_len(&r.title)
+            + optional_len(&r.description)
+            + optional_len(&r.mime_type)
+    }))
+}
+
+/// Calls `resources.list-resource-templates`, bounded like [`list_tools`].
+pub async fn list_resource_templates(
+    plugin: &Plugin,
+    store: &mut Store<CallState>,
+) -> wasmtime::Result<Result<Vec<types::ResourceTemplate>, CallError>> {
+    let templates = plugin
+        .capstan_plugin_resources()
+        .call_list_resource_templates(&mut *store)
+        .await?;
+    Ok(bounded_list(templates, "resource templates", |t| {
+        t.uri_template.len()
+            + t.name.len()
+            + optional_len(&t.title)
+            + optional_len(&t.description)
+            + optional_len(&t.mime_type)
+    }))
+}
+
+/// Calls `skills.list-skills`, bounded like [`list_tools`] (their files count as bytes).
+pub async fn list_skills(
+    plugin: &Plugin,
+    store: &mut Store<CallState>,
+) -> wasmtime::Result<Result<Vec<types::Skill>, CallError>> {
+    let skills = plugin
+        .capstan_plugin_skills()
+        .call_list_skills(&mut *store)
+        .await?;
+    Ok(bounded_list(skills, "skills", |skill| {
+        skill.name.len()
+            + skill
+                .files
+                .iter()
+                .map(|f| f.path.len() + f.content.len())
+                .sum::<usize>()
+    }))
+}
+
 /// `items`, or a refusal once they are too many or hold too much.
 fn bounded_list<T>(
     items: Vec<T>,
@@ -211,13 +338,16 @@ fn content_len(block: &types::Content) -> usize {
         types::Content::Image(media) | types::Content::Audio(media) => {
             media.data.len() + media.mime_type.len()
         }
-        types::Content::Resource(resource) => {
-            let contents = match &resource.contents {
-                types::ResourceContents::Text(text) | types::ResourceContents::Blob(text) => text,
-            };
-            resource.uri.len() + optional_len(&resource.mime_type) + contents.len()
-        }
+        types::Content::Resource(resource) => embedded_len(resource),
     }
+}
+
+/// The bytes of an embedded resource's strings.
+fn embedded_len(resource: &types::EmbeddedResource) -> usize {
+    let contents = match &resource.contents {
+        types::ResourceContents::Text(text) | types::ResourceContents::Blob(text) => text,
+    };
+    resource.uri.len() + optional_len(&resource.mime_type) + contents.len()
 }
 
 /// The start of the text blocks, joined by newlines, at most `cap` bytes.

@@ -23,7 +23,7 @@ mod state;
 
 pub use bindings::types;
 pub use cache::CompileCache;
-pub use call::{CallError, Component, Sandbox};
+pub use call::{CallError, Component, Listed, ReadAnswer, Sandbox};
 pub use engine::{EngineLimits, Runtime};
-pub use lift::{CallAnswer, MAX_LIST_BYTES, MAX_LISTED, TooLarge};
+pub use lift::{CallAnswer, MAX_COMPLETIONS, MAX_LIST_BYTES, MAX_LISTED, TooLarge};
 pub use slots::register_metrics;

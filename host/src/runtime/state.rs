@@ -15,7 +15,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::capstan::plugin::host;
 use crate::egress::EgressHooks;
-use crate::events::{EventSink, GuestEvent, LogLevel};
+use crate::events::{ClientInputs, EventSink, GuestEvent, LogLevel};
 
 /// How often the epoch ticker advances the engine's epoch. A call's deadline is counted in
 /// these ticks ([`EpochDeadline`]), and a spinning guest yields to the async runtime at every
@@ -47,6 +47,8 @@ pub struct CallState {
     ends_at: std::time::Instant,
     pub(super) stderr: MemoryOutputPipe,
     events: EventSink,
+    /// What the client can answer (`host.client-can-answer`).
+    inputs: ClientInputs,
 }
 
 impl CallState {
@@ -55,7 +57,7 @@ impl CallState {
         config: Arc<WasiConfigVariables>,
         limiter: MemoryLimiter,
         (deadline_ticks, ends_at): (u64, std::time::Instant),
-        events: EventSink,
+        (events, inputs): (EventSink, ClientInputs),
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
@@ -74,6 +76,7 @@ impl CallState {
             ends_at,
             stderr,
             events,
+            inputs,
         }
     }
 
@@ -136,6 +139,14 @@ impl host::Host for CallState {
             .ends_at
             .saturating_duration_since(std::time::Instant::now());
         Ok(u64::try_from(left.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    async fn client_can_answer(&mut self, kind: host::InputKind) -> wasmtime::Result<bool> {
+        Ok(match kind {
+            host::InputKind::Elicitation => self.inputs.elicitation,
+            host::InputKind::Sampling => self.inputs.sampling,
+            host::InputKind::Roots => self.inputs.roots,
+        })
     }
 }
 

@@ -99,6 +99,7 @@ async fn an_unchanged_manifest_keeps_its_instance_and_changes_nothing() {
     let unchanged = Changes {
         tools: false,
         prompts: false,
+        resources: false,
     };
     assert_eq!(second.changes_since(&first), unchanged);
     assert_eq!(
@@ -117,7 +118,8 @@ async fn changes_follow_the_exposed_definitions_not_the_instances() {
         first.changes_since(&Snapshot::default()),
         Changes {
             tools: true,
-            prompts: false
+            prompts: false,
+            resources: false,
         }
     );
     // A changed manifest that exposes the same tools: a new instance, the same lists.
@@ -159,6 +161,7 @@ async fn replacing_a_snapshot_tells_the_listener_only_about_changes() {
     let told = Changes {
         tools: true,
         prompts: false,
+        resources: false,
     };
     assert_eq!(*recorder.0.lock().unwrap(), [told, told]);
 }

@@ -126,22 +126,15 @@ pub(crate) fn list(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     let mut counts = Counts::default();
     let (page, fields) = if arguments["detail"].as_bool().unwrap_or(false) {
         let paging = Paging::from(arguments, DEFAULT_DETAIL_LIMIT);
-        full_page(&client, &query, not_found, arguments, &paging, &mut counts)?
+        let page = Page::new(&paging, arguments, &mut counts);
+        page.read::<Value>(&client, &query, not_found, without_managed_fields)?
     } else {
         let paging = Paging::from(arguments, DEFAULT_LIMIT);
         let wide = arguments["wide"].as_bool().unwrap_or(false);
-        let matching: Vec<Value> = listing::fetch(&client, &query, not_found)?
-            .into_iter()
-            .filter(|app| keep(app, arguments))
-            .inspect(|app| counts.add(app))
-            .collect();
-        // Rows only for the page: the counts above cover every match.
-        let (apps, fields) = paging.apply(matching);
-        let rows = apps
-            .iter()
-            .map(|app| if wide { wide_row(app) } else { row(app) })
-            .collect();
-        (rows, fields)
+        let page = Page::new(&paging, arguments, &mut counts);
+        page.read::<listing::Lite>(&client, &query, not_found, |app| {
+            if wide { wide_row(&app) } else { row(&app) }
+        })?
     };
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);
@@ -164,29 +157,59 @@ fn more_hint(answer: &Value) -> String {
     )
 }
 
-/// The page of full Applications: each is parsed, filtered and dropped unless on the page, so
-/// a list of thousands of large applications is never held as values.
-fn full_page(
-    client: &Client,
-    query: &Query,
-    not_found: &str,
-    arguments: &Value,
-    paging: &Paging,
-    counts: &mut Counts,
-) -> Result<(Vec<Value>, Value), ToolError> {
-    let mut page = Vec::new();
-    let mut total = 0;
-    listing::for_each(client, query, not_found, |app| {
-        if keep(&app, arguments) {
-            counts.add(&app);
-            if paging.on_page(total) {
-                page.push(without_managed_fields(app));
-            }
-            total += 1;
+/// One page of a list being read: every application that matches is counted, and only those
+/// on the page become rows. Applications arrive one at a time from the streamed answer (as
+/// [`listing::Lite`] for rows, as full objects with `detail`) and are dropped once looked at, so
+/// memory holds the page and the counts whatever the number of applications.
+struct Page<'a> {
+    paging: &'a Paging,
+    arguments: &'a Value,
+    counts: &'a mut Counts,
+    rows: Vec<Value>,
+    total: usize,
+}
+
+impl<'a> Page<'a> {
+    fn new(paging: &'a Paging, arguments: &'a Value, counts: &'a mut Counts) -> Self {
+        Self {
+            paging,
+            arguments,
+            counts,
+            rows: Vec::new(),
+            total: 0,
         }
-    })?;
-    let fields = paging.fields(total, page.len());
-    Ok((page, fields))
+    }
+
+    /// Reads the list, parsing each application as a `T` (a [`listing::Lite`] keeps only what
+    /// rows need; a `Value` is the full object), and answers the page's rows (`row` of each
+    /// application on the page) and the paging fields.
+    fn read<T>(
+        mut self,
+        client: &Client,
+        query: &Query,
+        not_found: &str,
+        row: impl Fn(Value) -> Value,
+    ) -> Result<(Vec<Value>, Value), ToolError>
+    where
+        T: serde::de::DeserializeOwned + Into<Value>,
+    {
+        listing::for_each(client, query, not_found, |app: T| {
+            self.add(app.into(), &row)
+        })?;
+        let fields = self.paging.fields(self.total, self.rows.len());
+        Ok((self.rows, fields))
+    }
+
+    fn add(&mut self, app: Value, row: &impl Fn(Value) -> Value) {
+        if !keep(&app, self.arguments) {
+            return;
+        }
+        self.counts.add(&app);
+        if self.paging.on_page(self.total) {
+            self.rows.push(row(app));
+        }
+        self.total += 1;
+    }
 }
 
 /// Matching applications counted by health and by sync.

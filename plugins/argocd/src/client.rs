@@ -2,9 +2,12 @@
 //! value percent-encoded, sends JSON, and turns Argo CD's error answers (HTTP status, gRPC code,
 //! message) and transport failures into messages that tell the agent what to do.
 
-use capstan_sdk::http::{HttpError, Method, Request, Response, excerpt};
+use capstan_sdk::http::{BodyError, HttpError, Method, Request, Response, excerpt};
 use capstan_sdk::url::encode;
 use capstan_sdk::{Context, ToolError, Value};
+
+/// How much of an error answer to a streamed request is read, to quote it.
+pub(crate) const ERROR_BODY: usize = 64 << 10;
 
 /// A connection to one Argo CD target of this instance, over the call's context.
 pub(crate) struct Client {
@@ -79,43 +82,40 @@ impl Client {
         self.send(Method::GET, path, query, None, not_found)
     }
 
-    /// GETs `path` and deserializes the JSON answer into `T`, which may keep only the fields
-    /// it needs (a list of thousands of applications then never becomes one big `Value`).
-    pub(crate) fn get_as<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &Query,
-        not_found: &str,
-    ) -> Result<T, ToolError> {
-        let response = self.exchange(Method::GET, path, query, None)?;
-        if !response.is_success() {
-            return Err(self.failure("GET", path, &response, not_found));
-        }
-        response
-            .json()
-            .map_err(|error| self.not_json("GET", path, &response, &error))
-    }
-
-    /// GETs `path` and hands the JSON answer to `seed`, which can look at a long list one
-    /// item at a time instead of holding it all.
-    pub(crate) fn get_with<S>(
+    /// GETs `path` (already encoded, from the API root) with `query` and hands the JSON answer
+    /// to `seed` as it arrives, never holding the body: a visitor over a long list looks at one
+    /// item at a time. The host holds the body to the target's `max_streamed`. `not_found`
+    /// tells the agent what to do when Argo CD answers 404.
+    pub(crate) fn get_streamed<'de, S: serde::de::DeserializeSeed<'de>>(
         &self,
         path: &str,
         query: &Query,
         not_found: &str,
         seed: S,
-    ) -> Result<(), ToolError>
-    where
-        S: for<'de> serde::de::DeserializeSeed<'de, Value = ()>,
-    {
-        let response = self.exchange(Method::GET, path, query, None)?;
+    ) -> Result<S::Value, ToolError> {
+        let request = self.request(Method::GET, path, query, None);
+        let response = self
+            .context
+            .send_streamed(request)
+            .map_err(|error| self.transport("GET", path, error))?;
         if !response.is_success() {
+            let response = response
+                .buffer(ERROR_BODY)
+                .map_err(|error| self.transport("GET", path, error))?;
             return Err(self.failure("GET", path, &response, not_found));
         }
-        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
-        seed.deserialize(&mut deserializer)
-            .and_then(|()| deserializer.end())
-            .map_err(|error| self.not_json("GET", path, &response, &error))
+        response
+            .json_with(seed)
+            .map_err(|error| self.unreadable("GET", path, error))
+    }
+
+    /// Why a streamed answer could not be read: it broke off (or grew past the target's
+    /// `max_streamed`), or it is not the JSON expected.
+    fn unreadable(&self, verb: &str, path: &str, error: BodyError) -> ToolError {
+        match error {
+            BodyError::Transport(error) => self.transport(verb, path, error),
+            BodyError::Json { error, start } => self.not_json_start(verb, path, &start, &error),
+        }
     }
 
     /// Sends `method path?query` with an optional JSON `body` and parses the JSON answer.
@@ -174,12 +174,22 @@ impl Client {
         response: &Response,
         error: &serde_json::Error,
     ) -> ToolError {
+        self.not_json_start(verb, path, &excerpt(response.text().trim(), 120), error)
+    }
+
+    /// An answer that is not the JSON expected, quoting how it starts.
+    fn not_json_start(
+        &self,
+        verb: &str,
+        path: &str,
+        start: &str,
+        error: &serde_json::Error,
+    ) -> ToolError {
         ToolError::new(format!(
             "Argo CD target `{}` answered {verb} {path} with a body that is not JSON ({error}): \
-             \"{}\". Check that the target's URL (and path prefix) points at the Argo CD API \
+             \"{start}\". Check that the target's URL (and path prefix) points at the Argo CD API \
              server and not at a proxy or login page.",
             self.target,
-            excerpt(response.text().trim(), 120)
         ))
     }
 
@@ -229,7 +239,10 @@ impl Client {
 
     fn transport(&self, verb: &str, path: &str, error: HttpError) -> ToolError {
         let text = error.to_string();
-        let hint = if timed_out(&error) {
+        let hint = if too_large(&error) {
+            "Narrow the request (for lists: projects, selector, repo or appNamespace), or raise \
+             the target's `max_streamed` in the capstan manifest."
+        } else if timed_out(&error) {
             "Argo CD did not answer in time: retry later, narrow the request, or raise the target's \
              `timeout` in the capstan manifest."
         } else if matches!(error, HttpError::Denied { .. }) {
@@ -266,6 +279,11 @@ impl Client {
         );
         ToolError::new(text.trim_end())
     }
+}
+
+/// Whether a streamed answer was cut because it grew past the target's `max_streamed`.
+pub(crate) fn too_large(error: &HttpError) -> bool {
+    error.to_string().contains("max_streamed")
 }
 
 /// Whether a request failed because the target did not answer in time (its `timeout` or

@@ -2,19 +2,22 @@
 //! runs, what is Degraded or OutOfSync everywhere, what a team (a project, a label selector, a
 //! name) runs across the fleet. One `GET /api/v1/applications` per target, filtered by Argo CD
 //! (`projects`, `selector`, `name`), `concurrency` in flight at a time (`fanout`); each answer
-//! becomes lean rows and counts at once and is dropped. A target that fails is named with why
+//! streams in and is read one application at a time into counts, keeping only the rows that
+//! can still make the page (`offset + limit` of them, however large the fleet). A target that
+//! fails is named with why
 //! (timed out, unreachable, token refused, another status) while the others still answer; only
 //! when none answers is the call an error.
 
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
-use capstan_sdk::http::{HttpError, Response};
+use capstan_sdk::http::{BodyError, HttpError, Response, StreamedResponse};
 use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::applications::Counts;
-use crate::client::{Query, status_and_message, timed_out};
-use crate::fanout::{self, Answer};
-use crate::listing;
+use crate::client::{ERROR_BODY, Query, status_and_message, timed_out, too_large};
+use crate::fanout;
+use crate::listing::{self, Lite};
 use crate::params::{Paging, merge};
 use crate::schema::{NAME_PATTERN, object, page_output, paging, props};
 use crate::summary::{self, text, text_or};
@@ -101,7 +104,7 @@ pub(crate) fn tool() -> Tool {
                 "failed": {"type": "array", "description": "Targets that did not answer, and why.",
                            "items": {"type": "object", "properties": {
                                "target": {"type": "string"},
-                               "reason": {"type": "string", "enum": ["timeout", "unreachable", "credentials", "refused", "status", "invalid"]},
+                               "reason": {"type": "string", "enum": ["timeout", "unreachable", "credentials", "refused", "status", "invalid", "too_large"]},
                                "status": {"type": "integer"}, "message": {"type": "string"}},
                                "required": ["target", "reason", "message"]}},
                 "applications": {"type": "array", "items": row_schema(),
@@ -159,21 +162,28 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         .as_f64()
         .unwrap_or(DEFAULT_TARGET_TIMEOUT);
     let fan = (width, Some(Duration::from_secs_f64(timeout)));
-    let heard = fanout::get_each(ctx, &targets, fan, APPS, &query, |target, answer| {
-        read(target, answer, exact.is_some(), &filter, &mut counts)
+    let mut best = Best::new(paging.offset.saturating_add(paging.limit));
+    let heard = fanout::get_each_streamed(ctx, &targets, fan, APPS, &query, |target, answer| {
+        // Answers arrive in any order; rows sort by the target's place in the call.
+        let index = targets.iter().position(|t| t == target).unwrap_or(0);
+        let mut seen = Seen {
+            target,
+            index,
+            filter: &filter,
+            all: &mut counts,
+            best: &mut best,
+        };
+        seen.read(answer, exact.is_some())
     })?;
 
-    let mut rows = Vec::new();
     let mut by_target = Vec::new();
     let mut failed = Vec::new();
     let mut listed = 0;
-    for (index, (target, heard)) in targets.iter().zip(heard).enumerate() {
+    for (target, heard) in targets.iter().zip(heard) {
         match heard {
             Ok(listing) => {
                 listed += listing.listed;
-                let (entry, matched) = listing.split(target);
-                by_target.push(entry);
-                rows.extend(matched.into_iter().map(|row| (index, row)));
+                by_target.push(listing.into_json(target));
             }
             Err(failure) => failed.push(failure.into_json(target)),
         }
@@ -181,11 +191,14 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     if by_target.is_empty() {
         return Err(none_answered(&failed));
     }
-    rows.sort_by(|(a_target, a), (b_target, b)| {
-        (attention(a), a_target, text(&a["name"])).cmp(&(attention(b), b_target, text(&b["name"])))
-    });
-    let total = rows.len();
-    let (page, fields) = paging.apply(rows.into_iter().map(|(_, row)| row).collect());
+    let total = best.matched;
+    let page: Vec<Value> = best
+        .into_sorted()
+        .into_iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .collect();
+    let fields = paging.fields(total, page.len());
     let mut answer = json!({
         "targets": {"asked": targets.len(), "answered": by_target.len(), "failed": failed.len()},
         "listed": listed,
@@ -291,10 +304,10 @@ impl Filter {
     }
 }
 
-/// What one target listed: how many, and the rows and counts of those that match.
+/// What one target listed: how many, and how many match, by health and sync.
 struct Listing {
     listed: usize,
-    rows: Vec<Value>,
+    matched: usize,
     counts: Counts,
 }
 
@@ -302,20 +315,103 @@ impl Listing {
     fn empty() -> Self {
         Self {
             listed: 0,
-            rows: Vec::new(),
+            matched: 0,
             counts: Counts::default(),
         }
     }
 
-    /// The target's entry in `byTarget`, and its rows.
-    fn split(self, target: &str) -> (Value, Vec<Value>) {
-        let mut entry =
-            json!({"target": target, "listed": self.listed, "matched": self.rows.len()});
-        if !self.rows.is_empty() {
+    /// The target's entry in `byTarget`.
+    fn into_json(self, target: &str) -> Value {
+        let mut entry = json!({"target": target, "listed": self.listed, "matched": self.matched});
+        if self.matched > 0 {
             merge(&mut entry, self.counts.into_json());
         }
-        (entry, self.rows)
+        entry
     }
+}
+
+/// The matching rows that can still make the page: the first `keep` in the answer's order
+/// (most in need of attention first, then by target and name, then as listed); the others are
+/// only counted. A fleet of tens of thousands of applications holds `offset + limit` rows.
+struct Best {
+    keep: usize,
+    heap: BinaryHeap<Ranked>,
+    matched: usize,
+}
+
+/// A row and where it sorts: attention, target (by its place in the call), name, and the order
+/// it was read in.
+struct Ranked {
+    key: (u8, usize, String, usize),
+    row: Value,
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl Best {
+    fn new(keep: usize) -> Self {
+        Self {
+            keep,
+            heap: BinaryHeap::new(),
+            matched: 0,
+        }
+    }
+
+    /// Counts `row` of target number `target`, and keeps it while it can make the page.
+    fn add(&mut self, target: usize, row: Value) {
+        let ranked = Ranked {
+            key: (
+                attention(&row),
+                target,
+                text(&row["name"]).to_owned(),
+                self.matched,
+            ),
+            row,
+        };
+        self.matched += 1;
+        if self.heap.len() < self.keep {
+            self.heap.push(ranked);
+        } else if self.heap.peek().is_some_and(|last| ranked < *last) {
+            self.heap.pop();
+            self.heap.push(ranked);
+        }
+    }
+
+    /// The rows kept, in the answer's order.
+    fn into_sorted(self) -> Vec<Value> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|ranked| ranked.row)
+            .collect()
+    }
+}
+
+/// Where one target's answer goes: its own listing, and the fleet's counts and rows.
+struct Seen<'a> {
+    target: &'a str,
+    index: usize,
+    filter: &'a Filter,
+    all: &'a mut Counts,
+    best: &'a mut Best,
 }
 
 /// Why a target gave no list.
@@ -335,40 +431,51 @@ impl Failure {
     }
 }
 
-/// Reads one target's answer into its listing (counting its matches into `all` too), or says
-/// why there is none. With `exact`, Argo CD's 404 means the application is not there.
-fn read(
-    target: &str,
-    answer: Answer,
-    exact: bool,
-    filter: &Filter,
-    all: &mut Counts,
-) -> Result<Listing, Failure> {
-    let response = answer.map_err(|error| unanswered(target, &error))?;
-    if exact && response.status == 404 {
-        return Ok(Listing::empty());
+impl Seen<'_> {
+    /// Reads the target's answer as it streams in, one application at a time, into its listing
+    /// (counting its matches into the fleet's counts and offering their rows to the page), or
+    /// says why there is none. With `exact`, Argo CD's 404 means the application is not there.
+    fn read(
+        &mut self,
+        answer: Result<StreamedResponse, HttpError>,
+        exact: bool,
+    ) -> Result<Listing, Failure> {
+        let target = self.target;
+        let response = answer.map_err(|error| unanswered(target, &error))?;
+        if exact && response.status == 404 {
+            return Ok(Listing::empty());
+        }
+        if !response.is_success() {
+            let response = response
+                .buffer(ERROR_BODY)
+                .map_err(|error| unanswered(target, &error))?;
+            return Err(not_listed(target, &response));
+        }
+        let status = response.status;
+        let mut listing = Listing::empty();
+        listing::read(response, |app: Lite| {
+            listing.listed += 1;
+            let app = Value::from(app);
+            if self.filter.keeps(&app) {
+                listing.matched += 1;
+                listing.counts.add(&app);
+                self.all.add(&app);
+                self.best.add(self.index, row(target, &app));
+            }
+        })
+        .map_err(|error| match error {
+            BodyError::Transport(error) => unanswered(target, &error),
+            BodyError::Json { error, start } => Failure {
+                reason: "invalid",
+                status: Some(status),
+                message: format!(
+                    "answered with a body that is not an Application list ({error}): \"{start}\"; \
+                     check that the target's URL (and path prefix) points at the Argo CD API server"
+                ),
+            },
+        })?;
+        Ok(listing)
     }
-    if !response.is_success() {
-        return Err(not_listed(target, &response));
-    }
-    let apps = listing::parse(&response.body).map_err(|error| Failure {
-        reason: "invalid",
-        status: Some(response.status),
-        message: format!(
-            "answered with a body that is not an Application list ({error}); check that the \
-             target's URL (and path prefix) points at the Argo CD API server"
-        ),
-    })?;
-    let mut listing = Listing {
-        listed: apps.len(),
-        ..Listing::empty()
-    };
-    for app in apps.iter().filter(|app| filter.keeps(app)) {
-        listing.counts.add(app);
-        all.add(app);
-        listing.rows.push(row(target, app));
-    }
-    Ok(listing)
 }
 
 /// Why a request to `target` brought no answer.
@@ -377,7 +484,16 @@ fn unanswered(target: &str, error: &HttpError) -> Failure {
         HttpError::Transport { message, .. } => message.clone(),
         other => other.to_string(),
     };
-    let (reason, message) = if timed_out(error) {
+    let (reason, message) = if too_large(error) {
+        (
+            "too_large",
+            format!(
+                "its answer was too large ({detail}); ask it alone with list_applications and \
+                 narrow with projects or selector, or raise target `{target}`'s `max_streamed` \
+                 in the capstan manifest"
+            ),
+        )
+    } else if timed_out(error) {
         (
             "timeout",
             format!(

@@ -63,6 +63,7 @@ mod projects;
 mod prompts;
 mod resources;
 mod schema;
+mod served;
 mod status;
 mod steps;
 mod summary;
@@ -73,7 +74,7 @@ mod tree;
 mod version;
 mod workflows;
 
-use capstan_sdk::{Plugin, Toolbox, Value};
+use capstan_sdk::{Plugin, ToolError, Toolbox, Value};
 
 struct ArgoCd;
 
@@ -216,10 +217,40 @@ impl Plugin for ArgoCd {
     }
 
     fn get_prompt(
+        _ctx: &capstan_sdk::Context,
         prompt: &str,
         arguments: capstan_sdk::Map<String, Value>,
-    ) -> Result<capstan_sdk::PromptResult, String> {
-        prompts::get(prompt, &arguments)
+    ) -> Result<capstan_sdk::PromptResult, ToolError> {
+        prompts::get(prompt, &arguments).map_err(ToolError::new)
+    }
+
+    fn resource_templates() -> Vec<capstan_sdk::ResourceTemplate> {
+        served::templates()
+    }
+
+    fn read_resource(
+        ctx: &capstan_sdk::Context,
+        uri: &str,
+    ) -> Result<Vec<capstan_sdk::ResourceContents>, capstan_sdk::ResourceError> {
+        served::read(ctx, uri)
+    }
+
+    fn complete(
+        ctx: &capstan_sdk::Context,
+        reference: &capstan_sdk::CompletionRef,
+        argument: &str,
+        value: &str,
+        chosen: &capstan_sdk::Map<String, Value>,
+    ) -> Vec<String> {
+        served::complete(ctx, reference, argument, value, chosen)
+    }
+
+    fn skills() -> Vec<capstan_sdk::Skill> {
+        vec![
+            capstan_sdk::skill!("argocd-degraded-application"),
+            capstan_sdk::skill!("argocd-sync-failures"),
+            capstan_sdk::skill!("argocd-safe-deploy-and-rollback"),
+        ]
     }
 }
 

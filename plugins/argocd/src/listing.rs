@@ -1,46 +1,66 @@
-//! Reading an Application list without holding it as one big `Value`. Rows need a few fields:
-//! deserializing only those keeps `list_applications` over thousands of applications small in
-//! memory and fast, as everything else in Argo CD's answer (resources, history, conditions) is
-//! skipped while parsing. Full objects (`detail`) are parsed one at a time and handed to the
-//! caller, which keeps only the page it answers.
+//! Reading an Application list as it arrives, one application at a time, without ever holding
+//! the list: Argo CD's answer for ten thousand applications runs past 100 MB, while a tool's
+//! answer needs a page of rows and some counts. The body streams from the host into a `serde`
+//! visitor over `{"items": [...]}` that parses each element into a `T` and hands it to the
+//! caller, which keeps what its answer needs and drops the rest. With `T` = [`Lite`] only the
+//! fields rows, filters and counts use are parsed (everything else in an Application —
+//! resources, history, conditions, managed fields — is skipped while parsing); with `T` =
+//! `Value` each full object is parsed, for answers with `detail`.
+//!
+//! The request is a streamed one ([`Context::send_streamed`](capstan_sdk::Context)), so the
+//! host holds the body to the target's `max_streamed` rather than its `max_response`.
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use capstan_sdk::http::{BodyError, StreamedResponse};
 use capstan_sdk::{ToolError, Value};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::client::{Client, Query};
 
-/// `GET /api/v1/applications`, keeping only what rows need.
-pub(crate) fn fetch(
+/// The path of ApplicationService List.
+const APPLICATIONS: &str = "/api/v1/applications";
+
+/// `GET /api/v1/applications`, handing each application to `each` as a `T`, in Argo CD's
+/// order, as the answer arrives.
+pub(crate) fn for_each<T: DeserializeOwned>(
     client: &Client,
     query: &Query,
     not_found: &str,
-) -> Result<Vec<Value>, ToolError> {
-    let list: List = client.get_as("/api/v1/applications", query, not_found)?;
-    Ok(list.into_values())
-}
-
-/// The applications of an `ApplicationList` answer, keeping only what rows need.
-pub(crate) fn parse(body: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
-    serde_json::from_slice::<List>(body).map(List::into_values)
-}
-
-/// `GET /api/v1/applications`, calling `each` with every full Application in order.
-pub(crate) fn for_each(
-    client: &Client,
-    query: &Query,
-    not_found: &str,
-    each: impl FnMut(Value),
+    each: impl FnMut(T),
 ) -> Result<(), ToolError> {
-    client.get_with("/api/v1/applications", query, not_found, Items(each))
+    client.get_streamed(APPLICATIONS, query, not_found, Items::new(each))
 }
 
-/// An `ApplicationList` whose `items` go one by one to the closure.
-struct Items<F>(F);
+/// Reads a streamed `ApplicationList` answer, handing each application to `each` as a `T`.
+pub(crate) fn read<T: DeserializeOwned>(
+    response: StreamedResponse,
+    each: impl FnMut(T),
+) -> Result<(), BodyError> {
+    response.json_with(Items::new(each))
+}
 
-impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Items<F> {
+/// An `ApplicationList` whose `items` go one by one to the closure; its other fields
+/// (`metadata`) are skipped.
+struct Items<T, F> {
+    each: F,
+    item: PhantomData<fn() -> T>,
+}
+
+impl<T, F> Items<T, F> {
+    fn new(each: F) -> Self {
+        Self {
+            each,
+            item: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for Items<T, F> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -48,17 +68,17 @@ impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Items<F> {
     }
 }
 
-impl<'de, F: FnMut(Value)> Visitor<'de> for Items<F> {
+impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for Items<T, F> {
     type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("an Application list")
+        formatter.write_str("an Application list (an object with `items`)")
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
-                map.next_value_seed(Elements(&mut self.0))?;
+                map.next_value_seed(Elements::<T, F>(&mut self.each, PhantomData))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -68,9 +88,9 @@ impl<'de, F: FnMut(Value)> Visitor<'de> for Items<F> {
 }
 
 /// The `items` array (`null` when Argo CD has no applications).
-struct Elements<'a, F>(&'a mut F);
+struct Elements<'a, T, F>(&'a mut F, PhantomData<fn() -> T>);
 
-impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Elements<'_, F> {
+impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for Elements<'_, T, F> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -78,7 +98,7 @@ impl<'de, F: FnMut(Value)> DeserializeSeed<'de> for Elements<'_, F> {
     }
 }
 
-impl<'de, F: FnMut(Value)> Visitor<'de> for Elements<'_, F> {
+impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for Elements<'_, T, F> {
     type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,36 +118,30 @@ impl<'de, F: FnMut(Value)> Visitor<'de> for Elements<'_, F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<Value>()? {
+        while let Some(item) = seq.next_element::<T>()? {
             (self.0)(item);
         }
         Ok(())
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct List {
-    /// `null` when Argo CD has no applications.
-    items: Option<Vec<Lite>>,
-}
-
-impl List {
-    fn into_values(self) -> Vec<Value> {
-        self.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|item| serde_json::to_value(item).ok())
-            .collect()
-    }
-}
-
+/// What rows, filters and counts read of an Application: name and namespace, project, source,
+/// destination, automated sync, sync and health status, the last operation's phase. It
+/// serializes back to the same shape (only these fields), which the row and filter functions
+/// read as they read a full Application.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(default)]
-struct Lite {
+pub(crate) struct Lite {
     metadata: Metadata,
     spec: Spec,
     status: Status,
+}
+
+impl From<Lite> for Value {
+    /// The application as a (small) JSON object.
+    fn from(lite: Lite) -> Value {
+        serde_json::to_value(lite).unwrap_or_default()
+    }
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -239,8 +253,6 @@ mod tests {
         assert_eq!(crate::summary::row(&lite)["namespace"], "argocd");
         assert_eq!(crate::summary::row(&lite), crate::summary::row(&elsewhere));
         assert!(lite["status"].get("resources").is_none());
-        let empty: List = serde_json::from_str(r#"{"metadata": {}, "items": null}"#).unwrap();
-        assert!(empty.items.is_none());
     }
 
     #[test]
@@ -249,13 +261,19 @@ mod tests {
         let mut each =
             |app: Value| names.push(app["metadata"]["name"].as_str().unwrap().to_owned());
         let text = r#"{"metadata": {"resourceVersion": "7"}, "items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]}"#;
-        Items(&mut each)
+        Items::new(&mut each)
             .deserialize(&mut serde_json::Deserializer::from_str(text))
             .unwrap();
-        let empty = r#"{"metadata": {}, "items": null}"#;
-        Items(&mut each)
-            .deserialize(&mut serde_json::Deserializer::from_str(empty))
-            .unwrap();
+        for empty in [r#"{"metadata": {}, "items": null}"#, r#"{"metadata": {}}"#] {
+            Items::new(&mut each)
+                .deserialize(&mut serde_json::Deserializer::from_str(empty))
+                .unwrap();
+        }
         assert_eq!(names, ["a", "b"]);
+        let mut lites = 0;
+        Items::new(|_: Lite| lites += 1)
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+        assert_eq!(lites, 2);
     }
 }

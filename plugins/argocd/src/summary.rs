@@ -125,12 +125,26 @@ pub(crate) fn started_operation(app: &Value) -> Value {
     if requested.is_null() || state["operation"] == *requested {
         return operation(state);
     }
+    requested_operation(
+        requested,
+        "Argo CD accepted the operation; its application controller starts it shortly",
+    )
+}
+
+/// An operation Argo CD accepted and has not started yet: phase `Requested`, the revision
+/// `requested` asks for, `message`.
+pub(crate) fn requested_operation(requested: &Value, message: &str) -> Value {
     json!({
         "phase": "Requested",
-        "message": "Argo CD accepted the operation; its application controller starts it shortly",
+        "message": message,
         "revision": text(&requested["sync"]["revision"]),
         "startedAt": "", "finishedAt": "",
     })
+}
+
+/// Whether an operation state is over (Argo CD's `OperationPhase.Completed`).
+pub(crate) fn finished(state: &Value) -> bool {
+    matches!(text(&state["phase"]), "Succeeded" | "Failed" | "Error")
 }
 
 /// The last operation: phase, message, revision and times (null when there was none).

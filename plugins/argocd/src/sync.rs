@@ -6,7 +6,7 @@ use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::params::AppRef;
 use crate::schema::{app_properties, object, props};
-use crate::summary::{self, started_operation, wide_row};
+use crate::summary::{self, requested_operation, started_operation, wide_row};
 
 pub(crate) fn tool() -> Tool {
     Tool::new(
@@ -107,7 +107,12 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         &app_ref.not_found(),
     )?;
     let dry_run = arguments["dryRun"].as_bool().unwrap_or(false);
-    let started = started_operation(&application);
+    let mut started = started_by_sync(&application, dry_run);
+    if started["revision"] == ""
+        && let Some(revision) = args::str(arguments, "revision")
+    {
+        started["revision"] = json!(revision);
+    }
     let mut summary = wide_row(&application);
     summary["operation"] = started["phase"].clone();
     Ok(ToolResult::structured(json!({
@@ -118,6 +123,33 @@ pub(crate) fn call(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
         "summary": summary,
         "next": "Poll get_application until summary.operation is Succeeded and health settles, or use deploy_and_watch.",
     })))
+}
+
+/// The operation a sync started, from Argo CD's answer to it: never the previous operation
+/// still in the answer's status. Argo CD clears `status.operationState` when it accepts an
+/// operation, so a finished state in the answer is a previous one's, even one that requested
+/// exactly the same; an answer without `operation` does not show what started. Both are
+/// `Requested`. A dry run that started nothing (no `operation`) reports none.
+fn started_by_sync(application: &Value, dry_run: bool) -> Value {
+    let requested = &application["operation"];
+    let state = &application["status"]["operationState"];
+    if requested.is_null() {
+        if dry_run {
+            return Value::Null;
+        }
+        return requested_operation(
+            requested,
+            "Argo CD accepted the sync but its answer does not show the operation; follow it \
+             with get_application",
+        );
+    }
+    if state["operation"] == *requested && summary::finished(state) {
+        return requested_operation(
+            requested,
+            "Argo CD accepted the operation; its application controller starts it shortly",
+        );
+    }
+    started_operation(application)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod prompts;
 mod reconcile;
 mod resources;
 mod schema;
+mod served;
 mod sources;
 mod status;
 mod time;
@@ -70,8 +71,42 @@ impl Plugin for Flux {
         prompts::list()
     }
 
-    fn get_prompt(name: &str, arguments: Map<String, Value>) -> Result<PromptResult, String> {
-        prompts::render(name, &arguments)
+    fn get_prompt(
+        _ctx: &capstan_sdk::Context,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<PromptResult, capstan_sdk::ToolError> {
+        prompts::render(name, &arguments).map_err(capstan_sdk::ToolError::new)
+    }
+
+    fn resource_templates() -> Vec<capstan_sdk::ResourceTemplate> {
+        served::templates()
+    }
+
+    fn read_resource(
+        ctx: &capstan_sdk::Context,
+        uri: &str,
+    ) -> Result<Vec<capstan_sdk::ResourceContents>, capstan_sdk::ResourceError> {
+        served::read(ctx, uri)
+    }
+
+    fn complete(
+        ctx: &capstan_sdk::Context,
+        reference: &capstan_sdk::CompletionRef,
+        argument: &str,
+        value: &str,
+        chosen: &Map<String, Value>,
+    ) -> Vec<String> {
+        served::complete(ctx, reference, argument, value, chosen)
+    }
+
+    fn skills() -> Vec<capstan_sdk::Skill> {
+        vec![
+            capstan_sdk::skill!("flux-kustomization-build-failures"),
+            capstan_sdk::skill!("flux-helmrelease-failures"),
+            capstan_sdk::skill!("flux-source-fetch-failures"),
+            capstan_sdk::skill!("flux-blocked-dependencies"),
+        ]
     }
 }
 

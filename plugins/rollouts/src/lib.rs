@@ -24,6 +24,7 @@ mod info;
 mod phase;
 mod read;
 mod schema;
+mod served;
 mod wait;
 mod workload;
 
@@ -86,6 +87,35 @@ impl Plugin for Rollouts {
                 analysis::terminate_experiment_tool,
                 analysis::terminate_experiment,
             )
+    }
+
+    fn resource_templates() -> Vec<capstan_sdk::ResourceTemplate> {
+        served::templates()
+    }
+
+    fn read_resource(
+        ctx: &capstan_sdk::Context,
+        uri: &str,
+    ) -> Result<Vec<capstan_sdk::ResourceContents>, capstan_sdk::ResourceError> {
+        served::read(ctx, uri)
+    }
+
+    fn complete(
+        ctx: &capstan_sdk::Context,
+        reference: &capstan_sdk::CompletionRef,
+        argument: &str,
+        value: &str,
+        chosen: &capstan_sdk::Map<String, capstan_sdk::Value>,
+    ) -> Vec<String> {
+        served::complete(ctx, reference, argument, value, chosen)
+    }
+
+    fn skills() -> Vec<capstan_sdk::Skill> {
+        vec![
+            capstan_sdk::skill!("rollouts-paused-or-aborted-canary"),
+            capstan_sdk::skill!("rollouts-analysis-failures"),
+            capstan_sdk::skill!("rollouts-blue-green-promotion"),
+        ]
     }
 }
 

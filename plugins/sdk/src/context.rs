@@ -14,7 +14,10 @@ use serde::de::DeserializeOwned;
 
 use crate::ToolError;
 use crate::host::Level;
-use crate::http::{HttpError, Request, Response, excerpt};
+use crate::http::{
+    HttpError, Request, Response, STREAM_HEADER, STREAM_VALUE, StreamedResponse, excerpt,
+};
+use crate::input::{Answers, Input, InputKind, Round};
 
 /// What a [`Context`] needs from the world. Implement it only to run handlers somewhere new;
 /// plugins use the [`Context`] methods.
@@ -28,6 +31,27 @@ pub trait Transport {
             .into_iter()
             .map(|request| self.send(request))
             .collect()
+    }
+
+    /// Sends one request and answers once the response's head is in, its body unread. By
+    /// default the response is read whole and handed on as a stream.
+    fn send_streamed(&self, request: Request) -> Result<StreamedResponse, HttpError> {
+        let url = request.url().to_owned();
+        self.send(request)
+            .map(|response| StreamedResponse::buffered(url, response))
+    }
+
+    /// Sends several requests at once (as far as the transport can), then hands each response,
+    /// its body unread, to `each` with its index, as the responses arrive (or in order); a
+    /// response is dropped once `each` returns. By default they are sent one after another.
+    fn send_all_streamed(
+        &self,
+        requests: Vec<Request>,
+        each: &mut dyn FnMut(usize, Result<StreamedResponse, HttpError>),
+    ) {
+        for (index, request) in requests.into_iter().enumerate() {
+            each(index, self.send_streamed(request));
+        }
     }
 
     /// The manifest setting `key`, if set.
@@ -52,12 +76,20 @@ pub trait Transport {
     fn remaining(&self) -> Option<Duration> {
         None
     }
+
+    /// Whether the client behind the call can answer input of `kind`.
+    fn client_can_answer(&self, kind: InputKind) -> bool {
+        let _ = kind;
+        false
+    }
 }
 
 /// One call's way out, cheap to clone; clients built for a call keep a clone.
 #[derive(Clone)]
 pub struct Context {
     transport: Rc<dyn Transport>,
+    /// The client's answers, when an earlier round of this call asked.
+    round: Option<Rc<Round>>,
 }
 
 impl Context {
@@ -65,7 +97,36 @@ impl Context {
     pub fn new(transport: impl Transport + 'static) -> Self {
         Self {
             transport: Rc::new(transport),
+            round: None,
         }
+    }
+
+    /// The same context carrying the client's answers of the previous round.
+    pub fn with_round(mut self, round: Round) -> Self {
+        self.round = Some(Rc::new(round));
+        self
+    }
+
+    /// The client's answers of the previous round, if this call was asked again.
+    pub fn round(&self) -> Option<&Round> {
+        self.round.as_deref()
+    }
+
+    /// The answers to every question of `input` when the previous round brought them all;
+    /// otherwise an error carrying the questions still open, which the handler returns (with
+    /// `?`) so the host asks the client and calls again.
+    pub fn ask(&self, input: Input) -> Result<Answers<'_>, ToolError> {
+        let open = input.unanswered(self.round());
+        match (self.round(), open.requests().is_empty()) {
+            (Some(round), true) => Ok(Answers::new(round)),
+            _ => Err(ToolError::input_required(open)),
+        }
+    }
+
+    /// Whether the client behind this call can answer input of `kind` (it declared the
+    /// capability); ask only for what it can.
+    pub fn can_answer(&self, kind: InputKind) -> bool {
+        self.transport.client_can_answer(kind)
     }
 
     /// The context of a call inside a component: `wasi:http`, `wasi:config` and the host.
@@ -82,6 +143,41 @@ impl Context {
     /// Sends several requests at once and answers in order.
     pub fn send_all(&self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
         self.transport.send_all(requests)
+    }
+
+    /// Sends `request` and answers once the response's head is in, its body still to be read
+    /// as it arrives ([`StreamedResponse::json_with`] parses it into a `serde` visitor,
+    /// [`StreamedResponse::reader`] gives the bytes). Use it for answers that can be large
+    /// (lists of everything), keeping only what the tool's answer needs: the host then holds
+    /// the body to the target's `max_streamed` (1 GiB by default) instead of its
+    /// `max_response`, and a body past it fails with an error naming `max_streamed`.
+    pub fn send_streamed(&self, request: Request) -> Result<StreamedResponse, HttpError> {
+        self.transport.send_streamed(streaming(request))
+    }
+
+    /// Sends several requests at once, then reads each response, its body unread, with
+    /// `read(index, response)` as the responses arrive, and answers what `read` returned, in
+    /// the order of `requests`. Bodies are read one after another: while one is read, the
+    /// others wait (the host holds only a little of each), so a request's time-out also covers
+    /// its wait behind the bodies read before it.
+    pub fn send_all_streamed<T>(
+        &self,
+        requests: Vec<Request>,
+        mut read: impl FnMut(usize, Result<StreamedResponse, HttpError>) -> T,
+    ) -> Vec<T> {
+        let mut answers: Vec<Option<T>> = requests.iter().map(|_| None).collect();
+        let requests = requests.into_iter().map(streaming).collect();
+        self.transport
+            .send_all_streamed(requests, &mut |index, response| {
+                let answer = read(index, response);
+                if let Some(slot) = answers.get_mut(index) {
+                    *slot = Some(answer);
+                }
+            });
+        answers
+            .into_iter()
+            .map(|answer| answer.expect("the transport answers every request"))
+            .collect()
     }
 
     /// GETs `url` with `accept: application/json` and parses a 2xx body; a non-2xx status
@@ -164,6 +260,11 @@ impl Context {
             None => default.min(max),
         }
     }
+}
+
+/// `request` with the header that tells the host its body is read as a stream.
+fn streaming(request: Request) -> Request {
+    request.header(STREAM_HEADER, STREAM_VALUE)
 }
 
 #[cfg(test)]

@@ -2,11 +2,17 @@
 
 use std::fmt;
 
+use crate::input::Input;
+
 /// A failed tool call. Its message reaches the agent as an `isError` result, so write it for
 /// the agent: what went wrong and what to try instead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolError {
     message: String,
+    /// Set when this is not a failure but questions for the client ([`Context::ask`]).
+    ///
+    /// [`Context::ask`]: crate::Context::ask
+    input: Option<Box<Input>>,
 }
 
 impl ToolError {
@@ -14,7 +20,21 @@ impl ToolError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            input: None,
         }
+    }
+
+    /// Not a failure: the handler needs `input` from the client first.
+    pub fn input_required(input: Input) -> Self {
+        Self {
+            message: "the call needs input from the client".into(),
+            input: Some(Box::new(input)),
+        }
+    }
+
+    /// The questions, when the handler asked instead of failing.
+    pub fn input_required_by(&self) -> Option<&Input> {
+        self.input.as_deref()
     }
 
     /// The message the agent will see.

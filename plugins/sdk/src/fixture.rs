@@ -14,16 +14,23 @@
 //! answers for one route are served in turn and the last one repeats (a resource that changes
 //! while a tool polls it). A request no route answers panics, naming it and the routes there
 //! are: a test says what its handler may send.
+//!
+//! A handler may read an answer whole ([`Context::send`]) or as a stream
+//! ([`Context::send_streamed`]); either works with every route. [`Fixture::on_reader`] serves a
+//! body made while it is read (ten thousand applications without holding them, or a body that
+//! fails part way as the host cuts one), and the request a streaming handler sent carries the
+//! [`STREAM_HEADER`](crate::http::STREAM_HEADER) it tells the host with.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
 use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::host::Level;
-use crate::http::{HttpError, Request, Response};
+use crate::http::{HttpError, Request, Response, StreamedResponse, transport_error};
 use crate::{Context, Transport};
 
 /// Recorded answers and a record of what a handler did; clones share both.
@@ -44,12 +51,60 @@ struct State {
     slept: Duration,
     /// The call's time limit, when the test set one.
     limit: Option<Duration>,
+    /// What the client behind the call can answer.
+    answerable: Vec<crate::InputKind>,
 }
 
 struct Route {
     method: String,
     path: String,
-    answers: VecDeque<Result<Response, HttpError>>,
+    answers: VecDeque<Answer>,
+}
+
+/// Makes a body anew for each request that reads it.
+type MakeBody = Rc<dyn Fn() -> Box<dyn Read>>;
+
+/// One recorded answer.
+#[derive(Clone)]
+enum Answer {
+    /// A response with its body in memory, or the failure the host would give.
+    Whole(Result<Response, HttpError>),
+    /// A JSON response whose body is made while it is read.
+    Made { status: u16, make: MakeBody },
+}
+
+impl Answer {
+    fn whole(self, url: &str) -> Result<Response, HttpError> {
+        match self {
+            Answer::Whole(answer) => answer,
+            Answer::Made { status, make } => {
+                let mut body = Vec::new();
+                make()
+                    .read_to_end(&mut body)
+                    .map_err(|error| transport_error(url, &error))?;
+                Ok(Response {
+                    status,
+                    headers: json_headers(),
+                    body,
+                })
+            }
+        }
+    }
+
+    fn streamed(self, url: &str) -> Result<StreamedResponse, HttpError> {
+        match self {
+            Answer::Whole(answer) => {
+                answer.map(|response| StreamedResponse::buffered(url, response))
+            }
+            Answer::Made { status, make } => {
+                Ok(StreamedResponse::new(url, status, json_headers(), make()))
+            }
+        }
+    }
+}
+
+fn json_headers() -> Vec<(String, String)> {
+    vec![("content-type".into(), "application/json".into())]
 }
 
 /// A request a handler sent.
@@ -130,6 +185,13 @@ impl Fixture {
         self
     }
 
+    /// Makes the client behind the call able to answer `kinds` of input
+    /// ([`Context::can_answer`](crate::Context::can_answer)); none by default.
+    pub fn client_answers(self, kinds: &[crate::InputKind]) -> Self {
+        self.state.borrow_mut().answerable = kinds.to_vec();
+        self
+    }
+
     /// Sets the manifest setting `key` (from `[config]`).
     pub fn setting(self, key: &str, value: &str) -> Self {
         self.state
@@ -159,10 +221,28 @@ impl Fixture {
     pub fn on_status_json(self, method: &str, path: &str, status: u16, body: &str) -> Self {
         let response = Response {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: json_headers(),
             body: body.as_bytes().to_vec(),
         };
         self.answer(method, path, Ok(response))
+    }
+
+    /// Answers `method path` with `status` and a JSON body that `make` produces anew for each
+    /// request, read as the handler consumes it: a body too large to hold in a test, or one
+    /// whose reader fails part way (an [`std::io::Error`] wrapping an [`HttpError`], as the
+    /// host's cut of a body past the target's limit reaches a plugin).
+    pub fn on_reader(
+        self,
+        method: &str,
+        path: &str,
+        status: u16,
+        make: impl Fn() -> Box<dyn Read> + 'static,
+    ) -> Self {
+        let answer = Answer::Made {
+            status,
+            make: Rc::new(make),
+        };
+        self.route_to(method, path, answer)
     }
 
     /// Fails `method path` the way the host fails a request: refused by the egress gate, or
@@ -172,6 +252,10 @@ impl Fixture {
     }
 
     fn answer(self, method: &str, path: &str, answer: Result<Response, HttpError>) -> Self {
+        self.route_to(method, path, Answer::Whole(answer))
+    }
+
+    fn route_to(self, method: &str, path: &str, answer: Answer) -> Self {
         {
             let mut state = self.state.borrow_mut();
             let existing = state
@@ -260,8 +344,9 @@ impl State {
     }
 }
 
-impl Transport for Fixture {
-    fn send(&self, request: Request) -> Result<Response, HttpError> {
+impl Fixture {
+    /// Records `request` and takes the answer its route gives.
+    fn take(&self, request: &Request) -> Answer {
         let mut state = self.state.borrow_mut();
         let method = request.method().to_string();
         let path = state.relative(request.url());
@@ -282,6 +367,16 @@ impl Transport for Fixture {
         } else {
             route.answers.front().cloned().expect("an answer")
         }
+    }
+}
+
+impl Transport for Fixture {
+    fn send(&self, request: Request) -> Result<Response, HttpError> {
+        self.take(&request).whole(request.url())
+    }
+
+    fn send_streamed(&self, request: Request) -> Result<StreamedResponse, HttpError> {
+        self.take(&request).streamed(request.url())
     }
 
     fn config(&self, key: &str) -> Option<String> {
@@ -321,6 +416,43 @@ impl Transport for Fixture {
     fn remaining(&self) -> Option<Duration> {
         let state = self.state.borrow();
         state.limit.map(|limit| limit.saturating_sub(state.clock))
+    }
+
+    fn client_can_answer(&self, kind: crate::InputKind) -> bool {
+        self.state.borrow().answerable.contains(&kind)
+    }
+}
+
+/// A body read piece by piece from `pieces`, each made only when the reader reaches it (for
+/// [`Fixture::on_reader`]): `streamed_body((0..10_000).map(|n| item(n)))` is never held whole.
+pub fn streamed_body<I>(pieces: I) -> Box<dyn Read>
+where
+    I: IntoIterator<Item = Vec<u8>>,
+    I::IntoIter: 'static,
+{
+    Box::new(Pieces {
+        pieces: Box::new(pieces.into_iter()),
+        current: std::io::Cursor::new(Vec::new()),
+    })
+}
+
+struct Pieces {
+    pieces: Box<dyn Iterator<Item = Vec<u8>>>,
+    current: std::io::Cursor<Vec<u8>>,
+}
+
+impl Read for Pieces {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let read = self.current.read(buf)?;
+            if read > 0 || buf.is_empty() {
+                return Ok(read);
+            }
+            match self.pieces.next() {
+                Some(piece) => self.current = std::io::Cursor::new(piece),
+                None => return Ok(0),
+            }
+        }
     }
 }
 

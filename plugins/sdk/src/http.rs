@@ -7,11 +7,25 @@
 //! A [`Request`] is built here and sent through the call's [`Context`](crate::Context)
 //! (`ctx.send(request)`, or `ctx.send_all(requests)` for several at once), so the same handler
 //! runs against `wasi:http` in a component and against recorded answers in a native test.
+//!
+//! Two ways to read an answer:
+//!
+//! - whole: [`Context::send`](crate::Context::send) answers a [`Response`] with the body in
+//!   memory. The host holds such a body to the target's `max_response` (32 MiB by default).
+//! - as a stream: [`Context::send_streamed`](crate::Context::send_streamed) answers a
+//!   [`StreamedResponse`] whose body is read as it arrives, through [`std::io::Read`] or
+//!   straight into a `serde` visitor ([`StreamedResponse::json_with`]), so a list of
+//!   thousands of objects is looked at one object at a time and only what the answer needs
+//!   is kept. The request says so to the host ([`STREAM_HEADER`], removed before the request
+//!   leaves), which then holds the body to the target's much larger `max_streamed` (1 GiB by
+//!   default) instead: the plugin promises to keep only bounded data, and its linear-memory
+//!   limit holds it to that promise.
 
 use std::fmt;
+use std::io::{BufReader, Read};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde_json::Value;
 pub use wstd::http::Method;
 use wstd::http::{Body, BodyExt, Client, ErrorCode, Request as WstdRequest};
@@ -58,6 +72,235 @@ impl std::error::Error for HttpError {}
 impl From<HttpError> for crate::ToolError {
     fn from(error: HttpError) -> Self {
         crate::ToolError::new(error.to_string())
+    }
+}
+
+/// The request header that tells capstan the plugin reads the response as a stream
+/// ([`Context::send_streamed`](crate::Context::send_streamed) sets it): the host then holds
+/// the body to the target's `max_streamed` rather than its `max_response`, and removes the
+/// header before the request leaves.
+pub const STREAM_HEADER: &str = "capstan-response";
+
+/// The value of [`STREAM_HEADER`] that asks for a streamed body.
+pub const STREAM_VALUE: &str = "stream";
+
+/// Why a streamed body could not be read into what the plugin wanted.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body did not arrive whole: the connection failed, a time-out passed, or the body
+    /// grew past the target's `max_streamed`.
+    Transport(HttpError),
+    /// The body is not the JSON expected.
+    Json {
+        /// The parser's reason (with the line and column).
+        error: serde_json::Error,
+        /// The start of the body, for telling a proxy's or login page's answer apart.
+        start: String,
+    },
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::Transport(error) => write!(f, "{error}"),
+            BodyError::Json { error, start } => {
+                write!(
+                    f,
+                    "the body is not the JSON expected ({error}): \"{start}\""
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl From<BodyError> for crate::ToolError {
+    fn from(error: BodyError) -> Self {
+        crate::ToolError::new(error.to_string())
+    }
+}
+
+/// How much of a body [`BodyError::Json`] quotes.
+const QUOTED_START: usize = 160;
+
+/// What a streamed body is read in at most: one buffer of this size sits between the transport
+/// and the parser.
+const STREAM_BUFFER: usize = 64 << 10;
+
+/// A response whose body has not been read yet: it is read as it arrives, and never held whole
+/// unless the plugin asks ([`StreamedResponse::buffer`]).
+pub struct StreamedResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Response headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    url: String,
+    body: Box<dyn Read>,
+}
+
+impl fmt::Debug for StreamedResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamedResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamedResponse {
+    /// A response to the request to `url`, its body to be read from `body`. A transport gives
+    /// a failure on the way as an [`std::io::Error`] wrapping the [`HttpError`]
+    /// (`io::Error::other(http_error)`), which [`StreamedResponse::json_with`] reports as
+    /// [`BodyError::Transport`].
+    pub fn new(
+        url: impl Into<String>,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: impl Read + 'static,
+    ) -> Self {
+        Self {
+            status,
+            headers,
+            url: url.into(),
+            body: Box::new(body),
+        }
+    }
+
+    /// A response read whole already, handed on as a stream (what a transport without
+    /// streaming answers).
+    pub fn buffered(url: impl Into<String>, response: Response) -> Self {
+        let Response {
+            status,
+            headers,
+            body,
+        } = response;
+        Self::new(url, status, headers, std::io::Cursor::new(body))
+    }
+
+    /// True for 2xx statuses.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The URL the request went to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as a reader. A failure on the way is an [`std::io::Error`] whose inner error is
+    /// the [`HttpError`] (see [`transport_error`]).
+    pub fn reader(&mut self) -> &mut dyn Read {
+        &mut self.body
+    }
+
+    /// Parses the body as JSON while it arrives, handing it to `seed`: a `serde` visitor that
+    /// looks at a long array one element at a time keeps only what it wants, so the plugin's
+    /// memory does not grow with the body. Trailing data after the JSON value is an error.
+    pub fn json_with<'de, S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, BodyError> {
+        let mut tracked = Tracked::new(self.body, self.url);
+        let parsed = {
+            let reader = BufReader::with_capacity(STREAM_BUFFER, &mut tracked);
+            let mut deserializer = serde_json::Deserializer::from_reader(reader);
+            seed.deserialize(&mut deserializer)
+                .and_then(|value| deserializer.end().map(|()| value))
+        };
+        parsed.map_err(|error| tracked.explain(error))
+    }
+
+    /// Parses the body as JSON into `T` while it arrives (a `T` that keeps few fields stays
+    /// small however large the body is).
+    pub fn json<T: DeserializeOwned>(self) -> Result<T, BodyError> {
+        self.json_with(std::marker::PhantomData::<T>)
+    }
+
+    /// Reads at most `limit` bytes of the body into a [`Response`] (the rest is left unread),
+    /// e.g. to quote an error answer.
+    pub fn buffer(self, limit: usize) -> Result<Response, HttpError> {
+        let mut body = Vec::new();
+        let mut tracked = Tracked::new(self.body, self.url);
+        let read = (&mut tracked).take(limit as u64).read_to_end(&mut body);
+        if let Err(error) = read {
+            return Err(tracked
+                .failure
+                .take()
+                .unwrap_or_else(|| transport_error(&tracked.url, &error)));
+        }
+        Ok(Response {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+/// The [`HttpError`] an [`std::io::Error`] from a body reader carries, else a
+/// [`HttpError::Transport`] for `url` quoting it.
+pub fn transport_error(url: &str, error: &std::io::Error) -> HttpError {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<HttpError>())
+    {
+        Some(carried) => carried.clone(),
+        None => HttpError::Transport {
+            url: url.to_owned(),
+            message: error.to_string(),
+        },
+    }
+}
+
+/// A body reader that remembers why it failed and how the body started, so a parse error can
+/// say which it was.
+struct Tracked<R> {
+    inner: R,
+    url: String,
+    failure: Option<HttpError>,
+    start: Vec<u8>,
+}
+
+impl<R: Read> Tracked<R> {
+    fn new(inner: R, url: String) -> Self {
+        Self {
+            inner,
+            url,
+            failure: None,
+            start: Vec::new(),
+        }
+    }
+
+    fn explain(mut self, error: serde_json::Error) -> BodyError {
+        match self.failure.take() {
+            Some(failure) => BodyError::Transport(failure),
+            None => BodyError::Json {
+                error,
+                start: excerpt(String::from_utf8_lossy(&self.start).trim(), 120),
+            },
+        }
+    }
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(read) => {
+                let room = QUOTED_START.saturating_sub(self.start.len()).min(read);
+                self.start.extend_from_slice(&buf[..room]);
+                Ok(read)
+            }
+            Err(error) => {
+                self.failure = Some(transport_error(&self.url, &error));
+                Err(error)
+            }
+        }
     }
 }
 
@@ -151,7 +394,7 @@ impl Request {
     /// Gives up on the request when no answer has come within `timeout` (connecting, then
     /// the first byte of the response, then each later byte). The host holds it to the
     /// target's own `timeout` as well, whichever is shorter; the failure is
-    /// [`HttpError::Failed`] naming the time-out.
+    /// [`HttpError::Transport`] naming the time-out.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -265,5 +508,207 @@ fn classify(url: &str, error: wstd::http::Error) -> HttpError {
             url: url.to_owned(),
             message: format!("{error:#}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::io::Read;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::*;
+    use crate::fixture::{Fixture, streamed_body};
+
+    /// Counts the elements of `{"items": [...]}` and sums their `n`, holding none of them.
+    struct Sum;
+
+    impl<'de> DeserializeSeed<'de> for Sum {
+        type Value = (u64, u64);
+
+        fn deserialize<D: de::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<(u64, u64), D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Sum {
+        type Value = (u64, u64);
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a list")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(u64, u64), A::Error> {
+            let mut sum = (0, 0);
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "items" {
+                    sum = map.next_value_seed(Items)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(sum)
+        }
+    }
+
+    struct Items;
+
+    impl<'de> DeserializeSeed<'de> for Items {
+        type Value = (u64, u64);
+
+        fn deserialize<D: de::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<(u64, u64), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Items {
+        type Value = (u64, u64);
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("an array")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(u64, u64), A::Error> {
+            #[derive(serde::Deserialize)]
+            struct Item {
+                n: u64,
+            }
+            let (mut count, mut sum) = (0, 0);
+            while let Some(item) = seq.next_element::<Item>()? {
+                count += 1;
+                sum += item.n;
+            }
+            Ok((count, sum))
+        }
+    }
+
+    /// `{"items": [{"n": 0, "pad": "…"}, …]}` of `count` items, made while it is read.
+    fn list(count: u64) -> Box<dyn Read> {
+        let items = (0..count).map(|n| {
+            let comma = if n == 0 { "" } else { "," };
+            format!(r#"{comma}{{"n": {n}, "pad": "{}"}}"#, "x".repeat(200)).into_bytes()
+        });
+        let open = std::iter::once(br#"{"metadata": {}, "items": ["#.to_vec());
+        let close = std::iter::once(b"]}".to_vec());
+        streamed_body(open.chain(items).chain(close))
+    }
+
+    /// Reads `data`, then fails as the host fails a body cut at the target's limit.
+    struct CutShort(std::io::Cursor<Vec<u8>>);
+
+    impl Read for CutShort {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other(HttpError::Transport {
+                    url: "http://t/list".into(),
+                    message: "the response body is larger than 1 MiB, the most capstan reads of a body streamed from this target".into(),
+                })),
+                read => Ok(read),
+            }
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_reaches_the_visitor_as_it_arrives_and_says_so_to_the_host() {
+        let fixture = Fixture::new()
+            .target("t", "http://t")
+            .on_reader("GET", "/list", 200, || list(50_000));
+        let context = fixture.context();
+        let response = context
+            .send_streamed(Request::get("http://t/list"))
+            .unwrap();
+        assert!(response.is_success());
+        assert_eq!(response.header("Content-Type"), Some("application/json"));
+        let (count, sum) = response.json_with(Sum).unwrap();
+        assert_eq!((count, sum), (50_000, 50_000 * 49_999 / 2));
+        assert_eq!(
+            fixture.requests()[0].header(STREAM_HEADER),
+            Some(STREAM_VALUE)
+        );
+        // The same route read whole, and a whole answer read as a stream.
+        let whole = context.send(Request::get("http://t/list")).unwrap();
+        assert!(whole.body.len() > 50_000 * 200);
+        assert_eq!(fixture.requests()[1].header(STREAM_HEADER), None);
+        let fixture = Fixture::new().target("t", "http://t").on_json(
+            "GET",
+            "/list",
+            r#"{"items": [{"n": 2}, {"n": 3}]}"#,
+        );
+        let streamed = fixture
+            .context()
+            .send_streamed(Request::get("http://t/list"))
+            .unwrap();
+        assert_eq!(streamed.json_with(Sum).unwrap(), (2, 5));
+    }
+
+    #[test]
+    fn a_body_cut_on_the_way_is_a_transport_error_and_a_bad_one_quotes_its_start() {
+        let fixture = Fixture::new()
+            .target("t", "http://t")
+            .on_reader("GET", "/cut", 200, || {
+                Box::new(CutShort(std::io::Cursor::new(
+                    br#"{"items": [{"n": 1}, {"n""#.to_vec(),
+                )))
+            })
+            .on(
+                "GET",
+                "/html",
+                200,
+                "<html><body>Sign in to continue</body></html>",
+            )
+            .on("GET", "/truncated", 200, r#"{"items": [{"n": 1}"#)
+            .on("GET", "/trailing", 200, r#"{"items": []} {"#)
+            .on("GET", "/wrong", 200, r#"{"items": [{"n": "one"}]}"#);
+        let context = fixture.context();
+        let get = |path: &str| {
+            context
+                .send_streamed(Request::get(format!("http://t{path}")))
+                .unwrap()
+                .json_with(Sum)
+                .unwrap_err()
+        };
+        let cut = get("/cut");
+        assert!(
+            matches!(cut, BodyError::Transport(HttpError::Transport { .. })),
+            "{cut:?}"
+        );
+        assert!(cut.to_string().contains("larger than 1 MiB"), "{cut}");
+        let html = get("/html").to_string();
+        assert!(
+            html.starts_with(
+                "the body is not the JSON expected (expected value at line 1 column 1)"
+            ) && html.contains("<html><body>Sign in"),
+            "{html}"
+        );
+        for (path, reason) in [
+            ("/truncated", "EOF while parsing"),
+            ("/trailing", "trailing characters"),
+            ("/wrong", "invalid type: string \"one\", expected u64"),
+        ] {
+            let error = get(path);
+            assert!(matches!(error, BodyError::Json { .. }), "{path}: {error:?}");
+            assert!(error.to_string().contains(reason), "{path}: {error}");
+        }
+        let buffered = context
+            .send_streamed(Request::get("http://t/cut"))
+            .unwrap()
+            .buffer(8)
+            .unwrap();
+        assert_eq!(buffered.body, br#"{"items""#);
+        let failed = context
+            .send_streamed(Request::get("http://t/cut"))
+            .unwrap()
+            .buffer(1 << 20);
+        assert!(
+            matches!(failed, Err(HttpError::Transport { .. })),
+            "{failed:?}"
+        );
     }
 }

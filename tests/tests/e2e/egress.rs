@@ -90,3 +90,58 @@ async fn no_targets_means_nothing_is_reachable() {
     );
     assert!(upstream.seen().is_empty());
 }
+
+/// A response body the plugin reads whole is cut at the target's `max_response`; one it reads
+/// as a stream (it says so with the `capstan-response: stream` request header, which the host
+/// removes before sending) at the target's `max_streamed`; the failure names the cap.
+#[tokio::test]
+async fn a_body_read_as_a_stream_is_held_to_max_streamed_and_one_read_whole_to_max_response() {
+    let upstream = Upstream::http().await;
+    let plugins = PluginDir::new();
+    plugins.manifest(
+        "hostile",
+        "hostile",
+        &format!(
+            "[[targets]]\nname = \"api\"\nurl = \"{}/api\"\nmax_response = \"1MiB\"\n\
+             max_streamed = \"3MiB\"",
+            upstream.url()
+        ),
+    );
+    let capstan = Capstan::start(&plugins);
+    let client = Client::connect(&capstan.url()).await.unwrap();
+    let authority = upstream.url().trim_start_matches("http://").to_owned();
+    let read = async |headers: serde_json::Value| {
+        let result = client
+            .call(
+                "hostile_request",
+                json!({"scheme": "http", "authority": authority, "path_with_query": "/api/endless",
+                       "headers": headers, "read_limit": 64 << 20}),
+            )
+            .await
+            .unwrap();
+        assert!(!is_error(&result), "{}", text(&result));
+        result.structured_content.clone().unwrap()
+    };
+    let whole = read(json!([])).await;
+    let streamed = read(json!([["capstan-response", "stream"]])).await;
+    for (report, cap) in [(&whole, 1u64 << 20), (&streamed, 3 << 20)] {
+        let bytes = report["body_bytes"].as_u64().unwrap();
+        assert!(
+            bytes <= cap && bytes > cap - (256 << 10),
+            "read {bytes} bytes of a body capped at {cap}: {report}"
+        );
+        assert_eq!(report["stage"], "body", "{report}");
+        assert_eq!(
+            report["error"],
+            format!("HTTP response body size exceeds limit: {cap} bytes"),
+            "{report}"
+        );
+    }
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .all(|request| request.values("capstan-response").is_empty()),
+        "the header never leaves capstan"
+    );
+}

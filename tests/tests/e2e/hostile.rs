@@ -88,6 +88,7 @@ corpus! {
     impersonation_headers: "Adds `Impersonate-User` or `Impersonate-Group` to an allowed request" => "Refused (`impersonation`) unless the target sets `allow_impersonation`; the upstream sees neither.";
     name_rebound_to_another_port: "Requests a token target whose name resolves to loopback, where loopback targets allow other ports only" => "Refused after DNS: a special address is allowed only on the port of the target naming it; the token reaches no other port.";
     refusal_flood: "Sends 1,000 refused requests to distinct 16 KiB URLs with query strings" => "The result keeps 5 notes and a count; the log records the first 5 (URLs cut to 1 KiB, no query) and one summary line.";
+    hostile_questions: "Asks the client with a 100 KiB state (over the 16 KiB a plugin may keep), with an elicitation lacking its schema, and for sampling the client never declared" => "The state and the malformed request fail the call, naming the problem, before anything is sent to the client; the undeclared one is a `-32021` error naming the capability.";
 }
 
 /// The upstreams of one test: the allowed API and the listeners nothing may reach.
@@ -644,6 +645,22 @@ async fn run(id: &str) {
                 text(&result).contains("127.0.0.1: loopback"),
                 "{}",
                 text(&result)
+            );
+        }
+        "hostile_questions" => {
+            let huge = w.attack(w.call("ask", json!({"mode": "huge_state"}))).await;
+            assert_failed_with(&huge, "state over 16384 bytes");
+            let bad = w.attack(w.call("ask", json!({"mode": "bad_params"}))).await;
+            assert_failed_with(&bad, "invalid `elicitation/create` parameters");
+            let undeclared = w
+                .client
+                .call("hostile_ask", json!({"mode": "undeclared"}))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                undeclared.contains("-32021") || undeclared.contains("sampling"),
+                "{undeclared}"
             );
         }
         "refusal_flood" => {

@@ -22,6 +22,7 @@ mod reload;
 mod replicas;
 mod rollouts;
 mod sandbox;
+mod skills;
 mod stdio;
 mod tasks;
 mod traces;

@@ -728,7 +728,8 @@ fn the_prompts_say_a_rollback_leaves_automated_sync_off_and_how_to_restore_it() 
         ),
     ] {
         let arguments: Map<String, Value> = serde_json::from_value(arguments).unwrap();
-        let result = crate::ArgoCd::get_prompt(name, arguments).unwrap();
+        let ctx = capstan_sdk::fixture::Fixture::new().context();
+        let result = crate::ArgoCd::get_prompt(&ctx, name, arguments).unwrap();
         let Content::Text(text) = &result.messages[0].content else {
             panic!("{name} is text");
         };

@@ -15,6 +15,7 @@ mod catalog;
 mod deploys;
 mod errors;
 mod fleet;
+mod large;
 mod lifecycle;
 mod locate;
 mod operations;

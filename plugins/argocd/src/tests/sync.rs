@@ -4,6 +4,7 @@
 use capstan_sdk::json;
 
 use super::{argocd, fails, ok, parse, recorded};
+use capstan_sdk::Value;
 
 const HELM_GUESTBOOK: &str = "/api/v1/applications/helm-guestbook";
 
@@ -213,4 +214,71 @@ fn a_forbidden_or_failing_sync_is_an_error() {
         failed.contains("HTTP 500 (gRPC code 13 Internal)"),
         "{failed}"
     );
+}
+
+/// The answer to a sync of `guestbook` whose status still holds a finished operation: as Argo CD
+/// (or a proxy) might answer when it does not clear the previous state.
+fn answered_with_finished(previous: Value) -> String {
+    let mut answer = parse(recorded!("sync/guestbook-started.json"));
+    answer["status"]["operationState"] = previous;
+    answer.to_string()
+}
+
+#[test]
+fn a_sync_reports_the_operation_it_started_never_the_previous_one() {
+    let requested = parse(recorded!("sync/guestbook-started.json"))["operation"].clone();
+    // The previous operation requested exactly the same and finished.
+    let identical = json!({"operation": requested, "phase": "Succeeded",
+                           "message": "successfully synced (all tasks run)",
+                           "startedAt": "2026-08-20T10:00:00Z", "finishedAt": "2026-08-20T10:00:09Z",
+                           "syncResult": {"revision": "0000000000000000000000000000000000000000"}});
+    let fixture = argocd().on_json(
+        "POST",
+        "/api/v1/applications/guestbook/sync",
+        &answered_with_finished(identical),
+    );
+    let answer = ok(
+        &fixture,
+        "sync_application",
+        json!({"applicationName": "guestbook"}),
+    );
+    assert_eq!(answer["operation"]["phase"], "Requested", "{answer}");
+    assert_eq!(
+        answer["operation"]["revision"], requested["sync"]["revision"],
+        "the revision it requested, not the previous one's result"
+    );
+    assert_eq!(answer["operation"]["finishedAt"], "");
+    assert_eq!(answer["summary"]["operation"], "Requested");
+
+    // An answer without `operation` does not show what started: still not the previous state.
+    let mut bare = parse(recorded!("sync/guestbook-started.json"));
+    bare.as_object_mut().unwrap().remove("operation");
+    bare["status"]["operationState"] = json!({"phase": "Failed", "message": "one or more objects failed to apply",
+                                              "operation": {"sync": {"revision": "v1"}}});
+    let fixture = argocd().on_json(
+        "POST",
+        "/api/v1/applications/guestbook/sync",
+        &bare.to_string(),
+    );
+    let answer = ok(
+        &fixture,
+        "sync_application",
+        json!({"applicationName": "guestbook", "revision": "v2"}),
+    );
+    assert_eq!(
+        (
+            answer["operation"]["phase"].as_str(),
+            answer["operation"]["revision"].as_str()
+        ),
+        (Some("Requested"), Some("v2")),
+        "{answer}"
+    );
+    assert!(
+        answer["operation"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("follow it with get_application"),
+        "{answer}"
+    );
+    assert_eq!(answer["summary"]["operation"], "Requested");
 }

@@ -97,7 +97,8 @@ fn an_unknown_tool_is_an_error_naming_the_tools_and_sends_nothing() {
 fn prompt_text(name: &str, arguments: serde_json::Value) -> Result<String, String> {
     let arguments: Map<String, serde_json::Value> =
         serde_json::from_value(arguments).expect("an object");
-    let result = ArgoCd::get_prompt(name, arguments)?;
+    let ctx = capstan_sdk::fixture::Fixture::new().context();
+    let result = ArgoCd::get_prompt(&ctx, name, arguments).map_err(|e| e.message().to_owned())?;
     assert_eq!(result.messages.len(), 1);
     let message = &result.messages[0];
     assert!(!message.assistant, "the recipe is the user's message");

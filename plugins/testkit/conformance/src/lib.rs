@@ -1,21 +1,39 @@
 //! The fixtures the official MCP conformance suite expects from a server
 //! (`@modelcontextprotocol/conformance@0.1.16`, and `0.2.0-alpha.12` for the 2026-07-28
-//! revision), as far as the capstan plugin contract can express them.
+//! revision).
 //!
-//! Loaded by the host with an empty prefix, so the tool and prompt names below are exactly the
-//! names the suite calls. Texts, MIME types, URIs and timings follow the scenario descriptions
-//! of the suite and its reference server (`examples/servers/typescript/everything-server.ts`).
+//! Loaded by the host with an empty prefix, so the tool, prompt and resource names below are
+//! exactly the names the suite calls. Texts, MIME types, URIs and timings follow the scenario
+//! descriptions of the suite and its reference server
+//! (`examples/servers/typescript/everything-server.ts`).
 //!
-//! Not here, because the contract cannot express them: `test_sampling` and the
-//! `test_elicitation*` tools (a plugin cannot send requests to the client) and the `test://`
-//! resources (the contract has no resources). The conformance baseline lists those scenarios.
+//! - Here: content, logging, progress, errors and schema tools, the prompts, the Tasks
+//!   extension fixtures (`greet`, `slow_compute`, `failing_job`, `protocol_error_job`).
+//! - `resources`: the `test://` resources, the `test://template/{id}/data` template and the
+//!   completions.
+//! - `rounds`: multi round-trip input (SEP-2322): the `test_input_required_result_*` tools
+//!   and prompt, and the `server-stateless` diagnostics that ask the client.
+//! - `requests`: the 2025-11-25 sampling and elicitation tools, which ask the same way (the
+//!   host sends those sessions the requests itself).
+//! - `tasks`: input inside a task (`confirm_delete`, `multi_input`) and input before a task
+//!   (`test_tool_with_task`).
+//!
+//! Not here, because a plugin cannot express them: `test_trigger_tool_change` and
+//! `test_trigger_prompt_change` (a plugin cannot change its own lists; capstan's change only on
+//! reload). The conformance baselines list what still fails.
 
 use std::time::Duration;
 
 use capstan_sdk::{
-    Content, Context, Map, Plugin, Prompt, PromptMessage, PromptResult, TaskSupport, Tool,
-    ToolError, ToolResult, Toolbox, Value, json,
+    CompletionRef, Content, Context, Map, Plugin, Prompt, PromptMessage, PromptResult, Resource,
+    ResourceContents, ResourceError, ResourceTemplate, TaskSupport, Tool, ToolError, ToolResult,
+    Toolbox, Value, json,
 };
+
+mod requests;
+mod resources;
+mod rounds;
+mod tasks;
 
 /// The JSON Schema dialect every input schema here declares.
 const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
@@ -110,7 +128,7 @@ fn custom_header() -> Value {
 
 impl Plugin for Conformance {
     fn toolbox() -> Toolbox {
-        Toolbox::new("conformance")
+        let toolbox = Toolbox::new("conformance")
             .tool(
                 "test_simple_text",
                 || {
@@ -294,7 +312,8 @@ impl Plugin for Conformance {
             .tool("greet", greet_tool, greet)
             .tool("slow_compute", slow_compute_tool, slow_compute)
             .tool("failing_job", failing_job_tool, failing_job)
-            .tool("protocol_error_job", protocol_error_job_tool, protocol_error_job)
+            .tool("protocol_error_job", protocol_error_job_tool, protocol_error_job);
+        tasks::tools(requests::tools(rounds::tools(toolbox)))
     }
 
     fn prompts() -> Vec<Prompt> {
@@ -327,10 +346,21 @@ impl Plugin for Conformance {
                 ),
                 "Prompt With Image",
             ),
+            titled(
+                Prompt::new(
+                    "test_input_required_result_prompt",
+                    "A prompt that asks the person for its context before it renders (SEP-2322)",
+                ),
+                "Prompt With Input Required",
+            ),
         ]
     }
 
-    fn get_prompt(prompt: &str, arguments: Map<String, Value>) -> Result<PromptResult, String> {
+    fn get_prompt(
+        ctx: &Context,
+        prompt: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<PromptResult, ToolError> {
         let messages = match prompt {
             "test_simple_prompt" => vec![user_text("This is a simple prompt for testing.")],
             "test_prompt_with_arguments" => {
@@ -355,12 +385,39 @@ impl Plugin for Conformance {
                 PromptMessage::user(image()),
                 user_text("Please analyze the image above."),
             ],
-            other => return Err(format!("this plugin has no prompt named `{other}`")),
+            "test_input_required_result_prompt" => return rounds::context_prompt(ctx),
+            other => {
+                return Err(ToolError::new(format!(
+                    "this plugin has no prompt named `{other}`"
+                )));
+            }
         };
         Ok(PromptResult {
             description: None,
             messages,
         })
+    }
+
+    fn resources() -> Vec<Resource> {
+        resources::list()
+    }
+
+    fn resource_templates() -> Vec<ResourceTemplate> {
+        resources::templates()
+    }
+
+    fn read_resource(_: &Context, uri: &str) -> Result<Vec<ResourceContents>, ResourceError> {
+        resources::read(uri)
+    }
+
+    fn complete(
+        _: &Context,
+        reference: &CompletionRef,
+        argument: &str,
+        value: &str,
+        _: &Map<String, Value>,
+    ) -> Vec<String> {
+        resources::complete(reference, argument, value)
     }
 }
 
@@ -383,17 +440,17 @@ fn titled(mut prompt: Prompt, title: &str) -> Prompt {
     prompt
 }
 
-/// The string argument `name` of a prompt, or a message saying it is missing.
-fn argument<'a>(arguments: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+/// The string argument `name` of a prompt, or an error saying it is missing.
+fn argument<'a>(arguments: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {
     arguments
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("the argument `{name}` (a string) is required"))
+        .ok_or_else(|| ToolError::new(format!("the argument `{name}` (a string) is required")))
 }
 
 /// `echo`, as in the suite's reference server: a plain tool that answers with its `message`.
-/// It is also the first tool listed (capstan lists tools by name), which the header
-/// scenarios call with no arguments.
+/// It takes no required argument, like `confirm_delete`, the first tool listed (capstan lists
+/// tools by name), which the header scenarios call with no arguments.
 fn echo_tool() -> Tool {
     Tool::new(
         "echo",
@@ -521,3 +578,63 @@ fn with_progress(ctx: &Context, _: &Value) -> Result<ToolResult, ToolError> {
 }
 
 capstan_sdk::export_plugin!(Conformance);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_the_suites_call_is_listed_under_a_valid_name() {
+        let tools = Conformance::toolbox().tools();
+        let names: Vec<&str> = tools.iter().map(Tool::name).collect();
+        for name in &names {
+            let valid = name.len() <= 48
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            assert!(valid, "`{name}` is not a valid tool name");
+        }
+        for called in [
+            "test_sampling",
+            "test_elicitation",
+            "test_elicitation_sep1034_defaults",
+            "test_elicitation_sep1330_enums",
+            "test_input_required_result_elicitation",
+            "test_input_required_result_sampling",
+            "test_input_required_result_list_roots",
+            "test_input_required_result_request_state",
+            "test_input_required_result_multiple_inputs",
+            "test_input_required_result_multi_round",
+            "test_input_required_result_tampered_state",
+            "test_input_required_result_capabilities",
+            "test_missing_capability",
+            "test_streaming_elicitation",
+            "test_logging_tool",
+            "confirm_delete",
+            "multi_input",
+            "test_tool_with_task",
+        ] {
+            assert!(names.contains(&called), "`{called}` is missing");
+        }
+    }
+
+    #[test]
+    fn the_first_tool_listed_takes_no_required_argument() {
+        // capstan lists tools by name; the SEP-2243 header scenarios call the first with `{}`.
+        let tools = Conformance::toolbox().tools();
+        let first = tools.iter().map(Tool::name).min().unwrap();
+        assert!(
+            ["confirm_delete", "echo"].contains(&first),
+            "`{first}` sorts first"
+        );
+    }
+
+    #[test]
+    fn an_unknown_prompt_is_an_error_for_the_agent() {
+        let ctx = capstan_sdk::fixture::Fixture::new().context();
+        let error = Conformance::get_prompt(&ctx, "nope", Map::new()).unwrap_err();
+        assert!(error.input_required_by().is_none());
+        let missing = Conformance::get_prompt(&ctx, "test_prompt_with_arguments", Map::new());
+        assert!(missing.unwrap_err().message().contains("arg1"));
+    }
+}

@@ -303,6 +303,7 @@ impl Plugin for Hostile {
                 noise::elsewhere,
             )
             .tool("forge_log", || described("forge_log"), noise::elsewhere)
+            .tool("ask", || described("ask"), noise::ask)
     }
 }
 

@@ -7,7 +7,9 @@
 //! itself, handing everything else to the SDK's glue.
 
 use capstan_sdk::bindings::capstan::plugin::{host, types};
-use capstan_sdk::bindings::exports::capstan::plugin::{prompts, tools};
+use capstan_sdk::bindings::exports::capstan::plugin::{
+    completions, prompts, resources, skills, tools,
+};
 use capstan_sdk::glue;
 use capstan_sdk::{Tool, Value, json};
 
@@ -29,11 +31,36 @@ pub fn tools() -> Vec<Tool> {
             object(json!({"mib": {"type": "integer", "minimum": 0}}), &["mib"]),
         ),
         tool(
+            "ask",
+            "Asks the client for input in a hostile way: `mode` is `huge_state` (a 100 KiB state), `bad_params` (an elicitation without its schema) or `undeclared` (sampling from a client that declared none).",
+            object(
+                json!({"mode": {"enum": ["huge_state", "bad_params", "undeclared"]}}),
+                &["mode"],
+            ),
+        ),
+        tool(
             "forge_log",
             "Logs, writes to stderr and panics with text that forges log lines \x1b[2J\r and drives a terminal.",
             object(json!({}), &[]),
         ),
     ]
+}
+
+/// `ask`: questions for the client that the host must refuse to pass on.
+pub fn ask(
+    _: &capstan_sdk::Context,
+    arguments: &Value,
+) -> Result<capstan_sdk::ToolResult, capstan_sdk::ToolError> {
+    use capstan_sdk::{Input, InputKind, ToolError};
+    let schema = json!({"type": "object", "properties": {"ok": {"type": "boolean"}}});
+    let input = match arguments["mode"].as_str() {
+        Some("huge_state") => Input::new()
+            .elicit("confirm", "Continue?", schema)
+            .state("s".repeat(100 << 10)),
+        Some("bad_params") => Input::new().request("confirm", InputKind::Elicitation, json!({})),
+        _ => Input::new().sample("guess", "Say anything", 10),
+    };
+    Err(ToolError::input_required(input))
 }
 
 /// The toolbox handler of a tool `call_tool` below answers before the toolbox is asked.
@@ -112,15 +139,19 @@ impl tools::Guest for Hostile {
         listed
     }
 
-    fn call_tool(name: String, arguments: String) -> types::CallResult {
+    fn call_tool(
+        name: String,
+        arguments: String,
+        round: Option<types::Round>,
+    ) -> types::ToolAnswer {
         match name.as_str() {
-            "structured_bomb" => types::CallResult {
+            "structured_bomb" => types::ToolAnswer::Complete(types::CallResult {
                 content: Vec::new(),
                 structured: Some(json_bomb(number(&arguments, "mib"))),
                 is_error: false,
-            },
-            "forge_log" => forge_log(),
-            _ => glue::call_tool::<Hostile>(&name, &arguments),
+            }),
+            "forge_log" => types::ToolAnswer::Complete(forge_log()),
+            _ => glue::call_tool::<Hostile>(&name, &arguments, round),
         }
     }
 }
@@ -139,18 +170,53 @@ impl prompts::Guest for Hostile {
         }]
     }
 
-    fn get_prompt(_name: String, arguments: String) -> Result<types::PromptResult, String> {
+    fn get_prompt(
+        _name: String,
+        arguments: String,
+        _round: Option<types::Round>,
+    ) -> Result<types::PromptAnswer, String> {
         let mib = serde_json::from_str::<Value>(&arguments)
             .ok()
             .and_then(|value| value["mib"].as_str().and_then(|n| n.parse().ok()))
             .unwrap_or(0);
-        Ok(types::PromptResult {
+        Ok(types::PromptAnswer::Complete(types::PromptResult {
             description: None,
             messages: vec![types::PromptMessage {
                 role: types::Role::User,
                 content: types::Content::Text("p".repeat(mib * MIB)),
             }],
-        })
+        }))
+    }
+}
+
+impl resources::Guest for Hostile {
+    fn list_resources() -> Vec<types::Resource> {
+        glue::list_resources::<Hostile>()
+    }
+
+    fn list_resource_templates() -> Vec<types::ResourceTemplate> {
+        glue::list_resource_templates::<Hostile>()
+    }
+
+    fn read_resource(uri: String) -> Result<Vec<types::EmbeddedResource>, types::ResourceError> {
+        glue::read_resource::<Hostile>(&uri)
+    }
+}
+
+impl completions::Guest for Hostile {
+    fn complete(
+        reference: types::CompletionRef,
+        argument: String,
+        value: String,
+        context: String,
+    ) -> Vec<String> {
+        glue::complete::<Hostile>(reference, &argument, &value, &context)
+    }
+}
+
+impl skills::Guest for Hostile {
+    fn list_skills() -> Vec<types::Skill> {
+        glue::list_skills::<Hostile>()
     }
 }
 

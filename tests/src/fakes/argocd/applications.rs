@@ -1,42 +1,35 @@
 //! ApplicationService List, Get (with `refresh`), Create (with `upsert` and `validate`), Update,
-//! Patch (merge and JSON patch) and Delete (with `cascade` and `propagationPolicy`).
+//! Patch (merge and JSON patch) and Delete (with `cascade` and `propagationPolicy`). A List of
+//! an instance with listed-only applications is written as a stream, each generated one made
+//! while the answer goes out.
+
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::app::RECONCILED_AT;
+use super::generated::generated;
 use super::operations::{advance, auto_sync};
 use super::schema::validate_application;
 use super::store::{
-    Answer, ApiError, AppRecord, CONTROL_PLANE_NAMESPACE, Call, Reply, Simulated, Store, ok,
+    Answer, ApiError, AppRecord, CONTROL_PLANE_NAMESPACE, Call, Query, Reply, Simulated, Store, ok,
 };
 use crate::fakes::ids::fake_uid;
 use crate::fakes::selector::Selector;
 
 pub(crate) fn list(store: &mut Store, call: &Call<'_>) -> Answer {
-    let query = &call.query;
-    let selector = Selector::parse(query.first("selector").unwrap_or_default())
-        .map_err(|message| ApiError::invalid(format!("error parsing the selector: {message}")))?;
-    let projects = query.projects();
+    let filter = ListFilter::from(&call.query)?;
     let items: Vec<&Value> = store
         .apps
         .iter()
         .map(|record| &record.app)
-        .filter(|app| selector.matches(app["metadata"]["labels"].as_object()))
-        .filter(|app| {
-            query
-                .first("appNamespace")
-                .is_none_or(|ns| app["metadata"]["namespace"] == ns)
-        })
-        .filter(|app| projects.is_empty() || projects.iter().any(|p| app["spec"]["project"] == *p))
-        .filter(|app| query.first("repo").is_none_or(|repo| uses_repo(app, repo)))
-        .filter(|app| {
-            query
-                .first("name")
-                .is_none_or(|name| app["metadata"]["name"] == name)
-        })
+        .filter(|app| filter.keeps(app))
         .collect();
-    if let Some(name) = query.first("name")
+    if store.listed.count > 0 {
+        return Ok(Reply::Body(streamed_list(store, items, filter)));
+    }
+    if let Some(name) = &filter.name
         && items.is_empty()
     {
         return Err(ApiError::not_found(format!(
@@ -53,6 +46,101 @@ pub(crate) fn list(store: &mut Store, call: &Call<'_>) -> Answer {
     };
     let body = serde_json::to_vec(&list).expect("JSON values with string keys always serialize");
     Ok(Reply::Serialized(body))
+}
+
+/// What ApplicationService List keeps: the query's `selector`, `appNamespace`, `projects`,
+/// `repo` and `name`.
+struct ListFilter {
+    selector: Selector,
+    namespace: Option<String>,
+    projects: Vec<String>,
+    repo: Option<String>,
+    name: Option<String>,
+}
+
+impl ListFilter {
+    fn from(query: &Query<'_>) -> Result<Self, ApiError> {
+        let selector =
+            Selector::parse(query.first("selector").unwrap_or_default()).map_err(|message| {
+                ApiError::invalid(format!("error parsing the selector: {message}"))
+            })?;
+        let owned = |name: &str| query.first(name).map(str::to_owned);
+        Ok(Self {
+            selector,
+            namespace: owned("appNamespace"),
+            projects: query.projects().into_iter().map(str::to_owned).collect(),
+            repo: owned("repo"),
+            name: owned("name"),
+        })
+    }
+
+    fn keeps(&self, app: &Value) -> bool {
+        self.selector.matches(app["metadata"]["labels"].as_object())
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| app["metadata"]["namespace"] == *ns)
+            && (self.projects.is_empty()
+                || self.projects.iter().any(|p| app["spec"]["project"] == *p))
+            && self.repo.as_ref().is_none_or(|repo| uses_repo(app, repo))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|name| app["metadata"]["name"] == *name)
+    }
+}
+
+/// How much of a streamed list is written at once.
+const LIST_CHUNK: usize = 256 << 10;
+
+/// The list of the stored applications that match, then of the listed-only generated ones
+/// ([`super::ArgoCd::with_listed_apps`]), written as a stream: each generated application is
+/// made, checked against the filter, serialized into the chunk under way and dropped, so the
+/// fake holds a chunk or two however long the list. The bytes written are added to the
+/// store's counter.
+fn streamed_list(store: &Store, items: Vec<&Value>, filter: ListFilter) -> axum::body::Body {
+    let mut head = format!(
+        r#"{{"metadata":{{"resourceVersion":"{}"}},"items":["#,
+        store.version
+    )
+    .into_bytes();
+    for (index, app) in items.iter().enumerate() {
+        if index > 0 {
+            head.push(b',');
+        }
+        serde_json::to_writer(&mut head, app).expect("JSON values always serialize");
+    }
+    let mut first = items.is_empty();
+    let count = store.listed.count;
+    let written = store.listed.bytes.clone();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = head;
+        for index in 0..count {
+            let app = generated(index).to_json();
+            if !filter.keeps(&app) {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                chunk.push(b',');
+            }
+            serde_json::to_writer(&mut chunk, &app).expect("JSON values always serialize");
+            if chunk.len() >= LIST_CHUNK {
+                written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if sender.blocking_send(std::mem::take(&mut chunk)).is_err() {
+                    return; // The client went away.
+                }
+            }
+        }
+        chunk.extend_from_slice(b"]}");
+        written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let _ = sender.blocking_send(chunk);
+    });
+    let chunks = futures::stream::unfold(receiver, |mut receiver| async move {
+        let chunk = receiver.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
+    });
+    axum::body::Body::from_stream(chunks)
 }
 
 /// `v1alpha1ApplicationList`, borrowing its items.

@@ -169,3 +169,48 @@ async fn generated_failed_syncs_name_the_refused_object() {
     );
     assert_eq!(failed["status"]["conditions"][0]["type"], "SyncError");
 }
+
+#[tokio::test]
+async fn listed_only_applications_stream_out_filtered_and_as_large_as_generated_ones() {
+    let server = start(
+        ArgoCd::new()
+            .with_app(Application::new("web").project("payments"))
+            .with_listed_apps(300),
+    )
+    .await
+    .unwrap();
+    let all = get(&server, "/api/v1/applications").await;
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 301);
+    assert_eq!(items[0]["metadata"]["name"], "web");
+    let expected: Vec<Value> = generate(300).iter().map(Application::to_json).collect();
+    assert_eq!(items[1..], expected[..]);
+    check_definition("v1alpha1ApplicationList", &all).unwrap();
+    let written = server.listed_bytes();
+    assert_eq!(written, all.to_string().len() as u64);
+    assert!(written > 300 * 10_000, "{written} bytes");
+
+    let payments = get(
+        &server,
+        "/api/v1/applications?projects=payments&selector=env%3Dprod",
+    )
+    .await;
+    let names: Vec<&str> = payments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|app| app["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let wanted: Vec<&str> = expected
+        .iter()
+        .filter(|app| {
+            app["spec"]["project"] == "payments" && app["metadata"]["labels"]["env"] == "prod"
+        })
+        .map(|app| app["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert!(!wanted.is_empty());
+    assert_eq!(names, wanted, "the stored `web` is not in prod");
+    let none = get(&server, "/api/v1/applications?projects=nobody").await;
+    assert_eq!(none["items"], json!([]));
+    server.assert_no_violations();
+}

@@ -2,7 +2,8 @@
 //! v3.5.1's `swagger.json`).
 //!
 //! 1. Build the data: [`ArgoCd::new`], then [`ArgoCd::with_app`] / [`ArgoCd::with_generated_apps`]
-//!    (or [`crate::fakes::demo::argocd`]); projects, clusters, ApplicationSets and repositories
+//!    (or [`crate::fakes::demo::argocd`]; [`ArgoCd::with_listed_apps`] for lists of ten thousand
+//!    made while they are written); projects, clusters, ApplicationSets and repositories
 //!    with the other `with_*` methods (projects and clusters default to those the applications
 //!    use); optionally [`ArgoCd::with_base_path`] (serve under `/argocd`, like `argocd-server
 //!    --rootpath`) and [`ArgoCd::with_token`] (require a bearer token on `/api/v1/*`).
@@ -88,6 +89,7 @@ pub struct ArgoCd {
     broken_images: Vec<(String, Cause)>,
     base_path: String,
     token: Option<String>,
+    listed: usize,
 }
 
 impl ArgoCd {
@@ -110,6 +112,17 @@ impl ArgoCd {
     /// events and logs that match its state.
     pub fn with_generated_apps(self, count: usize) -> Self {
         generate(count).into_iter().fold(self, Self::with_app)
+    }
+
+    /// Adds `count` generated applications (numbers 0 to `count - 1`, as [`generate`] makes
+    /// them) that only ApplicationService List serves, after the other applications: each is
+    /// made while the answer is written and dropped once written, so a list of ten thousand
+    /// (over 100 MB) streams out of a fake that holds none of them. Get and the other operations
+    /// do not know them, and they are not sorted in among the others. Don't combine with
+    /// [`ArgoCd::with_generated_apps`] (the names would repeat).
+    pub fn with_listed_apps(mut self, count: usize) -> Self {
+        self.listed = count;
+        self
     }
 
     /// Adds an application given as raw JSON, refusing one the real API could not serve (an
@@ -233,6 +246,7 @@ impl ArgoCd {
         store.appsets = self.appsets;
         store.broken_images = self.broken_images;
         store.repos = repos;
+        store.listed.count = self.listed;
         store
     }
 }
@@ -344,6 +358,15 @@ impl ArgoCdServer {
     /// How many applications the fake holds.
     pub fn application_count(&self) -> usize {
         lock(&self.store).apps.len()
+    }
+
+    /// The bytes of the List answers written so far as streams (an instance with
+    /// [`ArgoCd::with_listed_apps`]), counted as they go out.
+    pub fn listed_bytes(&self) -> u64 {
+        lock(&self.store)
+            .listed
+            .bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The ApplicationSet `name` in Argo CD's namespace.

@@ -2,6 +2,8 @@
 //! scenario hooks) and the error type its handlers answer with, shaped like grpc-gateway's.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -102,12 +104,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// What a handler answers: a JSON document (built, or already serialized), or newline-delimited
-/// JSON (a stream).
+/// What a handler answers: a JSON document (built, already serialized, or written as it is
+/// made), or newline-delimited JSON (a stream).
 #[derive(Debug)]
 pub(crate) enum Reply {
     Json(Value),
     Serialized(Vec<u8>),
+    Body(axum::body::Body),
     Stream(String),
 }
 
@@ -118,9 +121,18 @@ impl IntoResponse for Reply {
             Reply::Serialized(body) => {
                 ([("content-type", "application/json")], body).into_response()
             }
+            Reply::Body(body) => ([("content-type", "application/json")], body).into_response(),
             Reply::Stream(lines) => ([("content-type", "application/json")], lines).into_response(),
         }
     }
+}
+
+/// Generated applications only List serves ([`super::ArgoCd::with_listed_apps`]), made while
+/// the answer is written, and the bytes of the List answers written so far.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    pub count: usize,
+    pub bytes: Arc<AtomicU64>,
 }
 
 /// A handler's outcome.
@@ -236,6 +248,8 @@ pub(crate) struct Store {
     pub actions_run: Vec<Value>,
     /// A counter for resource versions.
     pub version: u64,
+    /// Applications only List serves.
+    pub listed: Listed,
 }
 
 impl Store {

@@ -8,7 +8,9 @@
 mod deploys;
 mod fleet;
 mod host;
+mod large;
 mod record;
+mod served;
 mod smoke;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
@@ -62,6 +64,11 @@ impl Env {
             _capstan: capstan,
             _plugins: plugins,
         }
+    }
+
+    /// The capstan process.
+    pub(crate) fn capstan(&self) -> &Capstan {
+        &self._capstan
     }
 
     /// The demo data set, writes allowed.

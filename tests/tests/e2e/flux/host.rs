@@ -136,3 +136,56 @@ async fn arguments_outside_the_input_schema_never_reach_the_plugin() {
         "refused by the host before the plugin ran"
     );
 }
+
+#[tokio::test]
+async fn a_flux_object_is_read_by_uri_under_each_instances_scheme() {
+    use rmcp::model::{
+        ArgumentInfo, CompleteRequestParams, ReadResourceRequestParams, Reference, ResourceContents,
+    };
+    let flux = Flux::start().await;
+    let service = flux.client.service();
+    let templates: Vec<String> = service
+        .list_all_resource_templates()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.uri_template.clone())
+        .collect();
+    assert!(
+        templates.contains(&"flux://{target}/{kind}/{namespace}/{name}".to_owned())
+            && templates.contains(&"fluxro://{target}/{kind}/{namespace}/{name}".to_owned()),
+        "each instance serves the template under its prefix: {templates:?}"
+    );
+    for scheme in ["flux", "fluxro"] {
+        let uri = format!("{scheme}://prod/Kustomization/flux-system/apps");
+        let read = service
+            .read_resource(ReadResourceRequestParams::new(&uri))
+            .await
+            .unwrap();
+        let ResourceContents::TextResourceContents { uri: got, text, .. } = &read.contents[0]
+        else {
+            panic!("{read:?}");
+        };
+        assert_eq!(got, &uri);
+        let object: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(object["name"], "apps", "{object}");
+        assert_eq!(object["kind"], "Kustomization", "{object}");
+    }
+    let kinds = service
+        .complete(CompleteRequestParams::new(
+            Reference::for_resource("flux://{target}/{kind}/{namespace}/{name}"),
+            ArgumentInfo::new("kind", "Helm"),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        kinds
+            .completion
+            .values
+            .iter()
+            .all(|k| k.starts_with("Helm"))
+            && !kinds.completion.values.is_empty(),
+        "{:?}",
+        kinds.completion.values
+    );
+}

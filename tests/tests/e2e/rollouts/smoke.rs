@@ -259,3 +259,31 @@ async fn every_tool_runs_through_capstan_against_the_api_contract() {
     );
     s.kube.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_rollout_is_read_by_uri_as_get_rollout_answers_it() {
+    use rmcp::model::{ReadResourceRequestParams, ResourceContents};
+    let s = setup().await;
+    let uri = "rollouts://prod/payments/payments-api";
+    let read = s
+        .client
+        .service()
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("{read:?}");
+    };
+    let info: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(info["rollout"]["objectMeta"]["name"], "payments-api");
+    let missing = s
+        .client
+        .service()
+        .read_resource(ReadResourceRequestParams::new(
+            "rollouts://prod/payments/no-such-rollout",
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("no-such-rollout"), "{missing}");
+}

@@ -1,0 +1,158 @@
+//! The resources and resource templates an instance serves, under URIs of its own.
+//!
+//! A plugin writes URIs in its own scheme (`argocd://{target}/applications/{name}`); an
+//! instance serves them with its prefix as the scheme (`_` becoming `-`), so two instances of
+//! one plugin never share a URI, and an instance with an empty prefix keeps the plugin's
+//! scheme. [`plugin_uri`] maps a requested URI back to the plugin's form for `read-resource`;
+//! [`matches_template`] tells which template a URI belongs to (RFC 6570 level 1).
+
+use crate::runtime::types;
+
+/// A resource as served: its URI for clients, and the plugin's declaration.
+#[derive(Debug, Clone)]
+pub struct ResourceDefinition {
+    /// The URI clients read.
+    pub exposed: String,
+    /// What the plugin declared.
+    pub resource: types::Resource,
+}
+
+/// A resource template as served: its template for clients, and the plugin's declaration.
+#[derive(Debug, Clone)]
+pub struct TemplateDefinition {
+    /// The template clients see.
+    pub exposed: String,
+    /// What the plugin declared.
+    pub template: types::ResourceTemplate,
+}
+
+/// The scheme an instance with `prefix` serves its resources under; `None` keeps the plugin's.
+pub fn scheme_of(prefix: &str) -> Option<String> {
+    (!prefix.is_empty()).then(|| prefix.replace('_', "-"))
+}
+
+/// `uri` (the plugin's form) as served under `scheme`; an error says what is wrong with it.
+pub fn exposed_uri(uri: &str, scheme: Option<&str>) -> Result<String, String> {
+    let Some((own, rest)) = uri.split_once("://") else {
+        return Err(format!("`{uri}` is not a URI of the form SCHEME://..."));
+    };
+    let valid_scheme = own.starts_with(|c: char| c.is_ascii_alphabetic())
+        && own
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid_scheme {
+        return Err(format!("`{uri}` has an invalid scheme `{own}`"));
+    }
+    if uri.len() > 1024 || uri.chars().any(char::is_control) {
+        return Err(format!(
+            "`{uri}` is longer than 1024 bytes or holds control characters"
+        ));
+    }
+    Ok(match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => uri.to_owned(),
+    })
+}
+
+/// The plugin's form of `requested`, served from a plugin URI with scheme `own` under
+/// `scheme`; `None` when `requested` is not under `scheme`.
+pub fn plugin_uri(requested: &str, own: &str, scheme: Option<&str>) -> Option<String> {
+    let (asked, rest) = requested.split_once("://")?;
+    match scheme {
+        Some(scheme) if asked == scheme => Some(format!("{own}://{rest}")),
+        None if asked == own => Some(requested.to_owned()),
+        _ => None,
+    }
+}
+
+/// The scheme of a plugin URI or template.
+pub fn scheme(uri: &str) -> &str {
+    uri.split_once("://").map_or("", |(scheme, _)| scheme)
+}
+
+/// Whether `uri` is one of the URIs `template` describes: each `{name}` stands for one or
+/// more characters other than `/`, `?` and `#`.
+pub fn matches_template(template: &str, uri: &str) -> bool {
+    let mut rest = uri;
+    let mut pattern = template;
+    while !pattern.is_empty() {
+        if let Some(after) = pattern.strip_prefix('{') {
+            let Some(end) = after.find('}') else {
+                return false;
+            };
+            pattern = &after[end + 1..];
+            let stop = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let literal = &pattern[..pattern.find('{').unwrap_or(pattern.len())];
+            let taken = match literal.chars().next() {
+                Some(c) if !matches!(c, '/' | '?' | '#') => match rest[..stop].find(literal) {
+                    Some(at) => at,
+                    None => return false,
+                },
+                _ => stop,
+            };
+            if taken == 0 {
+                return false;
+            }
+            rest = &rest[taken..];
+        } else {
+            let literal_end = pattern.find('{').unwrap_or(pattern.len());
+            let Some(after) = rest.strip_prefix(&pattern[..literal_end]) else {
+                return false;
+            };
+            rest = after;
+            pattern = &pattern[literal_end..];
+        }
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_serves_its_resources_under_its_prefix() {
+        let scheme = scheme_of("prod_argocd");
+        let uri = "argocd://{target}/applications/{name}";
+        let exposed = exposed_uri(uri, scheme.as_deref()).unwrap();
+        assert_eq!(exposed, "prod-argocd://{target}/applications/{name}");
+        assert_eq!(
+            exposed_uri("test://static-text", None).unwrap(),
+            "test://static-text"
+        );
+        assert!(exposed_uri("no-scheme", None).is_err());
+        assert!(exposed_uri("1x://a", None).is_err());
+    }
+
+    #[test]
+    fn a_requested_uri_maps_back_to_the_plugins_form_only_under_its_scheme() {
+        let back = plugin_uri(
+            "prod-argocd://a/applications/b",
+            "argocd",
+            Some("prod-argocd"),
+        );
+        assert_eq!(back.as_deref(), Some("argocd://a/applications/b"));
+        assert_eq!(
+            plugin_uri("argocd://a/b", "argocd", Some("prod-argocd")),
+            None
+        );
+        assert_eq!(
+            plugin_uri("test://x", "test", None).as_deref(),
+            Some("test://x")
+        );
+    }
+
+    #[test]
+    fn templates_match_one_segment_per_variable() {
+        let t = "argocd://{target}/applications/{name}";
+        assert!(matches_template(t, "argocd://prod/applications/guestbook"));
+        assert!(!matches_template(t, "argocd://prod/applications/a/b"));
+        assert!(!matches_template(t, "argocd://prod/applications/"));
+        assert!(!matches_template(t, "argocd://prod/projects/x"));
+        assert!(matches_template(
+            "test://template/{id}/data",
+            "test://template/7/data"
+        ));
+        assert!(matches_template("flux://{t}/{kind}.{v}", "flux://a/b.c"));
+    }
+}
