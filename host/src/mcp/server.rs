@@ -200,14 +200,8 @@ impl ServerHandler for McpServer {
             Opened::Nothing if responses.is_some() => Some(plugin_input::round(responses, None)),
             Opened::Nothing | Opened::Confirmation => None,
         };
-        let call_context = self.side_context(&caller, &context);
-        let rendered = entry
-            .instance
-            .get_prompt(
-                (entry.index, &arguments, round.as_ref()),
-                call_context,
-                self.options.result_cap,
-            )
+        let rendered = self
+            .render_prompt(&entry, (&arguments, round), &caller, &context)
             .await;
         match rendered {
             Ok(Ok(types::PromptAnswer::Complete(rendered))) => {
@@ -647,6 +641,42 @@ impl McpServer {
             };
             let responses = plugin_input::ask_session(requests, context).await;
             round = Some(plugin_input::round(Some(&responses), input.state));
+            asked += 1;
+        }
+    }
+
+    /// Renders the prompt of `entry`; on a 2025-11-25 session, the plugin's questions are sent
+    /// to the client by the host and the prompt rendered again with the answers, at most
+    /// [`MAX_SESSION_ROUNDS`] times.
+    async fn render_prompt(
+        &self,
+        entry: &Entry,
+        (arguments, mut round): (&Value, Option<types::Round>),
+        caller: &Arc<Caller>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Result<types::PromptAnswer, String>, InstanceError> {
+        let mut asked = 0;
+        loop {
+            let rendered = entry
+                .instance
+                .get_prompt(
+                    (entry.index, arguments, round.as_ref()),
+                    self.side_context(caller, context),
+                    self.options.result_cap,
+                )
+                .await?;
+            let Ok(types::PromptAnswer::InputRequired(input)) = &rendered else {
+                return Ok(rendered);
+            };
+            if speaks_input_required(context) || asked == MAX_SESSION_ROUNDS {
+                return Ok(rendered);
+            }
+            let inputs = plugin_input::client_inputs(context);
+            let Ok(requests) = plugin_input::input_requests(input, inputs) else {
+                return Ok(rendered);
+            };
+            let responses = plugin_input::ask_session(requests, context).await;
+            round = Some(plugin_input::round(Some(&responses), input.state.clone()));
             asked += 1;
         }
     }

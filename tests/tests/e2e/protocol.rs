@@ -386,3 +386,41 @@ async fn mirrored_parameters_must_match_their_headers() {
         assert!(body.contains("-32020"), "{header:?}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_prompt_that_asks_the_person_is_answered_through_a_2025_11_25_session() {
+    use capstan_tests::client::ClientOptions;
+    use rmcp::model::GetPromptRequestParams;
+    let plugins = PluginDir::new();
+    plugins.manifest("conformance", "conformance", "prefix = \"\"");
+    let capstan = Capstan::start(&plugins);
+    let options = ClientOptions {
+        answer: Some(true),
+        ..Default::default()
+    };
+    let client = Client::connect_with(&capstan.url(), &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.protocol_version(),
+        Some(ProtocolVersion::V_2025_11_25)
+    );
+    let prompt = client
+        .service()
+        .get_prompt(GetPromptRequestParams::new(
+            "test_input_required_result_prompt",
+        ))
+        .await
+        .unwrap();
+    let said = &prompt.messages[0]
+        .content
+        .as_text()
+        .expect("a text message")
+        .text;
+    assert!(said.starts_with("Prompt with context"), "{said}");
+    assert_eq!(
+        client.recorded().questions,
+        ["What context should the prompt use?"],
+        "capstan asked the client itself, on the session"
+    );
+}
