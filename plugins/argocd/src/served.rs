@@ -4,8 +4,8 @@
 //! live instance for prompt arguments and template variables.
 
 use capstan_sdk::{
-    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value, json,
-    resources::match_template,
+    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value,
+    resources::read_with_tool,
 };
 
 use crate::applications;
@@ -29,34 +29,8 @@ pub(crate) fn templates() -> Vec<ResourceTemplate> {
 }
 
 pub(crate) fn read(ctx: &Context, uri: &str) -> Result<Vec<ResourceContents>, ResourceError> {
-    let Some(variables) = match_template(APPLICATION, uri) else {
-        return Err(ResourceError::NotFound(format!(
-            "this plugin serves {APPLICATION} only"
-        )));
-    };
-    let arguments = json!({
-        "target": variables["target"],
-        "applicationName": variables["name"],
-    });
-    let answer = applications::get(ctx, &arguments)?;
-    if answer.is_error() {
-        let message = answer
-            .content()
-            .iter()
-            .filter_map(|block| match block {
-                capstan_sdk::Content::Text(text) => Some(text.as_str()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Err(ResourceError::NotFound(message));
-    }
-    let status = answer.structured_content().cloned().unwrap_or(Value::Null);
-    Ok(vec![ResourceContents::text(
-        uri,
-        "application/json",
-        status.to_string(),
-    )])
+    let arguments = [("target", "target"), ("name", "applicationName")];
+    read_with_tool(ctx, (uri, APPLICATION), &arguments, applications::get)
 }
 
 /// Names for the application and target arguments of the prompts and of the template.

@@ -3,8 +3,8 @@
 //! recent events, as `get_flux_resource` answers it), and completions of targets and kinds.
 
 use capstan_sdk::{
-    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value, json,
-    resources::match_template,
+    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value,
+    resources::read_with_tool,
 };
 
 use crate::{kinds, resources};
@@ -24,28 +24,13 @@ pub(crate) fn templates() -> Vec<ResourceTemplate> {
 }
 
 pub(crate) fn read(ctx: &Context, uri: &str) -> Result<Vec<ResourceContents>, ResourceError> {
-    let Some(variables) = match_template(OBJECT, uri) else {
-        return Err(ResourceError::NotFound(format!(
-            "this plugin serves {OBJECT} only"
-        )));
-    };
-    let arguments = json!({
-        "target": variables["target"],
-        "kind": variables["kind"],
-        "namespace": variables["namespace"],
-        "name": variables["name"],
-    });
-    let answer = resources::get(ctx, &arguments)
-        .map_err(|e| ResourceError::NotFound(e.message().to_owned()))?;
-    if answer.is_error() {
-        return Err(ResourceError::NotFound(format!("{uri} could not be read")));
-    }
-    let status = answer.structured_content().cloned().unwrap_or(Value::Null);
-    Ok(vec![ResourceContents::text(
-        uri,
-        "application/json",
-        status.to_string(),
-    )])
+    let arguments = [
+        ("target", "target"),
+        ("kind", "kind"),
+        ("namespace", "namespace"),
+        ("name", "name"),
+    ];
+    read_with_tool(ctx, (uri, OBJECT), &arguments, resources::get)
 }
 
 /// Targets and kinds for the template's variables.

@@ -3,8 +3,8 @@
 //! analysis runs, as `get_rollout` answers it), and completions of targets.
 
 use capstan_sdk::{
-    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value, json,
-    resources::match_template,
+    CompletionRef, Context, Map, ResourceContents, ResourceError, ResourceTemplate, Value,
+    resources::read_with_tool,
 };
 
 use crate::read;
@@ -24,24 +24,12 @@ pub(crate) fn templates() -> Vec<ResourceTemplate> {
 }
 
 pub(crate) fn read(ctx: &Context, uri: &str) -> Result<Vec<ResourceContents>, ResourceError> {
-    let Some(variables) = match_template(ROLLOUT, uri) else {
-        return Err(ResourceError::NotFound(format!(
-            "this plugin serves {ROLLOUT} only"
-        )));
-    };
-    let arguments = json!({
-        "target": variables["target"],
-        "namespace": variables["namespace"],
-        "name": variables["name"],
-    });
-    let answer = read::get_rollout(ctx, &arguments)
-        .map_err(|error| ResourceError::NotFound(error.message().to_owned()))?;
-    let status = answer.structured_content().cloned().unwrap_or(Value::Null);
-    Ok(vec![ResourceContents::text(
-        uri,
-        "application/json",
-        status.to_string(),
-    )])
+    let arguments = [
+        ("target", "target"),
+        ("namespace", "namespace"),
+        ("name", "name"),
+    ];
+    read_with_tool(ctx, (uri, ROLLOUT), &arguments, read::get_rollout)
 }
 
 /// Targets for the template's `target`.

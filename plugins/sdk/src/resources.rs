@@ -212,6 +212,54 @@ impl CompletionRef {
     }
 }
 
+/// Reads `uri`, one of `template`'s resources, by running a tool's `handler`: each template
+/// variable becomes the argument `arguments` maps it to (`(variable, argument)` pairs), and
+/// the tool's structured answer becomes the JSON contents. A tool error is not-found, with the
+/// tool's message (what does not exist and how to find what does).
+pub fn read_with_tool(
+    ctx: &crate::Context,
+    (uri, template): (&str, &str),
+    arguments: &[(&str, &str)],
+    handler: crate::Handler,
+) -> Result<Vec<ResourceContents>, ResourceError> {
+    let Some(variables) = match_template(template, uri) else {
+        return Err(ResourceError::NotFound(format!(
+            "this plugin serves {template} only"
+        )));
+    };
+    let mut call = serde_json::Map::new();
+    for (variable, argument) in arguments {
+        if let Some(value) = variables.get(*variable) {
+            call.insert(
+                (*argument).to_owned(),
+                serde_json::Value::String(value.clone()),
+            );
+        }
+    }
+    let answer = handler(ctx, &serde_json::Value::Object(call))
+        .map_err(|error| ResourceError::NotFound(error.message().to_owned()))?;
+    if answer.is_error() {
+        let message: Vec<&str> = answer
+            .content()
+            .iter()
+            .filter_map(|block| match block {
+                crate::Content::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        return Err(ResourceError::NotFound(message.join("\n")));
+    }
+    let json = answer
+        .structured_content()
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    Ok(vec![ResourceContents::text(
+        uri,
+        "application/json",
+        json.to_string(),
+    )])
+}
+
 /// The variables of `template` (level 1: `{name}` expressions) in `uri`, when `uri` matches
 /// it; a variable matches one or more characters other than `/`, `?` and `#`.
 pub fn match_template(template: &str, uri: &str) -> Option<BTreeMap<String, String>> {
