@@ -260,10 +260,21 @@ impl Drop for Capstan {
 /// The resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), in bytes; 0 when
 /// the process is gone.
 pub fn resident_bytes(pid: u32) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// The peak resident memory of process `pid` so far (`VmHWM` in `/proc/<pid>/status`), in
+/// bytes; 0 when the process is gone.
+pub fn peak_resident_bytes(pid: u32) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes; 0 when absent.
+fn status_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")

@@ -16,22 +16,6 @@ use super::Env;
 const TEN_THOUSAND: usize = 10_000;
 const MIB: u64 = 1 << 20;
 
-/// The peak resident memory of process `pid` so far (`VmHWM` in `/proc/<pid>/status`), in bytes.
-fn peak_resident(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib * 1024)
-}
-
 /// The sum of a `counts` object's values.
 fn counted(counts: &Value) -> u64 {
     counts
@@ -86,7 +70,7 @@ impl std::fmt::Display for Measured {
 async fn ten_thousand_applications_are_listed_searched_and_counted_within_the_default_limits() {
     let env = Env::start(ArgoCd::new().with_listed_apps(TEN_THOUSAND), "").await;
     let pid = env.capstan().pid();
-    let started = peak_resident(pid);
+    let started = capstan_tests::capstan::peak_resident_bytes(pid);
     let mut measured = Vec::new();
     let mut call = async |tool: &'static str, arguments: Value| {
         let before = env.argocd.listed_bytes();
@@ -96,7 +80,7 @@ async fn ten_thousand_applications_are_listed_searched_and_counted_within_the_de
             tool,
             elapsed: clock.elapsed(),
             bytes: env.argocd.listed_bytes() - before,
-            peak: peak_resident(pid),
+            peak: capstan_tests::capstan::peak_resident_bytes(pid),
         });
         answer
     };
