@@ -158,10 +158,14 @@ impl CallTally {
     }
 
     /// Notes that the guest ran for `took` (from taking its pool slot to its measured answer,
-    /// or to its end when it failed).
+    /// or to its end when it failed); a task that calls its plugin again adds up its runs.
     pub fn record_run(&self, took: Duration) {
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1);
-        self.ran.store(nanos + 1, Ordering::Relaxed);
+        let _ = self
+            .ran
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ran| {
+                Some(ran.max(1).saturating_add(nanos))
+            });
     }
 
     /// How long the guest ran; `None` when it never did (refused before, or no pool slot).

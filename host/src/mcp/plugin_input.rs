@@ -160,6 +160,31 @@ pub fn round(responses: Option<&InputResponses>, state: Option<String>) -> types
     types::Round { responses, state }
 }
 
+/// The keys of a task's `round` (counted from 1) of `requests`, unique over the task's life as
+/// the Tasks extension wants: a plugin's key in the first round, `KEY.N` in round N (a plugin's
+/// keys have no dot).
+pub fn numbered(requests: InputRequests, round: usize) -> InputRequests {
+    match round {
+        0 | 1 => requests,
+        _ => requests
+            .into_iter()
+            .map(|(key, request)| (format!("{key}.{round}"), request))
+            .collect(),
+    }
+}
+
+/// The answers to [`numbered`] requests of `round`, under the plugin's keys.
+pub fn unnumbered(responses: InputResponses, round: usize) -> InputResponses {
+    let suffix = format!(".{round}");
+    match round {
+        0 | 1 => responses,
+        _ => responses
+            .into_iter()
+            .filter_map(|(key, answer)| Some((key.strip_suffix(&suffix)?.to_owned(), answer)))
+            .collect(),
+    }
+}
+
 /// Sends `requests` to the client of a 2025-11-25 session and collects its answers; a request
 /// the client fails or declines to answer is left out (the plugin asks again or gives up).
 #[allow(deprecated)]
@@ -257,5 +282,23 @@ mod tests {
                 .message()
                 .contains("key")
         );
+    }
+
+    #[test]
+    fn task_rounds_after_the_first_number_their_keys_and_answers_come_back_unnumbered() {
+        let request: InputRequest = serde_json::from_value(json!({
+            "method": "roots/list", "params": {}
+        }))
+        .unwrap();
+        let requests = InputRequests::from([("confirm".to_owned(), request)]);
+        assert!(numbered(requests.clone(), 1).contains_key("confirm"));
+        let third = numbered(requests, 3);
+        assert_eq!(third.keys().collect::<Vec<_>>(), ["confirm.3"]);
+        let answers = InputResponses::from([
+            ("confirm.3".to_owned(), json!({"roots": []})),
+            ("confirm.2".to_owned(), json!({"roots": []})),
+        ]);
+        let back = unnumbered(answers, 3);
+        assert_eq!(back.keys().collect::<Vec<_>>(), ["confirm"]);
     }
 }

@@ -3,7 +3,10 @@
 //! call's time and the guest's), and counts open sessions and listen streams. A tool that says
 //! it supports tasks, called by a client that declared the Tasks extension, runs as a task in
 //! the [`Tasks`] store: the call answers the task at once, and `tasks/get`, `tasks/cancel` and
-//! `tasks/update` serve it to the caller that started it.
+//! `tasks/update` serve it to the caller that started it. A task's plugin may ask for input:
+//! the task waits as `input_required` until `tasks/update` answered, and its plugin is called
+//! again with the answers and its state, which stays in the host. A task-capable call that
+//! asks before its work starts answers `input_required` itself and becomes a task on the retry.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -31,7 +34,7 @@ use super::logging::{self, Threshold};
 use super::notify::Broadcaster;
 use super::plugin_input::{self, MAX_SESSION_ROUNDS, Unaskable};
 use super::rounds::{Answer, Binding, Opened, PluginRound, Retry, speaks_input_required};
-use super::tasks::{Bounds, Ending, TaskHandle, Tasks};
+use super::tasks::{Bounds, Ending, OPENING, Opening, TaskHandle, Tasks};
 use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
@@ -362,7 +365,11 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let owner = owner_of(&guard::caller_of(&context));
-        self.tasks.update(&owner, &request.task_id)
+        let delivered = self
+            .tasks
+            .update(&owner, &request.task_id, &request.input_responses)?;
+        tracing::debug!(task = %escape(&request.task_id), ?delivered, "tasks/update");
+        Ok(())
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
@@ -538,8 +545,11 @@ impl McpServer {
         let support = entry.instance.tools()[entry.index].tool.task_support;
         // Most tools never run as tasks: only theirs is the client's capability looked up.
         let client_has_tasks = support != TaskSupport::Forbidden && client_has_tasks(context);
-        match (support, client_has_tasks) {
-            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => {}
+        let ran = match (support, client_has_tasks) {
+            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => {
+                self.run_rounds(&entry, (arguments, round), (caller.clone(), scope), context)
+                    .await
+            }
             (TaskSupport::Required, false) => {
                 let needs = ClientCapabilities::builder().enable_tasks().build();
                 let refusal = ErrorData::missing_required_client_capability(needs);
@@ -547,22 +557,24 @@ impl McpServer {
             }
             (TaskSupport::Optional | TaskSupport::Required, true) => {
                 let call = TaskCall {
-                    entry,
+                    entry: entry.clone(),
                     arguments: arguments.clone(),
+                    round,
                     call_context: CallContext {
                         client_headers: client_headers(context),
                         caller: caller.clone(),
                         scope,
+                        inputs: plugin_input::client_inputs(context),
                         ..CallContext::default()
                     },
                     record: record.clone(),
                 };
-                return self.start_task(call);
+                match self.start_task(call).await {
+                    Started::Task(called) => return called,
+                    Started::Asked(input, tally) => Ok(Ran::Asked(input, tally)),
+                }
             }
-        }
-        let ran = self
-            .run_rounds(&entry, (arguments, round), (caller.clone(), scope), context)
-            .await;
+        };
         let (result, tally, outcome) = match ran {
             Ok(Ran::Complete(result, tally, outcome)) => (result, tally, outcome),
             Ok(Ran::Asked(input, tally)) => {
@@ -742,13 +754,7 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<InputRequiredResult, ErrorData> {
         let inputs = plugin_input::client_inputs(context);
-        let requests = plugin_input::input_requests(input, inputs).map_err(|why| match why {
-            Unaskable::Missing(capability, why) => ErrorData {
-                message: why.into(),
-                ..missing_capability(capability)
-            },
-            Unaskable::Invalid(why) => ErrorData::internal_error(why, None),
-        })?;
+        let requests = plugin_input::input_requests(input, inputs).map_err(unaskable)?;
         let round = PluginRound::new(input.state.clone(), confirmed);
         let state = self.guard.rounds().seal_round(&round, binding);
         Ok(InputRequiredResult::new(Some(requests), Some(state)))
@@ -810,9 +816,11 @@ impl McpServer {
         (result, outcome)
     }
 
-    /// Starts `call` as a task of its caller: the `tools/call` answer is the task; the task
-    /// records the call's metrics and audit record when it ends.
-    fn start_task(&self, call: TaskCall) -> Called {
+    /// Starts `call` as a task of its caller: the `tools/call` answer is the task, unless
+    /// its plugin asks for input before its work starts (then the questions are the answer,
+    /// and the task is withdrawn). The task records the call's metrics and audit record when
+    /// it ends.
+    async fn start_task(&self, call: TaskCall) -> Started {
         let limits = &call.entry.instance.manifest().limits;
         let bounds = Bounds {
             per_instance: limits.max_tasks,
@@ -828,23 +836,31 @@ impl McpServer {
             .start((&owner, &instance), bounds, move |handle| {
                 async move { server.run_task(call, handle).await }.instrument(span)
             });
-        match started {
-            Ok(task) => Called::uncounted(Ok(CallToolResponse::Task(CreateTaskResult::new(task)))),
+        let (task, opening) = match started {
+            Ok(started) => started,
             Err(refused) => {
                 let busy = CallToolResult::error(vec![ContentBlock::text(refused.to_string())]);
-                Called::stopped(CallOutcome::Busy, busy.into())
+                return Started::Task(Called::stopped(CallOutcome::Busy, busy.into()));
             }
+        };
+        match tokio::time::timeout(OPENING, opening).await {
+            Ok(Ok(Opening::Asked(input, tally))) => Started::Asked(input, tally),
+            _ => Started::Task(Called::uncounted(Ok(CallToolResponse::Task(
+                CreateTaskResult::new(task),
+            )))),
         }
     }
 
-    /// The body of a task: the call under the task time limit, its progress as the task's
-    /// status, stopped when the owner cancels it; then its metrics and audit record.
+    /// The body of a task: the call under the task time limit, its questions shown on the
+    /// task and its plugin called again with the answers, its progress as the task's status,
+    /// stopped when the owner cancels it; then its metrics and audit record.
     async fn run_task(&self, call: TaskCall, handle: TaskHandle) -> Ending {
         let _running = metrics::Open::task();
         let started = Instant::now();
         let TaskCall {
             entry,
             arguments,
+            round,
             call_context,
             mut record,
         } = call;
@@ -853,25 +869,35 @@ impl McpServer {
         let tally = events.tally();
         let source = Arc::from(format!("{}/{}", entry.instance.name(), tool.name()));
         let relay = relay_events(receiver, Relay::Task(handle.clone()), source);
-        let run = entry.instance.call_tool_as_task(
-            (entry.index, &arguments),
-            events,
-            call_context,
-            self.options.result_cap,
+        let deadline = started + entry.instance.manifest().limits.task_timeout;
+        let rounds = self.task_rounds(
+            &entry,
+            (&arguments, round),
+            (events, call_context),
+            (&handle, deadline),
         );
-        let (answer, denials) = tokio::select! {
-            both = async { tokio::join!(run, relay) } => both,
+        let (ran, denials) = tokio::select! {
+            both = async { tokio::join!(rounds, relay) } => both,
             () = handle.cancelled() => {
                 self.close_task(&entry, record, (started, CallOutcome::Cancelled, None));
                 return Ending::Cancelled;
             }
         };
-        let timeout = matches!(&answer, Err(InstanceError::Call(CallError::Timeout(_))));
-        let (result, outcome) = self.shape(&entry, answer, &denials);
         record.egress = EgressSummary {
             requests: tally.requests(),
             denials: tally.denials(),
         };
+        let answer = match ran {
+            TaskRun::Answered(answer) => answer,
+            TaskRun::Withdrawn => return Ending::Withdrawn,
+            TaskRun::Failed(error, outcome) => {
+                record.result = audit::Outcome::Error;
+                self.close_task(&entry, record, (started, outcome, tally.run_time()));
+                return Ending::Failed(error);
+            }
+        };
+        let timeout = matches!(&answer, Err(InstanceError::Call(CallError::Timeout(_))));
+        let (result, outcome) = self.shape(&entry, answer, &denials);
         record.result = match result.is_error {
             Some(true) => audit::Outcome::IsError,
             _ => audit::Outcome::Ok,
@@ -879,19 +905,75 @@ impl McpServer {
         let ran = tally.run_time();
         let ending = match outcome {
             CallOutcome::Ok | CallOutcome::Error => Ending::Completed(result),
-            _ if timeout => Ending::Failed(ErrorData::internal_error(
-                format!(
-                    "tool `{}` of plugin instance `{}` ran past the task time limit of {} ([limits].task_timeout)",
-                    tool.name(),
-                    entry.instance.name(),
-                    humantime::format_duration(entry.instance.manifest().limits.task_timeout)
-                ),
-                None,
-            )),
+            _ if timeout => Ending::Failed(past_task_limit(&entry, "ran")),
             _ => Ending::Failed(ErrorData::internal_error(error_text(&result), None)),
         };
         self.close_task(&entry, record, (started, outcome, ran));
         ending
+    }
+
+    /// Calls the task's tool until it answers: each time it asks, the questions wait on the
+    /// task for `tasks/update`, and the tool is called again with the answers and its state.
+    /// A call that asks before its work started is withdrawn when `tools/call` still waits.
+    async fn task_rounds(
+        &self,
+        entry: &Entry,
+        (arguments, mut round): (&Value, Option<types::Round>),
+        (events, call_context): (EventSink, CallContext),
+        (handle, deadline): (&TaskHandle, Instant),
+    ) -> TaskRun {
+        let cap = self.options.result_cap;
+        let inputs = call_context.inputs;
+        for asked in 0..=MAX_SESSION_ROUNDS {
+            let time_left = deadline.saturating_duration_since(Instant::now());
+            let answer = entry
+                .instance
+                .call_tool_as_task(
+                    (entry.index, arguments, round.as_ref()),
+                    time_left,
+                    events.clone(),
+                    call_context.clone(),
+                    cap,
+                )
+                .await;
+            let input = match answer {
+                Ok(CallAnswer::InputRequired(input)) => input,
+                answer => {
+                    handle.opened();
+                    return TaskRun::Answered(answer);
+                }
+            };
+            if asked == 0 && round.is_none() && handle.withdraw(input.clone(), events.tally()) {
+                return TaskRun::Withdrawn;
+            }
+            handle.opened();
+            if asked == MAX_SESSION_ROUNDS {
+                break;
+            }
+            let requests = match plugin_input::input_requests(&input, inputs) {
+                Ok(requests) => plugin_input::numbered(requests, asked + 1),
+                Err(why) => return TaskRun::Failed(unaskable(why), CallOutcome::Failed),
+            };
+            let answers = tokio::select! {
+                answers = handle.ask(requests) => answers,
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    let error = past_task_limit(entry, "waited for input");
+                    return TaskRun::Failed(error, CallOutcome::Timeout);
+                }
+            };
+            let answers = plugin_input::unnumbered(answers, asked + 1);
+            round = Some(plugin_input::round(Some(&answers), input.state));
+        }
+        let tool = &entry.instance.tools()[entry.index];
+        let error = ErrorData::internal_error(
+            format!(
+                "tool `{}` of plugin instance `{}` asked for input more than {MAX_SESSION_ROUNDS} times in one task; the plugin keeps asking, report it to its author",
+                tool.exposed,
+                entry.instance.name()
+            ),
+            None,
+        );
+        TaskRun::Failed(error, CallOutcome::Failed)
     }
 
     /// Counts a task's call on `/metrics` and writes its audit record.
@@ -947,8 +1029,52 @@ fn rejected_state() -> ErrorData {
 struct TaskCall {
     entry: Entry,
     arguments: Value,
+    /// The client's answers when the call is a retry of one that asked before its task.
+    round: Option<types::Round>,
     call_context: CallContext,
     record: CallRecord,
+}
+
+/// How starting a task went, as `tools/call` answers it.
+enum Started {
+    /// The task started (or was refused): the answer.
+    Task(Called),
+    /// The plugin asked before its work started: ask the client, as for an ordinary call.
+    Asked(types::InputRequired, Arc<CallTally>),
+}
+
+/// How a task's calls of its plugin ended.
+enum TaskRun {
+    /// The plugin's last answer (or its failure).
+    Answered(Result<CallAnswer, InstanceError>),
+    /// The plugin asked before its work started and `tools/call` asked the client instead.
+    Withdrawn,
+    /// The task cannot go on: this error, with the call's outcome.
+    Failed(ErrorData, CallOutcome),
+}
+
+/// The error of a plugin's questions that cannot be asked.
+fn unaskable(why: Unaskable) -> ErrorData {
+    match why {
+        Unaskable::Missing(capability, why) => ErrorData {
+            message: why.into(),
+            ..missing_capability(capability)
+        },
+        Unaskable::Invalid(why) => ErrorData::internal_error(why, None),
+    }
+}
+
+/// The error of a task that `did` past its time limit.
+fn past_task_limit(entry: &Entry, did: &str) -> ErrorData {
+    ErrorData::internal_error(
+        format!(
+            "tool `{}` of plugin instance `{}` {did} past the task time limit of {} ([limits].task_timeout)",
+            entry.instance.tools()[entry.index].name(),
+            entry.instance.name(),
+            humantime::format_duration(entry.instance.manifest().limits.task_timeout)
+        ),
+        None,
+    )
 }
 
 /// Who owns the tasks `caller` starts: the subject within the way it authenticated, so an API
@@ -1120,6 +1246,7 @@ async fn relay_events(
                 },
                 Relay::Task(handle),
             ) => {
+                handle.opened();
                 handle.set_status(progress_text(done, total, message));
             }
             (

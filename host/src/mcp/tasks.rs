@@ -8,6 +8,12 @@
 //! rmcp's `TaskManager` runs tasks too, but knows no owners, no bounds and no replica names;
 //! this store keeps rmcp's wire types (`Task`, `DetailedTask`) and adds those.
 //!
+//! A task's call may ask the client for input: the task then shows `input_required` with the
+//! outstanding requests, and `tasks/update` brings the answers (one at a time or all at once);
+//! the call goes on once every request is answered. A task whose call asks before its work
+//! starts (within [`OPENING`], before any progress report) is withdrawn instead, so that the
+//! `tools/call` answers `input_required` itself and the task starts on the retry.
+//!
 //! Tasks live in memory: they survive the client disconnecting, not a restart of capstan.
 
 use std::collections::HashMap;
@@ -18,14 +24,25 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt as _;
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResult, DetailedTask, JsonObject, Task, TaskPayload, TaskStatus};
+use rmcp::model::{
+    CallToolResult, DetailedTask, InputRequests, InputResponses, JsonObject, Task, TaskPayload,
+    TaskStatus,
+};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+use crate::events::CallTally;
+use crate::runtime::types;
 
 /// How long a finished task's result stays readable by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 60);
 
 /// Finished tasks kept at most, whatever their age; the oldest go first.
 const MAX_RETAINED: usize = 4096;
+
+/// How long `tools/call` waits, at most, to see whether a new task's call asks for input before
+/// its work starts; the first progress report or the call's answer ends the wait sooner.
+pub const OPENING: Duration = Duration::from_millis(400);
 
 /// Settings of the task store.
 #[derive(Debug, Clone)]
@@ -93,6 +110,30 @@ pub enum Ending {
     Failed(ErrorData),
     /// The caller cancelled it.
     Cancelled,
+    /// The call asked for input before its work started, and the `tools/call` that started
+    /// the task answered with the questions: the task is forgotten, as if never started.
+    Withdrawn,
+}
+
+/// How a new task's call opened, as its `tools/call` sees it.
+#[derive(Debug)]
+pub enum Opening {
+    /// The call asked for input before its work started; the task is withdrawn and the
+    /// `tools/call` answers with these questions.
+    Asked(types::InputRequired, Arc<CallTally>),
+    /// The call reported progress or answered: the task stands.
+    Working,
+}
+
+/// What tasks/update did with the answers it brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// Every outstanding request is answered: the call goes on.
+    Resumed,
+    /// Requests remain outstanding.
+    Pending(usize),
+    /// The task was not waiting for input (answers are ignored).
+    NotWaiting,
 }
 
 /// The store of this process's tasks. Cheap to clone; clones share the tasks.
@@ -119,7 +160,19 @@ struct Entry {
     task: Task,
     /// The status-specific payload once the task has ended.
     ended: Option<(TaskPayload, Instant)>,
+    /// The requests the call waits for, while it does.
+    waiting: Option<Waiting>,
     cancel: CancellationToken,
+}
+
+/// A task's call waiting for the client's answers.
+struct Waiting {
+    /// Requests not answered yet, by key.
+    pending: InputRequests,
+    /// Answers so far, by key.
+    answered: InputResponses,
+    /// Where the answers go once every request is answered.
+    resume: oneshot::Sender<InputResponses>,
 }
 
 impl Default for Tasks {
@@ -140,14 +193,14 @@ impl Tasks {
     }
 
     /// Starts `run` as a task of `owner` on `instance`, unless `bounds` are reached; the task
-    /// as the `tools/call` answer announces it. `run` gets the task's handle: its status
-    /// message and its cancellation.
+    /// as the `tools/call` answer announces it, and how its call opens (see [`Opening`]).
+    /// `run` gets the task's handle: its status message, its questions and its cancellation.
     pub fn start<F, Fut>(
         &self,
         (owner, instance): (&str, &str),
         bounds: Bounds,
         run: F,
-    ) -> Result<Task, Refused>
+    ) -> Result<(Task, oneshot::Receiver<Opening>), Refused>
     where
         F: FnOnce(TaskHandle) -> Fut,
         Fut: Future<Output = Ending> + Send + 'static,
@@ -169,14 +222,17 @@ impl Tasks {
                     instance: instance.to_owned(),
                     task: task.clone(),
                     ended: None,
+                    waiting: None,
                     cancel: cancel.clone(),
                 },
             );
         }
+        let (opened, opening) = oneshot::channel();
         let handle = TaskHandle {
             id: id.clone(),
             tasks: self.clone(),
             cancel,
+            opening: Arc::new(Mutex::new(Some(opened))),
         };
         let running = run(handle);
         let tasks = self.clone();
@@ -194,7 +250,7 @@ impl Tasks {
                 });
             tasks.finish(&id, ending);
         });
-        Ok(task)
+        Ok((task, opening))
     }
 
     /// `tasks/get`: the task `id` as its owner sees it.
@@ -202,9 +258,12 @@ impl Tasks {
         let mut state = self.lock();
         sweep(&mut state, self.inner.settings.retention);
         let entry = owned(&state, owner, id)?;
-        let payload = match &entry.ended {
-            Some((payload, _)) => payload.clone(),
-            None => TaskPayload::Working,
+        let payload = match (&entry.ended, &entry.waiting) {
+            (Some((payload, _)), _) => payload.clone(),
+            (None, Some(waiting)) => TaskPayload::InputRequired {
+                input_requests: waiting.pending.clone(),
+            },
+            (None, None) => TaskPayload::Working,
         };
         Ok(DetailedTask::new(entry.task.clone(), payload))
     }
@@ -217,12 +276,67 @@ impl Tasks {
         Ok(())
     }
 
-    /// `tasks/update`: capstan's tasks ask no questions while they run, so there is nothing to
-    /// deliver; the task must still exist and belong to `owner`.
-    pub fn update(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
+    /// `tasks/update`: delivers `responses` to the task `id` of `owner`. Answers to requests
+    /// the task is not waiting for are ignored; an answer that is not an object (the client's
+    /// result for its request) is refused, and then nothing is delivered. Once every
+    /// outstanding request is answered, the call goes on.
+    pub fn update(
+        &self,
+        owner: &str,
+        id: &str,
+        responses: &InputResponses,
+    ) -> Result<Delivered, ErrorData> {
         let mut state = self.lock();
         sweep(&mut state, self.inner.settings.retention);
-        owned(&state, owner, id).map(|_| ())
+        owned(&state, owner, id)?;
+        let entry = state.tasks.get_mut(id).expect("the task was just found");
+        let Some(waiting) = entry.waiting.as_mut() else {
+            return Ok(Delivered::NotWaiting);
+        };
+        let answers: Vec<(&String, &serde_json::Value)> = responses
+            .iter()
+            .filter(|(key, _)| waiting.pending.contains_key(*key))
+            .collect();
+        if let Some((key, _)) = answers.iter().find(|(_, answer)| !answer.is_object()) {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "inputResponses.{} must be an object: the client's result for that request (for elicitation/create, {{\"action\": \"accept\", \"content\": {{...}}}}); nothing was delivered",
+                    crate::guest_text::escape(key)
+                ),
+                None,
+            ));
+        }
+        for (key, answer) in answers {
+            waiting.pending.remove(key);
+            waiting.answered.insert(key.clone(), answer.clone());
+        }
+        if !waiting.pending.is_empty() {
+            return Ok(Delivered::Pending(waiting.pending.len()));
+        }
+        let waiting = entry.waiting.take().expect("the task waits");
+        entry.task.status = TaskStatus::Working;
+        entry.task.last_updated_at = timestamp(SystemTime::now());
+        // The call may have ended meanwhile (cancelled, timed out): nothing to resume then.
+        let _ = waiting.resume.send(waiting.answered);
+        Ok(Delivered::Resumed)
+    }
+
+    /// Parks the task `id` as `input_required` with `requests`; the answers arrive on the
+    /// receiver once every request is answered.
+    fn wait_for(&self, id: &str, requests: InputRequests) -> oneshot::Receiver<InputResponses> {
+        let (resume, answers) = oneshot::channel();
+        if let Some(entry) = self.lock().tasks.get_mut(id)
+            && entry.ended.is_none()
+        {
+            entry.task.status = TaskStatus::InputRequired;
+            entry.task.last_updated_at = timestamp(SystemTime::now());
+            entry.waiting = Some(Waiting {
+                pending: requests,
+                answered: InputResponses::new(),
+                resume,
+            });
+        }
+        answers
     }
 
     /// Tasks running now.
@@ -241,9 +355,16 @@ impl Tasks {
 
     fn finish(&self, id: &str, ending: Ending) {
         let mut state = self.lock();
+        if matches!(ending, Ending::Withdrawn) {
+            if let Some(entry) = state.tasks.remove(id) {
+                state.release((entry.instance, entry.owner));
+            }
+            return;
+        }
         let Some(entry) = state.tasks.get_mut(id) else {
             return;
         };
+        entry.waiting = None;
         let payload = match ending {
             Ending::Completed(result) => TaskPayload::Completed {
                 result: to_object(&result),
@@ -251,7 +372,7 @@ impl Tasks {
             Ending::Failed(error) => TaskPayload::Failed {
                 error: to_object(&error),
             },
-            Ending::Cancelled => TaskPayload::Cancelled,
+            Ending::Cancelled | Ending::Withdrawn => TaskPayload::Cancelled,
         };
         entry.task.status = payload.status();
         entry.task.last_updated_at = timestamp(SystemTime::now());
@@ -320,12 +441,15 @@ impl State {
     }
 }
 
-/// The handle a running task's call holds: its status message and its cancellation.
+/// The handle a running task's call holds: its status message, its questions, how it opened
+/// and its cancellation.
 #[derive(Clone)]
 pub struct TaskHandle {
     id: String,
     tasks: Tasks,
     cancel: CancellationToken,
+    /// Until the call's opening is told: where `tools/call` waits for it.
+    opening: Arc<Mutex<Option<oneshot::Sender<Opening>>>>,
 }
 
 impl TaskHandle {
@@ -337,6 +461,39 @@ impl TaskHandle {
     /// Sets the message `tasks/get` shows while the task runs.
     pub fn set_status(&self, message: String) {
         self.tasks.set_status(&self.id, message);
+    }
+
+    /// Tells `tools/call` that the call's work has started: the task stands.
+    pub fn opened(&self) {
+        if let Some(opening) = self.take_opening() {
+            let _ = opening.send(Opening::Working);
+        }
+    }
+
+    /// Withdraws the task when its call asks before its work started and `tools/call` still
+    /// waits to hear how it opened: true when `tools/call` took the questions (the task then
+    /// ends with [`Ending::Withdrawn`]).
+    pub fn withdraw(&self, input: types::InputRequired, tally: Arc<CallTally>) -> bool {
+        self.take_opening()
+            .is_some_and(|opening| opening.send(Opening::Asked(input, tally)).is_ok())
+    }
+
+    /// Shows the task as `input_required` with `requests` until `tasks/update` answered every
+    /// one; the answers, by key.
+    pub async fn ask(&self, requests: InputRequests) -> InputResponses {
+        let answers = self.tasks.wait_for(&self.id, requests);
+        match answers.await {
+            Ok(answers) => answers,
+            // The task ended while waiting: nobody will answer.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    fn take_opening(&self) -> Option<oneshot::Sender<Opening>> {
+        self.opening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Resolves when the owner cancels the task.
@@ -428,7 +585,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_is_seen_only_by_its_owner_and_keeps_its_result() {
         let tasks = Tasks::default();
-        let task = tasks
+        let (task, _) = tasks
             .start(("alice", "argocd"), BOUNDS, |_| async { done("synced") })
             .unwrap();
         assert_eq!(task.status, TaskStatus::Working);
@@ -442,13 +599,17 @@ mod tests {
         let never = tasks.get("alice", "no-such-task").unwrap_err();
         assert_eq!(theirs.code, never.code);
         assert!(tasks.cancel("mallory", &task.task_id).is_err());
-        assert!(tasks.update("mallory", &task.task_id).is_err());
+        assert!(
+            tasks
+                .update("mallory", &task.task_id, &InputResponses::new())
+                .is_err()
+        );
     }
 
     #[tokio::test]
     async fn cancelling_stops_the_call_and_is_idempotent() {
         let tasks = Tasks::default();
-        let task = tasks
+        let (task, _) = tasks
             .start(("alice", "argocd"), BOUNDS, |handle| async move {
                 handle.set_status("waiting for Healthy".into());
                 handle.cancelled().await;
@@ -476,7 +637,7 @@ mod tests {
             handle.cancelled().await;
             Ending::Cancelled
         };
-        let a1 = tasks.start(("alice", "argocd"), BOUNDS, park).unwrap();
+        let (a1, _) = tasks.start(("alice", "argocd"), BOUNDS, park).unwrap();
         tasks.start(("alice", "argocd"), BOUNDS, park).unwrap();
         let third = tasks.start(("alice", "argocd"), BOUNDS, park).unwrap_err();
         assert!(
@@ -502,7 +663,7 @@ mod tests {
             replica: Some("capstan-1".into()),
             ..TaskSettings::default()
         });
-        let task = tasks
+        let (task, _) = tasks
             .start(("alice", "argocd"), BOUNDS, |_| async {
                 Ending::Failed(ErrorData::internal_error("the plugin crashed", None))
             })
@@ -524,7 +685,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_while_running_fails_the_task_and_frees_its_place() {
         let tasks = Tasks::default();
-        let task = tasks
+        let (task, _) = tasks
             .start(("alice", "argocd"), BOUNDS, |_| buggy())
             .unwrap();
         let ended = settled(&tasks, "alice", &task.task_id).await;
@@ -538,11 +699,155 @@ mod tests {
             retention: Duration::from_millis(30),
             ..TaskSettings::default()
         });
-        let task = tasks
+        let (task, _) = tasks
             .start(("alice", "argocd"), BOUNDS, |_| async { done("ok") })
             .unwrap();
         settled(&tasks, "alice", &task.task_id).await;
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(tasks.get("alice", &task.task_id).is_err());
+    }
+
+    fn elicit(message: &str) -> rmcp::model::InputRequest {
+        serde_json::from_value(serde_json::json!({
+            "method": "elicitation/create",
+            "params": {"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {}}},
+        }))
+        .unwrap()
+    }
+
+    fn accept(name: &str) -> serde_json::Value {
+        serde_json::json!({"action": "accept", "content": {"name": name}})
+    }
+
+    async fn until_waiting(tasks: &Tasks, id: &str) -> DetailedTask {
+        for _ in 0..200 {
+            let task = tasks.get("alice", id).unwrap();
+            if task.status() == TaskStatus::InputRequired {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("task {id} never asked");
+    }
+
+    #[tokio::test]
+    async fn a_task_waits_until_every_request_is_answered_one_update_at_a_time() {
+        let tasks = Tasks::default();
+        let (task, _) = tasks
+            .start(("alice", "argocd"), BOUNDS, |handle| async move {
+                let requests =
+                    InputRequests::from([("a".into(), elicit("A?")), ("b".into(), elicit("B?"))]);
+                let answers = handle.ask(requests).await;
+                done(&format!(
+                    "{} {}",
+                    answers["a"]["content"]["name"], answers["b"]["content"]["name"]
+                ))
+            })
+            .unwrap();
+        let id = &task.task_id;
+        let asked = until_waiting(&tasks, id).await;
+        let TaskPayload::InputRequired { input_requests } = &asked.payload else {
+            panic!("no requests: {asked:?}");
+        };
+        assert_eq!(input_requests.keys().collect::<Vec<_>>(), ["a", "b"]);
+
+        let strange = InputResponses::from([("zzz".into(), serde_json::json!({"ignored": true}))]);
+        assert_eq!(
+            tasks.update("alice", id, &strange).unwrap(),
+            Delivered::Pending(2)
+        );
+        let malformed = InputResponses::from([("a".into(), serde_json::json!("yes"))]);
+        let refused = tasks.update("alice", id, &malformed).unwrap_err();
+        assert!(
+            refused.message.contains("inputResponses.a"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(
+            until_waiting(&tasks, id).await.payload,
+            asked.payload,
+            "a refused update changes nothing"
+        );
+
+        let first = InputResponses::from([("a".into(), accept("one"))]);
+        assert_eq!(
+            tasks.update("alice", id, &first).unwrap(),
+            Delivered::Pending(1)
+        );
+        let TaskPayload::InputRequired { input_requests } = tasks.get("alice", id).unwrap().payload
+        else {
+            panic!("no longer waiting");
+        };
+        assert_eq!(input_requests.keys().collect::<Vec<_>>(), ["b"]);
+        assert!(
+            tasks.update("mallory", id, &first).is_err(),
+            "only the owner answers"
+        );
+
+        let second = InputResponses::from([("b".into(), accept("two"))]);
+        assert_eq!(
+            tasks.update("alice", id, &second).unwrap(),
+            Delivered::Resumed
+        );
+        let ended = settled(&tasks, "alice", id).await;
+        let TaskPayload::Completed { result } = ended.payload else {
+            panic!("not completed: {ended:?}");
+        };
+        assert_eq!(result["content"][0]["text"], "\"one\" \"two\"");
+        assert_eq!(
+            tasks.update("alice", id, &second).unwrap(),
+            Delivered::NotWaiting
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_that_asks_before_working_is_withdrawn_and_frees_its_place() {
+        let tasks = Tasks::default();
+        let (task, opening) = tasks
+            .start(("alice", "argocd"), BOUNDS, |handle| async move {
+                let input = types::InputRequired {
+                    requests: Vec::new(),
+                    state: Some("s".into()),
+                };
+                assert!(handle.withdraw(input, Arc::default()));
+                Ending::Withdrawn
+            })
+            .unwrap();
+        let Opening::Asked(input, _) = opening.await.unwrap() else {
+            panic!("the call asked");
+        };
+        assert_eq!(input.state.as_deref(), Some("s"));
+        for _ in 0..200 {
+            if tasks.running() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(tasks.running(), 0);
+        assert!(
+            tasks.get("alice", &task.task_id).is_err(),
+            "a withdrawn task is forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_whose_opening_nobody_waits_for_stays_a_task() {
+        let tasks = Tasks::default();
+        let (task, opening) = tasks
+            .start(("alice", "argocd"), BOUNDS, |handle| async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let input = types::InputRequired {
+                    requests: Vec::new(),
+                    state: None,
+                };
+                match handle.withdraw(input, Arc::default()) {
+                    true => Ending::Withdrawn,
+                    false => done("kept"),
+                }
+            })
+            .unwrap();
+        drop(opening);
+        let ended = settled(&tasks, "alice", &task.task_id).await;
+        assert_eq!(ended.status(), TaskStatus::Completed);
     }
 }

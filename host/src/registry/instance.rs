@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tracing::Instrument as _;
@@ -294,21 +295,22 @@ impl Instance {
         .await
     }
 
-    /// Runs tool `index` as an MCP task: outside the concurrency gate (the task store bounds
-    /// tasks with `[limits].max_tasks`), under `[limits].task_timeout` instead of the call
-    /// timeout.
+    /// Runs tool `index` as part of an MCP task: outside the concurrency gate (the task store
+    /// bounds tasks with `[limits].max_tasks`), for at most `time_left` of the task's
+    /// `[limits].task_timeout` instead of the call timeout.
     pub async fn call_tool_as_task(
         &self,
-        (index, arguments): (usize, &Value),
+        (index, arguments, round): (usize, &Value, Option<&types::Round>),
+        time_left: Duration,
         events: EventSink,
         context: CallContext,
         cap: usize,
     ) -> Result<CallAnswer, InstanceError> {
         let sandbox = Sandbox {
-            timeout: self.manifest.limits.task_timeout,
+            timeout: time_left,
             ..self.sandbox.clone()
         };
-        self.run_tool(&sandbox, (index, arguments, None), events, context, cap)
+        self.run_tool(&sandbox, (index, arguments, round), events, context, cap)
             .await
     }
 

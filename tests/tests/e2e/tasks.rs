@@ -2,15 +2,18 @@
 //! (`slow_compute`, `failing_job`, `protocol_error_job`: tools whose contract says they may or
 //! must run as tasks), driven by rmcp clients that declare the Tasks extension or do not.
 //! A task outlives the client that started it, runs under its own time limit, is seen and
-//! cancelled only by its owner, and is bounded per instance and per caller.
+//! cancelled only by its owner, and is bounded per instance and per caller. A task's plugin
+//! that asks for input (`multi_input`) parks the task as `input_required` until `tasks/update`
+//! answered; a task-capable tool that asks first (`test_tool_with_task`) answers
+//! `input_required` before any task exists.
 
 use std::time::Duration;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, ClientOptions, is_error, params, text};
 use rmcp::model::{
-    CallToolResponse, CancelTaskParams, ErrorCode, GetTaskParams, GetTaskResult, TaskPayload,
-    TaskStatus,
+    CallToolResponse, CancelTaskParams, ErrorCode, GetTaskParams, GetTaskResult, InputResponses,
+    TaskPayload, TaskStatus, UpdateTaskParams,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -61,6 +64,51 @@ async fn client(capstan: &Capstan, key: &str, discover: bool, tasks: bool) -> Cl
     Client::connect_with(&capstan.url(), &options)
         .await
         .unwrap()
+}
+
+/// A 2026-07-28 client of `key` with the Tasks extension that declares elicitation.
+async fn asking_client(capstan: &Capstan, key: &str) -> Client {
+    let options = ClientOptions {
+        discover: true,
+        tasks: true,
+        answer: Some(true),
+        ..ClientOptions::bearer(key)
+    };
+    Client::connect_with(&capstan.url(), &options)
+        .await
+        .unwrap()
+}
+
+/// Polls task `id` until it waits for input; the keys it waits for.
+async fn waiting_for(client: &Client, id: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let task = get(client, id).await.unwrap();
+        if let TaskPayload::InputRequired { input_requests } = &task.task.payload {
+            return input_requests.keys().cloned().collect();
+        }
+        assert!(!task.task.status().is_terminal(), "task ended: {task:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("task {id} never asked");
+}
+
+/// Answers `key` of task `id` with the name `name`.
+async fn answer(
+    client: &Client,
+    id: &str,
+    key: &str,
+    answer: Value,
+) -> Result<(), rmcp::ServiceError> {
+    let responses: InputResponses = [(key.to_owned(), answer)].into_iter().collect();
+    client
+        .service()
+        .peer()
+        .update_task(UpdateTaskParams::new(id, responses))
+        .await
+}
+
+fn named(name: &str) -> Value {
+    json!({"action": "accept", "content": {"name": name}})
 }
 
 /// Calls `tool` once, expecting a task; its id.
@@ -352,5 +400,99 @@ async fn a_hundred_waiting_tasks_hold_a_slot_each_and_give_them_back() {
     assert_eq!(
         running, 0.0,
         "tasks still counted as running after cancelling"
+    );
+}
+
+#[tokio::test]
+async fn a_task_that_asks_waits_for_every_answer_from_its_owner_then_goes_on() {
+    let (_plugins, _keys, capstan) = start("task_timeout = \"20s\"");
+    let alice = asking_client(&capstan, ALICE_KEY).await;
+    let bob = asking_client(&capstan, BOB_KEY).await;
+    let id = start_task(&alice, "multi_input", json!({})).await;
+    assert_eq!(waiting_for(&alice, &id).await, ["first", "second"]);
+
+    // Only the owner answers; an answer that is not an object is refused and changes nothing.
+    let theirs = answer(&bob, &id, "first", named("mallory"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&theirs),
+        Some(ErrorCode::INVALID_PARAMS),
+        "{theirs}"
+    );
+    let malformed = answer(&alice, &id, "first", json!("yes"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&malformed),
+        Some(ErrorCode::INVALID_PARAMS),
+        "{malformed}"
+    );
+    // Answers to keys the task does not wait for are acknowledged and ignored.
+    answer(&alice, &id, "third", named("nobody")).await.unwrap();
+    assert_eq!(waiting_for(&alice, &id).await, ["first", "second"]);
+
+    // One answer at a time: the task waits until both came.
+    answer(&alice, &id, "first", named("ada")).await.unwrap();
+    assert_eq!(waiting_for(&alice, &id).await, ["second"]);
+    answer(&alice, &id, "second", named("grace")).await.unwrap();
+    let done = settled(&alice, &id, Duration::from_secs(10)).await;
+    assert_eq!(completed_text(&done), "Got first=ada and second=grace");
+}
+
+#[tokio::test]
+async fn a_task_tool_that_asks_first_answers_input_required_and_becomes_a_task_on_the_retry() {
+    let (_plugins, _keys, capstan) = start("");
+    let alice = asking_client(&capstan, ALICE_KEY).await;
+    let asked = alice
+        .service()
+        .peer()
+        .call_tool_once(params("test_tool_with_task", json!({})))
+        .await
+        .unwrap();
+    let CallToolResponse::InputRequired(asked) = asked else {
+        panic!("expected input_required before any task, got {asked:?}");
+    };
+    let keys: Vec<_> = asked
+        .input_requests
+        .iter()
+        .flatten()
+        .map(|(key, _)| key.clone())
+        .collect();
+    assert_eq!(keys, ["user_name"]);
+    let state = asked.request_state.clone().expect("a request state");
+    let responses: InputResponses = [("user_name".to_owned(), named("Alice"))]
+        .into_iter()
+        .collect();
+    let retry = |state: String| {
+        params("test_tool_with_task", json!({}))
+            .with_input_responses(responses.clone())
+            .with_request_state(state)
+    };
+    // An altered state starts nothing.
+    let tampered = alice
+        .service()
+        .peer()
+        .call_tool_once(retry(format!("{state}x")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&tampered),
+        Some(ErrorCode::INVALID_PARAMS),
+        "{tampered}"
+    );
+    let started = alice
+        .service()
+        .peer()
+        .call_tool_once(retry(state))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = started else {
+        panic!("the retry did not start a task: {started:?}");
+    };
+    let done = settled(&alice, &created.task.task_id, Duration::from_secs(10)).await;
+    assert_eq!(
+        completed_text(&done),
+        "Hello, Alice! (asked before the task started)"
     );
 }
