@@ -144,6 +144,8 @@ pub struct CallTally {
     denials: AtomicU32,
     /// Nanoseconds in the sandbox plus one; zero while the guest has not run.
     ran: AtomicU64,
+    /// Progress reports.
+    reports: AtomicU32,
 }
 
 impl CallTally {
@@ -155,6 +157,11 @@ impl CallTally {
     /// Requests the gate refused.
     pub fn denials(&self) -> u32 {
         self.denials.load(Ordering::Relaxed)
+    }
+
+    /// Whether the guest reported progress: its work has started.
+    pub fn reported_progress(&self) -> bool {
+        self.reports.load(Ordering::Relaxed) > 0
     }
 
     /// Notes that the guest ran for `took` (from taking its pool slot to its measured answer,
@@ -207,9 +214,11 @@ impl EventSink {
     /// Sends `event` if there is room. Events are advisory: when the consumer lags they are
     /// dropped rather than let a chatty guest grow host memory. Refusals are counted either way.
     pub fn emit(&self, event: GuestEvent) {
-        if matches!(event, GuestEvent::Denied { .. }) {
-            self.tally.denials.fetch_add(1, Ordering::Relaxed);
-        }
+        match event {
+            GuestEvent::Denied { .. } => self.tally.denials.fetch_add(1, Ordering::Relaxed),
+            GuestEvent::Progress { .. } => self.tally.reports.fetch_add(1, Ordering::Relaxed),
+            GuestEvent::Log { .. } => 0,
+        };
         if let Some(sender) = &self.sender {
             let _ = sender.try_send(event);
         }

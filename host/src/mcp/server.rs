@@ -943,7 +943,9 @@ impl McpServer {
                     return TaskRun::Answered(answer);
                 }
             };
-            if asked == 0 && round.is_none() && handle.withdraw(input.clone(), events.tally()) {
+            let tally = events.tally();
+            let first = asked == 0 && round.is_none() && !tally.reported_progress();
+            if first && handle.withdraw(input.clone(), tally) {
                 return TaskRun::Withdrawn;
             }
             handle.opened();

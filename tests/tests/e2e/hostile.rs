@@ -11,11 +11,13 @@
 //! `CAPSTAN_BLESS=1` to rewrite the document after changing the table).
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
-use capstan_tests::client::{Client, is_error, text};
+use capstan_tests::client::{Client, ClientOptions, is_error, params, text};
 use capstan_tests::paths;
 use capstan_tests::pki::Pki;
 use capstan_tests::upstream::Upstream;
-use rmcp::model::CallToolResult;
+use rmcp::model::{
+    CallToolResponse, CallToolResult, GetTaskParams, InputResponses, TaskPayload, UpdateTaskParams,
+};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "hostile-corpus-token-7f3a9c1e";
@@ -88,6 +90,7 @@ corpus! {
     impersonation_headers: "Adds `Impersonate-User` or `Impersonate-Group` to an allowed request" => "Refused (`impersonation`) unless the target sets `allow_impersonation`; the upstream sees neither.";
     name_rebound_to_another_port: "Requests a token target whose name resolves to loopback, where loopback targets allow other ports only" => "Refused after DNS: a special address is allowed only on the port of the target naming it; the token reaches no other port.";
     refusal_flood: "Sends 1,000 refused requests to distinct 16 KiB URLs with query strings" => "The result keeps 5 notes and a count; the log records the first 5 (URLs cut to 1 KiB, no query) and one summary line.";
+    hostile_task_questions: "Runs as a task and asks the person again after every answer, without end" => "The task waits as `input_required` for each answer, then fails after 8 rounds naming the tool and the limit; its place is given back.";
     hostile_questions: "Asks the client with a 100 KiB state (over the 16 KiB a plugin may keep), with an elicitation lacking its schema, and for sampling the client never declared" => "The state and the malformed request fail the call, naming the problem, before anything is sent to the client; the undeclared one is a `-32021` error naming the capability.";
 }
 
@@ -331,6 +334,50 @@ fn assert_denied(result: &CallToolResult) {
         notes.contains("allowed targets: api (http://allowed.test:"),
         "{notes}"
     );
+}
+
+/// Starts `hostile_nag` as a task and answers each of its questions until the task ends: the
+/// rounds answered and the task's error.
+async fn nag_to_the_end(capstan: &Capstan) -> (usize, serde_json::Map<String, Value>) {
+    let options = ClientOptions {
+        discover: true,
+        tasks: true,
+        answer: Some(true),
+        ..ClientOptions::default()
+    };
+    let asker = Client::connect_with(&capstan.url(), &options)
+        .await
+        .unwrap();
+    let peer = asker.service().peer();
+    let started = peer
+        .call_tool_once(params("hostile_nag", json!({})))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = started else {
+        panic!("hostile_nag did not start a task: {started:?}");
+    };
+    let id = created.task.task_id;
+    let mut answered = 0;
+    for _ in 0..400 {
+        let task = peer.get_task(GetTaskParams::new(&id)).await.unwrap();
+        match task.task.payload {
+            TaskPayload::InputRequired { input_requests } => {
+                let yes = json!({"action": "accept", "content": {"ok": true}});
+                let responses: InputResponses = input_requests
+                    .into_keys()
+                    .map(|key| (key, yes.clone()))
+                    .collect();
+                peer.update_task(UpdateTaskParams::new(&id, responses))
+                    .await
+                    .unwrap();
+                answered += 1;
+            }
+            TaskPayload::Failed { error } => return (answered, error),
+            TaskPayload::Working => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => panic!("the nagging task ended otherwise: {other:?}"),
+        }
+    }
+    panic!("the nagging task never ended");
 }
 
 fn assert_failed_with(result: &CallToolResult, expected: &str) {
@@ -661,6 +708,16 @@ async fn run(id: &str) {
             assert!(
                 undeclared.contains("-32021") || undeclared.contains("sampling"),
                 "{undeclared}"
+            );
+        }
+        "hostile_task_questions" => {
+            let (nagged, ()) = tokio::join!(nag_to_the_end(&w.capstan), w.well_behaved());
+            let (answered, error) = nagged;
+            assert_eq!(answered, 8, "rounds answered before the task ended");
+            let message = error["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("nag") && message.contains("more than 8 times"),
+                "{error:?}"
             );
         }
         "refusal_flood" => {

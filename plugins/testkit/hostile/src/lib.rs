@@ -304,6 +304,7 @@ impl Plugin for Hostile {
             )
             .tool("forge_log", || described("forge_log"), noise::elsewhere)
             .tool("ask", || described("ask"), noise::ask)
+            .tool("nag", || described("nag"), noise::nag)
     }
 }
 

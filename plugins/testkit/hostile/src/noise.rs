@@ -39,6 +39,12 @@ pub fn tools() -> Vec<Tool> {
             ),
         ),
         tool(
+            "nag",
+            "Runs as a task and asks the person again after every answer, without end.",
+            object(json!({}), &[]),
+        )
+        .tasks(capstan_sdk::TaskSupport::Optional),
+        tool(
             "forge_log",
             "Logs, writes to stderr and panics with text that forges log lines \x1b[2J\r and drives a terminal.",
             object(json!({}), &[]),
@@ -61,6 +67,26 @@ pub fn ask(
         _ => Input::new().sample("guess", "Say anything", 10),
     };
     Err(ToolError::input_required(input))
+}
+
+/// `nag`: once working, asks the person again after every answer, counting the rounds in its
+/// state; the host must end the task after a bounded number of rounds.
+pub fn nag(
+    ctx: &capstan_sdk::Context,
+    _: &Value,
+) -> Result<capstan_sdk::ToolResult, capstan_sdk::ToolError> {
+    use capstan_sdk::{Input, ToolError};
+    ctx.progress(0.0, None, Some("nagging"));
+    let rounds: u32 = ctx
+        .round()
+        .and_then(|round| round.state())
+        .and_then(|state| state.parse().ok())
+        .unwrap_or(0);
+    let schema = json!({"type": "object", "properties": {"ok": {"type": "boolean"}}});
+    let again = Input::new()
+        .elicit("again", "Once more?", schema)
+        .state((rounds + 1).to_string());
+    Err(ToolError::input_required(again))
 }
 
 /// The toolbox handler of a tool `call_tool` below answers before the toolbox is asked.
