@@ -13,6 +13,7 @@
 //! allowed_hosts = ["capstan.tools.svc"]
 //! allowed_origins = []
 //! result_cap = "256KiB"
+//! resource_poll_interval = "30s"       # how often a subscribed resource is read again
 //! log_format = "text"                   # or "json"
 //! resolve = ["argocd.internal=10.0.4.2"] # pin names to addresses for plugin traffic
 //! policy_file = "policy.cedar"          # see `access::settings`
@@ -45,6 +46,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
@@ -78,6 +80,7 @@ pub struct FileConfig {
     allowed_hosts: Option<Vec<String>>,
     allowed_origins: Option<Vec<String>>,
     result_cap: Option<String>,
+    resource_poll_interval: Option<String>,
     log_format: Option<LogFormat>,
     resolve: Option<Vec<String>>,
     reload: Option<ReloadFile>,
@@ -171,6 +174,10 @@ pub struct Overrides {
     /// Largest tool result sent to a client, e.g. 256KiB.
     #[arg(long, env = "CAPSTAN_RESULT_CAP", value_name = "SIZE")]
     pub result_cap: Option<String>,
+    /// How often a subscribed resource (resources/subscribe, or a listen stream's
+    /// resourceSubscriptions) is read again to tell its subscriber when it changed, e.g. 30s.
+    #[arg(long, env = "CAPSTAN_RESOURCE_POLL_INTERVAL", value_name = "DURATION")]
+    pub resource_poll_interval: Option<String>,
     /// Log format.
     #[arg(long, env = "CAPSTAN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -234,6 +241,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Tool result cap in bytes.
     pub result_cap: usize,
+    /// How often subscribed resources are read again.
+    pub resource_poll_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
     /// Name → address pins for plugin traffic.
@@ -317,6 +326,11 @@ impl Settings {
                 overrides.allowed_origins
             },
             result_cap: parse_size("result_cap", &result_cap)?,
+            resource_poll_interval: resource_poll_interval(
+                overrides
+                    .resource_poll_interval
+                    .or(file.resource_poll_interval),
+            )?,
             log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
             resolve: resolve_overrides(overrides.resolve, file.resolve)?,
             reload: ReloadSettings::resolve(overrides.reload, file.reload)?,
@@ -395,6 +409,24 @@ fn resolve_overrides(
     };
     ResolveOverrides::parse(entries.iter().map(String::as_str))
         .map_err(|error| anyhow::anyhow!("`resolve`: {error}"))
+}
+
+/// The resource poll interval: [`crate::mcp::watch::DEFAULT_POLL_INTERVAL`] unless set, never
+/// below [`crate::mcp::watch::MIN_POLL_INTERVAL`] (a resource read without pause).
+fn resource_poll_interval(text: Option<String>) -> anyhow::Result<Duration> {
+    let Some(text) = text else {
+        return Ok(crate::mcp::watch::DEFAULT_POLL_INTERVAL);
+    };
+    let interval = units::parse_duration(&text).map_err(|error| {
+        anyhow::anyhow!("resource_poll_interval: {error}; write a duration such as \"30s\"")
+    })?;
+    if interval < crate::mcp::watch::MIN_POLL_INTERVAL {
+        bail!(
+            "resource_poll_interval = \"{text}\" is too short; write at least {}",
+            humantime::format_duration(crate::mcp::watch::MIN_POLL_INTERVAL)
+        );
+    }
+    Ok(interval)
 }
 
 /// Parses a size such as `256KiB` for setting `name`.

@@ -48,6 +48,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
         broadcaster,
         ServeOptions {
             result_cap: settings.result_cap,
+            resource_poll_interval: settings.resource_poll_interval,
         },
     )
     .with_guard(guard)

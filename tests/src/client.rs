@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
-    RequestMetaObject, Tool,
+    RequestMetaObject, ResourceUpdatedNotificationParam, Tool,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RequestContext, RunningService,
@@ -34,6 +34,8 @@ pub struct Recorded {
     pub tools_changed: usize,
     /// How many `notifications/prompts/list_changed` arrived.
     pub prompts_changed: usize,
+    /// The URIs of `notifications/resources/updated`, in arrival order.
+    pub resources_updated: Vec<String>,
     /// The messages of the questions (`elicitation/create`, or `input_required` elicitations on
     /// 2026-07-28) the server asked, in order.
     pub questions: Vec<String>,
@@ -101,6 +103,14 @@ impl ClientHandler for Recorder {
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.record(|r| r.prompts_changed += 1);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.record(|r| r.resources_updated.push(params.uri));
     }
 
     async fn create_elicitation(

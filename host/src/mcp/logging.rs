@@ -93,6 +93,7 @@ pub fn capabilities() -> rmcp::model::ServerCapabilities {
         .enable_prompts_list_changed()
         .enable_resources()
         .enable_resources_list_changed()
+        .enable_resources_subscribe()
         .enable_skills()
         .enable_logging()
         .enable_completions()

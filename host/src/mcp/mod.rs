@@ -22,6 +22,9 @@
 //! - [`tasks`]: the store of MCP tasks (SEP-2663): tool calls that outlive their request, seen
 //!   and cancelled only by the caller that started them, bounded per instance and per caller,
 //!   named after the replica that runs them.
+//! - [`watch`]: resource subscriptions (`resources/subscribe`, a listen stream's
+//!   `resourceSubscriptions`): each watched resource read again as its subscriber every poll
+//!   interval, `notifications/resources/updated` when it changed.
 //! - `spans`: the trace spans of a `tools/call` and its policy decision, with the MCP
 //!   semantic-convention attributes, continuing the caller's trace context.
 
@@ -38,3 +41,4 @@ pub mod rounds;
 pub mod server;
 mod spans;
 pub mod tasks;
+pub mod watch;

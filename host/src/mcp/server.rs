@@ -20,7 +20,8 @@ use rmcp::model::{
     GetTaskParams, GetTaskResult, Implementation, InputRequiredResult, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
-    ReadResourceResponse, ServerConfig, SubscriptionFilter, UpdateTaskParams,
+    ReadResourceResponse, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
@@ -35,6 +36,7 @@ use super::notify::Broadcaster;
 use super::plugin_input::{self, MAX_SESSION_ROUNDS, Unaskable};
 use super::rounds::{Answer, Binding, Opened, PluginRound, Retry, speaks_input_required};
 use super::tasks::{Bounds, Ending, OPENING, Opening, TaskHandle, Tasks};
+use super::watch::{self, Reading, Subscriber, Watches};
 use super::{convert, result, spans};
 use crate::access::{Decision, Outcome};
 use crate::audit::{self, CallRecord, Confirmation, EgressSummary, PolicyVerdict};
@@ -52,12 +54,15 @@ use crate::runtime::{CallAnswer, CallError};
 pub struct ServeOptions {
     /// Largest tool result, in bytes of JSON.
     pub result_cap: usize,
+    /// How often subscribed resources are read again (see [`watch`]).
+    pub resource_poll_interval: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             result_cap: 256 << 10,
+            resource_poll_interval: watch::DEFAULT_POLL_INTERVAL,
         }
     }
 }
@@ -75,6 +80,8 @@ pub struct McpServer {
     session: Arc<OnceLock<metrics::Open>>,
     /// The tasks of every session and stateless request of this process.
     tasks: Tasks,
+    /// The resources this session watches for the client (`resources/subscribe`).
+    watches: Arc<Watches>,
 }
 
 impl McpServer {
@@ -88,6 +95,7 @@ impl McpServer {
             log_threshold: Arc::default(),
             session: Arc::default(),
             tasks: Tasks::default(),
+            watches: Arc::default(),
         }
     }
 
@@ -106,6 +114,7 @@ impl McpServer {
         Self {
             log_threshold: Arc::default(),
             session: Arc::default(),
+            watches: Arc::default(),
             ..self.clone()
         }
     }
@@ -265,6 +274,27 @@ impl ServerHandler for McpServer {
         }
     }
 
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let subscriber = Subscriber::Session(context.peer.clone());
+        self.watches
+            .add(&request.uri, self.reading(&context), subscriber)
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.watches.remove(&request.uri);
+        Ok(())
+    }
+
     async fn complete(
         &self,
         request: CompleteRequestParams,
@@ -337,7 +367,12 @@ impl ServerHandler for McpServer {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(requested.supported_by(&self.get_info().capabilities))
+        let mut accepted = requested.supported_by(&self.get_info().capabilities);
+        accepted.resource_subscriptions = accepted
+            .resource_subscriptions
+            .map(|uris| watch::accepted(&self.registry, &uris))
+            .filter(|uris| !uris.is_empty());
+        Some(accepted)
     }
 
     async fn get_task(
@@ -378,7 +413,16 @@ impl ServerHandler for McpServer {
             .broadcaster
             .add_subscription(context.sink().clone())
             .await;
+        let watches = Watches::default();
+        let reading = self.reading(context.request_context());
+        for uri in context.accepted().resource_subscriptions.iter().flatten() {
+            let subscriber = Subscriber::Stream(context.sink().clone());
+            if let Err(error) = watches.add(uri, reading.clone(), subscriber) {
+                tracing::debug!(%uri, %error.message, "resource not watched");
+            }
+        }
         context.cancelled().await;
+        drop(watches);
         self.broadcaster.remove_subscription(key).await;
         Ok(())
     }
@@ -758,6 +802,17 @@ impl McpServer {
         let round = PluginRound::new(input.state.clone(), confirmed);
         let state = self.guard.rounds().seal_round(&round, binding);
         Ok(InputRequiredResult::new(Some(requests), Some(state)))
+    }
+
+    /// How a resource watch of the client of `context` reads: as that caller, with its
+    /// headers, every poll interval.
+    fn reading(&self, context: &RequestContext<RoleServer>) -> Reading {
+        Reading {
+            registry: self.registry.clone(),
+            context: self.side_context(&guard::caller_of(context), context),
+            cap: self.options.result_cap,
+            interval: self.options.resource_poll_interval,
+        }
     }
 
     /// The context of a prompt, resource read or completion run by `caller`: the targets a

@@ -39,6 +39,16 @@ impl Env {
 
     /// Like [`Env::start`], with extra lines in the target's table (e.g. `timeout = "1s"`).
     pub(crate) async fn start_with_target(data: ArgoCd, manifest: &str, target: &str) -> Self {
+        Self::launch(data, (manifest, target), Vec::new()).await
+    }
+
+    /// Like [`Env::start`], capstan started with the extra command-line `args`.
+    pub(crate) async fn start_with_args(data: ArgoCd, args: &[&str]) -> Self {
+        let args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        Self::launch(data, ("", ""), args).await
+    }
+
+    async fn launch(data: ArgoCd, (manifest, target): (&str, &str), args: Vec<String>) -> Self {
         let argocd = argocd::start(data.with_base_path("/argocd").with_token(TOKEN))
             .await
             .unwrap();
@@ -54,6 +64,7 @@ impl Env {
         );
         let options = Options {
             env: vec![("ARGOCD_TOKEN".into(), TOKEN.into())],
+            args,
             ..Default::default()
         };
         let capstan = Capstan::start_with(&plugins, options);
