@@ -4,8 +4,11 @@
 //!
 //! Measured:
 //! - capstan with the Argo CD plugin against the reference server `argocd-mcp` 0.9.0 and against
-//!   the direct upstream request, on the same fake Argo CD with the same workloads at concurrency
-//!   1, 8 and 64: throughput, latency, peak memory, CPU time and answer sizes ([`versus`]);
+//!   the direct upstream request, in front of a stand-in that replays the fake Argo CD's answers,
+//!   driven by a raw HTTP/1.1 load generator with the same workloads at concurrency 1, 8 and 64:
+//!   throughput, latency, peak memory, CPU time per call and answer sizes; with the
+//!   generator's own ceiling (a canned MCP answer), and capstan's `ping` and no-op tool call
+//!   at the same concurrencies ([`versus`]);
 //! - a no-op tool call through capstan over MCP Streamable HTTP on loopback, against an MCP
 //!   `ping` on the same session (the protocol and HTTP cost without a plugin), and the same call
 //!   with OAuth (a JWT from a real OpenID provider), a Cedar policy and the audit file on

@@ -1,6 +1,8 @@
 //! A server process's resource use, read from `/proc`: resident memory now and at its peak
 //! (the peak is reset between workloads through `clear_refs`), and CPU time across all threads;
-//! and the machine's CPU time stolen by the hypervisor, which says how noisy a run was.
+//! the CPU time of named threads of the bench itself (the upstream stand-in, the load
+//! generator); and the machine's CPU time stolen by the hypervisor, which says how noisy a run
+//! was.
 
 use std::fs;
 
@@ -41,16 +43,8 @@ impl Process {
     /// User plus system CPU seconds used so far, by every thread.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // The command name may hold spaces; the fields after its closing parenthesis are fixed.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("a /proc stat line has the command in parentheses")?
-            .1
-            .split_whitespace()
-            .collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command.
-        let ticks = |index: usize| -> anyhow::Result<f64> { Ok(fields[index].parse::<f64>()?) };
-        Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
+        let (_, fields) = split_stat(&stat)?;
+        Ok(cpu_ticks(&fields)? / TICKS_PER_SECOND)
     }
 
     fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
@@ -61,6 +55,93 @@ impl Process {
             .with_context(|| format!("/proc/{}/status has no {field}", self.pid))?;
         Ok(line.trim().trim_end_matches("kB").trim().parse()?)
     }
+}
+
+/// Threads of this process whose names start with a prefix (the upstream stand-in's, the load
+/// generator's), measured through `/proc/self/task`: their CPU time, as [`Process::cpu_seconds`]
+/// counts a whole process's.
+#[derive(Debug, Clone, Copy)]
+pub struct Threads {
+    prefix: &'static str,
+}
+
+impl Threads {
+    /// The threads named `prefix…` (at most 15 bytes of a name show in `/proc`).
+    pub fn named(prefix: &'static str) -> Self {
+        Self { prefix }
+    }
+
+    /// User plus system CPU seconds the threads alive now have used so far.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let mut ticks = 0.0;
+        for task in fs::read_dir("/proc/self/task")? {
+            // A thread may end between the listing and the read.
+            let Ok(stat) = fs::read_to_string(task?.path().join("stat")) else {
+                continue;
+            };
+            let (name, fields) = split_stat(&stat)?;
+            if name.starts_with(self.prefix) {
+                ticks += cpu_ticks(&fields)?;
+            }
+        }
+        Ok(ticks / TICKS_PER_SECOND)
+    }
+}
+
+/// What a cell's CPU time is read from: a server process, or threads of this one.
+#[derive(Debug, Clone, Copy)]
+pub enum Meter {
+    /// A server in its own process (capstan, argocd-mcp).
+    Process(Process),
+    /// A server running on threads of the bench itself (the upstream stand-in).
+    Threads(Threads),
+}
+
+impl Meter {
+    /// CPU seconds used so far.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        match self {
+            Self::Process(process) => process.cpu_seconds(),
+            Self::Threads(threads) => threads.cpu_seconds(),
+        }
+    }
+
+    /// Starts a new peak of resident memory (processes only).
+    pub fn reset_peak(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Process(process) => process.reset_peak(),
+            Self::Threads(_) => Ok(()),
+        }
+    }
+
+    /// The peak resident memory since [`Meter::reset_peak`] (processes only).
+    pub fn peak_rss(&self) -> anyhow::Result<Option<u64>> {
+        match self {
+            Self::Process(process) => process.peak_rss().map(Some),
+            Self::Threads(_) => Ok(None),
+        }
+    }
+}
+
+/// A `/proc` stat line's command name and the fields after it.
+fn split_stat(stat: &str) -> anyhow::Result<(&str, Vec<&str>)> {
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    let (head, rest) = stat
+        .rsplit_once(')')
+        .context("a /proc stat line has the command in parentheses")?;
+    let name = head.split_once('(').map_or("", |(_, name)| name);
+    Ok((name, rest.split_whitespace().collect()))
+}
+
+/// utime plus stime, fields 14 and 15 of a stat line (12 and 13 after the command).
+fn cpu_ticks(fields: &[&str]) -> anyhow::Result<f64> {
+    let field = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .context("a /proc stat line too short")?
+            .parse::<f64>()?)
+    };
+    Ok(field(11)? + field(12)?)
 }
 
 /// The machine's CPU time so far, from the `cpu` line of `/proc/stat`, in clock ticks.
@@ -118,6 +199,22 @@ mod tests {
             assert!(spin.elapsed().as_secs() < 10, "no CPU time after 10 s");
             std::hint::black_box(spin.elapsed());
         }
+    }
+
+    #[test]
+    fn reads_named_threads() {
+        let spinner = std::thread::Builder::new()
+            .name("bench-spin".into())
+            .spawn(|| {
+                let threads = Threads::named("bench-spin");
+                let spin = std::time::Instant::now();
+                while threads.cpu_seconds().unwrap() == 0.0 {
+                    assert!(spin.elapsed().as_secs() < 10, "no CPU time after 10 s");
+                }
+            })
+            .unwrap();
+        spinner.join().unwrap();
+        assert_eq!(Threads::named("no-such-thread").cpu_seconds().unwrap(), 0.0);
     }
 
     #[test]

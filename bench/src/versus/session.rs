@@ -1,10 +1,8 @@
-//! The load generator's MCP session: rmcp's Streamable HTTP client transport
+//! An MCP session through rmcp's Streamable HTTP client transport
 //! (`StreamableHttpClient::post_message` on a reqwest client) called directly, one request at
-//! a time, with rmcp's own message types, but without its service layer.
-//!
-//! rmcp's full client adds a session worker and a service task between the caller and the
-//! connection, and on this two-core machine every hop is CPU the servers under test do not
-//! get. Both servers are driven by this same session, so the comparison stays like for like.
+//! a time, with rmcp's own message types, but without its service layer. The comparison uses it
+//! outside the measurements, where whole results are read: to prime the upstream stand-in and
+//! to size each server's answers. The measurements use the raw [`super::generator`].
 
 use std::collections::HashMap;
 use std::sync::Arc;

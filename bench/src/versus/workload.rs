@@ -1,7 +1,8 @@
 //! The workloads both servers are driven with: the same tool, the same arguments, and the
 //! upstream request each one stands for (the direct baseline sends exactly that request).
 
-use reqwest::Method;
+use std::net::SocketAddr;
+
 use serde_json::{Value, json};
 
 /// One kind of question an agent asks, as a tool call and as the Argo CD request behind it.
@@ -25,11 +26,41 @@ enum Kind {
 /// An upstream request: method, path from the API root, and JSON body.
 pub struct DirectRequest {
     /// The HTTP method.
-    pub method: Method,
+    pub method: &'static str,
     /// The path and query, from the server root.
     pub path: String,
     /// The JSON body, if any.
     pub body: Option<Value>,
+}
+
+impl DirectRequest {
+    /// The body as sent.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        self.body
+            .as_ref()
+            .map(|body| serde_json::to_vec(body).expect("a JSON value serialises"))
+            .unwrap_or_default()
+    }
+
+    /// The whole HTTP/1.1 request to the server at `address`, with `token`.
+    pub fn render(&self, address: SocketAddr, token: &str) -> Vec<u8> {
+        let body = self.body_bytes();
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+             accept: application/json\r\n",
+            self.method, self.path
+        );
+        if !body.is_empty() {
+            head.push_str(&format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
+    }
 }
 
 impl Workload {
@@ -47,6 +78,15 @@ impl Workload {
             workload("get_application_resource_tree", "one app", Kind::Tree),
             workload("sync_application", "one app, dry run", Kind::Sync),
         ]
+    }
+
+    /// How many different calls the workload makes (calls rotate through them): one per
+    /// application, or one for the list.
+    pub fn distinct_calls(&self) -> usize {
+        match self.kind {
+            Kind::List => 1,
+            _ => self.apps.len(),
+        }
     }
 
     /// The arguments of call number `call`.
@@ -73,15 +113,15 @@ impl Workload {
     pub fn direct(&self, call: usize) -> DirectRequest {
         let name = self.app(call);
         let (method, path, body) = match self.kind {
-            Kind::Get => (Method::GET, format!("/api/v1/applications/{name}"), None),
-            Kind::List => (Method::GET, "/api/v1/applications".to_owned(), None),
+            Kind::Get => ("GET", format!("/api/v1/applications/{name}"), None),
+            Kind::List => ("GET", "/api/v1/applications".to_owned(), None),
             Kind::Tree => (
-                Method::GET,
+                "GET",
                 format!("/api/v1/applications/{name}/resource-tree"),
                 None,
             ),
             Kind::Sync => (
-                Method::POST,
+                "POST",
                 format!("/api/v1/applications/{name}/sync"),
                 Some(json!({"name": name, "dryRun": true})),
             ),
