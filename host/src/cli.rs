@@ -1,5 +1,5 @@
-//! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan policy`,
-//! `capstan key new`.
+//! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan call`,
+//! `capstan skills export`, `capstan policy`, `capstan key new`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,11 +27,16 @@ enum Command {
         #[arg(long)]
         stdio: bool,
     },
-    /// Validate the manifests and components in DIR, list their tools; exit 1 on any problem.
+    /// Validate the manifests and components in DIR, list their tools and warn about what
+    /// their authors should fix; exit 1 on any error (with --strict, on any warning too).
     Check {
         /// Plugin folders.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// Fail on warnings too (a tool without an output schema, an output schema that does
+        /// not compile or describes no object, contradictory behaviour hints).
+        #[arg(long)]
+        strict: bool,
         /// Where compiled plugins are cached.
         #[arg(long, env = "CAPSTAN_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
@@ -45,6 +50,10 @@ enum Command {
         #[arg(long, env = "CAPSTAN_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Run one tool of the plugins in DIR once, as `capstan serve` would, and print its result
+    /// and every request it sent (allowed to which target, or refused and why); exit 0 when it
+    /// answered, 1 when it answered isError or failed, 2 when nothing ran.
+    Call(Box<inspect::call::CallArgs>),
     /// Work with the Agent Skills the plugins ship.
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -108,9 +117,17 @@ pub fn run() -> ExitCode {
                 telemetry.shutdown().await;
                 served.map(|()| ExitCode::SUCCESS)
             }
-            Command::Check { dirs, cache_dir } => {
+            Command::Check {
+                dirs,
+                strict,
+                cache_dir,
+            } => {
                 telemetry::init_quiet();
-                inspect::check(dirs, cache_dir).await
+                inspect::check(dirs, cache_dir, strict).await
+            }
+            Command::Call(args) => {
+                telemetry::init_at("error,wasmtime=error");
+                inspect::call::run(*args).await
             }
             Command::Tools { dirs, cache_dir } => {
                 telemetry::init_quiet();

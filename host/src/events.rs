@@ -2,6 +2,10 @@
 //! refusals. The runtime (`host.progress`, `host.log`) and the egress gate (refusals) emit
 //! them into an [`EventSink`]; the MCP front relays them to the client. The sink's
 //! [`CallTally`] carries the call's counts and its time in the sandbox up to the front.
+//!
+//! A sink may also carry an [`EgressWatch`]: it sees every decision of the egress gate as it
+//! is made ([`EgressNote`]: allowed to a target with the answer's status, or refused with the
+//! reason), which `capstan call` prints. Serving sets none, and then nothing is built.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -129,12 +133,63 @@ pub enum GuestEvent {
     },
 }
 
-/// Where a call's events go: a bounded channel to the call's relay, or nowhere; and the call's
-/// tally, which counts every request even when the channel is full.
+/// One decision of the egress gate, as an [`EgressWatch`] sees it. Carries no header and no
+/// query string: the URL is cut as audit records cut it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressNote {
+    /// The request's method.
+    pub method: String,
+    /// The URL (the final hop's, after redirects), without query or fragment.
+    pub url: String,
+    /// What the gate did with it.
+    pub decision: EgressDecision,
+}
+
+/// What the egress gate did with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EgressDecision {
+    /// Let through to `target`: the final response's status, or why no response came.
+    Allowed {
+        /// The target the URL matched.
+        target: String,
+        /// The status, or the failure (connection refused, timeout, TLS, ...).
+        answer: Result<u16, String>,
+    },
+    /// Refused, at the first hop or at a redirect; nothing more was sent.
+    Refused {
+        /// Why, as a kind.
+        reason: RefusalReason,
+        /// Why, as the agent reads it: the cause and the instance's allowed targets.
+        message: String,
+    },
+}
+
+/// Sees every [`EgressNote`] of a call as the gate makes the decision (on the thread that
+/// runs the call: keep it short).
+#[derive(Clone)]
+pub struct EgressWatch(Arc<dyn Fn(&EgressNote) + Send + Sync>);
+
+impl EgressWatch {
+    /// A watch that hands every note to `observe`.
+    pub fn new(observe: impl Fn(&EgressNote) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(observe))
+    }
+}
+
+impl std::fmt::Debug for EgressWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EgressWatch")
+    }
+}
+
+/// Where a call's events go: a bounded channel to the call's relay, or nowhere; the call's
+/// tally, which counts every request even when the channel is full; and, optionally, a watch
+/// of the egress gate's decisions.
 #[derive(Debug, Clone, Default)]
 pub struct EventSink {
     sender: Option<mpsc::Sender<GuestEvent>>,
     tally: Arc<CallTally>,
+    egress: Option<EgressWatch>,
 }
 
 /// How many requests a call sent, how many the gate refused, and how long the guest ran.
@@ -197,8 +252,22 @@ impl EventSink {
         let sink = Self {
             sender: Some(sender),
             tally: Arc::default(),
+            egress: None,
         };
         (sink, receiver)
+    }
+
+    /// The same sink, with `watch` seeing every decision of the egress gate.
+    pub fn watching_egress(mut self, watch: EgressWatch) -> Self {
+        self.egress = Some(watch);
+        self
+    }
+
+    /// Hands the note `note` builds to the egress watch; builds nothing when there is none.
+    pub fn note_egress(&self, note: impl FnOnce() -> EgressNote) {
+        if let Some(EgressWatch(observe)) = &self.egress {
+            observe(&note());
+        }
     }
 
     /// The call's tally, shared by every clone of this sink.
@@ -257,6 +326,26 @@ mod tests {
         sink.emit(denied());
         sink.emit(denied());
         assert_eq!((tally.requests(), tally.denials()), (1, 2));
+    }
+
+    #[test]
+    fn egress_notes_are_built_only_for_a_watch() {
+        let note = || EgressNote {
+            method: "GET".into(),
+            url: "http://a.test/x".into(),
+            decision: EgressDecision::Allowed {
+                target: "a".into(),
+                answer: Ok(200),
+            },
+        };
+        EventSink::none().note_egress(|| unreachable!("no watch, no note"));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let watch = EgressWatch::new(move |note| kept.lock().unwrap().push(note.clone()));
+        let (sink, _receiver) = EventSink::channel(1);
+        let sink = sink.watching_egress(watch);
+        sink.clone().note_egress(note);
+        assert_eq!(*seen.lock().unwrap(), [note()]);
     }
 
     #[test]

@@ -1,19 +1,31 @@
-//! `capstan check` and `capstan tools`: load plugin folders without serving them; and
-//! `capstan policy` (see [`policy`]).
+//! `capstan check` and `capstan tools`: load plugin folders without serving them, `check`
+//! adding warnings about what plugin authors get wrong ([`lint`]); `capstan call` runs one
+//! tool once (see [`call`]); and `capstan policy` (see [`policy`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::default_cache_dir;
+use crate::egress::EgressSettings;
 use crate::guest_text::escape;
 use crate::registry::{LoadOptions, Snapshot, load_snapshot};
 use crate::runtime::types::TaskSupport;
 use crate::runtime::{EngineLimits, Runtime};
 
+pub mod call;
+pub mod lint;
 pub mod policy;
 mod skills;
 
 async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<Snapshot> {
+    load_with(dirs, cache_dir, EgressSettings::default()).await
+}
+
+async fn load_with(
+    dirs: Vec<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    egress: EgressSettings,
+) -> anyhow::Result<Snapshot> {
     let runtime = Runtime::new(
         EngineLimits::default(),
         &cache_dir.unwrap_or_else(default_cache_dir),
@@ -22,15 +34,22 @@ async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<
         &runtime,
         &LoadOptions {
             plugin_dirs: dirs,
-            egress: Default::default(),
+            egress,
         },
     )
     .await)
 }
 
-/// Validates every manifest and component; prints one line per instance and per problem.
-pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// Validates every manifest and component; prints one line per instance, per problem (an
+/// error: the plugin is not served) and per warning ([`lint`]: served, but something its
+/// author should fix). Exits 1 on any error, and with `strict` on any warning too.
+pub async fn check(
+    dirs: Vec<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
     let snapshot = load(dirs, cache_dir).await?;
+    let mut warnings = 0;
     for instance in snapshot.instances() {
         let names: Vec<&str> = instance
             .tools()
@@ -44,6 +63,14 @@ pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
             names.len(),
             names.join(", ")
         );
+        for warning in instance.tools().iter().flat_map(lint::tool_warnings) {
+            warnings += 1;
+            println!(
+                "warn  {}: {}",
+                instance.name(),
+                escape(&warning.to_string())
+            );
+        }
     }
     for failure in snapshot.failures() {
         println!(
@@ -56,11 +83,20 @@ pub async fn check(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
         println!("error: no manifests (*.toml) found");
         return Ok(ExitCode::FAILURE);
     }
-    Ok(if snapshot.failures().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    if warnings > 0 {
+        let strictly = match strict {
+            true => "; --strict fails on them",
+            false => "; they do not fail the check without --strict",
+        };
+        println!("{warnings} warnings{strictly}");
+    }
+    Ok(
+        if snapshot.failures().is_empty() && (!strict || warnings == 0) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// Prints the tool table: name, instance, behaviour hints and whether it runs as an MCP task,

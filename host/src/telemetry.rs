@@ -285,8 +285,13 @@ fn provider(endpoint: &Url, service_name: &str) -> Result<SdkTracerProvider, Tra
 
 /// Installs a subscriber that shows only warnings, for one-shot commands.
 pub fn init_quiet() {
-    let filter = EnvFilter::try_from_env("CAPSTAN_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,wasmtime=error"));
+    init_at("warn,wasmtime=error");
+}
+
+/// Like [`init_quiet`], logging only what `default` lets through unless `CAPSTAN_LOG` says
+/// otherwise (`capstan call` prints the egress decisions itself and logs only errors).
+pub fn init_at(default: &str) {
+    let filter = EnvFilter::try_from_env("CAPSTAN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

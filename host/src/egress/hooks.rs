@@ -3,6 +3,9 @@
 //! plugin declared a streamed read with [`STREAM_HEADER`], which is removed before sending). Each allowed request runs in an `egress` trace span (method,
 //! target, server address, status) whose `traceparent` the host sets on every hop, replacing
 //! any trace context the plugin wrote (when traces are off, the plugin's headers pass as before).
+//! Every decision (allowed to a target with the answer's status or failure, or refused with the
+//! reason) also goes to the call's egress watch when its event sink has one
+//! ([`EgressWatch`](crate::events::EgressWatch), used by `capstan call`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +25,7 @@ use super::target::Target;
 use super::tls::TlsError;
 use super::{STREAM_HEADER, STREAM_VALUE};
 use crate::caller::Caller as Principal;
-use crate::events::{EventSink, GuestEvent, RefusalReason};
+use crate::events::{EgressDecision, EgressNote, EventSink, GuestEvent, RefusalReason};
 use crate::trace_context;
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -555,14 +558,24 @@ fn report_denial(
     refused: Refused,
 ) {
     denials.denied(method, &refused.shown, refused.reason, &refused.message);
+    let url = audit::clean(&refused.shown);
+    let message = format!(
+        "{}; allowed targets: {}",
+        audit::clean(&refused.message),
+        policy.allowed_targets()
+    );
+    events.note_egress(|| EgressNote {
+        method: method.to_string(),
+        url: url.clone(),
+        decision: EgressDecision::Refused {
+            reason: refused.reason,
+            message: message.clone(),
+        },
+    });
     events.emit(GuestEvent::Denied {
-        url: audit::clean(&refused.shown),
+        url,
         reason: refused.reason,
-        message: format!(
-            "{}; allowed targets: {}",
-            audit::clean(&refused.message),
-            policy.allowed_targets()
-        ),
+        message,
     });
 }
 
@@ -697,6 +710,7 @@ impl Outgoing {
             &detail,
             target.credentials().is_exchanged(),
         );
+        self.note_allowed(target, url, Err(audit::clean(&detail)));
         if let Some(tls) = tls {
             tls_error(tls)
         } else if error.is_timeout() {
@@ -722,6 +736,18 @@ impl Outgoing {
         HttpError::HttpRequestDenied
     }
 
+    /// Tells the call's egress watch, if any, that the request went to `target`.
+    fn note_allowed(&self, target: &Target, url: &NormalUrl, answer: Result<u16, String>) {
+        self.events.note_egress(|| EgressNote {
+            method: self.method.to_string(),
+            url: url.shown(),
+            decision: EgressDecision::Allowed {
+                target: target.name().to_owned(),
+                answer,
+            },
+        });
+    }
+
     fn deliver(
         &self,
         response: reqwest::Response,
@@ -730,6 +756,7 @@ impl Outgoing {
         permit: OwnedSemaphorePermit,
     ) -> (http::Response<WasiBody>, IoFuture) {
         let target = &self.policy.targets[target];
+        self.note_allowed(target, url, Ok(response.status().as_u16()));
         let exchange = Exchange::new(
             self.caller.clone(),
             target.name(),

@@ -14,6 +14,7 @@ use super::rounds::Rounds;
 use crate::access::{Decision, Outcome, Policy, PolicyStore, Request, ToolFacts};
 use crate::audit::AuditLog;
 use crate::caller::Caller;
+use crate::egress::TargetScope;
 use crate::registry::{Entry, Instance};
 
 /// Policy, confirmation and audit for one server.
@@ -87,6 +88,41 @@ impl Guard {
         }
     }
 
+    /// The targets a resource read or a completion of `instance` by `caller` may reach, when
+    /// it addresses `target`: every target without a policy; under a policy, `target` when the
+    /// policy allows the caller one of the instance's read-only tools there (a read shows no
+    /// more than such a tool shows), else none.
+    pub fn read_scope(
+        &self,
+        caller: &Caller,
+        instance: &Instance,
+        target: Option<&str>,
+    ) -> TargetScope {
+        if !self.is_per_caller() {
+            return TargetScope::All;
+        }
+        let (Some(policy), Some(target)) = (self.policy(), target) else {
+            return TargetScope::Nothing;
+        };
+        let no_arguments = Value::Null;
+        let allowed = (0..instance.tools().len())
+            .map(|index| tool_facts(instance, index))
+            .filter(|tool| tool.read_only)
+            .any(|tool| {
+                let request = Request {
+                    caller,
+                    tool: &tool,
+                    target: Some(target),
+                    arguments: &no_arguments,
+                };
+                policy.decide(&request).outcome == Outcome::Allow
+            });
+        match allowed {
+            true => TargetScope::Only(target.to_owned()),
+            false => TargetScope::Nothing,
+        }
+    }
+
     /// The verdict on `caller` calling the tool of `entry` on `target` with `arguments`.
     pub fn decide(
         &self,
@@ -130,13 +166,18 @@ pub fn session_of(context: &RequestContext<RoleServer>) -> Option<String> {
 
 /// What the policy knows about the tool of `entry`.
 pub fn facts(entry: &Entry) -> ToolFacts {
-    let definition = &entry.instance.tools()[entry.index];
+    tool_facts(&entry.instance, entry.index)
+}
+
+/// What the policy knows about tool `index` of `instance`.
+fn tool_facts(instance: &Instance, index: usize) -> ToolFacts {
+    let definition = &instance.tools()[index];
     let annotations = &definition.tool.annotations;
     ToolFacts {
         exposed: definition.exposed.clone(),
-        instance: entry.instance.name().to_owned(),
+        instance: instance.name().to_owned(),
         name: definition.name().to_owned(),
-        read_only: annotations.read_only || entry.instance.manifest().read_only,
+        read_only: annotations.read_only || instance.manifest().read_only,
         destructive: !annotations.read_only && annotations.destructive,
         idempotent: annotations.idempotent,
     }

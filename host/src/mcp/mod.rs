@@ -10,6 +10,8 @@
 //!   [`ChangeListener`](crate::registry::ChangeListener).
 //! - [`convert`]: the registry's tool and prompt definitions and the plugins' results as MCP
 //!   types; this is the only place where plugin types become protocol types.
+//! - [`result`]: results shaped for the agent: the size cap and notes about refused requests
+//!   (also used by `capstan call`, so an author sees what an agent gets).
 //! - [`guard`]: who the caller is, what the policy lets them list and call, confirmation when a
 //!   rule asks for it, and the audit record of every call.
 //! - [`rounds`]: questions to the person behind a client before a call runs (confirmation):
@@ -36,7 +38,7 @@ pub mod http;
 mod logging;
 pub mod notify;
 mod plugin_input;
-mod result;
+pub mod result;
 pub mod rounds;
 pub mod server;
 mod spans;

@@ -261,7 +261,7 @@ impl ServerHandler for McpServer {
             Located::SkillFile(text) => Ok(catalog::skill_file(&request.uri, text).into()),
             Located::Plugin(instance, own) => {
                 let caller = guard::caller_of(&context);
-                let call_context = self.side_context(&caller, &context);
+                let call_context = self.read_context(&caller, &request.uri, &context);
                 let read = catalog::read_plugin_resource(
                     &instance,
                     (&request.uri, &own),
@@ -281,8 +281,8 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let subscriber = Subscriber::Session(context.peer.clone());
-        self.watches
-            .add(&request.uri, self.reading(&context), subscriber)
+        let reading = self.reading(&request.uri, &context);
+        self.watches.add(&request.uri, reading, subscriber)
     }
 
     #[allow(deprecated)]
@@ -306,11 +306,17 @@ impl ServerHandler for McpServer {
         };
         let caller = guard::caller_of(&context);
         let chosen = catalog::chosen_arguments(&request);
+        let mut call_context = self.side_context(&caller, &context);
+        call_context.scope = self.guard.read_scope(
+            &caller,
+            &instance,
+            guard::target_of(&instance, &chosen).as_deref(),
+        );
         let values = instance
             .complete(
                 &reference,
                 (&request.argument.name, &request.argument.value, &chosen),
-                self.side_context(&caller, &context),
+                call_context,
             )
             .await
             .unwrap_or_else(|error| {
@@ -414,10 +420,10 @@ impl ServerHandler for McpServer {
             .add_subscription(context.sink().clone())
             .await;
         let watches = Watches::default();
-        let reading = self.reading(context.request_context());
         for uri in context.accepted().resource_subscriptions.iter().flatten() {
             let subscriber = Subscriber::Stream(context.sink().clone());
-            if let Err(error) = watches.add(uri, reading.clone(), subscriber) {
+            let reading = self.reading(uri, context.request_context());
+            if let Err(error) = watches.add(uri, reading, subscriber) {
                 tracing::debug!(%uri, %error.message, "resource not watched");
             }
         }
@@ -804,15 +810,32 @@ impl McpServer {
         Ok(InputRequiredResult::new(Some(requests), Some(state)))
     }
 
-    /// How a resource watch of the client of `context` reads: as that caller, with its
+    /// How a watch of `uri` for the client of `context` reads: as that caller, with its
     /// headers, every poll interval.
-    fn reading(&self, context: &RequestContext<RoleServer>) -> Reading {
+    fn reading(&self, uri: &str, context: &RequestContext<RoleServer>) -> Reading {
         Reading {
             registry: self.registry.clone(),
-            context: self.side_context(&guard::caller_of(context), context),
+            context: self.read_context(&guard::caller_of(context), uri, context),
             cap: self.options.result_cap,
             interval: self.options.resource_poll_interval,
         }
+    }
+
+    /// The context of a read of the resource at `uri` by `caller`: under a policy, it reaches
+    /// the target the URI names when the policy lets the caller read there
+    /// ([`Guard::read_scope`]).
+    fn read_context(
+        &self,
+        caller: &Arc<Caller>,
+        uri: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> CallContext {
+        let mut call_context = self.side_context(caller, context);
+        if let Some((instance, _)) = self.registry.snapshot().resource(uri) {
+            let target = instance.resource_target(uri);
+            call_context.scope = self.guard.read_scope(caller, instance, target.as_deref());
+        }
+        call_context
     }
 
     /// The context of a prompt, resource read or completion run by `caller`: the targets a
@@ -1234,23 +1257,7 @@ fn client_headers(context: &RequestContext<RoleServer>) -> http::HeaderMap {
 /// Why the arguments do not satisfy the tool's input schema, naming each field; `None` if they do.
 fn invalid_arguments(entry: &Entry, arguments: &Value) -> Option<String> {
     let tool = &entry.instance.tools()[entry.index];
-    let problems: Vec<String> = tool
-        .validator
-        .iter_errors(arguments)
-        .take(8)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            let field = if path.is_empty() {
-                "arguments".to_owned()
-            } else {
-                format!(
-                    "argument `{}`",
-                    path.trim_start_matches('/').replace('/', ".")
-                )
-            };
-            format!("{field}: {error}")
-        })
-        .collect();
+    let problems = tool.argument_problems(arguments, 8);
     if problems.is_empty() {
         return None;
     }

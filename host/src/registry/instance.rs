@@ -232,6 +232,19 @@ impl Instance {
             })
     }
 
+    /// The target a read of `uri` (as clients see it) addresses: the value of the `{target}` of
+    /// the template it matches, else the instance's default target.
+    pub fn resource_target(&self, uri: &str) -> Option<String> {
+        let named = self.templates.iter().find_map(|t| {
+            let values = resources::template_values(&t.exposed, uri)?;
+            values
+                .into_iter()
+                .find(|(name, _)| name == "target")
+                .map(|(_, value)| value.to_owned())
+        });
+        named.or_else(|| self.default_target().map(str::to_owned))
+    }
+
     /// The template clients see as `exposed`, in the plugin's form.
     pub fn template_for(&self, exposed: &str) -> Option<&TemplateDefinition> {
         self.templates.iter().find(|t| t.exposed == exposed)

@@ -73,37 +73,38 @@ pub fn scheme(uri: &str) -> &str {
 /// Whether `uri` is one of the URIs `template` describes: each `{name}` stands for one or
 /// more characters other than `/`, `?` and `#`.
 pub fn matches_template(template: &str, uri: &str) -> bool {
+    template_values(template, uri).is_some()
+}
+
+/// The value of each `{name}` of `template` in `uri`, in order; `None` when `uri` is not one of
+/// the URIs `template` describes (see [`matches_template`]).
+pub fn template_values<'u>(template: &str, uri: &'u str) -> Option<Vec<(String, &'u str)>> {
+    let mut values = Vec::new();
     let mut rest = uri;
     let mut pattern = template;
     while !pattern.is_empty() {
         if let Some(after) = pattern.strip_prefix('{') {
-            let Some(end) = after.find('}') else {
-                return false;
-            };
+            let end = after.find('}')?;
+            let name = &after[..end];
             pattern = &after[end + 1..];
             let stop = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let literal = &pattern[..pattern.find('{').unwrap_or(pattern.len())];
             let taken = match literal.chars().next() {
-                Some(c) if !matches!(c, '/' | '?' | '#') => match rest[..stop].find(literal) {
-                    Some(at) => at,
-                    None => return false,
-                },
+                Some(c) if !matches!(c, '/' | '?' | '#') => rest[..stop].find(literal)?,
                 _ => stop,
             };
             if taken == 0 {
-                return false;
+                return None;
             }
+            values.push((name.to_owned(), &rest[..taken]));
             rest = &rest[taken..];
         } else {
             let literal_end = pattern.find('{').unwrap_or(pattern.len());
-            let Some(after) = rest.strip_prefix(&pattern[..literal_end]) else {
-                return false;
-            };
-            rest = after;
+            rest = rest.strip_prefix(&pattern[..literal_end])?;
             pattern = &pattern[literal_end..];
         }
     }
-    rest.is_empty()
+    rest.is_empty().then_some(values)
 }
 
 #[cfg(test)]
@@ -154,5 +155,19 @@ mod tests {
             "test://template/7/data"
         ));
         assert!(matches_template("flux://{t}/{kind}.{v}", "flux://a/b.c"));
+    }
+
+    #[test]
+    fn a_template_gives_the_value_of_each_variable() {
+        let values = template_values(
+            "prod://{target}/applications/{name}",
+            "prod://eu/applications/web",
+        )
+        .unwrap();
+        assert_eq!(
+            values,
+            [("target".to_owned(), "eu"), ("name".to_owned(), "web")]
+        );
+        assert!(template_values("prod://{target}/x", "prod://eu/y").is_none());
     }
 }

@@ -83,6 +83,27 @@ impl ToolDefinition {
         &self.tool.name
     }
 
+    /// Why `arguments` do not satisfy the input schema, one line per problem naming the field
+    /// (`argument `a.b`: ...`, or `arguments: ...` for the whole object), at most `limit`;
+    /// empty when they do.
+    pub fn argument_problems(&self, arguments: &Value, limit: usize) -> Vec<String> {
+        self.validator
+            .iter_errors(arguments)
+            .take(limit)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let field = match path.is_empty() {
+                    true => "arguments".to_owned(),
+                    false => format!(
+                        "argument `{}`",
+                        path.trim_start_matches('/').replace('/', ".")
+                    ),
+                };
+                format!("{field}: {error}")
+            })
+            .collect()
+    }
+
     /// True when clients would see the same tool: name, title, description, schemas (as JSON,
     /// not as text) and hints.
     pub fn same_as(&self, other: &Self) -> bool {
@@ -181,6 +202,25 @@ mod tests {
             ),
             "the input schema's property `tags`: x-mcp-header needs a property of type string, integer or boolean"
         );
+    }
+
+    #[test]
+    fn argument_problems_name_the_field() {
+        let input = r#"{"type":"object","properties":{"app":{"type":"object","properties":{"name":{"type":"string"}}}},"required":["app"]}"#;
+        let definition = ToolDefinition::new("p_t".into(), tool(input, None)).unwrap();
+        assert!(
+            definition
+                .argument_problems(&serde_json::json!({"app": {"name": "a"}}), 8)
+                .is_empty()
+        );
+        let problems = definition.argument_problems(&serde_json::json!({"app": {"name": 7}}), 8);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("argument `app.name`: "),
+            "{problems:?}"
+        );
+        let problems = definition.argument_problems(&serde_json::json!({}), 8);
+        assert!(problems[0].starts_with("arguments: "), "{problems:?}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! `capstan:plugin/host` interface, and the WASI basics a language runtime needs: io, clocks,
 //! random, stdio (discarded), an empty environment, exit and terminal queries. Never linked:
 //! `wasi:filesystem`, `wasi:sockets`, or anything else. A component that imports an unlinked
-//! interface is refused at load with a message naming it, before linking is even attempted.
+//! interface is refused at load with a message naming it and what to change in the plugin
+//! (by family: filesystem, sockets, the rest of wasi:http or wasi:cli, anything else), before
+//! linking is even attempted.
 
 use anyhow::Context as _;
 use wasmtime::Engine;
@@ -65,7 +67,8 @@ fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// Refuses a component that imports anything capstan does not link, naming every such import.
+/// Refuses a component that imports anything capstan does not link, naming every such import
+/// and what to change in the plugin.
 pub fn check(engine: &Engine, component: &Component) -> anyhow::Result<()> {
     let refused: Vec<String> = component
         .component_type()
@@ -77,12 +80,122 @@ pub fn check(engine: &Engine, component: &Component) -> anyhow::Result<()> {
                 .any(|allowed| name.starts_with(allowed))
         })
         .collect();
-    if refused.is_empty() {
-        return Ok(());
+    match refusal(&refused) {
+        None => Ok(()),
+        Some(message) => Err(anyhow::anyhow!(message)),
     }
-    anyhow::bail!(
-        "the component imports {} which capstan does not provide: plugins get no filesystem, sockets or environment, and reach the network only through wasi:http; remove the code that needs {}",
-        refused.join(", "),
-        if refused.len() == 1 { "it" } else { "them" }
-    )
+}
+
+/// Families of imports capstan refuses, each with what to change in the plugin.
+const FIXES: &[(&str, &str)] = &[
+    (
+        "wasi:filesystem/",
+        "plugins get no filesystem: remove the code that opens files (std::fs, a crate reading a config or CA file) and put settings in the manifest's [config] (the plugin reads them through wasi:config); a wasm32-wasip1 module adapted into a component may import it even when the code opens no file, so build with `--target wasm32-wasip2`",
+    ),
+    (
+        "wasi:sockets/",
+        "plugins open no sockets: send HTTP through wasi:http (capstan-sdk's Context::send), not std::net, tokio or an HTTP client that opens its own connections (reqwest, hyper, ureq); build with `--target wasm32-wasip2` and don't use wasi:sockets",
+    ),
+    (
+        "wasi:http/",
+        "plugins only send requests (wasi:http/outgoing-handler and wasi:http/types): remove what needs the rest",
+    ),
+    (
+        "wasi:cli/",
+        "plugins get stdin, stdout, stderr, the (empty) environment, exit and terminal queries of wasi:cli: remove what needs the rest",
+    ),
+];
+
+/// The refusal of the imports in `refused`, grouped by family, each with its fix; `None` when
+/// nothing is refused.
+fn refusal(refused: &[String]) -> Option<String> {
+    if refused.is_empty() {
+        return None;
+    }
+    let family = |name: &str| {
+        FIXES
+            .iter()
+            .position(|(prefix, _)| name.starts_with(prefix))
+    };
+    let mut lines = Vec::new();
+    for (index, (_, fix)) in FIXES.iter().enumerate() {
+        let names: Vec<&str> = refused
+            .iter()
+            .filter(|name| family(name) == Some(index))
+            .map(String::as_str)
+            .collect();
+        if !names.is_empty() {
+            lines.push(format!("{}: {fix}", names.join(", ")));
+        }
+    }
+    let others: Vec<&str> = refused
+        .iter()
+        .filter(|name| family(name).is_none())
+        .map(String::as_str)
+        .collect();
+    if !others.is_empty() {
+        lines.push(format!(
+            "{}: capstan links only wasi:http (outgoing), wasi:config/store, wasi:io, wasi:clocks, wasi:random, basic wasi:cli and capstan:plugin/host; remove the dependency that imports {}",
+            others.join(", "),
+            if others.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    Some(format!(
+        "the component imports what capstan does not provide (plugins get no filesystem, sockets or environment, and reach the network only through wasi:http): {}",
+        lines.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refused_import_is_named_with_the_fix_for_its_family() {
+        assert_eq!(refusal(&[]), None);
+        let refused = [
+            "wasi:filesystem/types@0.2.6",
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+            "acme:kv/store@1.0.0",
+        ]
+        .map(String::from);
+        let message = refusal(&refused).expect("refused");
+        assert!(message.contains("capstan does not provide"), "{message}");
+        assert!(
+            message.contains(
+                "wasi:filesystem/types@0.2.6, wasi:filesystem/preopens@0.2.6: plugins get no filesystem"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("wasi:sockets/tcp@0.2.6: plugins open no sockets")
+                && message.contains("don't use wasi:sockets")
+                && message.contains("wasm32-wasip2"),
+            "{message}"
+        );
+        assert!(
+            message.contains("acme:kv/store@1.0.0: capstan links only")
+                && message.ends_with("remove the dependency that imports it"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_allowed_imports_are_never_refused() {
+        let allowed = [
+            "wasi:http/outgoing-handler@0.2.6",
+            "wasi:cli/stderr@0.2.6",
+            "wasi:cli/terminal-input@0.2.6",
+            "capstan:plugin/host@0.2.0",
+        ];
+        for name in allowed {
+            assert!(
+                ALLOWED_IMPORTS
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix)),
+                "{name}"
+            );
+        }
+    }
 }

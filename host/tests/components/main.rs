@@ -1,6 +1,7 @@
 //! The host's middle ring, in one test binary (one link of the host, not four): each part for
 //! real and in process, without a capstan process, and without a guest where none is needed.
 //!
+//! - `dev_loop`: `capstan call` in process: a real probe, its requests and the gate's decisions;
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
 //! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
@@ -12,6 +13,7 @@
 //!   committed `insta` snapshots.
 
 mod common;
+mod dev_loop;
 mod egress_hooks;
 mod exchange;
 mod http_app;

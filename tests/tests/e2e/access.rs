@@ -451,3 +451,71 @@ async fn a_broken_policy_edit_keeps_the_previous_policy_deciding_and_says_why() 
     );
     assert!(fleet.prod.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_resource_is_read_on_the_target_its_uri_names_only_by_callers_the_policy_lets_read_there()
+{
+    let fleet = Fleet::start().await;
+    let uri = "argocd://prod/applications/payments-api";
+    let reads = |fake: &ArgoCdServer| {
+        fake.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/applications/payments-api"))
+            .count()
+    };
+    // developers may call read-only tools anywhere: the read reaches prod, and only prod.
+    let dev = fleet.client(DEV_KEY, None, false).await;
+    let read = dev
+        .service()
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+        .await
+        .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("expected text: {read:?}");
+    };
+    assert!(text.contains("payments-api"), "{text}");
+    assert!(reads(&fleet.prod) >= 1);
+    assert_eq!(reads(&fleet.staging), 0, "the read left its target");
+
+    // ci-deployer may only sync on staging: it reads nothing, on any target.
+    let ci = fleet.client(CI_KEY, None, false).await;
+    let before = (reads(&fleet.prod), reads(&fleet.staging));
+    for target in ["prod", "staging"] {
+        let refused = ci
+            .service()
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(format!(
+                "argocd://{target}/applications/payments-api"
+            )))
+            .await;
+        assert!(refused.is_err(), "ci-deployer read {target}: {refused:?}");
+    }
+    assert_eq!((reads(&fleet.prod), reads(&fleet.staging)), before);
+
+    // Completions follow the same rule.
+    assert!(
+        !prod_names(&dev).await.is_empty(),
+        "developers complete names on prod"
+    );
+    assert!(
+        prod_names(&ci).await.is_empty(),
+        "ci-deployer completes nothing"
+    );
+}
+
+/// The application names `client` gets completed for `payments-` on prod.
+async fn prod_names(client: &Client) -> Vec<String> {
+    let mut names = rmcp::model::CompleteRequestParams::new(
+        rmcp::model::Reference::for_resource("argocd://{target}/applications/{name}"),
+        rmcp::model::ArgumentInfo::new("name", "payments-"),
+    );
+    let mut context = rmcp::model::CompletionContext::new();
+    context.arguments = Some([("target".to_owned(), "prod".to_owned())].into());
+    names.context = Some(context);
+    client
+        .service()
+        .complete(names)
+        .await
+        .unwrap()
+        .completion
+        .values
+}

@@ -7,6 +7,7 @@ mod cache;
 mod cli;
 mod credentials;
 mod demo;
+mod dev_loop;
 mod drain;
 mod egress;
 mod flux;
