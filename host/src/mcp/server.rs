@@ -876,7 +876,7 @@ impl McpServer {
                 failed_call(
                     &entry.instance,
                     tool.name(),
-                    "asked the client for input, which a task cannot give",
+                    "asked for input where the host had no round to give it",
                 ),
                 Some(CallOutcome::Failed),
             ),

@@ -119,16 +119,6 @@ impl Watches {
         }
     }
 
-    /// Resources watched now.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether nothing is watched.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> MutexGuard<'_, HashMap<String, CancellationToken>> {
         // Nothing panics while holding the lock; a poisoned lock still holds consistent state.
         self.active.lock().unwrap_or_else(|e| e.into_inner())
