@@ -10,6 +10,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("events", ABOVE_GROUND, true),
     ("budget", ABOVE_GROUND, true),
     ("allocator", ABOVE_GROUND, true),
+    ("backtraces", ABOVE_GROUND, true),
     ("drain", ABOVE_GROUND, true),
     ("guest_text", ABOVE_GROUND, true),
     ("units", ABOVE_GROUND, true),

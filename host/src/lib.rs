@@ -22,6 +22,7 @@
 pub mod access;
 pub mod allocator;
 pub mod audit;
+pub mod backtraces;
 pub mod budget;
 pub mod caller;
 pub mod cli;

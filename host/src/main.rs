@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    capstan::backtraces::keep_out_of_errors();
     capstan::allocator::return_freed_memory_at_once();
     capstan::cli::run()
 }

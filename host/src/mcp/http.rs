@@ -89,6 +89,7 @@ pub fn app(
     };
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(session_end_status))
         .layer(middleware::from_fn_with_state(gate, authenticate))
         .layer(middleware::from_fn_with_state(
             options.drain.clone(),
@@ -211,6 +212,18 @@ async fn drain_gate(State(drain): State<Arc<Drain>>, request: Request, next: Nex
             _call: call,
         })
     })
+}
+
+/// rmcp answers a session's `DELETE` with 202 Accepted, though the session is already closed
+/// when it answers; clients expect 200 or 204 (the Python SDK logs a failed termination on
+/// anything else). 204 No Content says what happened.
+async fn session_end_status(request: Request, next: Next) -> Response {
+    let ends_session = request.method() == http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if ends_session && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 /// A response body that keeps its request counted as in flight until it ends or is dropped.

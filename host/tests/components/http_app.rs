@@ -135,6 +135,48 @@ async fn auth_comes_before_the_host_and_origin_checks() {
 }
 
 #[tokio::test]
+async fn ending_a_session_answers_no_content_and_the_session_is_gone() {
+    let Fixture { app, .. } = fixture(None);
+    let opened = app
+        .clone()
+        .oneshot(post(&[("host", "localhost")]))
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let end = || {
+        Request::delete("/mcp")
+            .header(header::HOST, "localhost")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ended = app.clone().oneshot(end()).await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert!(text(ended).await.is_empty());
+    let list = Request::post("/mcp")
+        .header(header::HOST, "localhost")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(Body::from(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string(),
+        ))
+        .unwrap();
+    let after = app.oneshot(list).await.unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::NOT_FOUND,
+        "the session outlived its DELETE"
+    );
+}
+
+#[tokio::test]
 async fn a_foreign_origin_is_refused_and_a_loopback_one_served() {
     let Fixture { app, .. } = fixture(None);
     let foreign = app
