@@ -22,7 +22,7 @@ use crate::mcp::rounds::Rounds;
 use crate::mcp::server::{McpServer, ServeOptions};
 use crate::mcp::tasks::Tasks;
 use crate::metrics::Metrics;
-use crate::registry::{LoadOptions, LoadStatus, Readiness, Registry};
+use crate::registry::{ChangeListener as _, Changes, LoadOptions, LoadStatus, Readiness, Registry};
 use crate::reload::Reloader;
 use crate::runtime::{EngineLimits, Runtime};
 
@@ -45,7 +45,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     );
     let server = McpServer::new(
         registry.clone(),
-        broadcaster,
+        broadcaster.clone(),
         ServeOptions {
             result_cap: settings.result_cap,
             resource_poll_interval: settings.resource_poll_interval,
@@ -73,7 +73,9 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     if let Some(policy) = &policy {
         let interval = settings.reload.poll_interval.unwrap_or(POLICY_POLL);
-        tokio::spawn(policy.clone().watch(interval, shutdown.clone()));
+        // A new policy can grant or withdraw tools: every client lists them again.
+        let installed = move || broadcaster.changed(Changes::TOOLS);
+        tokio::spawn(policy.clone().watch(interval, shutdown.clone(), installed));
     }
     let readiness = Arc::new(ServeReadiness {
         plugins: status.clone(),

@@ -110,8 +110,15 @@ impl PolicyStore {
 
     /// Looks at the file's metadata every `interval` and reloads it once a change has held
     /// for one interval (so a file being written is not read half-way), until `shutdown`.
-    /// Metadata follows symlinks, so a flipped Kubernetes ConfigMap counts.
-    pub async fn watch(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
+    /// Metadata follows symlinks, so a flipped Kubernetes ConfigMap counts. `installed` is
+    /// called after each reload that put a new policy in force (the tools each caller may list
+    /// can have changed), never after a broken edit.
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        shutdown: CancellationToken,
+        installed: impl Fn() + Send + 'static,
+    ) {
         let mut seen = self.loaded;
         let mut pending = None;
         loop {
@@ -125,7 +132,9 @@ impl PolicyStore {
             } else if pending.as_ref() == Some(&now) {
                 seen = now;
                 pending = None;
-                self.reload();
+                if self.reload() {
+                    installed();
+                }
             } else {
                 pending = Some(now);
             }

@@ -113,6 +113,13 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Only the tool list.
+    pub const TOOLS: Self = Self {
+        tools: true,
+        prompts: false,
+        resources: false,
+    };
+
     /// True when any list changed.
     pub fn any(&self) -> bool {
         self.tools || self.prompts || self.resources

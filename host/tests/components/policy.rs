@@ -62,11 +62,11 @@ async fn a_broken_edit_keeps_the_previous_policy_serving_until_it_is_fixed() {
     assert_eq!(store.status().rules, 1);
     assert_eq!(outcome(&store), Outcome::Deny);
     let shutdown = CancellationToken::new();
-    let watch = tokio::spawn(
-        store
-            .clone()
-            .watch(Duration::from_millis(100), shutdown.clone()),
-    );
+    let watch = tokio::spawn(store.clone().watch(
+        Duration::from_millis(100),
+        shutdown.clone(),
+        || {},
+    ));
 
     std::fs::write(&file, BROKEN).unwrap();
     assert!(

@@ -5,6 +5,7 @@
 //! staging and prod; a refused or unconfirmed call must leave prod's journal empty.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use capstan_tests::capstan::{Capstan, Options, PluginDir};
 use capstan_tests::client::{Client, ClientOptions, is_error, params, text};
@@ -405,6 +406,9 @@ async fn a_broken_policy_edit_keeps_the_previous_policy_deciding_and_says_why() 
     let report = fleet.capstan.readiness()["policy"].clone();
     assert_eq!(report["rules"], 6, "{report}");
     assert!(report.get("error").is_none(), "{report}");
+    // A session open across the edits: told to list its tools again only when a new policy
+    // is in force.
+    let dev = fleet.client(DEV_KEY, None, false).await;
     let policy = fleet.dir.path().join("policy.cedar");
     std::fs::write(
         &policy,
@@ -427,7 +431,11 @@ async fn a_broken_policy_edit_keeps_the_previous_policy_deciding_and_says_why() 
         "{}",
         fleet.capstan.metrics()
     );
-    let dev = fleet.client(DEV_KEY, None, false).await;
+    assert_eq!(
+        dev.recorded().tools_changed,
+        0,
+        "a broken edit announced a change"
+    );
     assert!(
         tool_names(&dev)
             .await
@@ -445,6 +453,11 @@ async fn a_broken_policy_edit_keeps_the_previous_policy_deciding_and_says_why() 
         .policy_report_until(|r| r.get("error").is_none() && r["rules"] == 1)
         .await;
     assert_eq!(report["rules"], 1, "{report}");
+    assert!(
+        dev.wait_for(Duration::from_secs(10), |r| r.tools_changed >= 1)
+            .await,
+        "the session was not told that its tools changed"
+    );
     assert!(
         tool_names(&dev).await.is_empty(),
         "developers lost every grant"
