@@ -7,13 +7,14 @@
 use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 
 use crate::client::{Client, Query};
-use crate::listing;
+use crate::lenient::{Obj, Text};
+use crate::listing::{self, Lite};
 use crate::params::{AppRef, Paging, merge};
 use crate::schema::{
     NAMESPACE_PATTERN, app_properties, object, page_output, paging, props, target_property,
 };
-use crate::status;
-use crate::summary::{self, row, text, wide_row};
+use crate::status::{self, Detail};
+use crate::summary::{self, lite_row, lite_wide_row};
 
 /// Rows returned when the call does not say.
 const DEFAULT_LIMIT: u64 = 25;
@@ -126,15 +127,27 @@ pub(crate) fn list(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolE
     let mut counts = Counts::default();
     let (page, fields) = if arguments["detail"].as_bool().unwrap_or(false) {
         let paging = Paging::from(arguments, DEFAULT_DETAIL_LIMIT);
-        let page = Page::new(&paging, arguments, &mut counts);
-        page.read::<Value>(&client, &query, not_found, without_managed_fields)?
+        let mut page = Page::new(&paging, arguments, &mut counts);
+        listing::for_each_full(&client, &query, not_found, |app| {
+            if page.add(&listing::view(&app)) {
+                page.rows.push(without_managed_fields(app));
+            }
+        })?;
+        page.finish()
     } else {
         let paging = Paging::from(arguments, DEFAULT_LIMIT);
         let wide = arguments["wide"].as_bool().unwrap_or(false);
-        let page = Page::new(&paging, arguments, &mut counts);
-        page.read::<listing::Lite>(&client, &query, not_found, |app| {
-            if wide { wide_row(&app) } else { row(&app) }
-        })?
+        let mut page = Page::new(&paging, arguments, &mut counts);
+        listing::for_each(&client, &query, not_found, |app| {
+            if page.add(app) {
+                page.rows.push(if wide {
+                    lite_wide_row(app)
+                } else {
+                    lite_row(app)
+                });
+            }
+        })?;
+        page.finish()
     };
     let mut answer = json!({"target": client.target(), "applications": page});
     merge(&mut answer, fields);
@@ -159,7 +172,7 @@ fn more_hint(answer: &Value) -> String {
 
 /// One page of a list being read: every application that matches is counted, and only those
 /// on the page become rows. Applications arrive one at a time from the streamed answer (as
-/// [`listing::Lite`] for rows, as full objects with `detail`) and are dropped once looked at, so
+/// [`Lite`] views for rows, as full objects with `detail`) and are dropped once looked at, so
 /// memory holds the page and the counts whatever the number of applications.
 struct Page<'a> {
     paging: &'a Paging,
@@ -180,35 +193,21 @@ impl<'a> Page<'a> {
         }
     }
 
-    /// Reads the list, parsing each application as a `T` (a [`listing::Lite`] keeps only what
-    /// rows need; a `Value` is the full object), and answers the page's rows (`row` of each
-    /// application on the page) and the paging fields.
-    fn read<T>(
-        mut self,
-        client: &Client,
-        query: &Query,
-        not_found: &str,
-        row: impl Fn(Value) -> Value,
-    ) -> Result<(Vec<Value>, Value), ToolError>
-    where
-        T: serde::de::DeserializeOwned + Into<Value>,
-    {
-        listing::for_each(client, query, not_found, |app: T| {
-            self.add(app.into(), &row)
-        })?;
-        let fields = self.paging.fields(self.total, self.rows.len());
-        Ok((self.rows, fields))
+    /// Counts `app` when it matches; true when its row belongs on the page.
+    fn add(&mut self, app: &Lite<'_>) -> bool {
+        if !keep(app, self.arguments) {
+            return false;
+        }
+        self.counts.add(app);
+        let on_page = self.paging.on_page(self.total);
+        self.total += 1;
+        on_page
     }
 
-    fn add(&mut self, app: Value, row: &impl Fn(Value) -> Value) {
-        if !keep(&app, self.arguments) {
-            return;
-        }
-        self.counts.add(&app);
-        if self.paging.on_page(self.total) {
-            self.rows.push(row(app));
-        }
-        self.total += 1;
+    /// The page's rows and the paging fields.
+    fn finish(self) -> (Vec<Value>, Value) {
+        let fields = self.paging.fields(self.total, self.rows.len());
+        (self.rows, fields)
     }
 }
 
@@ -220,15 +219,15 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    pub(crate) fn add(&mut self, app: &Value) {
-        let status = &app["status"];
+    pub(crate) fn add(&mut self, app: &Lite<'_>) {
+        let status = &app.status;
         for (counts, value) in [
-            (&mut self.health, &status["health"]["status"]),
-            (&mut self.sync, &status["sync"]["status"]),
+            (&mut self.health, &status.health.status),
+            (&mut self.sync, &status.sync.status),
         ] {
-            let key = summary::text_or(value, "Unknown").to_owned();
-            let count = counts.get(&key).and_then(Value::as_u64).unwrap_or(0);
-            counts.insert(key, json!(count + 1));
+            let key = value.or("Unknown");
+            let count = counts.get(key).and_then(Value::as_u64).unwrap_or(0);
+            counts.insert(key.to_owned(), json!(count + 1));
         }
     }
 
@@ -238,23 +237,22 @@ impl Counts {
 }
 
 /// The client-side filters: name search, sync, health and destination.
-fn keep(app: &Value, arguments: &Value) -> bool {
+fn keep(app: &Lite<'_>, arguments: &Value) -> bool {
     let search = args::str(arguments, "search")
         .unwrap_or_default()
         .to_lowercase();
-    let name = text(&app["metadata"]["name"]).to_lowercase();
-    let equals = |argument: &str, value: &Value| {
-        args::str(arguments, argument)
-            .is_none_or(|wanted| summary::text_or(value, "Unknown") == wanted)
+    let name = app.metadata.name.as_str().to_lowercase();
+    let equals = |argument: &str, value: &Text<'_>| {
+        args::str(arguments, argument).is_none_or(|wanted| value.or("Unknown") == wanted)
     };
     let cluster = args::str(arguments, "cluster").unwrap_or_default();
-    let destination = &app["spec"]["destination"];
+    let destination = &app.spec.destination;
     name.contains(&search)
-        && equals("syncStatus", &app["status"]["sync"]["status"])
-        && equals("healthStatus", &app["status"]["health"]["status"])
+        && equals("syncStatus", &app.status.sync.status)
+        && equals("healthStatus", &app.status.health.status)
         && (cluster.is_empty()
-            || destination["server"] == cluster
-            || destination["name"] == cluster
+            || destination.server.as_str() == cluster
+            || destination.name.as_str() == cluster
             || summary::cluster(destination) == cluster)
 }
 
@@ -269,19 +267,40 @@ pub(crate) fn get(ctx: &Context, arguments: &Value) -> Result<ToolResult, ToolEr
     let app_ref = AppRef::from(ctx, arguments)?;
     let mut query = app_ref.query();
     query.push_opt("refresh", args::str(arguments, "refresh"));
-    let application = app_ref
+    let path = app_ref.path("");
+    let response = app_ref
         .client
-        .get(&app_ref.path(""), &query, &app_ref.not_found())?;
-    let mut answer = json!({
-        "target": app_ref.client.target(),
-        "summary": wide_row(&application),
-        "status": status::status(&application),
-    });
-    if arguments["detail"].as_bool().unwrap_or(false) {
+        .get_response(&path, &query, &app_ref.not_found())?;
+    let target = app_ref.client.target();
+    let detail = arguments["detail"].as_bool().unwrap_or(false);
+    // Most calls read only what the row and the compact status need, borrowed from the body;
+    // `detail`, or an answer that view refuses, parses the whole object.
+    if !detail && let Some(app) = view(&response.body) {
+        return Ok(ToolResult::structured(get_answer(target, &app)));
+    }
+    let application = app_ref.client.json("GET", &path, &response)?;
+    let mut answer = get_answer(target, &Detail::of(&application));
+    if detail {
         answer["spec"] = application["spec"].clone();
         answer["application"] = without_managed_fields(application);
     }
     Ok(ToolResult::structured(answer))
+}
+
+/// The typed view of an Application answer (an empty body is `null`), if it reads as one.
+fn view(body: &[u8]) -> Option<Detail<'_>> {
+    let body = if body.is_empty() { b"null" } else { body };
+    let app: Obj<Detail<'_>> = serde_json::from_slice(body).ok()?;
+    Some(app.into_inner())
+}
+
+/// `get_application`'s answer without `detail`.
+fn get_answer(target: &str, app: &Detail<'_>) -> Value {
+    json!({
+        "target": target,
+        "summary": lite_wide_row(app),
+        "status": status::status(app),
+    })
 }
 
 #[cfg(test)]
@@ -292,6 +311,7 @@ mod tests {
     fn client_side_filters_combine() {
         let app = json!({"metadata": {"name": "shop-web"}, "spec": {"destination": {"server": "https://prod"}},
                          "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Degraded"}}});
+        let app = listing::view(&app);
         assert!(keep(
             &app,
             &json!({"search": "SHOP", "healthStatus": "Degraded", "cluster": "https://prod"})
@@ -303,6 +323,9 @@ mod tests {
             "the row's short form"
         );
         let bare = json!({"metadata": {"name": "new"}});
-        assert!(keep(&bare, &json!({"healthStatus": "Unknown"})));
+        assert!(keep(
+            &listing::view(&bare),
+            &json!({"healthStatus": "Unknown"})
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! value percent-encoded, sends JSON, and turns Argo CD's error answers (HTTP status, gRPC code,
 //! message) and transport failures into messages that tell the agent what to do.
 
-use capstan_sdk::http::{BodyError, HttpError, Method, Request, Response, excerpt};
+use capstan_sdk::http::{BodyError, HttpError, ListNames, Method, Request, Response, excerpt};
 use capstan_sdk::url::encode;
 use capstan_sdk::{Context, ToolError, Value};
 
@@ -82,17 +82,20 @@ impl Client {
         self.send(Method::GET, path, query, None, not_found)
     }
 
-    /// GETs `path` (already encoded, from the API root) with `query` and hands the JSON answer
-    /// to `seed` as it arrives, never holding the body: a visitor over a long list looks at one
-    /// item at a time. The host holds the body to the target's `max_streamed`. `not_found`
-    /// tells the agent what to do when Argo CD answers 404.
-    pub(crate) fn get_streamed<'de, S: serde::de::DeserializeSeed<'de>>(
+    /// GETs `path` (already encoded, from the API root) with `query`, a list (its errors name it
+    /// and its items as `names` says), and hands each element of its `items` to `each` as JSON
+    /// text as the answer arrives, never holding the body (see
+    /// [`capstan_sdk::http::StreamedResponse::for_each_item_of`]). The host holds the body to
+    /// the target's `max_streamed`. `not_found` tells the agent what to do when Argo CD
+    /// answers 404.
+    pub(crate) fn get_items(
         &self,
         path: &str,
         query: &Query,
         not_found: &str,
-        seed: S,
-    ) -> Result<S::Value, ToolError> {
+        names: ListNames,
+        each: impl FnMut(&[u8]) -> Result<(), serde_json::Error>,
+    ) -> Result<(), ToolError> {
         let request = self.request(Method::GET, path, query, None);
         let response = self
             .context
@@ -105,7 +108,7 @@ impl Client {
             return Err(self.failure("GET", path, &response, not_found));
         }
         response
-            .json_with(seed)
+            .for_each_item_of(names, each)
             .map_err(|error| self.unreadable("GET", path, error))
     }
 
@@ -159,6 +162,32 @@ impl Client {
         if !response.is_success() {
             return Err(self.failure(verb, path, response, not_found));
         }
+        self.json(verb, path, response)
+    }
+
+    /// GETs `path` (already encoded, from the API root) with `query` and answers a 2xx answer
+    /// unparsed (to parse into a typed view), else the error [`Client::get`] reports.
+    pub(crate) fn get_response(
+        &self,
+        path: &str,
+        query: &Query,
+        not_found: &str,
+    ) -> Result<Response, ToolError> {
+        let response = self.exchange(Method::GET, path, query, None)?;
+        if !response.is_success() {
+            return Err(self.failure("GET", path, &response, not_found));
+        }
+        Ok(response)
+    }
+
+    /// The JSON body of an answer to `verb path` (`null` when empty), or the error saying it
+    /// is not JSON.
+    pub(crate) fn json(
+        &self,
+        verb: &str,
+        path: &str,
+        response: &Response,
+    ) -> Result<Value, ToolError> {
         if response.body.is_empty() {
             return Ok(Value::Null);
         }

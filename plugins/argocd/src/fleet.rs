@@ -17,10 +17,11 @@ use capstan_sdk::{Context, Map, Tool, ToolError, ToolResult, Value, args, json};
 use crate::applications::Counts;
 use crate::client::{ERROR_BODY, Query, status_and_message, timed_out, too_large};
 use crate::fanout;
+use crate::lenient::Text;
 use crate::listing::{self, Lite};
 use crate::params::{Paging, merge};
 use crate::schema::{NAME_PATTERN, object, page_output, paging, props};
-use crate::summary::{self, text, text_or};
+use crate::summary::{self, text};
 
 /// Rows returned when the call does not say.
 const DEFAULT_LIMIT: u64 = 50;
@@ -291,16 +292,18 @@ impl Filter {
         }
     }
 
-    fn keeps(&self, app: &Value) -> bool {
-        let status = &app["status"];
-        let among = |wanted: &[String], value: &Value| {
-            wanted.is_empty() || wanted.iter().any(|w| w == text_or(value, "Unknown"))
+    fn keeps(&self, app: &Lite<'_>) -> bool {
+        let status = &app.status;
+        let among = |wanted: &[String], value: &Text<'_>| {
+            wanted.is_empty() || wanted.iter().any(|w| w == value.or("Unknown"))
         };
-        text(&app["metadata"]["name"])
+        app.metadata
+            .name
+            .as_str()
             .to_lowercase()
             .contains(&self.name)
-            && among(&self.health, &status["health"]["status"])
-            && among(&self.sync, &status["sync"]["status"])
+            && among(&self.health, &status.health.status)
+            && among(&self.sync, &status.sync.status)
     }
 }
 
@@ -453,14 +456,13 @@ impl Seen<'_> {
         }
         let status = response.status;
         let mut listing = Listing::empty();
-        listing::read(response, |app: Lite| {
+        listing::read(response, |app| {
             listing.listed += 1;
-            let app = Value::from(app);
-            if self.filter.keeps(&app) {
+            if self.filter.keeps(app) {
                 listing.matched += 1;
-                listing.counts.add(&app);
-                self.all.add(&app);
-                self.best.add(self.index, row(target, &app));
+                listing.counts.add(app);
+                self.all.add(app);
+                self.best.add(self.index, row(target, app));
             }
         })
         .map_err(|error| match error {
@@ -556,8 +558,8 @@ fn none_answered(failed: &[Value]) -> ToolError {
 
 /// A lean row: target, name, namespace (when not Argo CD's own), project, sync, health, the
 /// revision (a commit shortened) and the destination.
-fn row(target: &str, app: &Value) -> Value {
-    let lean = summary::row(app);
+fn row(target: &str, app: &Lite<'_>) -> Value {
+    let lean = summary::lite_row(app);
     let mut row = Map::new();
     row.insert("target".into(), json!(target));
     for key in ["name", "namespace", "project", "sync", "health"] {
@@ -565,7 +567,7 @@ fn row(target: &str, app: &Value) -> Value {
             row.insert(key.into(), value.clone());
         }
     }
-    let revision = text(&app["status"]["sync"]["revision"]);
+    let revision = app.status.sync.revision.as_str();
     if !revision.is_empty() {
         row.insert("revision".into(), json!(short(revision)));
     }

@@ -51,6 +51,7 @@ mod events;
 mod fanout;
 mod fleet;
 mod identity;
+mod lenient;
 mod lifecycle;
 mod listing;
 mod locate;

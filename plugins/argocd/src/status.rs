@@ -5,8 +5,10 @@
 //! is repeated.
 
 use capstan_sdk::{Map, Value, json};
+use serde::Deserialize;
 
-use crate::summary::{initiator, text, text_or};
+use crate::lenient::{Count, Flag, Items, Obj, Text};
+use crate::listing::{Condition, Lite, RowStatus};
 
 /// Not-healthy or out-of-sync objects listed at most (the tree has them all).
 const MAX_RESOURCES: usize = 10;
@@ -30,27 +32,187 @@ pub(crate) fn schema() -> Value {
     })
 }
 
+/// An Application as `get_application` reads it: what rows read, and the status fields the
+/// compact status needs; everything else is skipped while parsing.
+pub(crate) type Detail<'a> = Lite<'a, DetailStatus<'a>>;
+
+/// What the compact status reads of `status`.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct DetailStatus<'a> {
+    #[serde(borrow)]
+    sync: Obj<Condition<'a>>,
+    #[serde(borrow)]
+    health: Obj<Condition<'a>>,
+    #[serde(borrow)]
+    operation_state: Obj<OperationState<'a>>,
+    #[serde(borrow)]
+    controller_namespace: Text<'a>,
+    #[serde(borrow)]
+    conditions: Items<Obj<AppCondition<'a>>>,
+    #[serde(borrow)]
+    resources: Items<Obj<Resource<'a>>>,
+    summary: Obj<Summary>,
+    #[serde(borrow)]
+    history: Items<Obj<Deployment<'a>>>,
+}
+
+impl<'a> RowStatus<'a> for DetailStatus<'a> {
+    fn sync(&self) -> &Condition<'a> {
+        &self.sync
+    }
+
+    fn health(&self) -> &Condition<'a> {
+        &self.health
+    }
+
+    fn phase(&self) -> &Text<'a> {
+        &self.operation_state.phase
+    }
+
+    fn controller_namespace(&self) -> &Text<'a> {
+        &self.controller_namespace
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct OperationState<'a> {
+    #[serde(borrow)]
+    phase: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+    #[serde(borrow)]
+    started_at: Text<'a>,
+    #[serde(borrow)]
+    finished_at: Text<'a>,
+    retry_count: Count,
+    #[serde(borrow)]
+    sync_result: Obj<SyncResult<'a>>,
+    #[serde(borrow)]
+    operation: Obj<Requested<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SyncResult<'a> {
+    #[serde(borrow)]
+    revision: Text<'a>,
+    #[serde(borrow)]
+    resources: Items<Obj<Applied<'a>>>,
+}
+
+/// An object a sync applied (or failed to).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Applied<'a> {
+    #[serde(borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    status: Text<'a>,
+    #[serde(borrow)]
+    hook_phase: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+}
+
+/// The operation asked for: `operation.sync.revision`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Requested<'a> {
+    #[serde(borrow)]
+    sync: Obj<Revision<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Revision<'a> {
+    #[serde(borrow)]
+    revision: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AppCondition<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+}
+
+/// A managed object.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Resource<'a> {
+    #[serde(borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    namespace: Text<'a>,
+    #[serde(borrow)]
+    status: Text<'a>,
+    #[serde(borrow)]
+    health: Obj<Condition<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Summary {
+    /// Kept as given (an array of strings from Argo CD).
+    images: Value,
+}
+
+/// A history entry.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Deployment<'a> {
+    /// Kept as given (a number from Argo CD).
+    id: Value,
+    #[serde(borrow)]
+    revision: Text<'a>,
+    #[serde(borrow)]
+    deployed_at: Text<'a>,
+    #[serde(borrow)]
+    initiated_by: Obj<Initiator<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Initiator<'a> {
+    automated: Flag,
+    #[serde(borrow)]
+    username: Text<'a>,
+}
+
 /// The compact status of `app`.
-pub(crate) fn status(app: &Value) -> Value {
-    let status = &app["status"];
+pub(crate) fn status(app: &Detail<'_>) -> Value {
+    let status = &*app.status;
     let mut out = Map::new();
     if let Some(operation) = operation(status) {
         out.insert("operation".into(), operation);
     }
-    let conditions: Vec<Value> = items(&status["conditions"])
-        .map(|c| json!({"type": text(&c["type"]), "message": text(&c["message"])}))
+    let conditions: Vec<Value> = status
+        .conditions
+        .iter()
+        .map(|c| json!({"type": c.kind.as_str(), "message": c.message.as_str()}))
         .collect();
     if !conditions.is_empty() {
         out.insert("conditions".into(), json!(conditions));
     }
     out.insert("resources".into(), resources(app));
-    if items(&status["summary"]["images"]).next().is_some() {
-        out.insert("images".into(), status["summary"]["images"].clone());
+    let images = &status.summary.images;
+    if images.as_array().is_some_and(|images| !images.is_empty()) {
+        out.insert("images".into(), images.clone());
     }
-    let history: Vec<Value> = items(&status["history"])
+    let history: Vec<Value> = status
+        .history
+        .iter()
         .rev()
         .take(RECENT_HISTORY)
-        .map(deployment)
+        .map(|entry| deployment(entry))
         .collect();
     if !history.is_empty() {
         out.insert("recentHistory".into(), json!(history));
@@ -58,42 +220,39 @@ pub(crate) fn status(app: &Value) -> Value {
     Value::Object(out)
 }
 
-fn items(value: &Value) -> std::slice::Iter<'_, Value> {
-    value
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+/// Sets `key` to `value` when it is not empty.
+fn put(out: &mut Map<String, Value>, key: &str, value: &Text<'_>) {
+    if !value.as_str().is_empty() {
+        out.insert(key.into(), json!(value.as_str()));
+    }
 }
 
 /// The last operation beyond its phase: message, times, a revision other than the deployed
 /// one, retries and the objects it could not apply.
-fn operation(status: &Value) -> Option<Value> {
-    let state = status.get("operationState").filter(|s| s.is_object())?;
+fn operation(status: &DetailStatus<'_>) -> Option<Value> {
+    let state = &status.operation_state;
+    if !state.is_object() {
+        return None;
+    }
     let mut out = Map::new();
-    let mut put = |key: &str, value: &Value| {
-        if !text(value).is_empty() {
-            out.insert(key.into(), value.clone());
-        }
-    };
-    match text(&state["phase"]) {
+    match state.phase.as_str() {
         "Succeeded" => {}
         "Running" => {
-            put("message", &state["message"]);
-            put("startedAt", &state["startedAt"]);
+            put(&mut out, "message", &state.message);
+            put(&mut out, "startedAt", &state.started_at);
         }
-        _ => put("message", &state["message"]),
+        _ => put(&mut out, "message", &state.message),
     }
-    put("finishedAt", &state["finishedAt"]);
-    let revision = text_or(
-        &state["syncResult"]["revision"],
-        text(&state["operation"]["sync"]["revision"]),
-    );
-    if !revision.is_empty() && revision != text(&status["sync"]["revision"]) {
+    put(&mut out, "finishedAt", &state.finished_at);
+    let revision = state
+        .sync_result
+        .revision
+        .or(state.operation.sync.revision.as_str());
+    if !revision.is_empty() && revision != status.sync.revision.as_str() {
         out.insert("revision".into(), json!(revision));
     }
-    if state["retryCount"].as_u64().is_some_and(|count| count > 0) {
-        out.insert("retries".into(), state["retryCount"].clone());
+    if let Some(retries) = state.retry_count.get().filter(|count| *count > 0) {
+        out.insert("retries".into(), json!(retries));
     }
     let failed = failed(state);
     if !failed.is_empty() {
@@ -104,18 +263,21 @@ fn operation(status: &Value) -> Option<Value> {
 
 /// The objects a sync could not apply (a refused object, a failed hook), without a message
 /// the operation's own already quotes.
-fn failed(state: &Value) -> Vec<Value> {
-    let message = text(&state["message"]);
-    items(&state["syncResult"]["resources"])
+fn failed(state: &OperationState<'_>) -> Vec<Value> {
+    let message = state.message.as_str();
+    state
+        .sync_result
+        .resources
+        .iter()
         .filter(|r| {
-            matches!(text(&r["status"]), "SyncFailed")
-                || matches!(text(&r["hookPhase"]), "Failed" | "Error")
+            matches!(r.status.as_str(), "SyncFailed")
+                || matches!(r.hook_phase.as_str(), "Failed" | "Error")
         })
         .take(MAX_FAILED)
         .map(|r| {
-            let mut row = json!({"kind": text(&r["kind"]), "name": text(&r["name"])});
-            if !message.contains(text(&r["message"])) {
-                row["message"] = r["message"].clone();
+            let mut row = json!({"kind": r.kind.as_str(), "name": r.name.as_str()});
+            if !message.contains(r.message.as_str()) {
+                row["message"] = json!(r.message.as_str());
             }
             row
         })
@@ -123,20 +285,24 @@ fn failed(state: &Value) -> Vec<Value> {
 }
 
 /// Counts by health, how many are out of sync, and the objects that need a look.
-fn resources(app: &Value) -> Value {
-    let resources: Vec<&Value> = items(&app["status"]["resources"]).collect();
+fn resources(app: &Detail<'_>) -> Value {
+    let resources = &app.status.resources;
     let mut by_health = Map::new();
-    for resource in &resources {
-        let health = text_or(&resource["health"]["status"], "None");
+    for resource in resources.iter() {
+        let health = resource.health.status.or("None");
         let count = by_health.get(health).and_then(Value::as_u64).unwrap_or(0);
         by_health.insert(health.to_owned(), json!(count + 1));
     }
     let out_of_sync = resources
         .iter()
-        .filter(|r| r["status"] == "OutOfSync")
+        .filter(|r| r.status.as_str() == "OutOfSync")
         .count();
-    let namespace = text(&app["spec"]["destination"]["namespace"]);
-    let attention: Vec<&&Value> = resources.iter().filter(|r| needs_a_look(r)).collect();
+    let namespace = app.spec.destination.namespace.as_str();
+    let attention: Vec<&Resource<'_>> = resources
+        .iter()
+        .map(|r| &**r)
+        .filter(|r| needs_a_look(r))
+        .collect();
     let mut out = json!({"total": resources.len(), "byHealth": by_health});
     if out_of_sync > 0 {
         out["outOfSync"] = json!(out_of_sync);
@@ -155,37 +321,37 @@ fn resources(app: &Value) -> Value {
     out
 }
 
-fn needs_a_look(resource: &Value) -> bool {
-    let health = text(&resource["health"]["status"]);
-    (!health.is_empty() && health != "Healthy") || resource["status"] == "OutOfSync"
+fn needs_a_look(resource: &Resource<'_>) -> bool {
+    let health = resource.health.status.as_str();
+    (!health.is_empty() && health != "Healthy") || resource.status.as_str() == "OutOfSync"
 }
 
 /// kind, name, sync and health, the namespace when it is not the destination's.
-fn resource_row(resource: &Value, namespace: &str) -> Value {
+fn resource_row(resource: &Resource<'_>, namespace: &str) -> Value {
     let mut row = Map::new();
-    let mut put = |key: &str, value: &Value| {
-        if !text(value).is_empty() {
-            row.insert(key.into(), value.clone());
-        }
-    };
-    put("kind", &resource["kind"]);
-    put("name", &resource["name"]);
-    if text(&resource["namespace"]) != namespace {
-        put("namespace", &resource["namespace"]);
+    put(&mut row, "kind", &resource.kind);
+    put(&mut row, "name", &resource.name);
+    if resource.namespace.as_str() != namespace {
+        put(&mut row, "namespace", &resource.namespace);
     }
-    put("sync", &resource["status"]);
-    put("health", &resource["health"]["status"]);
-    put("message", &resource["health"]["message"]);
+    put(&mut row, "sync", &resource.status);
+    put(&mut row, "health", &resource.health.status);
+    put(&mut row, "message", &resource.health.message);
     Value::Object(row)
 }
 
 /// id, revision (a commit SHA shortened like `git log --oneline`), when and by whom.
-fn deployment(entry: &Value) -> Value {
-    let revision = text(&entry["revision"]);
+fn deployment(entry: &Deployment<'_>) -> Value {
+    let revision = entry.revision.as_str();
     let sha = revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    let by = if entry.initiated_by.automated.is_true() {
+        "automated sync"
+    } else {
+        entry.initiated_by.username.as_str()
+    };
     json!({
-        "id": entry["id"], "revision": if sha { &revision[..7] } else { revision },
-        "deployedAt": text(&entry["deployedAt"]), "by": initiator(entry),
+        "id": entry.id, "revision": if sha { &revision[..7] } else { revision },
+        "deployedAt": entry.deployed_at.as_str(), "by": by,
     })
 }
 
@@ -218,7 +384,8 @@ mod tests {
 
     #[test]
     fn the_status_names_what_needs_a_look_and_leaves_out_the_rest() {
-        let status = status(&app());
+        let app = app();
+        let status = status(&Detail::of(&app));
         assert_eq!(
             status["operation"],
             json!({"message": "one or more objects failed to apply", "finishedAt": "2026-08-20T11:31:00Z",
@@ -244,10 +411,29 @@ mod tests {
     }
 
     #[test]
+    fn the_status_read_from_the_body_is_the_status_read_from_the_object() {
+        let mut odd = app();
+        odd["status"]["operationState"]["retryCount"] = json!(2.0);
+        odd["status"]["resources"][1] = json!("not an object");
+        odd["status"]["history"][0]["initiatedBy"] =
+            json!({"automated": "yes", "username": "x\"y"});
+        odd["status"]["summary"] = json!({"images": ["web:1", {"odd": 1}]});
+        odd["status"]["conditions"] = json!([{"type": "SyncError", "message": 3}, null]);
+        for app in [app(), odd] {
+            let text = app.to_string();
+            let parsed: Detail<'_> = serde_json::from_str(&text).unwrap();
+            assert_eq!(status(&parsed), status(&Detail::of(&app)));
+            assert_eq!(
+                crate::summary::lite_wide_row(&parsed),
+                crate::summary::wide_row(&app)
+            );
+        }
+    }
+
+    #[test]
     fn an_application_that_never_ran_an_operation_has_only_counts() {
-        let status = status(
-            &json!({"metadata": {"name": "new"}, "status": {"sync": {"status": "OutOfSync"}}}),
-        );
+        let app = json!({"metadata": {"name": "new"}, "status": {"sync": {"status": "OutOfSync"}}});
+        let status = status(&Detail::of(&app));
         assert_eq!(status, json!({"resources": {"total": 0, "byHealth": {}}}));
     }
 }

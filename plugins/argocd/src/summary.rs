@@ -6,6 +6,9 @@
 
 use capstan_sdk::{Map, Value, json};
 
+use crate::lenient::Text;
+use crate::listing::{self, Destination, Lite, RowStatus};
+
 /// The namespace Argo CD runs in when an Application does not say.
 const CONTROL_PLANE_NAMESPACE: &str = "argocd";
 /// The in-cluster destination server.
@@ -36,65 +39,65 @@ pub(crate) fn row_schema() -> Value {
 /// A lean row: name, project, sync, health (with its message), the last operation's phase,
 /// automated sync, destination; the namespace only when it is not Argo CD's own.
 pub(crate) fn row(app: &Value) -> Value {
-    let status = &app["status"];
+    lite_row(&listing::view(app))
+}
+
+/// A wide row: the lean row plus the source (repository, path or chart, target revision) and
+/// the revision deployed. Multi-source applications show their first source.
+pub(crate) fn wide_row(app: &Value) -> Value {
+    lite_wide_row(&listing::view(app))
+}
+
+/// [`row`] of an application read as a [`Lite`].
+pub(crate) fn lite_row<'a, S: RowStatus<'a>>(app: &Lite<'a, S>) -> Value {
+    let status = &*app.status;
     let mut row = Map::new();
-    row.insert("name".into(), json!(text(&app["metadata"]["name"])));
-    let namespace = text(&app["metadata"]["namespace"]);
+    row.insert("name".into(), json!(app.metadata.name.as_str()));
+    let namespace = app.metadata.namespace.as_str();
     if !namespace.is_empty()
-        && namespace != text_or(&status["controllerNamespace"], CONTROL_PLANE_NAMESPACE)
+        && namespace != status.controller_namespace().or(CONTROL_PLANE_NAMESPACE)
     {
         row.insert("namespace".into(), json!(namespace));
     }
-    row.insert("project".into(), json!(text(&app["spec"]["project"])));
-    row.insert(
-        "sync".into(),
-        json!(text_or(&status["sync"]["status"], "Unknown")),
-    );
-    row.insert(
-        "health".into(),
-        json!(text_or(&status["health"]["status"], "Unknown")),
-    );
-    insert_text(&mut row, "healthMessage", &status["health"]["message"]);
-    insert_text(&mut row, "operation", &status["operationState"]["phase"]);
-    if crate::autosync::active(app).is_some() {
+    row.insert("project".into(), json!(app.spec.project.as_str()));
+    row.insert("sync".into(), json!(status.sync().status.or("Unknown")));
+    row.insert("health".into(), json!(status.health().status.or("Unknown")));
+    insert_text(&mut row, "healthMessage", &status.health().message);
+    insert_text(&mut row, "operation", status.phase());
+    if app.auto_sync() {
         row.insert("autoSync".into(), json!(true));
     }
-    let destination = destination(&app["spec"]["destination"]);
+    let destination = destination(&app.spec.destination);
     if !destination.is_empty() {
         row.insert("destination".into(), json!(destination));
     }
     Value::Object(row)
 }
 
-/// A wide row: the lean row plus the source (repository, path or chart, target revision) and
-/// the revision deployed. Multi-source applications show their first source.
-pub(crate) fn wide_row(app: &Value) -> Value {
-    let mut row = row(app);
-    let spec = &app["spec"];
-    let source = match &spec["source"] {
-        Value::Null => &spec["sources"][0],
-        source => source,
-    };
+/// [`wide_row`] of an application read as a [`Lite`].
+pub(crate) fn lite_wide_row<'a, S: RowStatus<'a>>(app: &Lite<'a, S>) -> Value {
+    let mut row = lite_row(app);
+    let source = app.source();
     if let Some(map) = row.as_object_mut() {
-        insert_text(map, "repo", &source["repoURL"]);
-        insert_text(map, "path", &source["path"]);
-        insert_text(map, "chart", &source["chart"]);
-        insert_text(map, "targetRevision", &source["targetRevision"]);
-        insert_text(map, "revision", &app["status"]["sync"]["revision"]);
+        insert_text(map, "repo", &source.repo_url);
+        insert_text(map, "path", &source.path);
+        insert_text(map, "chart", &source.chart);
+        insert_text(map, "targetRevision", &source.target_revision);
+        insert_text(map, "revision", &app.status.sync().revision);
     }
     row
 }
 
-fn insert_text(row: &mut Map<String, Value>, key: &str, value: &Value) {
-    if !text(value).is_empty() {
-        row.insert(key.into(), json!(text(value)));
+fn insert_text(row: &mut Map<String, Value>, key: &str, value: &Text<'_>) {
+    if !value.as_str().is_empty() {
+        row.insert(key.into(), json!(value.as_str()));
     }
 }
 
 /// `namespace@cluster`, the cluster named as [`cluster`] does.
-fn destination(destination: &Value) -> String {
+fn destination(destination: &Destination<'_>) -> String {
     let cluster = cluster(destination);
-    match text(&destination["namespace"]) {
+    match destination.namespace.as_str() {
         "" => cluster,
         namespace if cluster.is_empty() => namespace.to_owned(),
         namespace => format!("{namespace}@{cluster}"),
@@ -103,9 +106,9 @@ fn destination(destination: &Value) -> String {
 
 /// A destination's cluster: its name, `in-cluster` for the API server Argo CD runs next to,
 /// else the server's host (and port).
-pub(crate) fn cluster(destination: &Value) -> String {
-    let server = text(&destination["server"]);
-    match text(&destination["name"]) {
+pub(crate) fn cluster(destination: &Destination<'_>) -> String {
+    let server = destination.server.as_str();
+    match destination.name.as_str() {
         "" if server == IN_CLUSTER => "in-cluster".to_owned(),
         "" => {
             let host = server.split_once("://").map_or(server, |(_, rest)| rest);
@@ -239,10 +242,8 @@ mod tests {
         assert_eq!(row["namespace"], "team-a");
         assert_eq!(row["destination"], "web@prod.k8s.example.com:6443");
         assert_eq!(row["autoSync"], true);
-        assert_eq!(
-            cluster(&json!({"name": "prod", "server": IN_CLUSTER})),
-            "prod"
-        );
+        let named = json!({"spec": {"destination": {"name": "prod", "server": IN_CLUSTER}}});
+        assert_eq!(cluster(&listing::view(&named).spec.destination), "prod");
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub mod resources;
 mod result;
 pub mod schema;
 mod skills;
+mod split;
 pub mod time;
 mod tool;
 mod toolbox;
