@@ -29,8 +29,11 @@ pub async fn fetch_calls(calls: usize) -> anyhow::Result<(Sample, Sample)> {
         token.display().to_string()
     );
     let path = plugins.manifest("probe", "probe", &targets);
-    let source = capstan::registry::Source::read(&path, runtime.limits().max_memory_bytes)
-        .map_err(anyhow::Error::msg)?;
+    let distribution = capstan::distribution::DistributionSettings::default();
+    let source =
+        capstan::registry::Source::read(&path, runtime.limits().max_memory_bytes, &distribution)
+            .await
+            .map_err(anyhow::Error::msg)?;
     let instance = capstan::registry::Instance::load(&runtime, source, Default::default())
         .await
         .map_err(anyhow::Error::msg)?;

@@ -311,8 +311,11 @@ async fn sandbox_calls(calls: usize) -> anyhow::Result<Sample> {
     let runtime = capstan::runtime::Runtime::new(Default::default(), &cache)?;
     let plugins = PluginDir::new();
     let path = plugins.manifest("probe", "probe", "");
-    let source = capstan::registry::Source::read(&path, runtime.limits().max_memory_bytes)
-        .map_err(anyhow::Error::msg)?;
+    let distribution = capstan::distribution::DistributionSettings::default();
+    let source =
+        capstan::registry::Source::read(&path, runtime.limits().max_memory_bytes, &distribution)
+            .await
+            .map_err(anyhow::Error::msg)?;
     let instance = capstan::registry::Instance::load(&runtime, source, Default::default())
         .await
         .map_err(anyhow::Error::msg)?;

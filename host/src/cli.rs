@@ -1,5 +1,6 @@
 //! The command line: `capstan serve`, `capstan check`, `capstan tools`, `capstan call`,
-//! `capstan skills export`, `capstan policy`, `capstan key new`.
+//! `capstan new`, `capstan skills export`, `capstan policy`, `capstan key new`,
+//! `capstan plugin push`, `capstan plugin sign`, `capstan plugin keygen`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
-use crate::{identity, inspect, serve, telemetry};
+use crate::{distribution, identity, inspect, serve, telemetry};
 
 /// capstan: GitOps tools for AI agents, run as sandboxed WebAssembly plugins and served over MCP.
 #[derive(Debug, Parser)]
@@ -54,6 +55,9 @@ enum Command {
     /// and every request it sent (allowed to which target, or refused and why); exit 0 when it
     /// answered, 1 when it answered isError or failed, 2 when nothing ran.
     Call(Box<inspect::call::CallArgs>),
+    /// Write a new plugin project (sources, the plugin contract, a manifest, a test) that
+    /// builds into a component `capstan check` and `capstan call` accept.
+    New(inspect::new::NewArgs),
     /// Work with the Agent Skills the plugins ship.
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -63,6 +67,22 @@ enum Command {
     /// Manage named API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Publish plugin components to OCI registries.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Push a component to a registry in the Wasm OCI artifact layout and print the reference
+    /// to pin in a manifest (`REF@sha256:…`).
+    Push(distribution::PushArgs),
+    /// Sign a pushed component as `cosign sign --key` does (the key's password from
+    /// COSIGN_PASSWORD) and print the signature image (`REPO:sha256-HEX.sig`).
+    Sign(distribution::SignArgs),
+    /// Write a cosign key pair (PREFIX.key encrypted with COSIGN_PASSWORD, PREFIX.pub) for
+    /// `capstan plugin sign` and manifests' `[signature] key`.
+    Keygen(distribution::KeygenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +149,7 @@ pub fn run() -> ExitCode {
                 telemetry::init_at("error,wasmtime=error");
                 inspect::call::run(*args).await
             }
+            Command::New(args) => inspect::new::run(&args),
             Command::Tools { dirs, cache_dir } => {
                 telemetry::init_quiet();
                 inspect::tools(dirs, cache_dir).await
@@ -147,6 +168,15 @@ pub fn run() -> ExitCode {
                 inspect::policy::run(command).await
             }
             Command::Key(KeyCommand::New { name, groups }) => new_key(&name, &groups),
+            Command::Plugin(PluginCommand::Push(args)) => {
+                telemetry::init_quiet();
+                Ok(distribution::run_push(args).await?)
+            }
+            Command::Plugin(PluginCommand::Sign(args)) => {
+                telemetry::init_quiet();
+                Ok(distribution::run_sign(args).await?)
+            }
+            Command::Plugin(PluginCommand::Keygen(args)) => Ok(distribution::run_keygen(&args)?),
         }
     });
     outcome.unwrap_or_else(|error| fail(&error))

@@ -7,6 +7,8 @@
 //! metrics_listen = "0.0.0.0:9090"       # /metrics on its own address instead of `listen`
 //! plugins = ["/etc/capstan/plugins"]   # relative paths are relative to this file
 //! cache_dir = "/var/cache/capstan"
+//! trusted_keys = ["cosign.pub"]         # oci:// components must be signed by one (cosign)
+//! require_signatures = true             # refuse oci:// components to which no key applies
 //! stateless = false
 //! auth_token_file = "/etc/capstan/token"
 //! allow_unauthenticated = false
@@ -55,6 +57,7 @@ use crate::access::{self, settings::PolicyOverrides};
 use crate::audit::AuditSettings;
 use crate::audit::settings::{AuditFile, AuditOverrides};
 use crate::caller::SubjectToken;
+use crate::distribution::{self, DistributionSettings, TrustPolicy};
 use crate::drain::{DrainFile, DrainOverrides, DrainSettings};
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
@@ -74,6 +77,10 @@ pub struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     plugins: Option<Vec<PathBuf>>,
     cache_dir: Option<PathBuf>,
+    plugin_cache: Option<PathBuf>,
+    insecure_registries: Option<Vec<String>>,
+    trusted_keys: Option<Vec<PathBuf>>,
+    require_signatures: Option<bool>,
     stateless: Option<bool>,
     auth_token_file: Option<PathBuf>,
     allow_unauthenticated: Option<bool>,
@@ -148,6 +155,33 @@ pub struct Overrides {
     /// Where compiled plugins are cached.
     #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Where components pulled from OCI registries are kept, by digest (default
+    /// `$XDG_CACHE_HOME/capstan/plugins`).
+    #[arg(long, env = "CAPSTAN_PLUGIN_CACHE", value_name = "DIR")]
+    pub plugin_cache: Option<PathBuf>,
+    /// A registry (HOST:PORT, as written in `oci://` references) to reach over plain HTTP;
+    /// repeatable. Only for registries on a trusted network, such as a local test registry.
+    #[arg(
+        long = "insecure-registry",
+        env = "CAPSTAN_INSECURE_REGISTRIES",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+    /// A public key (cosign PEM) that signs `oci://` components; repeatable. Applies to every
+    /// manifest without a `[signature]` table of its own: its component must carry a cosign
+    /// signature by one of these keys.
+    #[arg(
+        long = "trusted-key",
+        env = "CAPSTAN_TRUSTED_KEYS",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub trusted_keys: Vec<PathBuf>,
+    /// Refuse every `oci://` component to which no signature key applies (neither the
+    /// manifest's `[signature]` nor --trusted-key).
+    #[arg(long, env = "CAPSTAN_REQUIRE_SIGNATURES")]
+    pub require_signatures: bool,
     /// Serve only stateless (2026-07-28) requests: no legacy MCP sessions.
     #[arg(long, env = "CAPSTAN_STATELESS")]
     pub stateless: bool,
@@ -229,6 +263,8 @@ pub struct Settings {
     pub plugins: Vec<PathBuf>,
     /// Compile cache folder.
     pub cache_dir: PathBuf,
+    /// Pulling `oci://` components: the blob cache and plain-HTTP registries.
+    pub distribution: DistributionSettings,
     /// Stateless mode.
     pub stateless: bool,
     /// Inbound bearer token.
@@ -311,6 +347,30 @@ impl Settings {
                 .cache_dir
                 .or(file.cache_dir)
                 .unwrap_or_else(default_cache_dir),
+            distribution: DistributionSettings {
+                cache_dir: overrides
+                    .plugin_cache
+                    .or(file.plugin_cache.map(relative))
+                    .unwrap_or_else(distribution::default_cache_dir),
+                insecure_registries: if overrides.insecure_registries.is_empty() {
+                    file.insecure_registries.unwrap_or_default()
+                } else {
+                    overrides.insecure_registries
+                },
+                trust: TrustPolicy {
+                    trusted_keys: if overrides.trusted_keys.is_empty() {
+                        file.trusted_keys
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(relative)
+                            .collect()
+                    } else {
+                        overrides.trusted_keys
+                    },
+                    require_signatures: overrides.require_signatures
+                        || file.require_signatures.unwrap_or(false),
+                },
+            },
             stateless: overrides.stateless || file.stateless.unwrap_or(false),
             auth_token,
             allow_unauthenticated: overrides.allow_unauthenticated

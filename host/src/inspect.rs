@@ -1,6 +1,7 @@
 //! `capstan check` and `capstan tools`: load plugin folders without serving them, `check`
 //! adding warnings about what plugin authors get wrong ([`lint`]); `capstan call` runs one
-//! tool once (see [`call`]); and `capstan policy` (see [`policy`]).
+//! tool once (see [`call`]); `capstan new` writes a plugin project (see [`new`]); and `capstan
+//! policy` (see [`policy`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::runtime::{EngineLimits, Runtime};
 
 pub mod call;
 pub mod lint;
+pub mod new;
 pub mod policy;
 mod skills;
 
@@ -35,6 +37,7 @@ async fn load_with(
         &LoadOptions {
             plugin_dirs: dirs,
             egress,
+            distribution: Default::default(),
         },
     )
     .await)

@@ -24,6 +24,14 @@ const RULES: &[(&str, &[&str], bool)] = &[
         true,
     ),
     (
+        "distribution",
+        &[
+            "egress", "runtime", "registry", "mcp", "reload", "serve", "manifest", "config",
+            "inspect", "cli", "metrics", "identity", "access", "audit",
+        ],
+        true,
+    ),
+    (
         "runtime",
         &[
             "registry", "mcp", "reload", "serve", "manifest", "config", "inspect", "cli",
@@ -75,6 +83,7 @@ const ABOVE_GROUND: &[&str] = &[
     "audit",
     "cli",
     "config",
+    "distribution",
     "egress",
     "identity",
     "inspect",

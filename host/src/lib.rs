@@ -27,6 +27,7 @@ pub mod budget;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod distribution;
 pub mod drain;
 pub mod egress;
 pub mod events;

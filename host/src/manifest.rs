@@ -1,7 +1,8 @@
 //! Plugin manifests: one TOML file per running plugin instance.
 //!
 //! ```toml
-//! component = "argocd.wasm"      # path relative to this file
+//! component = "argocd.wasm"      # path relative to this file, or an oci:// reference (below)
+//! sha256    = "…"                # optional: the local file must hash to this
 //! prefix    = "argocd"           # tool names become argocd_<tool>; "" keeps the plugin's names
 //! read_only = true               # tools not annotated read-only are neither listed nor run
 //!
@@ -27,6 +28,14 @@
 //! max_tasks_per_caller = 8      # tasks one caller runs at once
 //! ```
 //!
+//! A component from an OCI registry is named by digest:
+//! `component = "oci://registry.example.com/plugins/argocd:1.2.0@sha256:…"` (what
+//! `capstan plugin push` prints). Without the digest the manifest must say
+//! `allow_floating_tag = true`, and then runs whatever the tag points at when it loads.
+//! Registry credentials never appear in a manifest (see [`crate::distribution`]).
+//! A `[signature]` table names the public keys one of which must have signed it (see
+//! [`signature`]).
+//!
 //! Targets (URL grammar, credentials, TLS, per-target limits) are described in [`targets`].
 //!
 //! Parsing is strict: unknown fields are errors, and every error names the file, the field and
@@ -38,11 +47,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::distribution::OciReference;
 use crate::egress::Target;
 use crate::units;
 
 #[cfg(test)]
 mod properties;
+mod signature;
 mod targets;
 
 /// The largest `max_concurrency` a manifest may ask for.
@@ -55,8 +66,8 @@ pub struct Manifest {
     pub path: PathBuf,
     /// The instance's name: the file name without `.toml`.
     pub name: String,
-    /// The component file, resolved against the manifest's folder.
-    pub component: PathBuf,
+    /// Where the component comes from.
+    pub component: ComponentSource,
     /// Prefix of the instance's tool and prompt names (may be empty).
     pub prefix: String,
     /// Whether only read-only tools are listed and run.
@@ -65,11 +76,48 @@ pub struct Manifest {
     pub config: BTreeMap<String, String>,
     /// The endpoints the plugin may call.
     pub targets: Vec<Target>,
-    /// Files the targets read at load (kubeconfigs, CA bundles, client certificates): part of
-    /// the instance's fingerprint and the reload watch set, so a change reloads the instance.
+    /// Files the targets read at load (kubeconfigs, CA bundles, client certificates) and the
+    /// signature keys: part of the instance's fingerprint and the reload watch set, so a change
+    /// reloads the instance.
     pub files: Vec<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
+    /// The public keys (`[signature]`) one of which must have signed an `oci://` component;
+    /// empty when the manifest names none (the server's trusted keys then apply).
+    pub signature_keys: Vec<PathBuf>,
+}
+
+/// Where a manifest's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentSource {
+    /// A local file, resolved against the manifest's folder.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The `sha256:…` digest it must have, if the manifest pins one.
+        sha256: Option<String>,
+    },
+    /// An artifact in an OCI registry.
+    Oci(OciReference),
+}
+
+impl ComponentSource {
+    /// The local file, if the component is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Self::File { path, .. } => Some(path),
+            Self::Oci(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File { path, .. } => write!(f, "{}", path.display()),
+            Self::Oci(reference) => write!(f, "{reference}"),
+        }
+    }
 }
 
 /// Per-instance resource limits.
@@ -142,7 +190,10 @@ impl ManifestError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
-    component: PathBuf,
+    component: String,
+    sha256: Option<String>,
+    #[serde(default)]
+    allow_floating_tag: bool,
     prefix: Option<String>,
     #[serde(default)]
     read_only: bool,
@@ -152,6 +203,7 @@ struct RawManifest {
     targets: Vec<targets::RawTarget>,
     #[serde(default)]
     limits: RawLimits,
+    signature: Option<signature::RawSignature>,
 }
 
 #[derive(Deserialize, Default)]
@@ -189,12 +241,17 @@ impl Manifest {
         })?;
         let name = instance_name(path)?;
         let folder = path.parent().unwrap_or(Path::new("."));
+        let oci = OciReference::is_oci(&raw.component);
+        let signature_keys = signature::keys(path, folder, raw.signature.as_ref(), oci)?;
+        let mut files = targets::files_read_at_load(folder, &raw.targets);
+        files.extend(signature_keys.iter().cloned());
         Ok(Self {
-            component: component_path(path, folder, &raw.component)?,
+            signature_keys,
+            component: component_source(path, folder, &raw)?,
             prefix: prefix(path, raw.prefix, &name)?,
             read_only: raw.read_only,
             config: flatten_config(&raw.config),
-            files: targets::files_read_at_load(folder, &raw.targets),
+            files,
             targets: targets::targets(path, folder, raw.targets, raw.read_only)?,
             limits: limits(path, raw.limits, max_memory)?,
             path: path.to_path_buf(),
@@ -237,6 +294,56 @@ fn instance_name(path: &Path) -> Result<String, ManifestError> {
         ));
     }
     Ok(stem.to_owned())
+}
+
+fn component_source(
+    path: &Path,
+    folder: &Path,
+    raw: &RawManifest,
+) -> Result<ComponentSource, ManifestError> {
+    if !OciReference::is_oci(&raw.component) {
+        if raw.allow_floating_tag {
+            return Err(problem(
+                path,
+                Some("allow_floating_tag"),
+                "applies to oci:// components only; remove it",
+            ));
+        }
+        return Ok(ComponentSource::File {
+            path: component_path(path, folder, Path::new(&raw.component))?,
+            sha256: raw
+                .sha256
+                .as_deref()
+                .map(|d| pinned_sha256(path, d))
+                .transpose()?,
+        });
+    }
+    if raw.sha256.is_some() {
+        return Err(problem(
+            path,
+            Some("sha256"),
+            "an oci:// component is pinned by the digest in its reference (`…@sha256:…`); remove `sha256`",
+        ));
+    }
+    OciReference::parse(&raw.component, raw.allow_floating_tag)
+        .map(ComponentSource::Oci)
+        .map_err(|error| problem(path, Some("component"), error.to_string()))
+}
+
+/// A `sha256` pin: `sha256:` and 64 lowercase hex digits (the prefix may be left out).
+fn pinned_sha256(path: &Path, digest: &str) -> Result<String, ManifestError> {
+    let digest = match digest.starts_with("sha256:") {
+        true => digest.to_owned(),
+        false => format!("sha256:{digest}"),
+    };
+    crate::distribution::check_digest(&digest).map_err(|_| {
+        problem(
+            path,
+            Some("sha256"),
+            "write the component's sha256 as 64 lowercase hex digits (`sha256sum plugin.wasm`)",
+        )
+    })?;
+    Ok(digest)
 }
 
 fn component_path(path: &Path, folder: &Path, component: &Path) -> Result<PathBuf, ManifestError> {
@@ -482,6 +589,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("p.wasm"), b"\0asm").unwrap();
         Manifest::parse(&dir.path().join("demo-one.toml"), text, 256 << 20)
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn an_oci_component_needs_a_digest_or_an_explicit_floating_tag() {
+        let pinned = format!("component = \"oci://127.0.0.1:5000/p/echo:v1@{DIGEST}\"");
+        let manifest = parse(&pinned).unwrap();
+        assert!(
+            matches!(&manifest.component, ComponentSource::Oci(r) if r.digest() == Some(DIGEST))
+        );
+        let floating = "component = \"oci://127.0.0.1:5000/p/echo:v1\"";
+        let error = parse(floating).unwrap_err().to_string();
+        assert!(
+            error.contains("`component`") && error.contains("allow_floating_tag"),
+            "{error}"
+        );
+        assert!(parse(&format!("{floating}\nallow_floating_tag = true")).is_ok());
+        let error = parse(&format!("{pinned}\nsha256 = \"{DIGEST}\"")).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("sha256"));
+    }
+
+    #[test]
+    fn registry_credentials_in_a_manifest_are_refused() {
+        let text = format!("component = \"oci://ci:s3cret@registry.test/p/echo@{DIGEST}\"");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("CAPSTAN_REGISTRY_USERNAME"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn a_local_component_may_be_pinned_by_sha256() {
+        let manifest = parse(&format!(
+            "component = \"p.wasm\"\nsha256 = \"{}\"",
+            &DIGEST[7..]
+        ))
+        .unwrap();
+        assert!(
+            matches!(&manifest.component, ComponentSource::File { sha256: Some(d), .. } if d == DIGEST)
+        );
+        let error = parse("component = \"p.wasm\"\nsha256 = \"abc\"").unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("sha256"));
     }
 
     #[test]

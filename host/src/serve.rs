@@ -60,6 +60,7 @@ pub async fn run(settings: Settings, stdio: bool) -> anyhow::Result<()> {
             inbound_authorization: settings.authenticates(),
             ..EgressSettings::default()
         },
+        distribution: settings.distribution.clone(),
     };
     let status = Arc::new(LoadStatus::default());
     let mut reloader = Reloader::new(

@@ -9,6 +9,7 @@
 //! - [`oidc`]: a real OpenID provider (oidc-provider on Node) and real OAuth client flows.
 //! - [`paths`]: where the built binary, plugins and shared caches are.
 //! - [`pki`]: a throwaway test CA for HTTPS upstreams and mutual TLS.
+//! - [`registry`]: an OCI registry (CNCF distribution) on loopback, for plugins pulled by digest.
 //! - [`upstream`]: a recording HTTP or HTTPS upstream for tests of the egress gate.
 //! - [`wasm`]: distinct versions of a compiled plugin, for reload tests.
 
@@ -19,6 +20,7 @@ pub mod haproxy;
 pub mod oidc;
 pub mod paths;
 pub mod pki;
+pub mod registry;
 pub mod upstream;
 pub mod wasm;
 

@@ -35,13 +35,17 @@ pub fn capstan_bin() -> PathBuf {
 }
 
 /// A compiled plugin component, e.g. `plugin("probe")`. The components are rebuilt first when
-/// any is missing or older than the plugins' sources (checked once per process).
+/// any is missing or older than the plugins' sources (checked once per process). `eso` is the
+/// JavaScript plugin in `plugins/eso`, built with Node ([`eso_plugin`]).
 ///
 /// # Panics
 ///
 /// When they are stale and `cargo build --release --locked` in `plugins/` fails, or when there
 /// is no component `name`.
 pub fn plugin(name: &str) -> PathBuf {
+    if name == "eso" {
+        return eso_plugin();
+    }
     static FRESH: OnceLock<Result<(), String>> = OnceLock::new();
     let root = repo_root();
     if let Err(message) = FRESH.get_or_init(|| freshness::ensure(&freshness::plugins(&root))) {
@@ -55,6 +59,23 @@ pub fn plugin(name: &str) -> PathBuf {
         wasm.display()
     );
     wasm
+}
+
+/// The JavaScript ESO plugin's component, `plugins/target/eso/eso.wasm`, rebuilt first with
+/// `node build.mjs` in `plugins/eso` when it is missing or older than its sources (checked once
+/// per process).
+///
+/// # Panics
+///
+/// When it is stale and the build fails: it needs Node 22 and `npm ci` in `plugins/eso`, which
+/// `./dev build` sets up.
+pub fn eso_plugin() -> PathBuf {
+    static FRESH: OnceLock<Result<(), String>> = OnceLock::new();
+    let root = repo_root();
+    if let Err(message) = FRESH.get_or_init(|| freshness::ensure(&freshness::eso(&root))) {
+        panic!("{message}");
+    }
+    freshness::eso_component(&root)
 }
 
 /// A compile cache shared by the tests of one build, so each plugin is compiled once.

@@ -1,7 +1,6 @@
 //! One running plugin instance: a manifest, its component, its sandbox, and the tools,
 //! prompts, resources and skills it serves.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +23,10 @@ use crate::trace_context;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// The component does not compile, link or pass the import check.
-    #[error("{}: {error}", component.display())]
+    #[error("{component}: {error}")]
     Component {
-        /// The component file.
-        component: PathBuf,
+        /// The component file or reference.
+        component: String,
         /// Why, with its causes.
         error: String,
     },
@@ -383,7 +382,7 @@ async fn compile(
         .await
         .map_err(|error| LoadError::Panicked(error.to_string()))?
         .map_err(|error| LoadError::Component {
-            component: manifest.component.clone(),
+            component: manifest.component.to_string(),
             error: format!("{error:#}"),
         })
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 
 use super::{FailureCause, Instance, LoadError, LoadFailure, Snapshot, Source};
+use crate::distribution::DistributionSettings;
 use crate::egress::EgressSettings;
 use crate::runtime::Runtime;
 
@@ -24,6 +25,8 @@ pub struct LoadOptions {
     pub plugin_dirs: Vec<PathBuf>,
     /// Host-wide settings of plugins' outgoing requests.
     pub egress: EgressSettings,
+    /// Where `oci://` components are pulled from and cached.
+    pub distribution: DistributionSettings,
 }
 
 /// How one manifest came out of a load.
@@ -79,7 +82,7 @@ pub async fn reload_snapshot(
     }
     let staged = manifests.into_iter().map(|path| {
         let previous = previous.instance_from(&path).cloned();
-        stage(runtime, path, previous, options.egress.clone())
+        stage(runtime, path, previous, options)
     });
     kept.extend(join_all(staged).await);
     Snapshot::assemble(kept, failures)
@@ -89,9 +92,10 @@ async fn stage(
     runtime: &Runtime,
     path: PathBuf,
     previous: Option<Arc<Instance>>,
-    egress: EgressSettings,
+    options: &LoadOptions,
 ) -> Staged {
-    let source = match read_source(&path, runtime.limits().max_memory_bytes).await {
+    let max_memory = runtime.limits().max_memory_bytes;
+    let source = match Source::read(&path, max_memory, &options.distribution).await {
         Ok(source) => source,
         Err(error) => {
             let failure = LoadFailure::new(path, error);
@@ -104,7 +108,7 @@ async fn stage(
     {
         return Staged::Unchanged(unchanged.clone());
     }
-    match load_one(runtime, source, egress).await {
+    match load_one(runtime, source, options.egress.clone()).await {
         Ok(instance) => Staged::Loaded {
             instance: Arc::new(instance),
             previous,
@@ -113,14 +117,6 @@ async fn stage(
             failure: LoadFailure::new(path, error),
             previous,
         },
-    }
-}
-
-async fn read_source(path: &Path, max_memory: u64) -> Result<Source, FailureCause> {
-    let path = path.to_path_buf();
-    match tokio::task::spawn_blocking(move || Source::read(&path, max_memory)).await {
-        Ok(read) => Ok(read?),
-        Err(error) => Err(FailureCause::ReadPanicked(error.to_string())),
     }
 }
 

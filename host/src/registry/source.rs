@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Manifest, ManifestError};
+use super::FailureCause;
+use crate::distribution::{self, DistributionError, DistributionSettings};
+use crate::manifest::{ComponentSource, Manifest, ManifestError};
 
 /// Why a manifest and its component cannot be read; the message leaves out the manifest's path
 /// (reports show it separately) and says what to fix.
@@ -27,6 +29,27 @@ pub enum SourceError {
         /// Why.
         error: Arc<std::io::Error>,
     },
+    /// The component file is not the one the manifest's `sha256` pins.
+    #[error(
+        "{}: is {actual}, but the manifest's `sha256` pins {expected}; put back the pinned component or pin the new one after checking it",
+        path.display()
+    )]
+    Pinned {
+        /// The component file.
+        path: PathBuf,
+        /// The pinned digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// The component cannot be pulled from its registry.
+    #[error("{reference}: {error}")]
+    Pull {
+        /// The `oci://` reference.
+        reference: String,
+        /// Why.
+        error: DistributionError,
+    },
 }
 
 /// The sha256 of a manifest file, of the component it names and of the files its targets read
@@ -43,34 +66,91 @@ pub struct Fingerprint {
 pub struct Source {
     /// The validated manifest.
     pub manifest: Manifest,
-    /// The component file's bytes.
+    /// The component's bytes.
     pub wasm: Vec<u8>,
     /// What the manifest and component hash to.
     pub fingerprint: Fingerprint,
 }
 
+/// What is read from the local disk: the manifest, and the component when it is a file.
+struct Local {
+    manifest: Manifest,
+    manifest_digest: [u8; 32],
+    wasm: Option<Vec<u8>>,
+}
+
 impl Source {
     /// Reads and validates the manifest at `path` (`max_memory` is the engine's ceiling) and reads
-    /// the component it names.
-    pub fn read(path: &Path, max_memory: u64) -> Result<Self, SourceError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| SourceError::Unreadable(Arc::new(error)))?;
-        let manifest = Manifest::parse(path, &text, max_memory).map_err(SourceError::Manifest)?;
-        let wasm = std::fs::read(&manifest.component).map_err(|error| SourceError::Component {
-            path: manifest.component.clone(),
-            error: Arc::new(error),
-        })?;
+    /// the component it names: a file off the async runtime, or an `oci://` component from the
+    /// cache or its registry.
+    pub async fn read(
+        path: &Path,
+        max_memory: u64,
+        distribution: &DistributionSettings,
+    ) -> Result<Self, FailureCause> {
+        let owned = path.to_path_buf();
+        let local = tokio::task::spawn_blocking(move || Local::read(&owned, max_memory))
+            .await
+            .map_err(|error| FailureCause::ReadPanicked(error.to_string()))??;
+        let wasm = match (local.wasm, &local.manifest.component) {
+            (Some(wasm), _) => wasm,
+            (None, ComponentSource::Oci(reference)) => {
+                distribution::fetch(distribution, reference, &local.manifest.signature_keys)
+                    .await
+                    .map_err(|error| SourceError::Pull {
+                        reference: reference.to_string(),
+                        error,
+                    })?
+            }
+            (None, ComponentSource::File { .. }) => unreachable!("a file component is read"),
+        };
         let fingerprint = Fingerprint {
-            manifest: Sha256::digest(text.as_bytes()).into(),
+            manifest: local.manifest_digest,
             component: Sha256::digest(&wasm).into(),
-            files: files_digest(&manifest.files),
+            files: files_digest(&local.manifest.files),
         };
         Ok(Self {
-            manifest,
+            manifest: local.manifest,
             wasm,
             fingerprint,
         })
     }
+}
+
+impl Local {
+    fn read(path: &Path, max_memory: u64) -> Result<Self, SourceError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| SourceError::Unreadable(Arc::new(error)))?;
+        let manifest = Manifest::parse(path, &text, max_memory).map_err(SourceError::Manifest)?;
+        let wasm = match &manifest.component {
+            ComponentSource::File { path, sha256 } => Some(read_file(path, sha256.as_deref())?),
+            ComponentSource::Oci(_) => None,
+        };
+        Ok(Self {
+            manifest_digest: Sha256::digest(text.as_bytes()).into(),
+            manifest,
+            wasm,
+        })
+    }
+}
+
+/// A component file, checked against its pin if the manifest has one.
+fn read_file(path: &Path, pinned: Option<&str>) -> Result<Vec<u8>, SourceError> {
+    let wasm = std::fs::read(path).map_err(|error| SourceError::Component {
+        path: path.to_path_buf(),
+        error: Arc::new(error),
+    })?;
+    if let Some(expected) = pinned {
+        let actual = distribution::sha256(&wasm);
+        if actual != expected {
+            return Err(SourceError::Pinned {
+                path: path.to_path_buf(),
+                expected: expected.to_owned(),
+                actual,
+            });
+        }
+    }
+    Ok(wasm)
 }
 
 /// One digest of each file's path and contents (a file that cannot be read counts as absent;
@@ -96,10 +176,19 @@ mod tests {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 
+    fn read(path: &Path) -> Result<Source, FailureCause> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(Source::read(
+            path,
+            1 << 30,
+            &DistributionSettings::default(),
+        ))
+    }
+
     fn fingerprint(dir: &Path) -> Fingerprint {
-        Source::read(&dir.join("p.toml"), 1 << 30)
-            .unwrap()
-            .fingerprint
+        read(&dir.join("p.toml")).unwrap().fingerprint
     }
 
     #[test]
@@ -148,10 +237,24 @@ mod tests {
     fn a_missing_component_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "p.toml", b"component = \"gone.wasm\"\n");
-        let error = Source::read(&dir.path().join("p.toml"), 1 << 30)
-            .err()
-            .unwrap()
-            .to_string();
+        let error = read(&dir.path().join("p.toml")).err().unwrap().to_string();
         assert!(error.contains("gone.wasm"), "{error}");
+    }
+
+    #[test]
+    fn a_component_that_is_not_the_pinned_one_is_refused_naming_both_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.wasm", b"\0asm two");
+        let pinned = distribution::sha256(b"\0asm one");
+        let manifest = format!("component = \"p.wasm\"\nsha256 = \"{pinned}\"\n");
+        write(dir.path(), "p.toml", manifest.as_bytes());
+        let error = read(&dir.path().join("p.toml")).err().unwrap().to_string();
+        let actual = distribution::sha256(b"\0asm two");
+        assert!(
+            error.contains(&pinned) && error.contains(&actual),
+            "{error}"
+        );
+        write(dir.path(), "p.wasm", b"\0asm one");
+        assert!(read(&dir.path().join("p.toml")).is_ok());
     }
 }

@@ -140,7 +140,9 @@ impl Reloader {
         for instance in self.registry.snapshot().instances() {
             let manifest = instance.manifest();
             contents.extend(folders_of(&manifest.path));
-            contents.extend(folders_of(&manifest.component));
+            if let Some(file) = manifest.component.file() {
+                contents.extend(folders_of(file));
+            }
             for file in &manifest.files {
                 contents.extend(folders_of(file));
             }

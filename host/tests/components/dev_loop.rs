@@ -49,6 +49,7 @@ async fn probe(dir: &tempfile::TempDir, url: &str, token: &str) -> Snapshot {
     let options = LoadOptions {
         plugin_dirs: vec![dir.path().to_path_buf()],
         egress: Default::default(),
+        distribution: Default::default(),
     };
     let snapshot = load_snapshot(&common::runtime(), &options).await;
     assert!(snapshot.failures().is_empty(), "{:?}", snapshot.failures());

@@ -2,6 +2,7 @@
 //! real and in process, without a capstan process, and without a guest where none is needed.
 //!
 //! - `dev_loop`: `capstan call` in process: a real probe, its requests and the gate's decisions;
+//! - `distribution`: `oci://` components from a seeded plugin cache, no registry;
 //! - `egress_hooks`: the `wasi:http` send hook on hand-built requests;
 //! - `exchange`: token exchange in the send hook, against a loopback token endpoint;
 //! - `http_app`: the axum app through `oneshot`;
@@ -14,6 +15,7 @@
 
 mod common;
 mod dev_loop;
+mod distribution;
 mod egress_hooks;
 mod exchange;
 mod http_app;

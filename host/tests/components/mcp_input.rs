@@ -44,6 +44,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
     let options = LoadOptions {
         plugin_dirs: vec![plugins.path().to_path_buf()],
         egress: Default::default(),
+        distribution: Default::default(),
     };
     let snapshot = runtime.block_on(load_snapshot(&common::runtime(), &options));
     assert!(snapshot.failures().is_empty(), "{:?}", snapshot.failures());

@@ -14,6 +14,7 @@ fn options(dir: &std::path::Path) -> LoadOptions {
     LoadOptions {
         plugin_dirs: vec![dir.to_path_buf()],
         egress: Default::default(),
+        distribution: Default::default(),
     }
 }
 

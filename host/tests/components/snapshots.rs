@@ -22,6 +22,7 @@ async fn tools_list(plugin: &str) -> ListToolsResult {
     let options = LoadOptions {
         plugin_dirs: vec![dir.path().to_path_buf()],
         egress: Default::default(),
+        distribution: Default::default(),
     };
     let snapshot = load_snapshot(&common::runtime(), &options).await;
     assert!(snapshot.failures().is_empty(), "{:?}", snapshot.failures());

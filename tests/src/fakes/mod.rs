@@ -95,6 +95,23 @@ mod tests {
         ),
     ];
 
+    /// Contracts vendored straight from their upstream repository (no `shared/contracts` copy),
+    /// each with where it came from; `contracts/README.md` names the release.
+    const FROM_UPSTREAM: &[(&str, &str)] = &[
+        (
+            "external-secrets.io_externalsecrets.yaml",
+            "external-secrets/external-secrets config/crds/bases/external-secrets.io_externalsecrets.yaml",
+        ),
+        (
+            "external-secrets.io_secretstores.yaml",
+            "external-secrets/external-secrets config/crds/bases/external-secrets.io_secretstores.yaml",
+        ),
+        (
+            "external-secrets.io_clustersecretstores.yaml",
+            "external-secrets/external-secrets config/crds/bases/external-secrets.io_clustersecretstores.yaml",
+        ),
+    ];
+
     /// The folder of the vendored copies.
     fn vendored_dir() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fakes/contracts")
@@ -140,8 +157,11 @@ mod tests {
     fn vendored_contracts_match_recorded_sums() {
         let sums = recorded_sums();
         let listed: std::collections::BTreeSet<&str> = sums.keys().map(String::as_str).collect();
-        let vendored: std::collections::BTreeSet<&str> =
-            VENDORED.iter().map(|(copy, _)| *copy).collect();
+        let vendored: std::collections::BTreeSet<&str> = VENDORED
+            .iter()
+            .chain(FROM_UPSTREAM)
+            .map(|(copy, _)| *copy)
+            .collect();
         assert_eq!(
             listed, vendored,
             "fakes/contracts/SHA256SUMS does not list exactly the vendored contracts (VENDORED \
@@ -155,6 +175,15 @@ mod tests {
                  Contracts are byte-for-byte copies of the project's shared/contracts: copy it \
                  again (`cp ../shared/contracts/{origin} tests/src/fakes/contracts/{copy}`, from \
                  the repository root), then regenerate the sums: `{REGENERATE}`"
+            );
+        }
+        for (copy, origin) in FROM_UPSTREAM {
+            let actual = sha256_hex(&vendored_dir().join(copy));
+            assert_eq!(
+                actual, sums[*copy],
+                "fakes/contracts/{copy} does not match its sum in fakes/contracts/SHA256SUMS. \
+                 It is a byte-for-byte copy of {origin} at the release contracts/README.md \
+                 names: copy it again from there, then regenerate the sums: `{REGENERATE}`"
             );
         }
     }

@@ -1,8 +1,8 @@
 //! Keeps the end-to-end tests from silently testing old builds: before a test process first uses
 //! `target/release/capstan` or a plugin component, the newest modification time among the files
 //! it is built from is compared with the artifact's; when a source is newer (or the artifact is
-//! missing), cargo rebuilds it, and when that fails the test panics saying what is stale and what
-//! to run.
+//! missing), it is rebuilt (by cargo, or by Node for the JavaScript plugin), and when that fails
+//! the test panics saying what is stale and what to run.
 //!
 //! Cargo leaves an artifact's modification time alone when nothing changed, so after a rebuild
 //! the artifacts are given (at least) the modification time of the newest source that was seen
@@ -111,9 +111,9 @@ fn consider_file(path: &Path, newest: &mut Option<NewestSource>) -> io::Result<(
 }
 
 /// Folds into `newest` every file and folder below `root` (and `root` itself) whose path
-/// relative to `root` satisfies `include`, skipping `target` and `.git` folders. Folders count
-/// too: removing or adding a file changes its folder's modification time. A missing `root` is
-/// skipped.
+/// relative to `root` satisfies `include`, skipping `target`, `.git` and `node_modules`
+/// folders. Folders count too: removing or adding a file changes its folder's modification time.
+/// A missing `root` is skipped.
 fn walk(
     root: &Path,
     include: &dyn Fn(&Path, bool) -> bool,
@@ -133,7 +133,12 @@ fn walk(
             let entry = entry?;
             let path = entry.path();
             let is_dir = entry.file_type()?.is_dir();
-            if is_dir && matches!(entry.file_name().to_str(), Some("target" | ".git")) {
+            if is_dir
+                && matches!(
+                    entry.file_name().to_str(),
+                    Some("target" | ".git" | "node_modules")
+                )
+            {
                 continue;
             }
             let relative = path.strip_prefix(root).unwrap_or(&path);
@@ -162,11 +167,13 @@ fn crate_sources(relative: &Path, is_dir: bool) -> bool {
                 .is_some_and(|name| name == "Cargo.toml"))
 }
 
-/// The newest of the host's sources: `host/src/**`, `host/Cargo.toml`, `wit/**`, `Cargo.lock`
-/// and the workspace `Cargo.toml` (dependency features and profiles).
+/// The newest of the host's sources: `host/src/**`, `host/templates/**` (`capstan new`),
+/// `host/Cargo.toml`, `wit/**`, `Cargo.lock` and the workspace `Cargo.toml` (dependency
+/// features and profiles).
 pub(crate) fn host_sources(root: &Path) -> io::Result<Option<NewestSource>> {
     let mut newest = None;
     walk(&root.join("host/src"), &everything, &mut newest)?;
+    walk(&root.join("host/templates"), &everything, &mut newest)?;
     walk(&root.join("wit"), &everything, &mut newest)?;
     for file in ["host/Cargo.toml", "Cargo.lock", "Cargo.toml"] {
         consider_file(&root.join(file), &mut newest)?;
@@ -241,11 +248,11 @@ pub(crate) fn mark_built(artifacts: &[(PathBuf, Option<SystemTime>)], at: System
 pub(crate) struct Build {
     /// What is built, for messages.
     pub(crate) what: &'static str,
-    /// The cargo to run.
-    pub(crate) cargo: PathBuf,
-    /// The folder cargo runs in.
+    /// The program to run: cargo, or Node for the JavaScript plugin.
+    pub(crate) program: PathBuf,
+    /// The folder it runs in.
     pub(crate) dir: PathBuf,
-    /// cargo's arguments.
+    /// Its arguments.
     pub(crate) args: &'static [&'static str],
     /// The command as a person would type it from the repository root.
     pub(crate) command: &'static str,
@@ -285,7 +292,7 @@ pub(crate) fn ensure(build: &Build) -> Result<(), String> {
         "capstan-tests: {freshness}; rebuilding {} with `{}`",
         build.what, build.command
     );
-    let status = Command::new(&build.cargo)
+    let status = Command::new(&build.program)
         .args(build.args)
         .current_dir(&build.dir)
         .env("CARGO_TARGET_DIR", &build.target_dir)
@@ -293,7 +300,10 @@ pub(crate) fn ensure(build: &Build) -> Result<(), String> {
     let failure = match status {
         Ok(status) if status.success() => None,
         Ok(status) => Some(format!("it failed ({status}; its errors are above)")),
-        Err(error) => Some(format!("cargo could not be started: {error}")),
+        Err(error) => Some(format!(
+            "{} could not be started: {error}",
+            build.program.display()
+        )),
     };
     if let Some(failure) = failure {
         return Err(format!(
@@ -324,7 +334,7 @@ pub(crate) fn host(root: &Path) -> Build {
     let sources_root = root.to_path_buf();
     Build {
         what: "target/release/capstan",
-        cargo: cargo(),
+        program: cargo(),
         dir: root.to_path_buf(),
         // What `./dev build` runs: with `-p capstan` alone, cargo would unify dependency
         // features differently and build (from scratch, the first time) a different binary.
@@ -352,7 +362,7 @@ pub(crate) fn plugins(root: &Path) -> Build {
     let sources_root = root.to_path_buf();
     Build {
         what: "plugin components in plugins/target/wasm32-wasip2/release",
-        cargo: cargo(),
+        program: cargo(),
         dir: root.join("plugins"),
         args: &["build", "--release", "--locked"],
         command: "(cd plugins && cargo build --release --locked)",
@@ -360,6 +370,53 @@ pub(crate) fn plugins(root: &Path) -> Build {
         artifacts: Box::new(move || components(&dir)),
         fallback: plugin_dir(root).join("*.wasm"),
         sources: Box::new(move || plugin_sources(&sources_root)),
+    }
+}
+
+/// The JavaScript ESO plugin's component (`plugins/eso/build.mjs` writes it).
+pub(crate) fn eso_component(root: &Path) -> PathBuf {
+    root.join("plugins/target/eso/eso.wasm")
+}
+
+/// The newest of the ESO plugin's sources: `plugins/eso/src/**`, its lock file, its build
+/// script and `wit/**`.
+pub(crate) fn eso_sources(root: &Path) -> io::Result<Option<NewestSource>> {
+    let dir = root.join("plugins/eso");
+    let mut newest = None;
+    walk(&dir.join("src"), &everything, &mut newest)?;
+    for file in ["package-lock.json", "build.mjs"] {
+        consider_file(&dir.join(file), &mut newest)?;
+    }
+    walk(&root.join("wit"), &everything, &mut newest)?;
+    Ok(newest)
+}
+
+/// The Node 22 that `./dev` installs: `$CAPSTAN_TEST_NODE`, else
+/// `target/tools/node22/node_modules/.bin/node`.
+pub(crate) fn node(root: &Path) -> PathBuf {
+    std::env::var_os("CAPSTAN_TEST_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/tools/node22/node_modules/.bin/node"))
+}
+
+/// The ESO plugin's build: componentize-js under Node, after `npm ci` in `plugins/eso`
+/// (which `./dev build` runs).
+pub(crate) fn eso(root: &Path) -> Build {
+    let component = eso_component(root);
+    let sources_root = root.to_path_buf();
+    Build {
+        what: "the ESO plugin component plugins/target/eso/eso.wasm",
+        program: node(root),
+        dir: root.join("plugins/eso"),
+        args: &["build.mjs"],
+        command: "./dev build",
+        target_dir: root.join("plugins/target"),
+        artifacts: Box::new(move || {
+            let time = modified(&component);
+            vec![(component.clone(), time)]
+        }),
+        fallback: eso_component(root),
+        sources: Box::new(move || eso_sources(&sources_root)),
     }
 }
 
@@ -573,6 +630,34 @@ mod tests {
     }
 
     #[test]
+    fn eso_sources_are_its_src_lock_file_build_script_and_wit_not_node_modules() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        write(&root.join("plugins/eso/src/tools.js"), 10);
+        write(&root.join("plugins/eso/package-lock.json"), 4);
+        write(&root.join("plugins/eso/build.mjs"), 5);
+        write(&root.join("wit/plugin.wit"), 6);
+        // Not sources of the component.
+        write(&root.join("plugins/eso/node_modules/x/src/index.js"), 90);
+        write(&root.join("plugins/eso/README.md"), 90);
+        age_dirs(root, 1);
+        assert_eq!(
+            eso_sources(root).unwrap().unwrap().path,
+            root.join("plugins/eso/src/tools.js")
+        );
+        assert_eq!(
+            plugin_sources(root).unwrap().unwrap().path,
+            root.join("plugins/eso/src/tools.js"),
+            "node_modules is no source of the cargo plugins either"
+        );
+        write(&root.join("plugins/eso/package-lock.json"), 40);
+        assert_eq!(
+            eso_sources(root).unwrap().unwrap().path,
+            root.join("plugins/eso/package-lock.json")
+        );
+    }
+
+    #[test]
     fn no_sources_at_all_is_none() {
         let repo = tempfile::tempdir().unwrap();
         assert_eq!(host_sources(repo.path()).unwrap(), None);
@@ -652,7 +737,7 @@ mod tests {
         let sources_root = root.to_path_buf();
         Build {
             what: "target/release/capstan",
-            cargo: PathBuf::from(program),
+            program: PathBuf::from(program),
             dir: root.to_path_buf(),
             args: &[],
             command: "cargo build --release --locked -p capstan -p capstan-tests --bins",
@@ -697,7 +782,7 @@ mod tests {
     fn a_fresh_build_runs_nothing() {
         let build = Build {
             what: "x",
-            cargo: PathBuf::from("/nonexistent/cargo"),
+            program: PathBuf::from("/nonexistent/cargo"),
             dir: PathBuf::from("/nonexistent"),
             args: &[],
             command: "false",

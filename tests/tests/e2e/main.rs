@@ -3,13 +3,16 @@
 
 mod access;
 mod argocd;
+mod authoring;
 mod cache;
 mod cli;
 mod credentials;
 mod demo;
 mod dev_loop;
+mod distribution;
 mod drain;
 mod egress;
+mod eso;
 mod flux;
 mod gate;
 mod gitops;
@@ -23,6 +26,7 @@ mod reload;
 mod replicas;
 mod rollouts;
 mod sandbox;
+mod signatures;
 mod skills;
 mod stdio;
 mod tasks;

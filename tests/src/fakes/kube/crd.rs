@@ -18,8 +18,9 @@ use serde_json::{Map, Value, json};
 
 use super::types::{Origin, ResourceType};
 
-/// The vendored CRDs: Argo Rollouts v1.9.1 and the Flux controllers.
-const SOURCES: [&str; 12] = [
+/// The vendored CRDs: Argo Rollouts v1.9.1, the Flux controllers and the External Secrets
+/// Operator.
+const SOURCES: [&str; 15] = [
     include_str!("../contracts/argoproj.io_rollouts.yaml"),
     include_str!("../contracts/argoproj.io_analysisruns.yaml"),
     include_str!("../contracts/argoproj.io_analysistemplates.yaml"),
@@ -32,6 +33,9 @@ const SOURCES: [&str; 12] = [
     include_str!("../contracts/source.toolkit.fluxcd.io_helmcharts.yaml"),
     include_str!("../contracts/source.toolkit.fluxcd.io_ocirepositories.yaml"),
     include_str!("../contracts/source.toolkit.fluxcd.io_buckets.yaml"),
+    include_str!("../contracts/external-secrets.io_externalsecrets.yaml"),
+    include_str!("../contracts/external-secrets.io_secretstores.yaml"),
+    include_str!("../contracts/external-secrets.io_clustersecretstores.yaml"),
 ];
 
 /// The API version of CustomResourceDefinition objects.
@@ -42,6 +46,8 @@ pub(crate) const CRD_API_VERSION: &str = "apiextensions.k8s.io/v1";
 const FLUX_VERSION: &str = "v2.9.0";
 /// The Argo Rollouts release the CRDs come from.
 const ROLLOUTS_VERSION: &str = "v1.9.1";
+/// The External Secrets Operator release the CRDs come from (its Helm chart's version).
+const ESO_VERSION: &str = "2.9.0";
 
 /// Every vendored CRD as a resource type.
 pub(crate) fn types() -> Vec<ResourceType> {
@@ -114,9 +120,16 @@ pub(crate) fn crd_object(rt: &ResourceType) -> Option<Value> {
     Some(object)
 }
 
-/// The labels `flux install` or the Argo Rollouts manifests put on their CRDs.
+/// The labels `flux install`, the Argo Rollouts manifests or the External Secrets Operator's
+/// Helm chart put on their CRDs.
 fn installer_labels(group: &str) -> Map<String, Value> {
     let pairs: Vec<(&str, &str)> = match group {
+        "external-secrets.io" => vec![
+            ("app.kubernetes.io/managed-by", "Helm"),
+            ("app.kubernetes.io/name", "external-secrets"),
+            ("app.kubernetes.io/part-of", "external-secrets"),
+            ("app.kubernetes.io/version", ESO_VERSION),
+        ],
         "argoproj.io" => vec![
             ("app.kubernetes.io/component", "rollouts-controller"),
             ("app.kubernetes.io/name", "argo-rollouts"),
@@ -251,6 +264,9 @@ mod tests {
                 "helmcharts.source.toolkit.fluxcd.io",
                 "ocirepositories.source.toolkit.fluxcd.io",
                 "buckets.source.toolkit.fluxcd.io",
+                "externalsecrets.external-secrets.io",
+                "secretstores.external-secrets.io",
+                "clustersecretstores.external-secrets.io",
             ]
         );
         let types = types();
@@ -275,6 +291,18 @@ mod tests {
             "flux"
         );
         assert_eq!(crd["status"]["storedVersions"], json!(["v1"]));
+        let external_secrets = &types[12];
+        assert_eq!(
+            (
+                external_secrets.api_version().as_str(),
+                external_secrets.short_names.as_slice()
+            ),
+            ("external-secrets.io/v1", ["es".to_owned()].as_slice())
+        );
+        assert!(
+            !types[14].namespaced,
+            "ClusterSecretStore is cluster-scoped"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A fake Kubernetes API server: stateful and writable, holding Argo Rollouts and Flux custom
-//! resources (validated against their vendored CRDs) and the built-in kinds around them.
+//! A fake Kubernetes API server: stateful and writable, holding Argo Rollouts, Flux and External
+//! Secrets Operator custom resources (validated against their vendored CRDs) and the built-in
+//! kinds around them.
 //!
 //! 1. Build a [`Cluster`]: [`Cluster::with`] fixtures (each checked against its CRD's schema,
 //!    so a fixture the real API server would refuse fails right there), attach pod logs with
