@@ -38,18 +38,16 @@ enum Command {
         /// not compile or describes no object, contradictory behaviour hints).
         #[arg(long)]
         strict: bool,
-        /// Where compiled plugins are cached.
-        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        caches: inspect::Caches,
     },
     /// Print the table of tools the plugins in DIR would serve.
     Tools {
         /// Plugin folders.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
-        /// Where compiled plugins are cached.
-        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        caches: inspect::Caches,
     },
     /// Run one tool of the plugins in DIR once, as `capstan serve` would, and print its result
     /// and every request it sent (allowed to which target, or refused and why); exit 0 when it
@@ -99,9 +97,8 @@ enum SkillsCommand {
         /// Only the skills of this plugin instance.
         #[arg(long)]
         instance: Option<String>,
-        /// Where compiled plugins are cached.
-        #[arg(long, env = "CAPSTAN_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        caches: inspect::Caches,
     },
 }
 
@@ -140,28 +137,28 @@ pub fn run() -> ExitCode {
             Command::Check {
                 dirs,
                 strict,
-                cache_dir,
+                caches,
             } => {
                 telemetry::init_quiet();
-                inspect::check(dirs, cache_dir, strict).await
+                inspect::check(dirs, caches, strict).await
             }
             Command::Call(args) => {
                 telemetry::init_at("error,wasmtime=error");
                 inspect::call::run(*args).await
             }
             Command::New(args) => inspect::new::run(&args),
-            Command::Tools { dirs, cache_dir } => {
+            Command::Tools { dirs, caches } => {
                 telemetry::init_quiet();
-                inspect::tools(dirs, cache_dir).await
+                inspect::tools(dirs, caches).await
             }
             Command::Skills(SkillsCommand::Export {
                 dirs,
                 out,
                 instance,
-                cache_dir,
+                caches,
             }) => {
                 telemetry::init_quiet();
-                inspect::export_skills(dirs, cache_dir, (out, instance)).await
+                inspect::export_skills(dirs, caches, (out, instance)).await
             }
             Command::Policy(command) => {
                 telemetry::init_quiet();

@@ -57,7 +57,7 @@ use crate::access::{self, settings::PolicyOverrides};
 use crate::audit::AuditSettings;
 use crate::audit::settings::{AuditFile, AuditOverrides};
 use crate::caller::SubjectToken;
-use crate::distribution::{self, DistributionSettings, TrustPolicy};
+use crate::distribution::{self, DistributionOverrides, DistributionSettings, TrustPolicy};
 use crate::drain::{DrainFile, DrainOverrides, DrainSettings};
 use crate::egress::ResolveOverrides;
 use crate::identity::{IdentityFile, IdentityOverrides, IdentitySettings, OAuthFile};
@@ -155,33 +155,9 @@ pub struct Overrides {
     /// Where compiled plugins are cached.
     #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Where components pulled from OCI registries are kept, by digest (default
-    /// `$XDG_CACHE_HOME/capstan/plugins`).
-    #[arg(long, env = "CAPSTAN_PLUGIN_CACHE", value_name = "DIR")]
-    pub plugin_cache: Option<PathBuf>,
-    /// A registry (HOST:PORT, as written in `oci://` references) to reach over plain HTTP;
-    /// repeatable. Only for registries on a trusted network, such as a local test registry.
-    #[arg(
-        long = "insecure-registry",
-        env = "CAPSTAN_INSECURE_REGISTRIES",
-        value_name = "HOST:PORT",
-        value_delimiter = ','
-    )]
-    pub insecure_registries: Vec<String>,
-    /// A public key (cosign PEM) that signs `oci://` components; repeatable. Applies to every
-    /// manifest without a `[signature]` table of its own: its component must carry a cosign
-    /// signature by one of these keys.
-    #[arg(
-        long = "trusted-key",
-        env = "CAPSTAN_TRUSTED_KEYS",
-        value_name = "FILE",
-        value_delimiter = ','
-    )]
-    pub trusted_keys: Vec<PathBuf>,
-    /// Refuse every `oci://` component to which no signature key applies (neither the
-    /// manifest's `[signature]` nor --trusted-key).
-    #[arg(long, env = "CAPSTAN_REQUIRE_SIGNATURES")]
-    pub require_signatures: bool,
+    /// How `oci://` components are pulled and checked.
+    #[command(flatten)]
+    pub distribution: DistributionOverrides,
     /// Serve only stateless (2026-07-28) requests: no legacy MCP sessions.
     #[arg(long, env = "CAPSTAN_STATELESS")]
     pub stateless: bool,
@@ -349,25 +325,26 @@ impl Settings {
                 .unwrap_or_else(default_cache_dir),
             distribution: DistributionSettings {
                 cache_dir: overrides
+                    .distribution
                     .plugin_cache
                     .or(file.plugin_cache.map(relative))
                     .unwrap_or_else(distribution::default_cache_dir),
-                insecure_registries: if overrides.insecure_registries.is_empty() {
+                insecure_registries: if overrides.distribution.insecure_registries.is_empty() {
                     file.insecure_registries.unwrap_or_default()
                 } else {
-                    overrides.insecure_registries
+                    overrides.distribution.insecure_registries
                 },
                 trust: TrustPolicy {
-                    trusted_keys: if overrides.trusted_keys.is_empty() {
+                    trusted_keys: if overrides.distribution.trusted_keys.is_empty() {
                         file.trusted_keys
                             .unwrap_or_default()
                             .into_iter()
                             .map(relative)
                             .collect()
                     } else {
-                        overrides.trusted_keys
+                        overrides.distribution.trusted_keys
                     },
-                    require_signatures: overrides.require_signatures
+                    require_signatures: overrides.distribution.require_signatures
                         || file.require_signatures.unwrap_or(false),
                 },
             },

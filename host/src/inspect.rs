@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::default_cache_dir;
+use crate::distribution::DistributionOverrides;
 use crate::egress::EgressSettings;
 use crate::guest_text::escape;
 use crate::registry::{LoadOptions, Snapshot, load_snapshot};
@@ -19,25 +20,37 @@ pub mod new;
 pub mod policy;
 mod skills;
 
-async fn load(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<Snapshot> {
-    load_with(dirs, cache_dir, EgressSettings::default()).await
+/// Where an inspecting command keeps compiled plugins, and how it pulls and checks `oci://`
+/// components (the same flags and variables as `capstan serve`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Caches {
+    /// Where compiled plugins are cached.
+    #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How `oci://` components are pulled and checked.
+    #[command(flatten)]
+    pub distribution: DistributionOverrides,
+}
+
+async fn load(dirs: Vec<PathBuf>, caches: Caches) -> anyhow::Result<Snapshot> {
+    load_with(dirs, caches, EgressSettings::default()).await
 }
 
 async fn load_with(
     dirs: Vec<PathBuf>,
-    cache_dir: Option<PathBuf>,
+    caches: Caches,
     egress: EgressSettings,
 ) -> anyhow::Result<Snapshot> {
     let runtime = Runtime::new(
         EngineLimits::default(),
-        &cache_dir.unwrap_or_else(default_cache_dir),
+        &caches.cache_dir.unwrap_or_else(default_cache_dir),
     )?;
     Ok(load_snapshot(
         &runtime,
         &LoadOptions {
             plugin_dirs: dirs,
             egress,
-            distribution: Default::default(),
+            distribution: caches.distribution.settings(),
         },
     )
     .await)
@@ -46,12 +59,8 @@ async fn load_with(
 /// Validates every manifest and component; prints one line per instance, per problem (an
 /// error: the plugin is not served) and per warning ([`lint`]: served, but something its
 /// author should fix). Exits 1 on any error, and with `strict` on any warning too.
-pub async fn check(
-    dirs: Vec<PathBuf>,
-    cache_dir: Option<PathBuf>,
-    strict: bool,
-) -> anyhow::Result<ExitCode> {
-    let snapshot = load(dirs, cache_dir).await?;
+pub async fn check(dirs: Vec<PathBuf>, caches: Caches, strict: bool) -> anyhow::Result<ExitCode> {
+    let snapshot = load(dirs, caches).await?;
     let mut warnings = 0;
     for instance in snapshot.instances() {
         let names: Vec<&str> = instance
@@ -104,8 +113,8 @@ pub async fn check(
 
 /// Prints the tool table: name, instance, behaviour hints and whether it runs as an MCP task,
 /// description's first line.
-pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let snapshot = load(dirs, cache_dir).await?;
+pub async fn tools(dirs: Vec<PathBuf>, caches: Caches) -> anyhow::Result<ExitCode> {
+    let snapshot = load(dirs, caches).await?;
     let rows: Vec<[String; 4]> = snapshot
         .tools()
         .map(|(name, entry)| {
@@ -174,10 +183,10 @@ pub async fn tools(dirs: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> anyhow::Re
 /// Writes the skills the plugins in `dirs` ship into `out` as an Agent Skills folder.
 pub async fn export_skills(
     dirs: Vec<PathBuf>,
-    cache_dir: Option<PathBuf>,
+    caches: Caches,
     (out, instance): (PathBuf, Option<String>),
 ) -> anyhow::Result<ExitCode> {
-    let snapshot = load(dirs, cache_dir).await?;
+    let snapshot = load(dirs, caches).await?;
     for failure in snapshot.failures() {
         eprintln!("skipped {}: {}", failure.manifest.display(), failure.error);
     }

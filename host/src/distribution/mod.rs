@@ -61,6 +61,54 @@ pub fn default_cache_dir() -> PathBuf {
     base.join("plugins")
 }
 
+/// Distribution settings given on the command line or through `CAPSTAN_*` variables; `serve`
+/// layers them over the config file, the inspecting commands (`check`, `tools`, `call`,
+/// `skills export`) take them alone.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct DistributionOverrides {
+    /// Where components pulled from OCI registries are kept, by digest (default
+    /// `$XDG_CACHE_HOME/capstan/plugins`).
+    #[arg(long, env = "CAPSTAN_PLUGIN_CACHE", value_name = "DIR")]
+    pub plugin_cache: Option<PathBuf>,
+    /// A registry (HOST:PORT, as written in `oci://` references) to reach over plain HTTP;
+    /// repeatable. Only for registries on a trusted network, such as a local test registry.
+    #[arg(
+        long = "insecure-registry",
+        env = "CAPSTAN_INSECURE_REGISTRIES",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+    /// A public key (cosign PEM) that signs `oci://` components; repeatable. Applies to every
+    /// manifest without a `[signature]` table of its own: its component must carry a cosign
+    /// signature by one of these keys.
+    #[arg(
+        long = "trusted-key",
+        env = "CAPSTAN_TRUSTED_KEYS",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub trusted_keys: Vec<PathBuf>,
+    /// Refuse every `oci://` component to which no signature key applies (neither the
+    /// manifest's `[signature]` nor --trusted-key).
+    #[arg(long, env = "CAPSTAN_REQUIRE_SIGNATURES")]
+    pub require_signatures: bool,
+}
+
+impl DistributionOverrides {
+    /// The settings these flags give on their own (no config file).
+    pub fn settings(self) -> DistributionSettings {
+        DistributionSettings {
+            cache_dir: self.plugin_cache.unwrap_or_else(default_cache_dir),
+            insecure_registries: self.insecure_registries,
+            trust: TrustPolicy {
+                trusted_keys: self.trusted_keys,
+                require_signatures: self.require_signatures,
+            },
+        }
+    }
+}
+
 /// Why a component could not be pulled or pushed; the message names the digests involved and
 /// what to do, never a credential.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -65,9 +65,8 @@ pub struct CallArgs {
     /// Largest tool result, as `capstan serve --result-cap` (default 256KiB).
     #[arg(long, value_name = "SIZE")]
     result_cap: Option<String>,
-    /// Where compiled plugins are cached.
-    #[arg(long, env = "CAPSTAN_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    caches: super::Caches,
 }
 
 /// Why nothing ran; each message says what to change on the command line.
@@ -223,7 +222,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         Some(size) => parse_size("--result-cap", size)?,
         None => ServeOptions::default().result_cap,
     };
-    let snapshot = super::load_with(vec![args.dir], args.cache_dir, egress).await?;
+    let snapshot = super::load_with(vec![args.dir], args.caches, egress).await?;
     for failure in snapshot.failures() {
         eprintln!(
             "error {}: {}",

@@ -68,9 +68,9 @@ pub struct Explain {
     /// Take the tool's instance and annotations from the plugins in DIR instead of the flags.
     #[arg(long, value_name = "DIR")]
     plugins: Vec<PathBuf>,
-    /// Where compiled plugins are cached (with --plugins).
-    #[arg(long, env = "CAPSTAN_CACHE_DIR", value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached and pulled ones kept (with --plugins).
+    #[command(flatten)]
+    caches: super::Caches,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -192,7 +192,7 @@ async fn tool_facts(explain: &Explain) -> anyhow::Result<ToolFacts> {
             idempotent: false,
         });
     }
-    let snapshot = super::load(explain.plugins.clone(), explain.cache_dir.clone()).await?;
+    let snapshot = super::load(explain.plugins.clone(), explain.caches.clone()).await?;
     let Some((_, entry)) = snapshot.tools().find(|(name, _)| **name == explain.tool) else {
         anyhow::bail!(
             "no plugin in {} serves a tool named `{}`; `capstan tools DIR` lists them",

@@ -135,6 +135,24 @@ async fn a_pushed_plugin_is_served_by_digest_and_a_restart_needs_no_registry() {
     let cache = tempfile::tempdir().unwrap();
     let plugins = PluginDir::new();
     plugins.raw_manifest("probe", &manifest(&reference, "1"));
+    // The author's tools take the same flags: `capstan check` pulls and checks it first.
+    let checked = Command::new(paths::capstan_bin())
+        .arg("check")
+        .arg(plugins.path())
+        .arg("--plugin-cache")
+        .arg(cache.path())
+        .args(["--insecure-registry", &registry.host()])
+        .arg("--cache-dir")
+        .arg(cache.path().join("compiled"))
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && report.contains("ok    probe") && report.contains("probe_noop"),
+        "{report}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     let capstan = serve(&plugins, cache.path(), &registry.host(), &env);
     assert!(
         capstan.load_failures().is_empty(),
